@@ -1,0 +1,110 @@
+# sluice — top-level build.  Plain GNU Make; the kernel module builds through Kbuild (`make module`).
+#
+#   make            libsluice.a, libsluice.so, the sluice CLI and the test programs, under build/
+#   make check      install missing packages (scripts/deps.sh), build, run every test (tests/run.sh)
+#   make asan       the same tests built with AddressSanitizer + UBSan, under build-asan/
+#   make demo       generate a small synthetic model (cached) and run it; then stories260K if present
+#   make install PREFIX=/usr/local
+#   make module KDIR=/lib/modules/<ver>/build
+#
+# Conventions that let several people add files without touching this Makefile:
+#   runtime/**/*.c            -> libsluice (files named *_avx2.c get -mavx2 -mfma -mf16c)
+#   tools/sluice/*.c          -> the sluice CLI
+#   tests/unit/test_*.c       -> one test program each, linked with the static library
+#   tests/*/test_*.sh         -> shell tests, run by tests/run.sh
+#   mk/*.mk                   -> extra rules (module, VM harness, ...), included below
+
+BUILD    ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+SOVER    := 0
+
+PKG_CFLAGS := $(shell pkg-config --cflags liburing libdrm 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs liburing libdrm 2>/dev/null)
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS   ?=
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -pthread \
+              -Iruntime/include -Iruntime -I. $(PKG_CFLAGS) $(SAN) $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread -ldl $(SAN)
+SIMD_FLAGS := -mavx2 -mfma -mf16c
+
+LIB_SRCS  := $(sort $(shell find runtime -name '*.c'))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_SRCS  := $(sort $(wildcard tools/sluice/*.c))
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
+TEST_HELPER_SRCS := $(sort $(wildcard tests/unit/helpers/*.c))
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
+
+LIB_A   := $(BUILD)/libsluice.a
+LIB_SO  := $(BUILD)/libsluice.so.$(VERSION)
+CLI     := $(BUILD)/sluice
+
+.PHONY: all lib cli tests check asan demo install clean deps
+all: lib cli tests $(BUILD)/sluice.pc
+
+lib: $(LIB_A) $(LIB_SO)
+cli: $(CLI)
+tests: $(TEST_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(SIMD_FLAGS)) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The shared library exports only what sluice.h declares (SLUICE_API + runtime/libsluice.map).
+$(LIB_SO): $(LIB_OBJS) runtime/libsluice.map
+	$(CC) -shared -Wl,-soname,libsluice.so.$(SOVER) -Wl,--version-script=runtime/libsluice.map \
+	    -Wl,--no-undefined -o $@ $(LIB_OBJS) $(LDLIBS_ALL)
+	ln -sf libsluice.so.$(VERSION) $(BUILD)/libsluice.so.$(SOVER)
+	ln -sf libsluice.so.$(VERSION) $(BUILD)/libsluice.so
+
+$(CLI): $(CLI_OBJS) $(LIB_A)
+	$(CC) -o $@ $(CLI_OBJS) $(LIB_A) $(LDLIBS_ALL)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TEST_HELPER_OBJS) $(LIB_A)
+	$(CC) -o $@ $< $(TEST_HELPER_OBJS) $(LIB_A) $(LDLIBS_ALL)
+
+$(BUILD)/sluice.pc: runtime/sluice.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+deps:
+	bash scripts/deps.sh
+
+check: deps
+	$(MAKE) all
+	bash tests/run.sh --build $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    bash tests/run.sh --build build-asan --no-vm
+
+demo: deps
+	$(MAKE) cli
+	bash scripts/demo.sh $(BUILD)
+
+install: lib cli $(BUILD)/sluice.pc
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libsluice.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsluice.so.$(SOVER)
+	ln -sf libsluice.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsluice.so
+	install -m 644 runtime/include/sluice.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/sluice.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-asan
+
+-include mk/*.mk
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:%=%.d) $(TEST_HELPER_OBJS:.o=.d)
