@@ -1,216 +1,106 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/quant/quant.c — the type table and the scalar reference kernels for
- * the plain types (f32, f16, bf16) and q8_0.  Block layouts follow ggml exactly.
+ * runtime/quant/quant.c — the type table and kernel dispatch.
+ *
+ * Two tables are built once (pthread_once): the scalar reference kernels,
+ * always present, and the "best" table, which starts as a copy of the scalar
+ * one and has its dots / conversions replaced by AVX2 versions when CPUID
+ * reports AVX2+FMA+F16C and SLUICE_NO_SIMD is not set to a non-zero value.
+ * Kernels live in one file per family (quant_plain.c, quant_legacy.c,
+ * quant_k.c, quant_kdot.c, quant_avx2.c).
  */
-#include "quant/quant.h"
+#include "quant/blocks.h"
 
-#include <math.h>
+#include <pthread.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* ---- fp16 / bf16 ---- */
-
-float sl_fp16_to_fp32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-	uint32_t exp = (h >> 10) & 0x1f;
-	uint32_t mant = h & 0x3ff;
-	uint32_t bits;
-	if (exp == 0) {
-		if (mant == 0) {
-			bits = sign;
-		} else { /* subnormal: normalise */
-			int e = -1;
-			do {
-				e++;
-				mant <<= 1;
-			} while (!(mant & 0x400));
-			mant &= 0x3ff;
-			bits = sign | ((uint32_t)(127 - 15 - e) << 23) | (mant << 13);
-		}
-	} else if (exp == 31) {
-		bits = sign | 0x7f800000u | (mant << 13);
-	} else {
-		bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-	}
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
-uint16_t sl_fp32_to_fp16(float f)
-{
-	/* Round to nearest even, as ggml's GGML_FP32_TO_FP16 (from FP16 library). */
-	const float scale_to_inf = 0x1.0p+112f;
-	const float scale_to_zero = 0x1.0p-110f;
-	float base = (fabsf(f) * scale_to_inf) * scale_to_zero;
-	uint32_t w;
-	memcpy(&w, &f, 4);
-	const uint32_t shl1_w = w + w;
-	const uint32_t sign = w & 0x80000000u;
-	uint32_t bias = shl1_w & 0xFF000000u;
-	if (bias < 0x71000000u)
-		bias = 0x71000000u;
-	uint32_t bb = (bias >> 1) + 0x07800000u;
-	float bf;
-	memcpy(&bf, &bb, 4);
-	base = bf + base;
-	uint32_t bits;
-	memcpy(&bits, &base, 4);
-	const uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
-	const uint32_t mantissa_bits = bits & 0x00000FFFu;
-	const uint32_t nonsign = exp_bits + mantissa_bits;
-	return (uint16_t)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
-}
-
-float sl_bf16_to_fp32(uint16_t h)
-{
-	uint32_t bits = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
-uint16_t sl_fp32_to_bf16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	if ((u & 0x7fffffff) > 0x7f800000) /* nan: keep it a quiet nan */
-		return (uint16_t)((u >> 16) | 64);
-	return (uint16_t)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
-}
-
-/* ---- f32 ---- */
-
-static void f32_to_float(const void *x, float *y, int64_t n)
-{
-	memcpy(y, x, (size_t)n * sizeof(float));
-}
-
-static void f32_from_float(const float *x, void *y, int64_t n)
-{
-	memcpy(y, x, (size_t)n * sizeof(float));
-}
-
-static void f32_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const float *x = vx, *y = vy;
-	double sum = 0;
-	for (int64_t i = 0; i < n; i++)
-		sum += (double)x[i] * y[i];
-	*s = (float)sum;
-}
-
-/* ---- f16 ---- */
-
-static void f16_to_float(const void *vx, float *y, int64_t n)
-{
-	const uint16_t *x = vx;
-	for (int64_t i = 0; i < n; i++)
-		y[i] = sl_fp16_to_fp32(x[i]);
-}
-
-static void f16_from_float(const float *x, void *vy, int64_t n)
-{
-	uint16_t *y = vy;
-	for (int64_t i = 0; i < n; i++)
-		y[i] = sl_fp32_to_fp16(x[i]);
-}
-
-static void f16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const uint16_t *x = vx, *y = vy;
-	double sum = 0;
-	for (int64_t i = 0; i < n; i++)
-		sum += (double)sl_fp16_to_fp32(x[i]) * sl_fp16_to_fp32(y[i]);
-	*s = (float)sum;
-}
-
-/* ---- bf16 ---- */
-
-static void bf16_to_float(const void *vx, float *y, int64_t n)
-{
-	const uint16_t *x = vx;
-	for (int64_t i = 0; i < n; i++)
-		y[i] = sl_bf16_to_fp32(x[i]);
-}
-
-static void bf16_from_float(const float *x, void *vy, int64_t n)
-{
-	uint16_t *y = vy;
-	for (int64_t i = 0; i < n; i++)
-		y[i] = sl_fp32_to_bf16(x[i]);
-}
-
-static void bf16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const uint16_t *x = vx, *y = vy;
-	double sum = 0;
-	for (int64_t i = 0; i < n; i++)
-		sum += (double)sl_bf16_to_fp32(x[i]) * sl_bf16_to_fp32(y[i]);
-	*s = (float)sum;
-}
-
-/* ---- q8_0: 32 int8 with one fp16 scale ---- */
-
-#define QK8_0 32
-struct block_q8_0 {
-	uint16_t d;
-	int8_t qs[QK8_0];
+struct type_desc {
+	const char *name;
+	int64_t block_size;
+	size_t type_size;
+	bool quantized;
+	uint32_t vec_dot_type;
 };
-_Static_assert(sizeof(struct block_q8_0) == 34, "q8_0 block");
 
-static void q8_0_to_float(const void *vx, float *y, int64_t n)
-{
-	const struct block_q8_0 *x = vx;
-	for (int64_t i = 0; i < n / QK8_0; i++) {
-		const float d = sl_fp16_to_fp32(x[i].d);
-		for (int j = 0; j < QK8_0; j++)
-			y[i * QK8_0 + j] = x[i].qs[j] * d;
-	}
-}
-
-static void q8_0_from_float(const float *x, void *vy, int64_t n)
-{
-	struct block_q8_0 *y = vy;
-	for (int64_t i = 0; i < n / QK8_0; i++) {
-		float amax = 0.0f;
-		for (int j = 0; j < QK8_0; j++)
-			amax = fmaxf(amax, fabsf(x[i * QK8_0 + j]));
-		const float d = amax / 127.0f;
-		const float id = d ? 1.0f / d : 0.0f;
-		y[i].d = sl_fp32_to_fp16(d);
-		for (int j = 0; j < QK8_0; j++)
-			y[i].qs[j] = (int8_t)roundf(x[i * QK8_0 + j] * id);
-	}
-}
-
-static void q8_0_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const struct block_q8_0 *x = vx, *y = vy;
-	float sum = 0;
-	for (int64_t i = 0; i < n / QK8_0; i++) {
-		int isum = 0;
-		for (int j = 0; j < QK8_0; j++)
-			isum += x[i].qs[j] * y[i].qs[j];
-		sum += (float)isum * sl_fp16_to_fp32(x[i].d) * sl_fp16_to_fp32(y[i].d);
-	}
-	*s = sum;
-}
-
-/* ---- the table ---- */
-
-static const struct sl_type_traits scalar_traits[SL_TYPE_COUNT] = {
-	[SL_TYPE_F32] = { "f32", 1, 4, false, f32_to_float, f32_from_float, SL_TYPE_F32, f32_vec_dot },
-	[SL_TYPE_F16] = { "f16", 1, 2, false, f16_to_float, f16_from_float, SL_TYPE_F16, f16_vec_dot },
-	[SL_TYPE_BF16] = { "bf16", 1, 2, false, bf16_to_float, bf16_from_float, SL_TYPE_BF16, bf16_vec_dot },
-	[SL_TYPE_Q8_0] = { "q8_0", QK8_0, sizeof(struct block_q8_0), true, q8_0_to_float, q8_0_from_float,
-			   SL_TYPE_Q8_0, q8_0_vec_dot },
+/* Names as ggml spells them; vec_dot_type as documented in quant.h. */
+static const struct type_desc descs[SL_TYPE_COUNT] = {
+	[SL_TYPE_F32] = { "f32", 1, 4, false, SL_TYPE_F32 },
+	[SL_TYPE_F16] = { "f16", 1, 2, false, SL_TYPE_F16 },
+	[SL_TYPE_BF16] = { "bf16", 1, 2, false, SL_TYPE_BF16 },
+	[SL_TYPE_Q4_0] = { "q4_0", QK4_0, sizeof(struct block_q4_0), true, SL_TYPE_Q8_0 },
+	[SL_TYPE_Q4_1] = { "q4_1", QK4_1, sizeof(struct block_q4_1), true, SL_TYPE_Q8_1 },
+	[SL_TYPE_Q5_0] = { "q5_0", QK5_0, sizeof(struct block_q5_0), true, SL_TYPE_Q8_0 },
+	[SL_TYPE_Q5_1] = { "q5_1", QK5_1, sizeof(struct block_q5_1), true, SL_TYPE_Q8_1 },
+	[SL_TYPE_Q8_0] = { "q8_0", QK8_0, sizeof(struct block_q8_0), true, SL_TYPE_Q8_0 },
+	[SL_TYPE_Q8_1] = { "q8_1", QK8_1, sizeof(struct block_q8_1), true, SL_TYPE_Q8_1 },
+	[SL_TYPE_Q2_K] = { "q2_K", QK_K, sizeof(struct block_q2_K), true, SL_TYPE_Q8_K },
+	[SL_TYPE_Q3_K] = { "q3_K", QK_K, sizeof(struct block_q3_K), true, SL_TYPE_Q8_K },
+	[SL_TYPE_Q4_K] = { "q4_K", QK_K, sizeof(struct block_q4_K), true, SL_TYPE_Q8_K },
+	[SL_TYPE_Q5_K] = { "q5_K", QK_K, sizeof(struct block_q5_K), true, SL_TYPE_Q8_K },
+	[SL_TYPE_Q6_K] = { "q6_K", QK_K, sizeof(struct block_q6_K), true, SL_TYPE_Q8_K },
+	[SL_TYPE_Q8_K] = { "q8_K", QK_K, sizeof(struct block_q8_K), true, SL_TYPE_Q8_K },
 };
+
+static struct sl_type_traits scalar_traits[SL_TYPE_COUNT];
+static struct sl_type_traits best_traits[SL_TYPE_COUNT];
+static const char *active_isa = "scalar";
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static bool want_simd(void)
+{
+	const char *e = getenv("SLUICE_NO_SIMD");
+	if (e && *e && strcmp(e, "0"))
+		return false;
+#if defined(__x86_64__) || defined(__i386__)
+	/* __builtin_cpu_supports knows avx2 and fma everywhere but "f16c" only in newer
+	 * compilers, so F16C (CPUID.1:ECX bit 29) is read directly. */
+	unsigned a, b, c, d;
+	__builtin_cpu_init();
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29)))
+		return false;
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	return false;
+#endif
+}
+
+static void fill(struct sl_type_traits *t, uint32_t type, const struct sl_kernels *k)
+{
+	const struct type_desc *d = &descs[type];
+	*t = (struct sl_type_traits){ d->name, d->block_size, d->type_size, d->quantized, k->to_float,
+				      k->from_float, d->vec_dot_type, k->vec_dot };
+}
+
+static void build_tables(void)
+{
+	bool simd = want_simd();
+	for (uint32_t type = 0; type < SL_TYPE_COUNT; type++) {
+		if (!descs[type].name)
+			continue;
+		struct sl_kernels k = { 0 };
+		sl_quant_plain_kernels(type, &k);
+		sl_quant_legacy_kernels(type, &k);
+		sl_quant_k_kernels(type, &k);
+		sl_quant_kdot_kernels(type, &k);
+		fill(&scalar_traits[type], type, &k);
+#if defined(__x86_64__) || defined(__i386__)
+		if (simd)
+			sl_quant_avx2_kernels(type, &k);
+#endif
+		fill(&best_traits[type], type, &k);
+	}
+	if (simd)
+		active_isa = "avx2";
+}
 
 const struct sl_type_traits *sl_type_traits_scalar(uint32_t type)
 {
+	pthread_once(&tables_once, build_tables);
 	if (type >= SL_TYPE_COUNT || !scalar_traits[type].name)
 		return NULL;
 	return &scalar_traits[type];
@@ -218,7 +108,16 @@ const struct sl_type_traits *sl_type_traits_scalar(uint32_t type)
 
 const struct sl_type_traits *sl_type_traits(uint32_t type)
 {
-	return sl_type_traits_scalar(type);
+	pthread_once(&tables_once, build_tables);
+	if (type >= SL_TYPE_COUNT || !best_traits[type].name)
+		return NULL;
+	return &best_traits[type];
+}
+
+const char *sl_quant_isa(void)
+{
+	pthread_once(&tables_once, build_tables);
+	return active_isa;
 }
 
 const char *sl_type_name(uint32_t type)
@@ -230,15 +129,25 @@ const char *sl_type_name(uint32_t type)
 int sl_type_from_name(const char *name)
 {
 	for (uint32_t i = 0; i < SL_TYPE_COUNT; i++)
-		if (scalar_traits[i].name && !strcasecmp(scalar_traits[i].name, name))
+		if (descs[i].name && !strcasecmp(descs[i].name, name))
 			return (int)i;
 	return -1;
 }
 
 size_t sl_row_size(uint32_t type, int64_t n)
 {
-	const struct sl_type_traits *t = sl_type_traits(type);
-	if (!t || n < 0 || n % t->block_size)
+	if (type >= SL_TYPE_COUNT || !descs[type].name || n < 0 || n % descs[type].block_size)
 		return 0;
-	return (size_t)(n / t->block_size) * t->type_size;
+	return (size_t)(n / descs[type].block_size) * descs[type].type_size;
+}
+
+size_t sl_quantize_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row)
+{
+	const struct sl_type_traits *t = sl_type_traits(type);
+	size_t rs = sl_row_size(type, n_per_row);
+	if (!t || !t->from_float || !rs)
+		return 0;
+	for (int64_t r = 0; r < nrows; r++)
+		t->from_float(src + r * n_per_row, (char *)dst + (size_t)r * rs, n_per_row);
+	return rs * (size_t)nrows;
 }

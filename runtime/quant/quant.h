@@ -3,14 +3,28 @@
  * runtime/quant/quant.h — tensor element types and their block layouts.
  *
  * Type numbers are GGUF's (ggml_type), so a type read from a file indexes this
- * table directly.  Each type knows how to turn a row into floats, how to make
- * itself from floats (reference quantizer), and how to take a dot product of
- * one of its rows with an activation row already converted to vec_dot_type
- * (Q8_0 or Q8_K for the quantized types, so the inner loop is integer).
+ * table directly.  Each type knows how to turn a row into floats (bit-exact
+ * with ggml's dequantize_row_*), how to make itself from floats (ggml's
+ * reference quantizer, quantize_row_*_ref, as llama-quantize uses without an
+ * importance matrix), and how to take a dot product of one of its rows with an
+ * activation row already converted to vec_dot_type:
+ *
+ *   weight type                     vec_dot_type   why
+ *   q4_0 q5_0 q8_0                  q8_0           symmetric: one int dot per 32
+ *   q4_1 q5_1                       q8_1           q8_1 carries d*sum(q) for the offset term
+ *   q2_K q3_K q4_K q5_K q6_K        q8_K           per-16 sums (bsums) give the min term cheaply
+ *   f16 / bf16 / f32                same type      as ggml; f16 halves activation traffic
+ *   q8_1 q8_K                       (activation-only types: no vec_dot)
  *
  * Kernels are chosen once, at first use, by CPUID: AVX2+FMA+F16C when the
  * processor has them, the scalar reference otherwise (SLUICE_NO_SIMD=1 forces
- * scalar, which the scalar-vs-SIMD test uses).
+ * scalar, which the scalar-vs-SIMD test uses; sl_type_traits_scalar() always
+ * gives the scalar ones).
+ *
+ * Accuracy contract: to_float and from_float are bit-identical between scalar
+ * and SIMD (SIMD only replaces vec_dot).  vec_dot sums per-block integer dots
+ * exactly; SIMD differs from scalar only in the order of the float
+ * accumulation across blocks, so |simd - scalar| <= ~n_blocks * 2^-23 * sum|terms|.
  */
 #ifndef SLUICE_QUANT_H
 #define SLUICE_QUANT_H
@@ -78,5 +92,34 @@ float sl_fp16_to_fp32(uint16_t h);
 uint16_t sl_fp32_to_fp16(float f);
 float sl_bf16_to_fp32(uint16_t h);
 uint16_t sl_fp32_to_bf16(float f);
+
+/* The kernel family in use: "avx2" or "scalar". */
+const char *sl_quant_isa(void);
+
+/* Quantize nrows rows of n_per_row floats into dst with the reference
+ * quantizer; returns bytes written, 0 if the type cannot be quantized to or
+ * n_per_row is not a multiple of its block size. */
+size_t sl_quantize_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row);
+
+/*
+ * Matrix x (small batch of) vector(s) on weights of any type with a vec_dot
+ * (runtime/quant/matmul.c).  W is rows x cols, row-major, rows packed at
+ * sl_row_size(wtype, cols) bytes each; x is n_batch rows of cols floats.
+ *
+ * Threading contract: call sl_quantize_activations once per product (it
+ * converts x to the weight type's vec_dot_type into xq, a caller-owned buffer
+ * of sl_matmul_scratch_size bytes), then sl_matmul_rows from any number of
+ * threads on disjoint row ranges [r0, r1); they only read w and xq and write
+ * y[b*rows + r] for r in their own range.  Row ranges need no alignment.
+ * Returns/does nothing useful for a type without vec_dot (check
+ * sl_type_traits(wtype)->vec_dot first).
+ */
+size_t sl_matmul_scratch_size(uint32_t wtype, int64_t cols, int n_batch);
+void sl_quantize_activations(uint32_t wtype, const float *x, int64_t cols, int n_batch, void *xq);
+void sl_matmul_rows(uint32_t wtype, const void *w, int64_t cols, int64_t r0, int64_t r1, const void *xq,
+		    int n_batch, float *y, int64_t rows);
+
+/* Whole product, single thread: y = W x (allocates scratch; for tests and tools). */
+int sl_matmul(uint32_t wtype, const void *w, int64_t rows, int64_t cols, const float *x, int n_batch, float *y);
 
 #endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/quant/blocks.h — block layouts of the quantized types, byte for byte
+ * as GGUF files store them (ggml-common.h).  Internal to runtime/quant/.
+ *
+ * fp16 fields are kept as uint16_t bit patterns; every struct is packed by
+ * construction (only uint8/int8/uint16/int16/float members, in an order with
+ * no padding), and the static asserts pin the sizes GGUF expects.
+ */
+#ifndef SLUICE_QUANT_BLOCKS_H
+#define SLUICE_QUANT_BLOCKS_H
+
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+#define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
+#define QK8_0 32
+#define QK8_1 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+struct block_q4_0 { uint16_t d; uint8_t qs[QK4_0 / 2]; };
+struct block_q4_1 { uint16_t d, m; uint8_t qs[QK4_1 / 2]; };
+struct block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; };
+struct block_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; };
+struct block_q8_0 { uint16_t d; int8_t qs[QK8_0]; };
+/* s = d * sum(qs): lets q4_1/q5_1 dots apply their offset m with one multiply. */
+struct block_q8_1 { uint16_t d, s; int8_t qs[QK8_1]; };
+
+/* 16 sub-blocks of 16: 4-bit scale | 4-bit min per sub-block, 2-bit quants. */
+struct block_q2_K { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d, dmin; };
+/* 16 sub-blocks of 16: 6-bit signed scales packed in 12 bytes, 2 low bits + 1 high bit. */
+struct block_q3_K { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; uint16_t d; };
+/* 8 sub-blocks of 32: 6-bit scale and min each, packed in 12 bytes; 4-bit quants. */
+struct block_q4_K { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; };
+struct block_q5_K { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
+/* 16 sub-blocks of 16: int8 scales, 4 low bits + 2 high bits. */
+struct block_q6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
+/* Activations for K-quant dots: float scale, and per-16 sums so mins cost one dot of 16 shorts. */
+struct block_q8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
+
+_Static_assert(sizeof(struct block_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(struct block_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(struct block_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(struct block_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(struct block_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(struct block_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(struct block_q2_K) == 84, "q2_K");
+_Static_assert(sizeof(struct block_q3_K) == 110, "q3_K");
+_Static_assert(sizeof(struct block_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(struct block_q5_K) == 176, "q5_K");
+_Static_assert(sizeof(struct block_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(struct block_q8_K) == 292, "q8_K");
+
+#define FP16(h) sl_fp16_to_fp32(h)
+
+/* Unpack the j-th 6-bit (scale, min) pair of a q4_K/q5_K block. */
+static inline void sl_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+	if (j < 4) {
+		*d = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+	}
+}
+
+/* The 16 signed 6-bit scales of a q3_K block, unpacked (value - 32). */
+static inline void sl_q3k_scales(const uint8_t *packed, int8_t out[16])
+{
+	for (int j = 0; j < 16; j++) {
+		int lo = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+		int hi = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
+		out[j] = (int8_t)((lo | (hi << 4)) - 32);
+	}
+}
+
+/* Per-kind kernel sets, filled by the files that define them (see quant.c). */
+struct sl_kernels {
+	sl_to_float_fn to_float;
+	sl_from_float_fn from_float;
+	sl_vec_dot_fn vec_dot;
+};
+void sl_quant_legacy_kernels(uint32_t type, struct sl_kernels *k);
+void sl_quant_k_kernels(uint32_t type, struct sl_kernels *k);
+void sl_quant_kdot_kernels(uint32_t type, struct sl_kernels *k);
+void sl_quant_plain_kernels(uint32_t type, struct sl_kernels *k);
+/* AVX2 replacements; leaves fields untouched where it has none.  Only call when the CPU has AVX2+FMA+F16C. */
+void sl_quant_avx2_kernels(uint32_t type, struct sl_kernels *k);
+
+#endif
