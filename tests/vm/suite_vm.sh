@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# sluice-timeout: 600
+# tests/vm/suite_vm.sh — boot Debian's kernel in QEMU (TCG) with emulated NVMe, display
+# devices, an IOMMU, two NUMA nodes and a PCIe expander, load sluice.ko there and run
+# tests/vm/vmtest.c.  Prints PASS:/FAIL:/SKIP: lines for tests/run.sh.
+#
+# Guest PCI layout (so that every path relation occurs):
+#   pcie.0 ── VGA (bochs-drm)                                       no _PXM: node unknown
+#          ├─ pxb-pcie (bus 0x40, node 0) ── root port rp0 ── switch up ─┬─ down dp0 ── nvme
+#          │                                                             └─ down dp1 ── bochs-display
+#          └─ pxb-pcie (bus 0x80, node 1) ── root port rp1 ── nvme
+# giving same-switch (nvme0/bochs-display), cross-node (node 0 vs node 1 devices) and
+# same-node (VGA vs the rest: different host bridges, VGA's node unknown) pairs.
+# Two sockets of one CPU each, one per NUMA node (else the scheduler warns).
+#
+# Missing qemu or kernel image is a FAIL, not a SKIP: scripts/deps.sh installs them.
+# Environment: SLUICE_BUILD (build dir), SLUICE_TMP (scratch), SLUICE_VM_TIMEOUT (s, default 300).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BUILD=${SLUICE_BUILD:-$ROOT/build}
+WORK=${SLUICE_TMP:-$(mktemp -d)}/vm
+LOGDIR=$BUILD/test-logs
+VM_TIMEOUT=${SLUICE_VM_TIMEOUT:-300}
+mkdir -p "$WORK" "$LOGDIR"
+T0=$(date +%s)
+
+fail() { echo "FAIL: $1: $2"; }
+pass() { echo "PASS: $1"; }
+die() { fail "$1" "$2"; exit 0; }   # setup failure: counted as one failure, suite ends
+
+command -v qemu-system-x86_64 >/dev/null || die setup "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+KVER=${SLUICE_VM_KVER:-$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -n 1)}
+KERNEL=/boot/vmlinuz-$KVER
+MODDIR=/lib/modules/$KVER
+[ -n "$KVER" ] && [ -r "$KERNEL" ] || die setup "no readable /boot/vmlinuz-*-amd64 (apt-get install linux-image-amd64)"
+[ -d "$MODDIR/build" ] || die setup "no headers for $KVER (apt-get install linux-headers-amd64)"
+BUSYBOX=$(command -v busybox || echo /bin/busybox)
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || [ -x /bin/busybox ] ||
+    die setup "busybox-static missing"
+
+# 1. the module, for exactly this kernel
+if ! make -s module KDIR="$MODDIR/build" BUILD="$BUILD" >"$WORK/module.log" 2>&1; then
+    tail -n 20 "$WORK/module.log"; die module_build "make module failed (log above)"
+fi
+if grep -E 'warning:|error:' "$WORK/module.log"; then
+    fail module_build "compiler warnings (above)"
+else
+    pass module_build
+fi
+KO=$BUILD/module/sluice.ko
+
+# 2. pahole: the uapi structures must have no holes and no padding pahole can see.
+if command -v pahole >/dev/null; then
+    bad=""
+    for s in sluice_info sluice_topology sluice_pci_device sluice_pci_link sluice_event sluice_thresholds; do
+        out=$(pahole -C "$s" "$KO" 2>&1)
+        if [ -z "$out" ]; then bad="$bad $s:missing"; continue; fi
+        echo "$out" | grep -qE 'XXX|hole|padding:' && bad="$bad $s" && echo "$out"
+    done
+    [ -z "$bad" ] && pass pahole_no_holes || fail pahole_no_holes "holes in:$bad"
+else
+    fail pahole_no_holes "pahole missing (apt-get install dwarves)"
+fi
+
+# 3. the static test program (libdrm.a is linked in: no dlopen in the guest)
+if ! gcc -static -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iuapi -Itests/vm \
+        $(pkg-config --cflags libdrm 2>/dev/null || echo -I/usr/include/libdrm) \
+        tests/vm/vmtest.c -o "$WORK/vmtest" -ldrm >"$WORK/vmtest.log" 2>&1; then
+    cat "$WORK/vmtest.log"; die vmtest_build "gcc -static vmtest.c failed (libdrm-dev with libdrm.a?)"
+fi
+
+# 4. initramfs: busybox, the module, the guest's drivers (dependencies first), /vmtest
+rm -rf "$WORK/root"; mkdir -p "$WORK/root"/{bin,proc,sys,dev,lib/modules}
+cp "$BUSYBOX" "$WORK/root/bin/busybox"
+cp tests/vm/init.sh "$WORK/root/init"; chmod +x "$WORK/root/init"
+cp "$KO" "$WORK/vmtest" "$WORK/root/"
+: > "$WORK/root/modules.order"
+declare -A seen=()
+add_mod() {  # add_mod relpath: dependencies (from modules.dep) first
+    local rel=$1 dep
+    [ -n "${seen[$rel]:-}" ] && return
+    seen[$rel]=1
+    for dep in $(awk -v m="$rel:" '$1 == m { $1 = ""; print }' "$MODDIR/modules.dep"); do
+        add_mod "$dep"
+    done
+    mkdir -p "$WORK/root/lib/modules/$(dirname "$rel")"
+    case "$rel" in
+        *.xz)  xz -dc "$MODDIR/$rel" > "$WORK/root/lib/modules/${rel%.xz}"; rel=${rel%.xz} ;;
+        *.zst) zstd -qdc "$MODDIR/$rel" > "$WORK/root/lib/modules/${rel%.zst}"; rel=${rel%.zst} ;;
+        *)     cp "$MODDIR/$rel" "$WORK/root/lib/modules/$rel" ;;
+    esac
+    echo "$rel" >> "$WORK/root/modules.order"
+}
+for name in nvme bochs; do
+    rel=$(grep -oE "^[^:]*/$name\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | head -n 1 | tr -d :)
+    [ -n "$rel" ] || die initramfs "module $name not in $MODDIR/modules.dep"
+    add_mod "$rel"
+done
+(cd "$WORK/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initramfs.gz" ||
+    die initramfs "cpio failed"
+
+# 5. boot.  TCG: KVM is not usable here.  Serial console to a file, hard timeout.
+SERIAL=$WORK/serial.log
+QEMU=(qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split -cpu max -smp 2,sockets=2,cores=1,threads=1 -m 768M
+    -nodefaults -display none -no-reboot -monitor none -serial "file:$SERIAL"
+    -object memory-backend-ram,id=m0,size=384M -object memory-backend-ram,id=m1,size=384M
+    -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1
+    -device intel-iommu,intremap=on
+    -device VGA
+    -device pxb-pcie,id=pxb0,bus_nr=64,numa_node=0,bus=pcie.0
+    -device pcie-root-port,id=rp0,bus=pxb0,chassis=1,slot=0
+    -device x3130-upstream,id=sw0,bus=rp0
+    -device xio3130-downstream,id=dp0,bus=sw0,chassis=2,slot=0
+    -device xio3130-downstream,id=dp1,bus=sw0,chassis=3,slot=0
+    -device nvme,serial=sluice0,bus=dp0
+    -device bochs-display,bus=dp1
+    -device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0
+    -device pcie-root-port,id=rp1,bus=pxb1,chassis=4,slot=0
+    -device nvme,serial=sluice1,bus=rp1
+    -kernel "$KERNEL" -initrd "$WORK/initramfs.gz"
+    -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 oops=panic")
+T1=$(date +%s)
+timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU[@]}" >"$WORK/qemu.log" 2>&1
+rc=$?
+T2=$(date +%s)
+cp "$SERIAL" "$LOGDIR/vm-serial.log" 2>/dev/null
+if [ ! -s "$SERIAL" ]; then
+    cat "$WORK/qemu.log"; die boot "qemu exited $rc with no serial output"
+fi
+grep -q '@@SLUICE BOOTED' "$SERIAL" && pass boot || fail boot "no init output (log: $LOGDIR/vm-serial.log)"
+
+# 6. serial log -> PASS/FAIL/SKIP lines (the marker may follow kernel output on a line)
+tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //'
+if grep -q '@@SLUICE DONE' "$SERIAL"; then
+    pass complete
+else
+    [ $rc -eq 124 ] && why="timed out after ${VM_TIMEOUT}s" || why="qemu exit $rc"
+    fail complete "guest did not finish ($why); tail of $LOGDIR/vm-serial.log:"
+    tr -d '\r' < "$SERIAL" | tail -n 25 | sed 's/^/    /'
+fi
+grep -q 'insmod .* failed' "$SERIAL" && fail guest_modules "$(grep -o 'insmod .* failed' "$SERIAL" | head -n 3 | tr '\n' ' ')"
+echo "vm: build $((T1 - T0))s, boot+tests $((T2 - T1))s"
+exit 0
