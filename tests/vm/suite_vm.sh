@@ -35,9 +35,10 @@ KERNEL=/boot/vmlinuz-$KVER
 MODDIR=/lib/modules/$KVER
 [ -n "$KVER" ] && [ -r "$KERNEL" ] || die setup "no readable /boot/vmlinuz-*-amd64 (apt-get install linux-image-amd64)"
 [ -d "$MODDIR/build" ] || die setup "no headers for $KVER (apt-get install linux-headers-amd64)"
-BUSYBOX=$(command -v busybox || echo /bin/busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || [ -x /bin/busybox ] ||
-    die setup "busybox-static missing"
+# The guest has no libc: busybox must be the static build (Debian: busybox-static).
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] && ! readelf -l "$BUSYBOX" 2>/dev/null | grep -q INTERP ||
+    die setup "no static /bin/busybox (apt-get install busybox-static)"
 
 # 1. the module, for exactly this kernel
 if ! make -s module KDIR="$MODDIR/build" BUILD="$BUILD" >"$WORK/module.log" 2>&1; then
