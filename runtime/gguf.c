@@ -375,8 +375,9 @@ static int read_tensor_info(struct reader *r, struct gguf_file *f, struct gguf_t
 		return sl_errf(r->err, EINVAL, "%s: tensor '%s': row length %lld is not a multiple of the %s block size %lld",
 			       f->path, t->name.s, (long long)t->ne[0], tt->name, (long long)tt->block_size);
 	uint64_t rows = nel / (uint64_t)t->ne[0];
-	uint64_t row_bytes = (uint64_t)(t->ne[0] / tt->block_size) * tt->type_size;
-	if (sl_mul_overflow_u64(rows, row_bytes, &t->size))
+	uint64_t row_bytes;
+	if (sl_mul_overflow_u64((uint64_t)(t->ne[0] / tt->block_size), tt->type_size, &row_bytes) ||
+	    sl_mul_overflow_u64(rows, row_bytes, &t->size))
 		return sl_errf(r->err, EINVAL, "%s: tensor '%s': byte size overflows", f->path, t->name.s);
 	(void)i;
 	return 0;
@@ -485,6 +486,10 @@ int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err
 			keys[i] = f->kv[i].key;
 		int64_t d = find_duplicate(keys, n_kv);
 		free(keys);
+		if (d == -2) {
+			rc = sl_errf(err, ENOMEM, "%s: out of memory", path);
+			goto fail;
+		}
 		if (d >= 0) {
 			rc = sl_errf(err, EINVAL, "%s: duplicate metadata key '%s'", path, f->kv[d].key.s);
 			goto fail;
@@ -516,6 +521,10 @@ int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err
 			names[i] = f->tensors[i].name;
 		int64_t d = find_duplicate(names, n_tensors);
 		free(names);
+		if (d == -2) {
+			rc = sl_errf(err, ENOMEM, "%s: out of memory", path);
+			goto fail;
+		}
 		if (d >= 0) {
 			rc = sl_errf(err, EINVAL, "%s: duplicate tensor name '%s'", path, f->tensors[d].name.s);
 			goto fail;

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/engine.c — the public API: load a model, make a context, decode.
+ *
+ * Ties together the GGUF reader, the vocabulary, the compute backend, the
+ * weight store and the architecture code.  Prompts are run in chunks of
+ * n_batch tokens so activation memory stays bounded whatever the prompt.
+ */
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_N_BATCH 64
+
+SLUICE_API const char *sluice_version(void)
+{
+	return "0.1.0";
+}
+
+SLUICE_API void sluice_set_log_level(int level)
+{
+	sl_log_level = level;
+}
+
+SLUICE_API void sluice_model_params_init(struct sluice_model_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->backend = "cpu";
+	p->io_engine = "auto";
+}
+
+static void copy_err(char *dst, size_t len, const struct sl_err *e)
+{
+	if (dst && len) {
+		strncpy(dst, e->msg, len - 1);
+		dst[len - 1] = 0;
+	}
+}
+
+SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_params *params,
+				 struct sluice_model **out, char *errbuf, size_t err_len)
+{
+	struct sluice_model_params defaults;
+	struct sl_err err = { "" };
+	int rc;
+	uint64_t t0 = sl_now_ns();
+	if (!params) {
+		sluice_model_params_init(&defaults);
+		params = &defaults;
+	}
+	*out = NULL;
+	if (!path) {
+		sl_errf(&err, EINVAL, "no model path given");
+		copy_err(errbuf, err_len, &err);
+		return -EINVAL;
+	}
+	struct sluice_model *m = calloc(1, sizeof(*m));
+	if (!m) {
+		sl_errf(&err, ENOMEM, "out of memory");
+		copy_err(errbuf, err_len, &err);
+		return -ENOMEM;
+	}
+	if ((rc = gguf_open(path, &m->gguf, &err)))
+		goto fail;
+
+	const char *arch = NULL;
+	rc = gguf_get_str(m->gguf, "general.architecture", &arch, &err);
+	if (rc == -ENOENT)
+		rc = sl_errf(&err, EINVAL, "%s: missing metadata 'general.architecture'", path);
+	if (rc)
+		goto fail;
+	if (strcmp(arch, "llama") && strcmp(arch, "qwen2")) {
+		rc = sl_errf(&err, ENOTSUP, "%s: architecture '%s' is not supported (supported: llama, qwen2)", path, arch);
+		goto fail;
+	}
+	snprintf(m->arch, sizeof(m->arch), "%s", arch);
+	const char *name = NULL;
+	if (!gguf_get_str(m->gguf, "general.name", &name, NULL))
+		snprintf(m->name, sizeof(m->name), "%s", name);
+
+	if ((rc = sl_vocab_load(m->gguf, &m->vocab, &err)))
+		goto fail;
+	struct sl_backend_config bc = { .mem_budget = params->vram_budget, .n_threads = params->n_threads };
+	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
+		goto fail;
+	struct sl_weights_config wc = {
+		.io_engine = params->io_engine ? params->io_engine : "auto",
+		.host_cache = params->host_cache,
+		.lookahead = params->lookahead,
+	};
+	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
+		goto fail;
+	if ((rc = sl_llama_load(m, &err)))
+		goto fail;
+	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
+		goto fail;
+	m->load_ns = sl_now_ns() - t0;
+	*out = m;
+	return 0;
+fail:
+	copy_err(errbuf, err_len, &err);
+	sluice_model_free(m);
+	return rc;
+}
+
+SLUICE_API void sluice_model_free(struct sluice_model *m)
+{
+	if (!m)
+		return;
+	sl_weights_free(m->weights);
+	sl_backend_free(m->be);
+	sl_vocab_free(m->vocab);
+	gguf_close(m->gguf);
+	free(m->layers);
+	free(m);
+}
+
+SLUICE_API const char *sluice_model_error(const struct sluice_model *m)
+{
+	return m->err.msg;
+}
+
+SLUICE_API int sluice_model_get_info(const struct sluice_model *m, struct sluice_model_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->arch, sizeof(o->arch), "%s", m->arch);
+	snprintf(o->name, sizeof(o->name), "%s", m->name);
+	o->n_vocab = m->hp.n_vocab;
+	o->n_embd = m->hp.n_embd;
+	o->n_layer = m->hp.n_layer;
+	o->n_head = m->hp.n_head;
+	o->n_head_kv = m->hp.n_head_kv;
+	o->n_ff = m->hp.n_ff;
+	o->n_ctx_train = m->hp.n_ctx_train;
+	o->n_rot = m->hp.n_rot;
+	o->rope_freq_base = m->hp.rope_freq_base;
+	o->rms_eps = m->hp.rms_eps;
+	o->n_params = m->n_params;
+	for (uint64_t i = 0; i < m->gguf->n_tensors; i++)
+		o->weight_bytes += m->gguf->tensors[i].size;
+	o->bos = sl_vocab_bos(m->vocab);
+	o->eos = sl_vocab_eos(m->vocab);
+	return 0;
+}
+
+SLUICE_API int sluice_tokenize(const struct sluice_model *m, const char *text, size_t len, bool add_bos,
+			       int32_t *tokens, size_t cap, size_t *n_out)
+{
+	return sl_tokenize(m->vocab, text, len, add_bos, tokens, cap, n_out);
+}
+
+SLUICE_API int sluice_token_to_piece(const struct sluice_model *m, int32_t token, char *buf, size_t cap,
+				     size_t *n_out)
+{
+	return sl_token_to_piece(m->vocab, token, buf, cap, n_out);
+}
+
+SLUICE_API void sluice_ctx_params_init(struct sluice_ctx_params *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+SLUICE_API void sluice_ctx_free(struct sluice_ctx *c)
+{
+	if (!c)
+		return;
+	struct sl_backend *be = c->m->be;
+	for (uint32_t l = 0; c->k_cache && l < c->m->hp.n_layer; l++) {
+		be->ops->free(be, c->k_cache[l], c->kv_bytes);
+		be->ops->free(be, c->v_cache[l], c->kv_bytes);
+	}
+	free(c->k_cache);
+	free(c->v_cache);
+	float **bufs[7] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev };
+	for (int i = 0; i < 7; i++)
+		be->ops->free(be, *bufs[i], c->act_bytes[i]);
+	free(c->logits);
+	free(c);
+}
+
+SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_params *p, struct sluice_ctx **out,
+			      char *errbuf, size_t err_len)
+{
+	struct sl_err err = { "" };
+	const struct sl_hparams *hp = &m->hp;
+	struct sl_backend *be = m->be;
+	int rc = 0;
+	*out = NULL;
+	struct sluice_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->m = m;
+	c->n_ctx = p && p->n_ctx ? p->n_ctx : SL_MIN(hp->n_ctx_train, 4096u);
+	if (c->n_ctx > hp->n_ctx_train)
+		sl_warn("context %u is longer than the model was trained for (%u)", c->n_ctx, hp->n_ctx_train);
+	c->n_batch = DEFAULT_N_BATCH;
+	const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
+	c->kv_bytes = (size_t)c->n_ctx * kv_dim * sizeof(float);
+	c->k_cache = calloc(hp->n_layer, sizeof(float *));
+	c->v_cache = calloc(hp->n_layer, sizeof(float *));
+	c->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+	if (!c->k_cache || !c->v_cache || !c->logits) {
+		rc = sl_errf(&err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		if ((rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->k_cache[l])) ||
+		    (rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->v_cache[l]))) {
+			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory",
+				     c->n_ctx, (unsigned long long)(2 * c->kv_bytes * hp->n_layer >> 20));
+			goto fail;
+		}
+	}
+	const size_t B = c->n_batch;
+	const size_t sizes[7] = {
+		B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_ff, B * hp->n_ff,
+		hp->n_vocab,
+	};
+	float **bufs[7] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev };
+	for (int i = 0; i < 7; i++) {
+		c->act_bytes[i] = sizes[i] * sizeof(float);
+		if ((rc = be->ops->alloc(be, c->act_bytes[i], (void **)bufs[i]))) {
+			c->act_bytes[i] = 0;
+			rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory");
+			goto fail;
+		}
+	}
+	*out = c;
+	return 0;
+fail:
+	copy_err(errbuf, err_len, &err);
+	sluice_ctx_free(c);
+	return rc;
+}
+
+SLUICE_API const char *sluice_ctx_error(const struct sluice_ctx *c)
+{
+	return c->err.msg;
+}
+
+SLUICE_API void sluice_ctx_reset(struct sluice_ctx *c)
+{
+	c->pos = 0;
+}
+
+SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t n, const float **logits)
+{
+	if (n == 0)
+		return sl_errf(&c->err, EINVAL, "no tokens to decode");
+	if (c->pos + n > c->n_ctx)
+		return sl_errf(&c->err, ENOSPC, "context full: %u + %zu tokens exceed n_ctx %u", c->pos, n, c->n_ctx);
+	for (size_t i = 0; i < n; i++)
+		if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab)
+			return sl_errf(&c->err, EINVAL, "token %d out of range (vocabulary has %u)", tokens[i],
+				       c->m->hp.n_vocab);
+	for (size_t done = 0; done < n;) {
+		int k = (int)SL_MIN((size_t)c->n_batch, n - done);
+		int rc = sl_llama_forward(c, tokens + done, k);
+		if (rc)
+			return rc;
+		c->pos += (uint32_t)k;
+		done += (size_t)k;
+	}
+	if (logits)
+		*logits = c->logits;
+	return 0;
+}
+
+SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *c, struct sluice_stats *o)
+{
+	struct sl_weights_stats ws;
+	*o = c->st;
+	sl_weights_get_stats(c->m->weights, &ws);
+	o->load_ns = c->m->load_ns;
+	o->bytes_read = ws.bytes_read;
+	o->io_wait_ns = ws.io_wait_ns;
+	o->io_busy_ns = ws.io_busy_ns;
+	o->cache_hits = ws.hits;
+	o->cache_misses = ws.misses;
+	o->host_cache_peak = ws.host_peak;
+	o->device_peak = c->m->be->mem_peak;
+	o->shrink_events = ws.shrink_events;
+	return 0;
+}

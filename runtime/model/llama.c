@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/model/llama.c — the llama architecture (and qwen2, which differs only
+ * in q/k/v biases and NeoX-style RoPE): hyperparameters, tensor registration,
+ * and the forward pass.
+ *
+ * Per layer:  x += Wo · attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
+ *             x += Wdown · (silu(Wgate·n(x)) * Wup·n(x))        n = RMSNorm
+ */
+#include "model/model.h"
+#include "quant/quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int get_hp_u32(struct sluice_model *m, const char *suffix, uint32_t *out, bool required, struct sl_err *err)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%s.%s", m->arch, suffix);
+	int rc = gguf_get_u32(m->gguf, key, out, err);
+	if (rc == -ENOENT && required)
+		return sl_errf(err, EINVAL, "%s: missing metadata '%s'", m->gguf->path, key);
+	if (rc == -ENOENT)
+		return 0;
+	return rc;
+}
+
+static int get_hp_f32(struct sluice_model *m, const char *suffix, float *out, struct sl_err *err)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%s.%s", m->arch, suffix);
+	int rc = gguf_get_f32(m->gguf, key, out, err);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* Find a tensor, check its shape, register it with the weight store. */
+static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *name, int layer, int64_t cols,
+		int64_t rows, bool required, struct sl_err *err)
+{
+	const struct gguf_tensor *t = gguf_find_tensor(m->gguf, name);
+	ref->id = -1;
+	if (!t) {
+		if (required)
+			return sl_errf(err, EINVAL, "%s: missing tensor '%s'", m->gguf->path, name);
+		return 0;
+	}
+	int64_t want_rows = rows ? rows : 1;
+	if (t->ne[0] != cols || t->ne[1] * t->ne[2] * t->ne[3] != want_rows || (rows == 0 && t->n_dims != 1))
+		return sl_errf(err, EINVAL, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+			       m->gguf->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)cols,
+			       (long long)want_rows);
+	/* Vectors (norms, biases) are used as float arrays directly. */
+	if (rows == 0 && t->type != SL_TYPE_F32)
+		return sl_errf(err, EINVAL, "%s: tensor '%s' is %s; 1-D tensors must be f32", m->gguf->path, name,
+			       sl_type_name(t->type));
+	int id = sl_weights_add(m->weights, t, layer, 0, 0, err);
+	if (id < 0)
+		return id;
+	ref->id = id;
+	ref->type = t->type;
+	ref->cols = cols;
+	ref->rows = want_rows;
+	m->n_params += (uint64_t)gguf_tensor_nelements(t);
+	return 0;
+}
+
+int sl_llama_load(struct sluice_model *m, struct sl_err *err)
+{
+	struct sl_hparams *hp = &m->hp;
+	int rc;
+	if (!strcmp(m->arch, "qwen2")) {
+		hp->rope_neox = true;
+		hp->has_qkv_bias = true;
+	}
+	if ((rc = get_hp_u32(m, "embedding_length", &hp->n_embd, true, err)) ||
+	    (rc = get_hp_u32(m, "block_count", &hp->n_layer, true, err)) ||
+	    (rc = get_hp_u32(m, "feed_forward_length", &hp->n_ff, true, err)) ||
+	    (rc = get_hp_u32(m, "attention.head_count", &hp->n_head, true, err)))
+		return rc;
+	hp->n_head_kv = hp->n_head;
+	hp->n_ctx_train = 2048;
+	hp->rope_freq_base = 10000.0f;
+	hp->rms_eps = 1e-5f;
+	if ((rc = get_hp_u32(m, "attention.head_count_kv", &hp->n_head_kv, false, err)) ||
+	    (rc = get_hp_u32(m, "context_length", &hp->n_ctx_train, false, err)) ||
+	    (rc = get_hp_f32(m, "rope.freq_base", &hp->rope_freq_base, err)) ||
+	    (rc = get_hp_f32(m, "attention.layer_norm_rms_epsilon", &hp->rms_eps, err)))
+		return rc;
+	if (!hp->n_embd || !hp->n_layer || !hp->n_head || !hp->n_ff || !hp->n_head_kv || hp->n_embd % hp->n_head ||
+	    hp->n_head % hp->n_head_kv || hp->n_layer > 4096)
+		return sl_errf(err, EINVAL, "%s: inconsistent hyperparameters (n_embd %u, n_head %u, n_head_kv %u, n_ff %u, n_layer %u)",
+			       m->gguf->path, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_layer);
+	hp->head_dim = hp->n_embd / hp->n_head;
+	hp->n_rot = hp->head_dim;
+	if ((rc = get_hp_u32(m, "rope.dimension_count", &hp->n_rot, false, err)))
+		return rc;
+	if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
+		return sl_errf(err, EINVAL, "%s: rope.dimension_count %u does not fit head size %u", m->gguf->path,
+			       hp->n_rot, hp->head_dim);
+	if (!(hp->rope_freq_base > 0) || !(hp->rms_eps >= 0))
+		return sl_errf(err, EINVAL, "%s: bad rope.freq_base or rms epsilon", m->gguf->path);
+
+	const struct gguf_tensor *te = gguf_find_tensor(m->gguf, "token_embd.weight");
+	if (!te)
+		return sl_errf(err, EINVAL, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
+	hp->n_vocab = (uint32_t)te->ne[1];
+	if (hp->n_vocab != sl_vocab_size(m->vocab))
+		return sl_errf(err, EINVAL, "%s: token_embd has %u rows but the vocabulary has %u tokens", m->gguf->path,
+			       hp->n_vocab, sl_vocab_size(m->vocab));
+
+	const int64_t E = hp->n_embd, KV = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff, V = hp->n_vocab;
+	if ((rc = bind(m, &m->tok_embd, "token_embd.weight", -1, E, V, true, err)) ||
+	    (rc = bind(m, &m->output_norm, "output_norm.weight", -1, E, 0, true, err)) ||
+	    (rc = bind(m, &m->output, "output.weight", -1, E, V, false, err)))
+		return rc;
+	if (m->output.id < 0) /* tied classifier */
+		m->output = m->tok_embd;
+
+	m->layers = calloc(hp->n_layer, sizeof(*m->layers));
+	if (!m->layers)
+		return sl_errf(err, ENOMEM, "out of memory");
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		struct sl_layer *L = &m->layers[l];
+		char n[12][96];
+		static const char *const sfx[12] = {
+			"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+			"ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+			"attn_q.bias", "attn_k.bias", "attn_v.bias",
+		};
+		for (int i = 0; i < 12; i++)
+			snprintf(n[i], sizeof(n[i]), "blk.%u.%s", l, sfx[i]);
+		const int il = (int)l;
+		if ((rc = bind(m, &L->attn_norm, n[0], il, E, 0, true, err)) ||
+		    (rc = bind(m, &L->wq, n[1], il, E, E, true, err)) ||
+		    (rc = bind(m, &L->wk, n[2], il, E, KV, true, err)) ||
+		    (rc = bind(m, &L->wv, n[3], il, E, KV, true, err)) ||
+		    (rc = bind(m, &L->wo, n[4], il, E, E, true, err)) ||
+		    (rc = bind(m, &L->ffn_norm, n[5], il, E, 0, true, err)) ||
+		    (rc = bind(m, &L->w_gate, n[6], il, E, F, true, err)) ||
+		    (rc = bind(m, &L->w_up, n[7], il, E, F, true, err)) ||
+		    (rc = bind(m, &L->w_down, n[8], il, F, E, true, err)) ||
+		    (rc = bind(m, &L->bq, n[9], il, E, 0, hp->has_qkv_bias, err)) ||
+		    (rc = bind(m, &L->bk, n[10], il, KV, 0, hp->has_qkv_bias, err)) ||
+		    (rc = bind(m, &L->bv, n[11], il, KV, 0, hp->has_qkv_bias, err)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- forward ---- */
+
+struct fwd {
+	struct sluice_ctx *c;
+	struct sluice_model *m;
+	struct sl_backend *be;
+	int rc;
+};
+
+static const void *acq(struct fwd *f, const struct sl_tensor_ref *r)
+{
+	const void *p = NULL;
+	if (f->rc)
+		return NULL;
+	f->rc = sl_weights_acquire(f->m->weights, r->id, &p, &f->c->err);
+	return p;
+}
+
+static void rel(struct fwd *f, const struct sl_tensor_ref *r)
+{
+	sl_weights_release(f->m->weights, r->id);
+}
+
+static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const float *x, int n)
+{
+	const void *p = acq(f, w);
+	if (!p)
+		return;
+	f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n);
+	rel(f, w);
+}
+
+static void norm(struct fwd *f, float *y, const float *x, const struct sl_tensor_ref *w, int n)
+{
+	const void *p = acq(f, w);
+	if (!p)
+		return;
+	f->be->ops->rmsnorm(f->be, y, x, p, w->cols, n, f->m->hp.rms_eps);
+	rel(f, w);
+}
+
+static void bias(struct fwd *f, float *y, const struct sl_tensor_ref *b, int n)
+{
+	if (b->id < 0)
+		return;
+	const float *p = acq(f, b);
+	if (!p)
+		return;
+	for (int i = 0; i < n; i++)
+		f->be->ops->add(f->be, y + (size_t)i * b->cols, p, b->cols);
+	rel(f, b);
+}
+
+int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
+{
+	struct sluice_model *m = c->m;
+	const struct sl_hparams *hp = &m->hp;
+	struct sl_backend *be = m->be;
+	struct fwd f = { c, m, be, 0 };
+	const int E = (int)hp->n_embd, KV = (int)(hp->n_head_kv * hp->head_dim), F = (int)hp->n_ff;
+	const int pos0 = (int)c->pos;
+	const float scale = 1.0f / sqrtf((float)hp->head_dim);
+
+	const void *emb = acq(&f, &m->tok_embd);
+	if (!emb)
+		return f.rc;
+	be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n);
+	rel(&f, &m->tok_embd);
+
+	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
+		const struct sl_layer *L = &m->layers[l];
+		float *kc = c->k_cache[l], *vc = c->v_cache[l];
+		float *k_new = kc + (size_t)pos0 * KV, *v_new = vc + (size_t)pos0 * KV;
+		sl_weights_begin_layer(m->weights, (int)l);
+
+		norm(&f, c->xb, c->x, &L->attn_norm, n);
+		mm(&f, c->q, &L->wq, c->xb, n);
+		mm(&f, k_new, &L->wk, c->xb, n); /* straight into the KV cache */
+		mm(&f, v_new, &L->wv, c->xb, n);
+		bias(&f, c->q, &L->bq, n);
+		bias(&f, k_new, &L->bk, n);
+		bias(&f, v_new, &L->bv, n);
+		if (f.rc)
+			break;
+		be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
+			      hp->rope_freq_base, hp->rope_neox);
+		be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
+			      hp->rope_freq_base, hp->rope_neox);
+		be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
+				   (int)hp->head_dim, pos0, n, scale);
+		mm(&f, c->xb, &L->wo, c->xb2, n);
+		if (f.rc)
+			break;
+		be->ops->add(be, c->x, c->xb, (int64_t)n * E);
+
+		norm(&f, c->xb, c->x, &L->ffn_norm, n);
+		mm(&f, c->hb, &L->w_gate, c->xb, n);
+		mm(&f, c->hb2, &L->w_up, c->xb, n);
+		if (f.rc)
+			break;
+		be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)n * F);
+		mm(&f, c->xb, &L->w_down, c->hb, n);
+		if (f.rc)
+			break;
+		be->ops->add(be, c->x, c->xb, (int64_t)n * E);
+	}
+	if (f.rc)
+		return f.rc;
+
+	/* Only the last token's logits are needed. */
+	float *last = c->x + (size_t)(n - 1) * E;
+	norm(&f, c->xb, last, &m->output_norm, 1);
+	mm(&f, c->logits_dev, &m->output, c->xb, 1);
+	if (f.rc)
+		return f.rc;
+	return be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float));
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/model/model.h — the loaded model and its per-sequence context.
+ *
+ * An architecture (llama, and those built on it) turns GGUF metadata into
+ * hyperparameters, registers its tensors with the weight store, and runs a
+ * forward pass through backend ops.  It never touches files or I/O.
+ */
+#ifndef SLUICE_MODEL_H
+#define SLUICE_MODEL_H
+
+#include "backend/backend.h"
+#include "cache/weights.h"
+#include "gguf.h"
+#include "sluice.h"
+#include "token/vocab.h"
+
+struct sl_hparams {
+	uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx_train, n_rot, head_dim;
+	float rope_freq_base, rms_eps;
+	bool rope_neox;      /* rotate halves (qwen2) rather than adjacent pairs (llama) */
+	bool has_qkv_bias;   /* qwen2 */
+};
+
+/* Weight ids in the weight store; -1 when absent. */
+struct sl_layer_ids {
+	int attn_norm, wq, wk, wv, wo, bq, bk, bv;
+	int ffn_norm, w_gate, w_up, w_down;
+};
+
+struct sl_tensor_ref {
+	int id;                 /* weight store id */
+	uint32_t type;
+	int64_t cols, rows;
+};
+
+struct sl_layer {
+	struct sl_tensor_ref attn_norm, wq, wk, wv, wo, bq, bk, bv;
+	struct sl_tensor_ref ffn_norm, w_gate, w_up, w_down;
+};
+
+struct sluice_model {
+	struct gguf_file *gguf;
+	struct sl_vocab *vocab;
+	struct sl_backend *be;
+	struct sl_weights *weights;
+	struct sl_hparams hp;
+	char arch[32];
+	char name[64];
+	struct sl_tensor_ref tok_embd, output_norm, output;
+	struct sl_layer *layers;
+	uint64_t load_ns;
+	uint64_t n_params;
+	struct sl_err err;
+};
+
+struct sluice_ctx {
+	struct sluice_model *m;
+	uint32_t n_ctx;
+	uint32_t pos;
+	uint32_t n_batch;       /* tokens per forward chunk */
+	/* device memory */
+	float **k_cache, **v_cache; /* per layer [n_ctx][n_head_kv*head_dim] */
+	size_t kv_bytes;        /* per layer per k or v */
+	float *x, *xb, *xb2, *q, *hb, *hb2, *logits_dev;
+	size_t act_bytes[7];
+	float *logits;          /* host copy, n_vocab */
+	struct sluice_stats st;
+	struct sl_err err;
+};
+
+/* Read hyperparameters and register tensors (llama-family). */
+int sl_llama_load(struct sluice_model *m, struct sl_err *err);
+/* Run n tokens at ctx->pos; logits of the last token land in ctx->logits. */
+int sl_llama_forward(struct sluice_ctx *ctx, const int32_t *tokens, int n);
+
+#endif

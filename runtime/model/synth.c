@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/model/synth.c — synthetic llama models: real GGUF tensor names and
+ * metadata, random weights (every byte written: no sparse holes, so reading
+ * the file costs what reading a real model costs), a small SentencePiece-style
+ * vocabulary of byte tokens plus common English words, deterministic for a seed.
+ *
+ * Weights are scaled so activations stay in a sane range through many layers
+ * (entries ~ U(-1,1)/sqrt(cols)); the output is gibberish, but stable.
+ */
+#include "model/synth.h"
+#include "gguf.h"
+#include "quant/quant.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const words[] = {
+	"the", "and", "a", "to", "was", "he", "she", "it", "of", "in", "they", "her", "his", "you", "said",
+	"that", "with", "on", "for", "day", "one", "big", "little", "happy", "play", "saw", "very", "friend",
+	"time", "upon", "once", "there", "girl", "boy", "dog", "cat", "ball", "tree", "park", "sun", "red",
+	"blue", "went", "had", "were", "not", "but", "so", "we", "all", "mom", "dad", "toy", "run", "fun",
+	"home", "good", "like", "wanted", "loved", "named", "bird", "water", "sky", "car", "book", "help",
+	"out", "up", "down", "what", "when", "how", "can", "could", "would", "is", "are", "be", "do",
+};
+static const char *const puncts[] = { ".", ",", "!", "?", "\"", "'" };
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static inline float rnd(uint64_t *s)
+{
+	return (float)((int64_t)splitmix64(s) >> 11) * 0x1.0p-52f;
+}
+
+int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
+{
+	const struct sl_type_traits *tt = sl_type_traits(p->type);
+	if (!tt || !tt->from_float)
+		return sl_errf(err, EINVAL, "type %s cannot be written", sl_type_name(p->type));
+	const int64_t blk = tt->block_size;
+	p->n_vocab = 3 + 256 + (uint32_t)SL_ARRAY_SIZE(words) + (uint32_t)SL_ARRAY_SIZE(puncts);
+	if (!p->n_embd) {
+		/* Pick the widest model that still has at least 4 layers in the size asked for. */
+		static const uint32_t dims[] = { 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096, 5120, 8192 };
+		double bytes_per_param = (double)tt->type_size / (double)tt->block_size;
+		double params = (double)p->size_bytes / bytes_per_param;
+		p->n_embd = 0;
+		for (size_t i = 0; i < SL_ARRAY_SIZE(dims); i++) {
+			double d = dims[i];
+			if (dims[i] % blk)
+				continue;
+			if (params / (12.0 * d * d) >= 4 || !p->n_embd)
+				p->n_embd = dims[i];
+		}
+	}
+	if (!p->n_embd || p->n_embd % blk)
+		return sl_errf(err, EINVAL, "no model width fits %s blocks of %lld", tt->name, (long long)blk);
+	p->head_dim = p->n_embd >= 256 ? 64 : 16;
+	p->n_head = p->n_embd / p->head_dim;
+	p->n_head_kv = p->n_head % 4 == 0 ? p->n_head / 4 : p->n_head;
+	if (!p->n_ff) {
+		uint32_t ff = p->n_embd * 8 / 3;
+		uint32_t q = (uint32_t)SL_MAX(blk, 32);
+		p->n_ff = (ff + q - 1) / q * q;
+	}
+	double per_layer = (2.0 * p->n_embd * p->n_embd + 2.0 * p->n_embd * p->n_head_kv * p->head_dim +
+			    3.0 * p->n_embd * p->n_ff) * (double)tt->type_size / (double)tt->block_size;
+	double fixed = 2.0 * p->n_vocab * p->n_embd * (double)tt->type_size / (double)tt->block_size;
+	if (!p->n_layer) {
+		double l = ((double)p->size_bytes - fixed) / per_layer;
+		p->n_layer = l < 1 ? 1 : (uint32_t)llround(l);
+	}
+	p->n_ctx = p->n_ctx ? p->n_ctx : 2048;
+	return 0;
+}
+
+/* Fill one tensor: rows of random values, converted to the tensor's type and written in chunks. */
+static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
+			uint64_t seed, float scale, float offset, uint64_t *done, uint64_t total,
+			sl_synth_progress_fn progress, void *parg, struct sl_err *err)
+{
+	size_t row_bytes = sl_row_size(type, cols);
+	const struct sl_type_traits *tt = sl_type_traits(type);
+	int64_t chunk_rows = SL_MAX((int64_t)1, (int64_t)((8u << 20) / row_bytes));
+	float *f = malloc((size_t)cols * sizeof(float));
+	uint8_t *buf = malloc(row_bytes * (size_t)chunk_rows);
+	int rc = 0;
+	if (!f || !buf) {
+		rc = sl_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	uint64_t s = seed;
+	for (int64_t r0 = 0; r0 < rows && !rc; r0 += chunk_rows) {
+		int64_t nr = SL_MIN(chunk_rows, rows - r0);
+		for (int64_t r = 0; r < nr; r++) {
+			for (int64_t c = 0; c < cols; c++)
+				f[c] = offset + scale * rnd(&s);
+			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
+		}
+		rc = gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
+		*done += (uint64_t)nr * row_bytes;
+		if (progress)
+			progress(parg, *done, total);
+	}
+out:
+	free(f);
+	free(buf);
+	return rc;
+}
+
+int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_progress_fn progress, void *parg,
+		   struct sl_err *err)
+{
+	const uint32_t E = p->n_embd, KV = p->n_head_kv * p->head_dim, F = p->n_ff, V = p->n_vocab;
+	struct gguf_writer *w = gguf_writer_new(32);
+	if (!w)
+		return sl_errf(err, ENOMEM, "out of memory");
+	int rc = 0;
+	int fd = -1;
+
+	gguf_writer_set_str(w, "general.architecture", "llama");
+	gguf_writer_set_str(w, "general.name", "sluice synthetic llama");
+	gguf_writer_set_u32(w, "general.file_type", p->type == SL_TYPE_F32 ? 0 : p->type == SL_TYPE_F16 ? 1 : 7);
+	gguf_writer_set_u64(w, "sluice.synthetic_seed", p->seed);
+	gguf_writer_set_u32(w, "llama.context_length", p->n_ctx);
+	gguf_writer_set_u32(w, "llama.embedding_length", E);
+	gguf_writer_set_u32(w, "llama.block_count", p->n_layer);
+	gguf_writer_set_u32(w, "llama.feed_forward_length", F);
+	gguf_writer_set_u32(w, "llama.attention.head_count", p->n_head);
+	gguf_writer_set_u32(w, "llama.attention.head_count_kv", p->n_head_kv);
+	gguf_writer_set_u32(w, "llama.rope.dimension_count", p->head_dim);
+	gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
+	gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+
+	/* Vocabulary: <unk> <s> </s>, 256 byte tokens, then words with a leading-space marker and punctuation. */
+	const char **toks = calloc(V, sizeof(char *));
+	float *scores = calloc(V, sizeof(float));
+	int32_t *types = calloc(V, sizeof(int32_t));
+	char (*bytes)[8] = calloc(256, 8);
+	char (*wbuf)[32] = calloc(SL_ARRAY_SIZE(words), 32);
+	if (!toks || !scores || !types || !bytes || !wbuf) {
+		rc = sl_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	toks[0] = "<unk>"; types[0] = 2;
+	toks[1] = "<s>"; types[1] = 3;
+	toks[2] = "</s>"; types[2] = 3;
+	for (int b = 0; b < 256; b++) {
+		snprintf(bytes[b], 8, "<0x%02X>", b);
+		toks[3 + b] = bytes[b];
+		types[3 + b] = 6;
+	}
+	uint32_t id = 259;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(words); i++, id++) {
+		snprintf(wbuf[i], 32, "\xe2\x96\x81%s", words[i]);
+		toks[id] = wbuf[i];
+		types[id] = 1;
+		scores[id] = -(float)i;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(puncts); i++, id++) {
+		toks[id] = puncts[i];
+		types[id] = 1;
+		scores[id] = -100.0f - (float)i;
+	}
+	gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+	gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, V);
+	gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, V);
+	gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, V);
+	gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+	gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+	gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+
+	/* Tensors in llama.cpp's order; 1-D tensors are always f32, as in real files. */
+	struct spec { char name[64]; uint32_t type; int64_t cols, rows; float scale, offset; } *ts;
+	size_t nt = 3 + (size_t)p->n_layer * 9, k = 0;
+	ts = calloc(nt, sizeof(*ts));
+	if (!ts) {
+		rc = sl_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+#define ADD(nm, ty, c, r, sc, off)                                                            \
+	do {                                                                                  \
+		snprintf(ts[k].name, sizeof(ts[k].name), "%s", nm);                           \
+		ts[k].type = (ty); ts[k].cols = (c); ts[k].rows = (r);                        \
+		ts[k].scale = (sc); ts[k].offset = (off); k++;                                \
+	} while (0)
+	const float se = 1.0f / sqrtf((float)E), sf = 1.0f / sqrtf((float)F);
+	ADD("token_embd.weight", p->type, E, V, 1.0f, 0.0f);
+	for (uint32_t l = 0; l < p->n_layer; l++) {
+		char n[64];
+#define LADD(sfx, ty, c, r, sc, off) do { snprintf(n, sizeof(n), "blk.%u.%s", l, sfx); ADD(n, ty, c, r, sc, off); } while (0)
+		LADD("attn_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
+		LADD("attn_q.weight", p->type, E, E, se, 0.0f);
+		LADD("attn_k.weight", p->type, E, KV, se, 0.0f);
+		LADD("attn_v.weight", p->type, E, KV, se, 0.0f);
+		LADD("attn_output.weight", p->type, E, E, se, 0.0f);
+		LADD("ffn_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
+		LADD("ffn_gate.weight", p->type, E, F, se, 0.0f);
+		LADD("ffn_up.weight", p->type, E, F, se, 0.0f);
+		LADD("ffn_down.weight", p->type, F, E, sf, 0.0f);
+#undef LADD
+	}
+	ADD("output_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
+	ADD("output.weight", p->type, E, V, se * 4, 0.0f);
+#undef ADD
+	uint64_t total = 0;
+	for (size_t i = 0; i < nt; i++) {
+		int64_t ne[2] = { ts[i].cols, ts[i].rows };
+		int idx = gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].rows ? 2 : 1, ne);
+		if (idx < 0) {
+			rc = sl_errf(err, -idx, "cannot add tensor '%s' (%s, row of %lld)", ts[i].name,
+				     sl_type_name(ts[i].type), (long long)ts[i].cols);
+			goto out_ts;
+		}
+		total += gguf_writer_tensor_size(w, idx);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = sl_errf(err, errno, "%s: cannot create: %s", path, strerror(errno));
+		goto out_ts;
+	}
+	if ((rc = gguf_writer_write_header(w, fd, err)))
+		goto out_ts;
+	uint64_t done = 0;
+	for (size_t i = 0; i < nt && !rc; i++) {
+		uint64_t seed = p->seed * 0x100000001b3ull + i * 0x9e3779b97f4a7c15ull + 1;
+		rc = write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
+				  ts[i].scale, ts[i].offset, &done, total, progress, parg, err);
+	}
+	if (!rc)
+		rc = gguf_writer_finish(w, fd, err);
+	if (!rc && fsync(fd))
+		rc = sl_errf(err, errno, "%s: fsync: %s", path, strerror(errno));
+out_ts:
+	free(ts);
+out:
+	if (fd >= 0 && close(fd) && !rc)
+		rc = sl_errf(err, errno, "%s: close: %s", path, strerror(errno));
+	if (rc && fd >= 0)
+		unlink(path); /* never leave a half-written model behind */
+	free(toks);
+	free(scores);
+	free(types);
+	free(bytes);
+	free(wbuf);
+	gguf_writer_free(w);
+	return rc;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/helpers/testutil.c — see testutil.h. */
+#include "testutil.h"
+#include "gguf.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int t_failures;
+
+void t_skip(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	exit(77);
+}
+
+int t_done(void)
+{
+	if (t_failures)
+		fprintf(stderr, "%d check(s) failed\n", t_failures);
+	return t_failures ? 1 : 0;
+}
+
+const char *t_tmp_path(const char *name)
+{
+	static char bufs[8][512];
+	static int slot;
+	const char *dir = getenv("SLUICE_TMP");
+	if (!dir || !*dir)
+		dir = "/var/tmp";
+	char *b = bufs[slot++ % 8];
+	snprintf(b, 512, "%s/%d-%s", dir, (int)getpid(), name);
+	return b;
+}
+
+const char *t_models_dir(void)
+{
+	static char buf[512];
+	const char *d = getenv("SLUICE_MODELS");
+	if (!d || !*d)
+		d = "../shared/models";
+	struct stat st;
+	if (stat(d, &st) || !S_ISDIR(st.st_mode))
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s", d);
+	return buf;
+}
+
+const char *t_model(const char *file)
+{
+	static char bufs[4][600];
+	static int slot;
+	const char *d = t_models_dir();
+	if (!d)
+		t_skip("shared model folder absent (SLUICE_MODELS / ../shared/models)");
+	char *b = bufs[slot++ % 4];
+	snprintf(b, 600, "%s/%s", d, file);
+	return b;
+}
+
+void tb_bytes(struct t_buf *b, const void *d, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+
+void tb_u32(struct t_buf *b, uint32_t v) { tb_bytes(b, &v, 4); }
+void tb_u64(struct t_buf *b, uint64_t v) { tb_bytes(b, &v, 8); }
+
+void tb_str(struct t_buf *b, const char *s)
+{
+	tb_u64(b, strlen(s));
+	tb_bytes(b, s, strlen(s));
+}
+
+void tb_kv_u32(struct t_buf *b, const char *key, uint32_t v)
+{
+	tb_str(b, key);
+	tb_u32(b, GGUF_TYPE_UINT32);
+	tb_u32(b, v);
+}
+
+void tb_kv_str(struct t_buf *b, const char *key, const char *v)
+{
+	tb_str(b, key);
+	tb_u32(b, GGUF_TYPE_STRING);
+	tb_str(b, v);
+}
+
+void tb_header(struct t_buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
+{
+	tb_bytes(b, "GGUF", 4);
+	tb_u32(b, version);
+	tb_u64(b, n_tensors);
+	tb_u64(b, n_kv);
+}
+
+void tb_tensor(struct t_buf *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type, uint64_t offset)
+{
+	tb_str(b, name);
+	tb_u32(b, n_dims);
+	for (uint32_t i = 0; i < n_dims; i++)
+		tb_u64(b, ne[i]);
+	tb_u32(b, type);
+	tb_u64(b, offset);
+}
+
+void tb_pad(struct t_buf *b, size_t align)
+{
+	static const uint8_t z[64];
+	while (b->len % align)
+		tb_bytes(b, z, 1);
+}
+
+const char *tb_write(struct t_buf *b, const char *name)
+{
+	const char *path = t_tmp_path(name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(b->p, 1, b->len, f) != b->len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+	return path;
+}
+
+void tb_free(struct t_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void t_expect_gguf_error(const char *path, ...)
+{
+	struct gguf_file *f = NULL;
+	struct sl_err err = { "" };
+	int rc = gguf_open(path, &f, &err);
+	CHECK_MSG(rc < 0, "%s opened but should have failed", path);
+	if (rc >= 0) {
+		gguf_close(f);
+		return;
+	}
+	CHECK_MSG(strstr(err.msg, path) != NULL, "message does not name the file: %s", err.msg);
+	va_list ap;
+	va_start(ap, path);
+	const char *needle;
+	while ((needle = va_arg(ap, const char *)))
+		CHECK_MSG(strstr(err.msg, needle) != NULL, "message lacks '%s': %s", needle, err.msg);
+	va_end(ap);
+	printf("ok: %s\n", err.msg);
+}

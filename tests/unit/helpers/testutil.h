@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/helpers/testutil.h — checks, scratch files and a raw GGUF byte builder for unit tests. */
+#ifndef SLUICE_TESTUTIL_H
+#define SLUICE_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern int t_failures;
+
+#define CHECK(cond)                                                                          \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			t_failures++;                                                        \
+		}                                                                            \
+	} while (0)
+
+#define CHECK_MSG(cond, ...)                                                                 \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                        \
+			fputc('\n', stderr);                                                 \
+			t_failures++;                                                        \
+		}                                                                            \
+	} while (0)
+
+/* Exit 77 with a reason. */
+_Noreturn void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit 0 if no check failed, else 1. */
+int t_done(void);
+
+/* A path for a scratch file ($SLUICE_TMP or /var/tmp), unique to this process; static buffer per call slot. */
+const char *t_tmp_path(const char *name);
+/* The folder of shared test models; NULL when absent. */
+const char *t_models_dir(void);
+/* A model path inside it, or t_skip() when the folder is absent. */
+const char *t_model(const char *file);
+
+/* Raw bytes, for crafting GGUF files by hand (including broken ones). */
+struct t_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+void tb_bytes(struct t_buf *b, const void *d, size_t n);
+void tb_u32(struct t_buf *b, uint32_t v);
+void tb_u64(struct t_buf *b, uint64_t v);
+void tb_str(struct t_buf *b, const char *s);
+/* A key with a u32 value. */
+void tb_kv_u32(struct t_buf *b, const char *key, uint32_t v);
+void tb_kv_str(struct t_buf *b, const char *key, const char *v);
+/* Header: magic, version, counts. */
+void tb_header(struct t_buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv);
+/* Tensor info with n_dims dims. */
+void tb_tensor(struct t_buf *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type,
+	       uint64_t offset);
+void tb_pad(struct t_buf *b, size_t align);
+/* Write to a scratch file; returns its path. */
+const char *tb_write(struct t_buf *b, const char *name);
+void tb_free(struct t_buf *b);
+
+/* Open path with the GGUF reader and expect failure whose message contains every needle (NULL-terminated). */
+void t_expect_gguf_error(const char *path, ...);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* tools/sluice/gen_model.c — `sluice gen-model`: write a synthetic llama model of any size. */
+#include "cli.h"
+#include "model/synth.h"
+#include "quant/quant.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+		"usage: sluice gen-model [--arch llama] --size SIZE [--type TYPE] [--seed S] -o FILE\n"
+		"  writes a llama model with random weights, real tensor names and metadata, and a\n"
+		"  byte-level vocabulary; the same seed always gives the same file\n"
+		"  --size SIZE     approximate file size: 64M, 2G, ... (default 64M)\n"
+		"  --type TYPE     f32 | f16 | bf16 | q8_0 | any type `sluice quantize` knows (default f16)\n"
+		"  --seed S        (default 1)\n"
+		"  --dim N, --layers N, --ff N, --ctx N   override the chosen dimensions\n"
+		"  -q, --quiet     no progress bar\n");
+}
+
+static void progress(void *arg, uint64_t done, uint64_t total)
+{
+	cli_progress("gen-model", done, total);
+}
+
+int cmd_gen_model(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "arch", required_argument, 0, 'a' }, { "size", required_argument, 0, 's' },
+		{ "type", required_argument, 0, 'T' }, { "seed", required_argument, 0, 'S' },
+		{ "output", required_argument, 0, 'o' }, { "dim", required_argument, 0, 'd' },
+		{ "layers", required_argument, 0, 'l' }, { "ff", required_argument, 0, 'f' },
+		{ "ctx", required_argument, 0, 'c' }, { "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1 };
+	const char *out = NULL;
+	bool quiet = false;
+	long v;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (strcmp(optarg, "llama"))
+				return cli_error("gen-model", "--arch: '%s' is not supported (llama)", optarg);
+			break;
+		case 's': if (!cli_size("gen-model", "--size", optarg, &p.size_bytes)) return 1; break;
+		case 'T': {
+			int t = sl_type_from_name(optarg);
+			const struct sl_type_traits *tt = t >= 0 ? sl_type_traits((uint32_t)t) : NULL;
+			if (!tt || !tt->from_float || t == SL_TYPE_Q8_K)
+				return cli_error("gen-model", "--type: '%s' is not a type models can be written in", optarg);
+			p.type = (uint32_t)t;
+			break;
+		}
+		case 'S': if (!cli_u64("gen-model", "--seed", optarg, &p.seed)) return 1; break;
+		case 'o': out = optarg; break;
+		case 'd': if (!cli_int("gen-model", "--dim", optarg, 16, 65536, &v)) return 1; p.n_embd = (uint32_t)v; break;
+		case 'l': if (!cli_int("gen-model", "--layers", optarg, 1, 1024, &v)) return 1; p.n_layer = (uint32_t)v; break;
+		case 'f': if (!cli_int("gen-model", "--ff", optarg, 16, 1 << 20, &v)) return 1; p.n_ff = (uint32_t)v; break;
+		case 'c': if (!cli_int("gen-model", "--ctx", optarg, 16, 1 << 20, &v)) return 1; p.n_ctx = (uint32_t)v; break;
+		case 'q': quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		case ':': return cli_error("gen-model", "option '%s' needs a value", argv[optind - 1]);
+		default: return cli_error("gen-model", "unknown option '%s' (see sluice gen-model --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_error("gen-model", "unexpected argument '%s'", argv[optind]);
+	if (!out)
+		return cli_error("gen-model", "no output file: use -o FILE");
+	struct sl_err err;
+	if (sl_synth_plan(&p, &err))
+		return cli_error("gen-model", "%s", err.msg);
+	if (p.n_embd % p.head_dim || (p.n_ff % sl_type_traits(p.type)->block_size))
+		return cli_error("gen-model", "--dim/--ff must be multiples of the head size %u and the %s block size",
+				 p.head_dim, sl_type_name(p.type));
+	if (sl_synth_write(&p, out, quiet ? NULL : progress, NULL, &err))
+		return cli_error("gen-model", "%s", err.msg);
+	fprintf(stderr, "gen-model: %s: llama, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n", out,
+		sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
+	return 0;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tools/sluice/info.c — `sluice info MODEL [--json] [--tensors]`: what is in a
+ * GGUF file.  Reads only the header, so it works on models of any size and on
+ * architectures sluice cannot run yet.
+ */
+#include "cli.h"
+#include "gguf.h"
+#include "quant/quant.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void json_str(FILE *o, const char *s, uint64_t len)
+{
+	fputc('"', o);
+	for (uint64_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(o, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(o, "\\u%04x", c);
+		else
+			fputc(c, o);
+	}
+	fputc('"', o);
+}
+
+/* A scalar metadata value, as text (json selects quoting). */
+static void print_scalar(FILE *o, const struct gguf_value *v, bool json)
+{
+	switch (v->type) {
+	case GGUF_TYPE_UINT8: case GGUF_TYPE_UINT16: case GGUF_TYPE_UINT32: case GGUF_TYPE_UINT64:
+		fprintf(o, "%" PRIu64, v->u64);
+		break;
+	case GGUF_TYPE_INT8: case GGUF_TYPE_INT16: case GGUF_TYPE_INT32: case GGUF_TYPE_INT64:
+		fprintf(o, "%" PRId64, v->i64);
+		break;
+	case GGUF_TYPE_FLOAT32: case GGUF_TYPE_FLOAT64:
+		fprintf(o, "%.9g", v->f64);
+		break;
+	case GGUF_TYPE_BOOL:
+		fputs(v->b ? "true" : "false", o);
+		break;
+	case GGUF_TYPE_STRING:
+		if (json)
+			json_str(o, v->str.s, v->str.len);
+		else
+			fprintf(o, "%.*s", (int)SL_MIN(v->str.len, 200u), v->str.s);
+		break;
+	case GGUF_TYPE_ARRAY:
+		if (json)
+			fprintf(o, "{\"array\": \"%s\", \"n\": %" PRIu64 "}", gguf_vtype_name(v->arr.type), v->arr.n);
+		else
+			fprintf(o, "[%s × %" PRIu64 "]", gguf_vtype_name(v->arr.type), v->arr.n);
+		break;
+	}
+}
+
+static void usage(FILE *o)
+{
+	fprintf(o, "usage: sluice info MODEL.gguf [--json] [--tensors]\n"
+		   "  prints the architecture, hyperparameters, tensor count, types, sizes and total bytes\n"
+		   "  --json     machine-readable output\n"
+		   "  --tensors  list every tensor\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, 0, 'j' }, { "tensors", no_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	bool json = false, list = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'T': list = true; break;
+		case 'h': usage(stdout); return 0;
+		default: return cli_error("info", "unknown option '%s' (see sluice info --help)", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_error("info", optind == argc ? "no model given (usage: sluice info MODEL.gguf)"
+							 : "one model at a time, please");
+	const char *path = argv[optind];
+	struct gguf_file *f;
+	struct sl_err err;
+	if (gguf_open(path, &f, &err))
+		return cli_error("info", "%s", err.msg);
+
+	uint64_t total = 0, n_elem = 0;
+	uint64_t per_type_n[SL_TYPE_COUNT] = { 0 }, per_type_bytes[SL_TYPE_COUNT] = { 0 };
+	for (uint64_t i = 0; i < f->n_tensors; i++) {
+		const struct gguf_tensor *t = &f->tensors[i];
+		total += t->size;
+		n_elem += (uint64_t)gguf_tensor_nelements(t);
+		per_type_n[t->type]++;
+		per_type_bytes[t->type] += t->size;
+	}
+	const char *arch = "unknown";
+	gguf_get_str(f, "general.architecture", &arch, NULL);
+	FILE *o = stdout;
+	if (json) {
+		fprintf(o, "{\n  \"file\": ");
+		json_str(o, path, strlen(path));
+		fprintf(o, ",\n  \"gguf_version\": %u,\n  \"architecture\": ", f->version);
+		json_str(o, arch, strlen(arch));
+		fprintf(o, ",\n  \"tensor_count\": %" PRIu64 ",\n  \"parameters\": %" PRIu64
+			   ",\n  \"tensor_bytes\": %" PRIu64 ",\n  \"file_bytes\": %" PRIu64
+			   ",\n  \"alignment\": %" PRIu64 ",\n  \"data_offset\": %" PRIu64 ",\n  \"metadata\": {",
+			f->n_tensors, n_elem, total, f->file_size, f->alignment, f->data_offset);
+		for (uint64_t i = 0; i < f->n_kv; i++) {
+			fprintf(o, "%s\n    ", i ? "," : "");
+			json_str(o, f->kv[i].key.s, f->kv[i].key.len);
+			fputs(": ", o);
+			print_scalar(o, &f->kv[i].val, true);
+		}
+		fprintf(o, "\n  },\n  \"types\": {");
+		bool first = true;
+		for (int t = 0; t < SL_TYPE_COUNT; t++) {
+			if (!per_type_n[t])
+				continue;
+			fprintf(o, "%s\n    \"%s\": {\"tensors\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", first ? "" : ",",
+				sl_type_name((uint32_t)t), per_type_n[t], per_type_bytes[t]);
+			first = false;
+		}
+		fprintf(o, "\n  }");
+		if (list) {
+			fprintf(o, ",\n  \"tensors\": [");
+			for (uint64_t i = 0; i < f->n_tensors; i++) {
+				const struct gguf_tensor *t = &f->tensors[i];
+				fprintf(o, "%s\n    {\"name\": ", i ? "," : "");
+				json_str(o, t->name.s, t->name.len);
+				fprintf(o, ", \"type\": \"%s\", \"shape\": [", sl_type_name(t->type));
+				for (uint32_t d = 0; d < t->n_dims; d++)
+					fprintf(o, "%s%" PRId64, d ? ", " : "", t->ne[d]);
+				fprintf(o, "], \"offset\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", t->file_offset, t->size);
+			}
+			fprintf(o, "\n  ]");
+		}
+		fprintf(o, "\n}\n");
+	} else {
+		fprintf(o, "file:          %s\n", path);
+		fprintf(o, "gguf version:  %u\n", f->version);
+		fprintf(o, "architecture:  %s\n", arch);
+		fprintf(o, "tensors:       %" PRIu64 "\n", f->n_tensors);
+		fprintf(o, "parameters:    %" PRIu64 " (%.2f M)\n", n_elem, n_elem / 1e6);
+		fprintf(o, "tensor bytes:  %" PRIu64 " (%.2f MiB)\n", total, total / 1048576.0);
+		fprintf(o, "file bytes:    %" PRIu64 "\n", f->file_size);
+		fprintf(o, "types:        ");
+		for (int t = 0; t < SL_TYPE_COUNT; t++)
+			if (per_type_n[t])
+				fprintf(o, " %s×%" PRIu64 " (%.2f MiB)", sl_type_name((uint32_t)t), per_type_n[t],
+					per_type_bytes[t] / 1048576.0);
+		fprintf(o, "\nmetadata:\n");
+		for (uint64_t i = 0; i < f->n_kv; i++) {
+			fprintf(o, "  %-44s ", f->kv[i].key.s);
+			print_scalar(o, &f->kv[i].val, false);
+			fputc('\n', o);
+		}
+		if (list) {
+			fprintf(o, "tensors:\n");
+			for (uint64_t i = 0; i < f->n_tensors; i++) {
+				const struct gguf_tensor *t = &f->tensors[i];
+				fprintf(o, "  %-40s %-6s [", t->name.s, sl_type_name(t->type));
+				for (uint32_t d = 0; d < t->n_dims; d++)
+					fprintf(o, "%s%" PRId64, d ? ", " : "", t->ne[d]);
+				fprintf(o, "] %" PRIu64 " bytes at %" PRIu64 "\n", t->size, t->file_offset);
+			}
+		}
+	}
+	gguf_close(f);
+	return 0;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* tools/sluice/main.c — the sluice command: dispatch to one file per subcommand. */
+#include "cli.h"
+#include "sluice.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct subcmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static int usage(FILE *out)
+{
+	fprintf(out,
+		"usage: sluice COMMAND [options]   (sluice COMMAND --help for each)\n"
+		"\n"
+		"commands:\n"
+		"  run        generate text from a GGUF model\n"
+		"  info       print a model's architecture, hyperparameters and tensors\n"
+		"  gen-model  write a synthetic model with random weights (any size)\n"
+		"  quantize   convert a model's tensors to another type (q4_k_m, q8_0, ...)\n"
+		"  bench      benchmarks: bench io FILE (storage engine)\n"
+		"  topo       print GPUs, NVMe drives, NUMA nodes and how they connect\n"
+		"  version    print the version\n");
+	return out == stderr ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct subcmd cmds[] = {
+		{ "run", cmd_run, NULL },
+		{ "info", cmd_info, NULL },
+		{ "gen-model", cmd_gen_model, NULL },
+		{ "quantize", cmd_quantize, NULL },
+		{ "bench", cmd_bench, NULL },
+		{ "topo", cmd_topo, NULL },
+	};
+	if (argc < 2)
+		return usage(stderr);
+	const char *c = argv[1];
+	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help"))
+		return usage(stdout);
+	if (!strcmp(c, "version") || !strcmp(c, "--version")) {
+		printf("sluice %s\n", sluice_version());
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(c, cmds[i].name))
+			continue;
+		if (!cmds[i].fn) {
+			fprintf(stderr, "sluice: '%s' is not available in this build\n", c);
+			return 1;
+		}
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "sluice: unknown command '%s'\n", c);
+	usage(stderr);
+	return 1;
+}

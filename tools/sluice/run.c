@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tools/sluice/run.c — `sluice run`: generate text from a model.
+ *
+ * Text goes to stdout as tokens are produced; everything else (load time,
+ * speeds, streaming statistics) goes to stderr so stdout can be piped.
+ */
+#include "cli.h"
+#include "sluice.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: sluice run -m MODEL [-p PROMPT] [-n N] [options]\n"
+		"\n"
+		"  -m, --model FILE      GGUF model\n"
+		"  -p, --prompt TEXT     prompt (default: empty, start from BOS)\n"
+		"  -f, --file FILE       read the prompt from a file\n"
+		"  -n, --n-predict N     tokens to generate (default 128; stops early at end of text)\n"
+		"      --temp T          temperature, 0 = greedy (default 0.8)\n"
+		"      --top-k K         keep the K most likely tokens, 0 = off (default 40)\n"
+		"      --top-p P         nucleus sampling, 1 = off (default 0.95)\n"
+		"      --seed S          random seed (default: from the clock)\n"
+		"  -t, --threads N       compute threads (default: all CPUs)\n"
+		"  -c, --ctx N           context length (default: min(training context, 4096))\n"
+		"      --vram SIZE       device memory for weights, e.g. 8G (default: unlimited)\n"
+		"      --host-cache SIZE host memory for streamed weights, e.g. 16G (default: unlimited)\n"
+		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
+		"      --lookahead N     layers read ahead of compute (default 2)\n"
+		"      --stats           print streaming statistics\n"
+		"      --no-echo         do not print the prompt\n"
+		"  -v, --verbose         library messages to stderr (repeat for more)\n"
+		"  -h, --help\n");
+}
+
+static double secs(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+static double per_sec(double n, uint64_t ns)
+{
+	return ns ? n / secs(ns) : 0.0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t k;
+	while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += k;
+		if (cap - len < 2) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+/* Print a token's bytes; the first piece after BOS loses the dummy-prefix space. */
+static int emit(struct sluice_model *m, int32_t tok, bool strip_space)
+{
+	char piece[256];
+	size_t n;
+	if (sluice_token_to_piece(m, tok, piece, sizeof(piece), &n))
+		return -1;
+	const char *p = piece;
+	if (strip_space && n && p[0] == ' ') {
+		p++;
+		n--;
+	}
+	fwrite(p, 1, n, stdout);
+	fflush(stdout);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, 0, 'm' },   { "prompt", required_argument, 0, 'p' },
+		{ "file", required_argument, 0, 'f' },    { "n-predict", required_argument, 0, 'n' },
+		{ "temp", required_argument, 0, 'T' },    { "top-k", required_argument, 0, 'K' },
+		{ "top-p", required_argument, 0, 'P' },   { "seed", required_argument, 0, 'S' },
+		{ "threads", required_argument, 0, 't' }, { "ctx", required_argument, 0, 'c' },
+		{ "vram", required_argument, 0, 'V' },    { "host-cache", required_argument, 0, 'H' },
+		{ "io", required_argument, 0, 'I' },      { "lookahead", required_argument, 0, 'L' },
+		{ "stats", no_argument, 0, 's' },         { "no-echo", no_argument, 0, 'E' },
+		{ "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
+	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
+	double temp = 0.8, top_p = 0.95;
+	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
+	const char *io = "auto";
+	bool stats = false, echo = true;
+	int verbose = 0, c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:p:f:n:t:c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': model_path = optarg; break;
+		case 'p': prompt = optarg; break;
+		case 'f': prompt_file = optarg; break;
+		case 'n': if (!cli_int("run", "-n", optarg, 0, 1 << 24, &n_predict)) return 1; break;
+		case 'T': if (!cli_float("run", "--temp", optarg, 0, 100, &temp)) return 1; break;
+		case 'K': if (!cli_int("run", "--top-k", optarg, 0, 1 << 24, &top_k)) return 1; break;
+		case 'P': if (!cli_float("run", "--top-p", optarg, 1e-9, 1, &top_p)) return 1; break;
+		case 'S': if (!cli_u64("run", "--seed", optarg, &seed)) return 1; break;
+		case 't': if (!cli_int("run", "-t", optarg, 1, 1024, &threads)) return 1; break;
+		case 'c': if (!cli_int("run", "-c", optarg, 1, 1 << 22, &n_ctx)) return 1; break;
+		case 'V': if (!cli_size("run", "--vram", optarg, &vram)) return 1; break;
+		case 'H': if (!cli_size("run", "--host-cache", optarg, &host_cache)) return 1; break;
+		case 'I': io = optarg; break;
+		case 'L': if (!cli_int("run", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
+		case 's': stats = true; break;
+		case 'E': echo = false; break;
+		case 'v': verbose++; break;
+		case 'h': run_usage(stdout); return 0;
+		case ':': return cli_error("run", "option '%s' needs a value", argv[optind - 1]);
+		default: return cli_error("run", "unknown option '%s' (see sluice run --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_error("run", "unexpected argument '%s' (see sluice run --help)", argv[optind]);
+	if (!model_path)
+		return cli_error("run", "no model given: use -m MODEL.gguf (see sluice run --help)");
+	if (strcmp(io, "auto") && strcmp(io, "uring") && strcmp(io, "pread") && strcmp(io, "mmap"))
+		return cli_error("run", "--io: unknown engine '%s' (auto, uring, pread, mmap)", io);
+	char *prompt_buf = NULL;
+	if (prompt_file) {
+		prompt_buf = read_file(prompt_file);
+		if (!prompt_buf)
+			return cli_error("run", "%s: %s", prompt_file, strerror(errno));
+		prompt = prompt_buf;
+	}
+	sluice_set_log_level(verbose ? 2 + verbose : 2);
+
+	struct sluice_model_params mp;
+	sluice_model_params_init(&mp);
+	mp.n_threads = (int)threads;
+	mp.vram_budget = vram;
+	mp.host_cache = host_cache;
+	mp.io_engine = io;
+	mp.lookahead = (int)lookahead;
+	char err[512];
+	struct sluice_model *m = NULL;
+	struct sluice_ctx *ctx = NULL;
+	struct sluice_sampler *smp = NULL;
+	int32_t *toks = NULL;
+	int status = 1, rc;
+	if ((rc = sluice_model_load(model_path, &mp, &m, err, sizeof(err)))) {
+		cli_error("run", "%s", err);
+		goto out;
+	}
+	struct sluice_model_info info;
+	sluice_model_get_info(m, &info);
+	struct sluice_ctx_params cp;
+	sluice_ctx_params_init(&cp);
+	cp.n_ctx = (uint32_t)n_ctx;
+	if ((rc = sluice_ctx_new(m, &cp, &ctx, err, sizeof(err)))) {
+		cli_error("run", "%s", err);
+		goto out;
+	}
+	struct sluice_sampler_params sp;
+	sluice_sampler_params_init(&sp);
+	sp.temperature = (float)temp;
+	sp.top_k = (int)top_k;
+	sp.top_p = (float)top_p;
+	sp.seed = seed;
+	if ((rc = sluice_sampler_new(&sp, &smp))) {
+		cli_error("run", "bad sampling parameters");
+		goto out;
+	}
+
+	size_t n_prompt = 0, len = strlen(prompt);
+	sluice_tokenize(m, prompt, len, true, NULL, 0, &n_prompt);
+	toks = malloc((n_prompt + 1) * sizeof(*toks));
+	if (!toks || sluice_tokenize(m, prompt, len, true, toks, n_prompt, &n_prompt)) {
+		cli_error("run", "cannot tokenize the prompt");
+		goto out;
+	}
+	if (n_prompt == 0) { /* a vocabulary without BOS and an empty prompt: nothing to condition on */
+		cli_error("run", "the prompt is empty and the model has no BOS token; give a prompt with -p");
+		goto out;
+	}
+	if (echo && len) {
+		fputs(prompt, stdout);
+		fflush(stdout);
+	}
+
+	const float *logits;
+	uint64_t t0 = now_ns();
+	if ((rc = sluice_decode(ctx, toks, n_prompt, &logits))) {
+		cli_error("run", "%s", sluice_ctx_error(ctx));
+		goto out;
+	}
+	uint64_t t1 = now_ns();
+	float *lg = malloc(info.n_vocab * sizeof(float));
+	if (!lg)
+		goto out;
+	long generated = 0;
+	int32_t prev = toks[n_prompt - 1];
+	status = 0;
+	while (generated < n_predict) {
+		memcpy(lg, logits, info.n_vocab * sizeof(float));
+		int32_t tok = sluice_sample(smp, lg, info.n_vocab);
+		if (tok == info.eos)
+			break;
+		emit(m, tok, prev == info.bos && (!echo || len == 0));
+		prev = tok;
+		if (++generated == n_predict)
+			break;
+		if ((rc = sluice_decode(ctx, &tok, 1, &logits))) {
+			fputc('\n', stdout);
+			cli_error("run", "%s", sluice_ctx_error(ctx));
+			status = 1;
+			break;
+		}
+	}
+	uint64_t t2 = now_ns();
+	free(lg);
+	fputc('\n', stdout);
+	fflush(stdout);
+
+	struct sluice_stats st;
+	sluice_ctx_get_stats(ctx, &st);
+	fprintf(stderr, "\nsluice: load %.2f s | prompt %zu tok, %.1f tok/s | generated %ld tok, %.2f tok/s\n",
+		secs(st.load_ns), n_prompt, per_sec((double)n_prompt, t1 - t0), generated,
+		per_sec((double)generated, t2 - t1));
+	if (stats) {
+		fprintf(stderr,
+			"sluice: weights read %.1f MiB (%.2f MiB/token) | cache hits %llu misses %llu (%.1f%% hit) | "
+			"io wait %.3f s | io busy %.3f s | compute %.3f s | host cache peak %.1f MiB | device peak %.1f MiB"
+			" | pressure events %llu\n",
+			st.bytes_read / 1048576.0, generated ? st.bytes_read / 1048576.0 / (double)(generated + n_prompt) : 0.0,
+			(unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
+			st.cache_hits + st.cache_misses ? 100.0 * st.cache_hits / (double)(st.cache_hits + st.cache_misses) : 100.0,
+			secs(st.io_wait_ns), secs(st.io_busy_ns), secs(st.compute_ns), st.host_cache_peak / 1048576.0,
+			st.device_peak / 1048576.0, (unsigned long long)st.shrink_events);
+		double busy = secs(st.io_busy_ns), comp = secs(st.compute_ns);
+		double mx = busy > comp ? busy : comp;
+		if (mx > 0)
+			fprintf(stderr, "sluice: overlap efficiency %.2f (token time / max(io, compute); 1.00 is perfect)\n",
+				(secs(t2 - t0)) / mx);
+	}
+out:
+	free(toks);
+	free(prompt_buf);
+	sluice_sampler_free(smp);
+	sluice_ctx_free(ctx);
+	sluice_model_free(m);
+	return status;
+}
