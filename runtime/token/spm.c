@@ -56,7 +56,8 @@ static void emit(struct emit *e, int32_t tok)
 
 struct heap {
 	struct bigram *a;
-	size_t n;
+	size_t n, cap;
+	bool oom;
 };
 
 static bool better(const struct bigram *x, const struct bigram *y)
@@ -66,6 +67,16 @@ static bool better(const struct bigram *x, const struct bigram *y)
 
 static void heap_push(struct heap *h, struct bigram b)
 {
+	if (h->n == h->cap) { /* grows as needed: most pairs of a text are no token */
+		size_t cap = h->cap ? 2 * h->cap : 256;
+		struct bigram *a = realloc(h->a, cap * sizeof(*a));
+		if (!a) {
+			h->oom = true;
+			return;
+		}
+		h->a = a;
+		h->cap = cap;
+	}
 	size_t i = h->n++;
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -165,6 +176,8 @@ static int spm_fragment(const struct sl_vocab *v, struct work *w, const char *te
 		try_add_bigram(v, w, l->prev, b.left);
 		try_add_bigram(v, w, b.left, l->next);
 	}
+	if (w->heap.oom)
+		return -ENOMEM;
 
 	for (int32_t i = 0; i != -1; i = w->syms[i].next) {
 		const struct sym *s = &w->syms[i];
@@ -273,13 +286,13 @@ int sl_tokenize_ex(const struct sl_vocab *v, const char *text, size_t len, unsig
 	if ((flags & SL_TOKENIZE_ADD_BOS) && v->bos >= 0)
 		emit(&e, v->bos);
 	if (len) {
-		/* Worst case every byte is a space (3 bytes escaped) plus the prefix. */
-		size_t m = 3 * len + 3;
+		/* The escaped text: every space becomes 3 bytes, plus a prefix. */
+		size_t m = len + 3;
+		for (const char *p = text; (p = memchr(p, ' ', (size_t)(text + len - p))); p++)
+			m += 2;
 		w.esc = malloc(m);
 		w.syms = malloc(m * sizeof(*w.syms));
-		/* Pushes: n-1 initial pairs, at most 2 per merge, at most n-1 merges. */
-		w.heap.a = malloc(3 * m * sizeof(*w.heap.a));
-		if (!w.esc || !w.syms || !w.heap.a) {
+		if (!w.esc || !w.syms) {
 			rc = -ENOMEM;
 			goto out;
 		}
