@@ -19,4 +19,11 @@ done
 if echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null; then
     gcc -m32 -std=c11 -pedantic -Werror -Iuapi -c "$tmp/t.c" -o "$tmp/t.o" || { echo "-m32 failed"; exit 1; }
 fi
+# kernel-doc on every field: scripts/kernel-doc (from linux-headers) warns about any
+# undocumented member; the driver's comments must parse too.
+kdoc=$(ls /usr/src/linux-headers-*-common/scripts/kernel-doc 2>/dev/null | sort -V | tail -n 1)
+if [ -n "$kdoc" ]; then
+    out=$(perl "$kdoc" -none uapi/linux/sluice.h driver/*.h driver/*.c 2>&1)
+    [ -z "$out" ] || { echo "kernel-doc:"; echo "$out"; exit 1; }
+fi
 echo "uapi header compiles standalone (C89..C17, C++98..17)"
