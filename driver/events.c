@@ -179,6 +179,7 @@ ssize_t sluice_events_read(struct sluice_file *sf, char __user *buf, size_t coun
 		return -EINVAL;
 	want = count / sizeof(struct sluice_event);
 
+again:
 	while (!sluice_has_events(sf)) {
 		if (nonblock)
 			return -EAGAIN;
@@ -195,8 +196,12 @@ ssize_t sluice_events_read(struct sluice_file *sf, char __user *buf, size_t coun
 			sf->len--;
 		}
 		spin_unlock(&sf->lock);
-		if (!n)
+		if (!n) {
+			/* Another reader of this descriptor emptied the queue first. */
+			if (!done)
+				goto again;
 			break;
+		}
 		/*
 		 * A fault here loses the records just dequeued; the caller gets
 		 * -EFAULT if nothing was copied, as read(2) promises.
