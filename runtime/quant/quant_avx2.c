@@ -233,16 +233,21 @@ static inline void k4_unpack(const uint8_t *packed, uint32_t u[4])
 	u[0] &= m1;
 }
 
-/* The mins term of a q4_K/q5_K block: sum_j m_j * (bsum[2j] + bsum[2j+1]). */
-static inline int k4_mins(const uint32_t u[4], const int16_t *bsums)
+/* The mins term of a q4_K/q5_K block, 4 int32 lanes: m_j * (bsum[2j] + bsum[2j+1]).
+ * Kept as a vector (reduced once per row, not per block). */
+static inline __m128i k4_mins(const uint32_t u[4], const int16_t *bsums)
 {
 	const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[3], (int)u[2]));
 	const __m256i bs = _mm256_loadu_si256((const __m256i *)bsums);
 	const __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-	__m128i p = _mm_madd_epi16(mins, pair);
-	p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
-	p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
-	return _mm_cvtsi128_si32(p);
+	return _mm_madd_epi16(mins, pair);
+}
+
+static inline float hsum4(__m128 r)
+{
+	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+	r = _mm_add_ss(r, _mm_movehdup_ps(r));
+	return _mm_cvtss_f32(r);
 }
 
 static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
@@ -251,12 +256,12 @@ static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	const struct block_q8_K *y = vy;
 	const __m256i m4 = _mm256_set1_epi8(0xF);
 	__m256 acc = _mm256_setzero_ps();
-	float accm = 0;
+	__m128 accm = _mm_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
 		uint32_t u[4];
 		k4_unpack(x[i].scales, u);
-		accm += dmin * (float)k4_mins(u, y[i].bsums);
+		accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins(u, y[i].bsums)), accm);
 		const uint8_t *sc = (const uint8_t *)u;
 		__m256i sumi = _mm256_setzero_si256();
 		for (int j = 0; j < 4; j++) {
@@ -271,7 +276,7 @@ static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 		}
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
 	}
-	*s = hsum8(acc) - accm;
+	*s = hsum8(acc) - hsum4(accm);
 }
 
 static void q5_K_dot(int64_t n, float *s, const void *vx, const void *vy)
@@ -280,12 +285,12 @@ static void q5_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	const struct block_q8_K *y = vy;
 	const __m256i m4 = _mm256_set1_epi8(0xF), m1 = _mm256_set1_epi8(1);
 	__m256 acc = _mm256_setzero_ps();
-	float accm = 0;
+	__m128 accm = _mm_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
 		uint32_t u[4];
 		k4_unpack(x[i].scales, u);
-		accm += dmin * (float)k4_mins(u, y[i].bsums);
+		accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins(u, y[i].bsums)), accm);
 		const uint8_t *sc = (const uint8_t *)u;
 		const __m256i hb = _mm256_loadu_si256((const __m256i *)x[i].qh);
 		__m256i sumi = _mm256_setzero_si256();
@@ -303,7 +308,7 @@ static void q5_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 		}
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
 	}
-	*s = hsum8(acc) - accm;
+	*s = hsum8(acc) - hsum4(accm);
 }
 
 static void q6_K_dot(int64_t n, float *s, const void *vx, const void *vy)
