@@ -41,7 +41,7 @@ static void *worker(void *varg)
 	struct sl_threadpool *p = wa->p;
 	int ith = wa->ith;
 	free(wa);
-	unsigned seen = atomic_load(&p->gen);
+	unsigned seen = 0; /* gen starts at 0; a task may be issued before this thread first runs */
 	for (;;) {
 		int spins = 0;
 		while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !atomic_load(&p->stop)) {
