@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/io/pread.c — the portable engine: plain pread(2) through the page cache.
+ *
+ * It is what "auto" falls back to when io_uring or O_DIRECT is refused (seccomp, tmpfs on
+ * old kernels, filesystems without direct I/O), and the twin the tests run everywhere.
+ * Commands run synchronously inside submit — one thread, no queue — so its queue depth is
+ * nominal; the results still go through reap so the consumer code is the same.
+ * No alignment requirement (align = mem_align = 1).
+ */
+#include "io/io.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+struct pread_state {
+	struct sl_io_cmd *head, *tail; /* completed, not yet reaped */
+};
+
+static int pread_open(struct sl_io *io, const char *path, struct sl_err *err)
+{
+	struct pread_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return sl_errf(err, ENOMEM, "out of memory");
+	int r = sl_io_open_file(io, path, false, err);
+	if (r < 0) {
+		free(st);
+		return r;
+	}
+	io->priv = st;
+	io->align = io->mem_align = 1;
+	return 0;
+}
+
+/* Read all of it unless EOF or an error: a regular file's pread is short only at EOF or on a
+ * signal, and the caller judges what a short total means. */
+static int64_t read_full(int fd, void *buf, uint64_t len, uint64_t off)
+{
+	uint64_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		got += (uint64_t)r;
+	}
+	return (int64_t)got;
+}
+
+static int pread_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
+{
+	struct pread_state *st = io->priv;
+	for (unsigned i = 0; i < n; i++) {
+		struct sl_io_cmd *c = cmds[i];
+		c->result = read_full(io->fd, c->buf, c->len, c->offset);
+		c->next = NULL;
+		if (st->tail)
+			st->tail->next = c;
+		else
+			st->head = c;
+		st->tail = c;
+	}
+	return (int)n;
+}
+
+static int pread_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, unsigned max,
+		      struct sl_err *err)
+{
+	struct pread_state *st = io->priv;
+	unsigned n = 0;
+	while (n < max && st->head) {
+		done[n++] = st->head;
+		st->head = st->head->next;
+		if (!st->head)
+			st->tail = NULL;
+	}
+	return (int)n;
+}
+
+static void pread_close(struct sl_io *io)
+{
+	free(io->priv);
+	io->priv = NULL;
+}
+
+const struct sl_io_ops sl_io_pread_ops = {
+	.name = "pread",
+	.open = pread_open,
+	.submit = pread_submit,
+	.reap = pread_reap,
+	.close = pread_close,
+};
