@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/io/fault.c — a failure-injecting wrapper around any engine.
+ *
+ * Spec (struct sl_io_config.fault, or $SLUICE_IO_FAULT so CLI tests can use it):
+ * comma-separated items
+ *     eio@N       the Nth engine command (1-based, in submission order) fails with EIO
+ *     short@N     the Nth command returns half its bytes (a short read)
+ *     busy@N      the Nth submit call is refused as if the queue were full (-EBUSY)
+ *     again@N     the same with -EAGAIN
+ *     trunc@SIZE  the file appears to end at SIZE bytes (K/M/G suffixes)
+ *     nodirect    opening with O_DIRECT fails with EINVAL (as tmpfs did before Linux 6.6)
+ *     nouring     io_uring_queue_init fails with ENOSYS (as under a seccomp filter)
+ * A '+' after N (eio@3+) makes it hit N and everything after it.  The consumer level
+ * (io.c) is what turns these into errors; this file only lies about results.
+ */
+#include "io/io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum fault_kind { F_EIO, F_SHORT, F_BUSY, F_AGAIN, F_TRUNC, F_NODIRECT, F_NOURING };
+
+struct rule {
+	enum fault_kind kind;
+	uint64_t n; /* command / call number, or size for trunc */
+	bool sticky;
+};
+
+#define MAX_RULES 16
+
+struct fault_state {
+	struct sl_io *inner;
+	struct rule rules[MAX_RULES];
+	unsigned nrules;
+	uint64_t ncmds, ncalls;
+	uint64_t trunc;           /* UINT64_MAX: none */
+	unsigned inner_inflight;
+	struct sl_io_cmd *head, *tail; /* injected completions */
+	struct sl_io_cmd **shorten;    /* commands whose result to halve when reaped */
+	unsigned nshorten, cap;
+};
+
+static const struct {
+	const char *name;
+	enum fault_kind kind;
+	bool has_arg;
+} kinds[] = {
+	{ "eio", F_EIO, true },	      { "short", F_SHORT, true }, { "busy", F_BUSY, true },
+	{ "again", F_AGAIN, true },   { "trunc", F_TRUNC, true }, { "nodirect", F_NODIRECT, false },
+	{ "nouring", F_NOURING, false },
+};
+
+static int parse(const char *spec, struct rule *rules, unsigned *nrules, struct sl_err *err)
+{
+	char *copy = strdup(spec), *save = NULL;
+	if (!copy)
+		return sl_errf(err, ENOMEM, "out of memory");
+	int ret = 0;
+	*nrules = 0;
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		while (*item == ' ')
+			item++;
+		if (!*item)
+			continue;
+		char *at = strchr(item, '@');
+		if (at)
+			*at++ = 0;
+		unsigned k;
+		for (k = 0; k < SL_ARRAY_SIZE(kinds); k++)
+			if (!strcmp(item, kinds[k].name))
+				break;
+		if (k == SL_ARRAY_SIZE(kinds) || (kinds[k].has_arg != (at != NULL)) ||
+		    *nrules == MAX_RULES) {
+			ret = sl_errf(err, EINVAL,
+				      "bad I/O fault item '%s' in '%s' (eio@N short@N busy@N again@N trunc@SIZE nodirect nouring)",
+				      item, spec);
+			break;
+		}
+		struct rule *r = &rules[(*nrules)++];
+		r->kind = kinds[k].kind;
+		r->n = 0;
+		r->sticky = false;
+		if (at) {
+			size_t l = strlen(at);
+			if (l && at[l - 1] == '+' && r->kind != F_TRUNC) {
+				r->sticky = true;
+				at[l - 1] = 0;
+			}
+			if (sl_parse_size(at, &r->n) < 0 || (r->kind != F_TRUNC && r->n == 0)) {
+				ret = sl_errf(err, EINVAL, "bad number '%s' in I/O fault spec '%s'", at,
+					      spec);
+				break;
+			}
+		}
+	}
+	free(copy);
+	return ret;
+}
+
+int sl_io_fault_open_flags(const char *spec, struct sl_io_open_faults *of, struct sl_err *err)
+{
+	struct rule rules[MAX_RULES];
+	unsigned n;
+	int r = parse(spec, rules, &n, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		if (rules[i].kind == F_NODIRECT)
+			of->no_direct = true;
+		if (rules[i].kind == F_NOURING)
+			of->no_uring = true;
+	}
+	return 0;
+}
+
+bool sl_io_fault_has_runtime(const char *spec)
+{
+	struct rule rules[MAX_RULES];
+	unsigned n;
+	if (parse(spec, rules, &n, NULL) < 0)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (rules[i].kind != F_NODIRECT && rules[i].kind != F_NOURING)
+			return true;
+	return false;
+}
+
+static bool hits(const struct fault_state *f, enum fault_kind kind, uint64_t count)
+{
+	for (unsigned i = 0; i < f->nrules; i++) {
+		const struct rule *r = &f->rules[i];
+		if (r->kind == kind && (count == r->n || (r->sticky && count > r->n)))
+			return true;
+	}
+	return false;
+}
+
+static void push_done(struct fault_state *f, struct sl_io_cmd *c)
+{
+	c->next = NULL;
+	if (f->tail)
+		f->tail->next = c;
+	else
+		f->head = c;
+	f->tail = c;
+}
+
+static int fault_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
+{
+	struct fault_state *f = io->priv;
+	f->ncalls++;
+	if (hits(f, F_BUSY, f->ncalls))
+		return -EBUSY;
+	if (hits(f, F_AGAIN, f->ncalls))
+		return -EAGAIN;
+	unsigned taken = 0;
+	/* one at a time, so that "accepted" stays a prefix of cmds whatever gets injected */
+	for (unsigned i = 0; i < n; i++) {
+		struct sl_io_cmd *c = cmds[i];
+		uint64_t nr = f->ncmds + 1;
+		if (hits(f, F_EIO, nr)) {
+			c->result = -EIO;
+			push_done(f, c);
+		} else {
+			int r = f->inner->ops->submit(f->inner, &c, 1);
+			if (r <= 0)
+				return taken ? (int)taken : r;
+			f->inner_inflight++;
+			if (hits(f, F_SHORT, nr) && f->nshorten < f->cap)
+				f->shorten[f->nshorten++] = c;
+		}
+		f->ncmds = nr;
+		taken++;
+	}
+	return (int)taken;
+}
+
+static void adjust(struct sl_io *io, struct fault_state *f, struct sl_io_cmd *c)
+{
+	for (unsigned i = 0; i < f->nshorten; i++) {
+		if (f->shorten[i] == c) {
+			f->shorten[i] = f->shorten[--f->nshorten];
+			if (c->result > 0)
+				c->result = c->result / 2 / io->align * io->align;
+			break;
+		}
+	}
+	if (c->result > 0 && c->offset + (uint64_t)c->result > f->trunc)
+		c->result = c->offset >= f->trunc ? 0 : (int64_t)(f->trunc - c->offset);
+}
+
+static int fault_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, unsigned max,
+		      struct sl_err *err)
+{
+	struct fault_state *f = io->priv;
+	unsigned got = 0;
+	while (got < max && f->head) {
+		done[got++] = f->head;
+		f->head = f->head->next;
+		if (!f->head)
+			f->tail = NULL;
+	}
+	if (got < max && f->inner_inflight) {
+		unsigned want = got >= min ? 0 : SL_MIN(min - got, f->inner_inflight);
+		int r = f->inner->ops->reap(f->inner, want, done + got, max - got, err);
+		if (r < 0)
+			return got ? (int)got : r;
+		for (int i = 0; i < r; i++)
+			adjust(io, f, done[got + (unsigned)i]);
+		f->inner_inflight -= (unsigned)r;
+		got += (unsigned)r;
+	}
+	return (int)got;
+}
+
+static int fault_register_buffer(struct sl_io *io, unsigned slot, void *base, size_t len,
+				 struct sl_err *err)
+{
+	struct fault_state *f = io->priv;
+	if (!f->inner->ops->register_buffer)
+		return 0;
+	return f->inner->ops->register_buffer(f->inner, slot, base, len, err);
+}
+
+static int fault_map(struct sl_io *io, uint64_t off, uint64_t len, const void **ptr)
+{
+	struct fault_state *f = io->priv;
+	if (!f->inner->ops->map)
+		return -ENOTSUP;
+	return f->inner->ops->map(f->inner, off, len, ptr);
+}
+
+static void fault_close(struct sl_io *io)
+{
+	struct fault_state *f = io->priv;
+	if (!f)
+		return;
+	/* let the inner engine's commands land before their buffers go away */
+	struct sl_io_cmd *done[64];
+	while (f->inner_inflight) {
+		int r = f->inner->ops->reap(f->inner, 1, done, 64, NULL);
+		if (r <= 0)
+			break;
+		f->inner_inflight -= (unsigned)r;
+	}
+	sl_io_engine_close(f->inner);
+	io->fd = -1; /* it was the inner engine's */
+	free(f->shorten);
+	free(f);
+	io->priv = NULL;
+}
+
+static int fault_open(struct sl_io *io, const char *path, struct sl_err *err)
+{
+	return sl_errf(err, EINVAL, "the fault engine wraps another; use sl_io_fault_attach");
+}
+
+const struct sl_io_ops sl_io_fault_ops = {
+	.name = "fault",
+	.open = fault_open,
+	.submit = fault_submit,
+	.reap = fault_reap,
+	.register_buffer = fault_register_buffer,
+	.map = fault_map,
+	.close = fault_close,
+};
+
+int sl_io_fault_attach(struct sl_io *io, const char *spec, struct sl_err *err)
+{
+	struct fault_state *f = calloc(1, sizeof(*f));
+	struct sl_io *inner = malloc(sizeof(*inner));
+	if (!f || !inner) {
+		free(f);
+		free(inner);
+		return sl_errf(err, ENOMEM, "out of memory");
+	}
+	int r = parse(spec, f->rules, &f->nrules, err);
+	if (r < 0) {
+		free(f);
+		free(inner);
+		return r;
+	}
+	f->cap = io->qd;
+	f->shorten = calloc(f->cap, sizeof(*f->shorten));
+	inner->path = NULL;
+	*inner = *io; /* the engine as opened moves inside */
+	inner->path = strdup(io->path);
+	if (!f->shorten || !inner->path) {
+		free(f->shorten);
+		free(inner->path);
+		free(f);
+		free(inner);
+		return sl_errf(err, ENOMEM, "out of memory");
+	}
+	f->inner = inner;
+	f->trunc = UINT64_MAX;
+	for (unsigned i = 0; i < f->nrules; i++)
+		if (f->rules[i].kind == F_TRUNC)
+			f->trunc = SL_MIN(f->trunc, f->rules[i].n);
+	if (io->file_size > f->trunc)
+		io->file_size = f->trunc;
+	io->ops = &sl_io_fault_ops;
+	io->priv = f;
+	snprintf(io->name, sizeof(io->name), "fault(%.24s)", inner->name);
+	return 0;
+}
