@@ -34,7 +34,7 @@ in_sz=$(stat -c %s "$TMP/m.gguf"); out_sz=$(stat -c %s "$TMP/m-q4km.gguf")
 cmp -s <(tail -c 100000 "$TMP/m-q4km.gguf") <(tail -c 100000 "$TMP/again.gguf") || fail "same-type tensors changed"
 
 # the quantized model runs (greedy, a few tokens)
-"$BIN" run -m "$TMP/m-q4km.gguf" -p "hello" -n 4 --temp 0 -t 2 >/dev/null 2>&1 || fail "run on q4_k_m model"
+timeout 30 "$BIN" run -m "$TMP/m-q4km.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "run on q4_k_m model"
 
 if [ -f "$MODELS/llama-2-tiny-random.gguf" ]; then
     out=$("$BIN" quantize -v "$MODELS/llama-2-tiny-random.gguf" "$TMP/tiny.gguf" --type q4_k_m) || fail "quantize tiny"
