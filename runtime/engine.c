@@ -81,13 +81,16 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 
 	if ((rc = sl_vocab_load(m->gguf, &m->vocab, &err)))
 		goto fail;
-	struct sl_backend_config bc = { .mem_budget = params->vram_budget, .n_threads = params->n_threads };
+	/* --vram bounds the weights (the weight store enforces it); the KV cache and activations
+	 * are sized by the context and reported separately. */
+	struct sl_backend_config bc = { .mem_budget = 0, .n_threads = params->n_threads };
 	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
 		goto fail;
 	struct sl_weights_config wc = {
 		.io_engine = params->io_engine ? params->io_engine : "auto",
 		.host_cache = params->host_cache,
 		.lookahead = params->lookahead,
+		.vram = params->vram_budget,
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;
@@ -254,6 +257,9 @@ SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t
 		if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab)
 			return sl_errf(&c->err, EINVAL, "token %d out of range (vocabulary has %u)", tokens[i],
 				       c->m->hp.n_vocab);
+	struct sl_weights_stats before, after;
+	sl_weights_get_stats(c->m->weights, &before);
+	uint64_t t0 = sl_now_ns();
 	for (size_t done = 0; done < n;) {
 		int k = (int)SL_MIN((size_t)c->n_batch, n - done);
 		int rc = sl_llama_forward(c, tokens + done, k);
@@ -262,6 +268,10 @@ SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t
 		c->pos += (uint32_t)k;
 		done += (size_t)k;
 	}
+	/* Compute time is the token time the model did not spend waiting for weights. */
+	sl_weights_get_stats(c->m->weights, &after);
+	uint64_t elapsed = sl_now_ns() - t0, waited = after.io_wait_ns - before.io_wait_ns;
+	c->st.compute_ns += elapsed > waited ? elapsed - waited : 0;
 	if (logits)
 		*logits = c->logits;
 	return 0;

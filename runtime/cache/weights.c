@@ -1,33 +1,75 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/cache/weights.c — the weight store, resident placement.
+ * runtime/cache/weights.c — the tiered weight store.
  *
- * Every registered range is read once at commit time and placed in device
- * memory.  If the device budget cannot hold them all, commit fails and says
- * how much is needed.  (The streaming tier replaces this placement policy
- * behind the same interface.)
+ * Every registered unit (a tensor, or a byte range of one: an expert's slice)
+ * lives in one of three places:
+ *
+ *   device-resident   read once at commit, never evicted (placement plan:
+ *                     global tensors first, then whole layers while they fit)
+ *   device-streamed   a copy in the device stream area, evicted by policy
+ *   host cache        a copy in host memory (--host-cache), evicted by policy
+ *   storage           only in the file
+ *
+ * acquire() walks down the tiers and back up: storage → host (an io request)
+ * → device (backend upload).  begin_layer(l) queues asynchronous reads for the
+ * units of layers l+1 .. l+lookahead into the host tier, so the drive works
+ * while the backend computes layer l; acquire() then only waits for what has
+ * not arrived yet (counted as io_wait).
+ *
+ * Budgets: --vram bounds resident + streamed device bytes (the store does the
+ * accounting, so the CPU backend, whose device memory is host memory, obeys
+ * it exactly as a GPU would); --host-cache bounds host bytes, in-flight reads
+ * included.  Memory pressure lowers the host budget at the next acquire.
+ *
+ * Single-threaded by design: only the thread running the model calls in
+ * (shrink() may come from any thread; it only stores a number).
  */
 #include "cache/weights.h"
+#include "cache/lru.h"
+#include "io/io.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-struct wrange {
-	uint64_t file_offset;
-	uint64_t size;
+#define DEFAULT_LOOKAHEAD 2
+
+enum host_state { H_NONE, H_READING, H_READY };
+
+struct unit {
+	uint64_t file_offset, size;
 	int layer;
-	void *dev;
 	const char *name;
+	/* device */
+	bool resident;
+	void *dev;              /* resident or streamed copy; NULL when not on the device */
+	int pins;
+	/* host */
+	enum host_state hstate;
+	void *hbuf;             /* aligned buffer of hlen bytes */
+	uint64_t hlen;
+	struct sl_io_req req;
 };
 
 struct sl_weights {
 	struct gguf_file *f;
 	struct sl_backend *be;
 	struct sl_weights_config cfg;
-	struct wrange *r;
+	struct sl_io *io;
+	bool zero_copy_map;      /* mmap engine: the page cache is the host tier */
+	struct unit *u;
 	int n, cap;
+	int n_layers;
+	int *layer_first, *layer_count; /* units of each layer (registered contiguously or not: index list) */
+	int *layer_units;
+	uint64_t vram_budget, dev_used;
+	uint64_t host_budget, host_used;
+	_Atomic uint64_t host_limit_req; /* pressure: requested host budget (0 = none pending) */
+	struct sl_policy dev_pol, host_pol;
+	int cur_layer;
 	struct sl_weights_stats st;
+	struct sl_err err;
 };
 
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,
@@ -39,6 +81,11 @@ int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_w
 	w->f = f;
 	w->be = be;
 	w->cfg = *cfg;
+	if (w->cfg.lookahead <= 0)
+		w->cfg.lookahead = DEFAULT_LOOKAHEAD;
+	w->vram_budget = cfg->vram ? cfg->vram : UINT64_MAX;
+	w->host_budget = cfg->host_cache ? cfg->host_cache : UINT64_MAX;
+	w->cur_layer = -1;
 	*out = w;
 	return 0;
 }
@@ -47,9 +94,25 @@ void sl_weights_free(struct sl_weights *w)
 {
 	if (!w)
 		return;
-	for (int i = 0; i < w->n; i++)
-		w->be->ops->free(w->be, w->r[i].dev, w->r[i].size);
-	free(w->r);
+	/* Drain reads still in flight before their buffers go away. */
+	if (w->io) {
+		struct sl_io_req *done[16];
+		while (sl_io_outstanding(w->io) && sl_io_reap(w->io, 1, done, 16, NULL) > 0)
+			;
+	}
+	for (int i = 0; i < w->n; i++) {
+		struct unit *u = &w->u[i];
+		if (u->dev)
+			w->be->ops->free(w->be, u->dev, u->size);
+		free(u->hbuf);
+	}
+	sl_io_close(w->io);
+	sl_policy_destroy(&w->dev_pol);
+	sl_policy_destroy(&w->host_pol);
+	free(w->layer_first);
+	free(w->layer_count);
+	free(w->layer_units);
+	free(w->u);
 	free(w);
 }
 
@@ -63,90 +126,423 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 			       (unsigned long long)off, (unsigned long long)size, (unsigned long long)t->size);
 	if (w->n == w->cap) {
 		int cap = w->cap ? 2 * w->cap : 64;
-		struct wrange *r = realloc(w->r, (size_t)cap * sizeof(*r));
-		if (!r)
+		struct unit *u = realloc(w->u, (size_t)cap * sizeof(*u));
+		if (!u)
 			return sl_errf(err, ENOMEM, "out of memory");
-		w->r = r;
+		w->u = u;
 		w->cap = cap;
 	}
-	w->r[w->n] = (struct wrange){ t->file_offset + off, size, layer, NULL, t->name.s };
+	w->u[w->n] = (struct unit){ .file_offset = t->file_offset + off, .size = size, .layer = layer,
+				    .name = t->name.s };
 	return w->n++;
 }
 
-static int read_range(struct sl_weights *w, const struct wrange *r, void *buf, struct sl_err *err)
+static double mib(uint64_t b)
 {
-	uint64_t done = 0;
-	while (done < r->size) {
-		ssize_t k = pread(w->f->fd, (uint8_t *)buf + done, r->size - done, (off_t)(r->file_offset + done));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return sl_errf(err, errno, "%s: reading tensor '%s' at offset %llu: %s", w->f->path, r->name,
-				       (unsigned long long)(r->file_offset + done), strerror(errno));
-		if (k == 0)
-			return sl_errf(err, EIO, "%s: tensor '%s': file ends at offset %llu, %llu bytes short",
-				       w->f->path, r->name, (unsigned long long)(r->file_offset + done),
-				       (unsigned long long)(r->size - done));
-		done += (uint64_t)k;
+	return (double)b / (1024.0 * 1024.0);
+}
+
+/* ---- device tier ---- */
+
+static void dev_evict(struct sl_weights *w, int id)
+{
+	struct unit *u = &w->u[id];
+	w->be->ops->free(w->be, u->dev, u->size);
+	u->dev = NULL;
+	w->dev_used -= u->size;
+	w->dev_pol.ops->remove(&w->dev_pol, id);
+}
+
+/* Make room for `size` streamed bytes on the device, evicting unpinned streamed units. */
+static int dev_reserve(struct sl_weights *w, uint64_t size)
+{
+	int v = w->dev_pol.ops->next_victim(&w->dev_pol, -1);
+	while (w->dev_used + size > w->vram_budget && v >= 0) {
+		int next = w->dev_pol.ops->next_victim(&w->dev_pol, v);
+		if (!w->u[v].pins)
+			dev_evict(w, v);
+		v = next;
 	}
-	w->st.bytes_read += done;
+	return w->dev_used + size > w->vram_budget ? -ENOMEM : 0;
+}
+
+static int dev_alloc(struct sl_weights *w, struct unit *u, struct sl_err *err)
+{
+	int rc = w->be->ops->alloc(w->be, u->size, &u->dev);
+	if (rc)
+		return sl_errf(err, -rc, "cannot allocate %llu bytes of device memory for '%s'",
+			       (unsigned long long)u->size, u->name);
+	w->dev_used += u->size;
 	return 0;
+}
+
+/* ---- host tier ---- */
+
+static void host_drop(struct sl_weights *w, int id)
+{
+	struct unit *u = &w->u[id];
+	free(u->hbuf);
+	u->hbuf = NULL;
+	w->host_used -= u->hlen;
+	u->hlen = 0;
+	u->hstate = H_NONE;
+	w->host_pol.ops->remove(&w->host_pol, id);
+}
+
+/* Evict ready host entries (not of the layers in [keep_lo, keep_hi]) until `size` more fits the budget. */
+static bool host_make_room(struct sl_weights *w, uint64_t size, int keep_lo, int keep_hi)
+{
+	int v = w->host_pol.ops->next_victim(&w->host_pol, -1);
+	while (w->host_used + size > w->host_budget && v >= 0) {
+		int next = w->host_pol.ops->next_victim(&w->host_pol, v);
+		struct unit *u = &w->u[v];
+		if (u->hstate == H_READY && !(u->layer >= keep_lo && u->layer <= keep_hi))
+			host_drop(w, v);
+		v = next;
+	}
+	return w->host_used + size <= w->host_budget;
+}
+
+static void apply_pressure(struct sl_weights *w)
+{
+	uint64_t lim = atomic_exchange(&w->host_limit_req, 0);
+	if (!lim)
+		return;
+	w->st.shrink_events++;
+	if (lim < w->host_budget)
+		w->host_budget = lim;
+	host_make_room(w, 0, w->cur_layer, w->cur_layer);
+}
+
+/* Start reading unit id into the host tier. -ENOSPC when the budget has no room now. */
+static int host_start_read(struct sl_weights *w, int id, int keep_lo, int keep_hi, struct sl_err *err)
+{
+	struct unit *u = &w->u[id];
+	uint64_t a_off, a_len, skip;
+	int rc = sl_io_span(w->io, u->file_offset, u->size, &a_off, &a_len, &skip);
+	if (rc)
+		return sl_errf(err, -rc, "'%s': bad file range", u->name);
+	if (!host_make_room(w, a_len, keep_lo, keep_hi))
+		return -ENOSPC;
+	u->hbuf = sl_aligned_alloc(SL_MAX(sl_io_mem_alignment(w->io), 64u), a_len);
+	if (!u->hbuf)
+		return sl_errf(err, ENOMEM, "out of memory for a %llu-byte read buffer", (unsigned long long)a_len);
+	u->hlen = a_len;
+	w->host_used += a_len;
+	if (w->host_used > w->st.host_peak)
+		w->st.host_peak = w->host_used;
+	memset(&u->req, 0, sizeof(u->req));
+	u->req.offset = u->file_offset;
+	u->req.len = u->size;
+	u->req.buf = u->hbuf;
+	u->req.user = u;
+	struct sl_io_req *r = &u->req;
+	rc = sl_io_submit(w->io, &r, 1, err);
+	if (rc) {
+		host_drop(w, id);
+		return rc;
+	}
+	u->hstate = H_READING;
+	w->host_pol.ops->insert(&w->host_pol, id);
+	w->st.bytes_read += u->size;
+	return 0;
+}
+
+/* Reap completed reads; wait for at least `min`. A failed read is fatal for the model: report it. */
+static int reap(struct sl_weights *w, unsigned min, struct sl_err *err)
+{
+	struct sl_io_req *done[32];
+	int n = sl_io_reap(w->io, min, done, 32, err);
+	if (n < 0)
+		return n;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		struct unit *u = done[i]->user;
+		if (done[i]->result < 0) {
+			if (!rc)
+				rc = sl_errf(err, (int)-done[i]->result, "%s: reading weights of '%s': %s", w->f->path,
+					     u->name, w->io->last_err[0] ? w->io->last_err : strerror((int)-done[i]->result));
+			host_drop(w, (int)(u - w->u));
+			continue;
+		}
+		u->hstate = H_READY;
+	}
+	return rc;
+}
+
+/* Queue reads for the units of layers (l, l+lookahead] that are on no tier yet, while the host budget allows. */
+static void prefetch(struct sl_weights *w, int l)
+{
+	if (!w->io || w->zero_copy_map)
+		return;
+	for (int k = 1; k <= w->cfg.lookahead; k++) {
+		int layer = l + k;
+		if (layer >= w->n_layers)
+			layer -= w->n_layers + 1; /* wrap: next token starts again (-1 = globals) */
+		if (layer < 0)
+			continue;
+		for (int j = 0; j < w->layer_count[layer]; j++) {
+			int id = w->layer_units[w->layer_first[layer] + j];
+			struct unit *u = &w->u[id];
+			if (u->resident || u->dev || u->hstate != H_NONE)
+				continue;
+			struct sl_err e;
+			int rc = host_start_read(w, id, l, l + k, &e);
+			if (rc)
+				return; /* no room (or an error acquire will meet again): stop prefetching */
+		}
+	}
+}
+
+/* ---- placement ---- */
+
+static int build_layer_index(struct sl_weights *w, int n_layers, struct sl_err *err)
+{
+	w->n_layers = n_layers;
+	w->layer_first = calloc((size_t)n_layers + 1, sizeof(int));
+	w->layer_count = calloc((size_t)n_layers + 1, sizeof(int));
+	w->layer_units = malloc((size_t)(w->n ? w->n : 1) * sizeof(int));
+	if (!w->layer_first || !w->layer_count || !w->layer_units)
+		return sl_errf(err, ENOMEM, "out of memory");
+	for (int i = 0; i < w->n; i++)
+		if (w->u[i].layer >= 0 && w->u[i].layer < n_layers)
+			w->layer_count[w->u[i].layer]++;
+	for (int l = 1; l <= n_layers; l++)
+		w->layer_first[l] = w->layer_first[l - 1] + w->layer_count[l - 1];
+	int *fill = calloc((size_t)n_layers + 1, sizeof(int));
+	if (!fill)
+		return sl_errf(err, ENOMEM, "out of memory");
+	for (int i = 0; i < w->n; i++) {
+		int l = w->u[i].layer;
+		if (l >= 0 && l < n_layers)
+			w->layer_units[w->layer_first[l] + fill[l]++] = i;
+	}
+	free(fill);
+	return 0;
+}
+
+static int read_unit_now(struct sl_weights *w, struct unit *u, void *dst, struct sl_err *err)
+{
+	int rc = sl_io_read(w->io, u->file_offset, u->size, dst, err);
+	if (rc)
+		return rc;
+	w->st.bytes_read += u->size;
+	return 0;
+}
+
+static int make_resident(struct sl_weights *w, int id, struct sl_err *err)
+{
+	struct unit *u = &w->u[id];
+	int rc = dev_alloc(w, u, err);
+	if (rc)
+		return rc;
+	u->resident = true;
+	w->st.device_resident += u->size;
+	/* The CPU backend's device memory is host memory: read straight into it. */
+	if (!strcmp(w->be->ops->name, "cpu"))
+		return read_unit_now(w, u, u->dev, err);
+	void *tmp = malloc(u->size);
+	if (!tmp)
+		return sl_errf(err, ENOMEM, "out of memory");
+	rc = read_unit_now(w, u, tmp, err);
+	if (!rc)
+		rc = w->be->ops->upload(w->be, u->dev, tmp, u->size);
+	free(tmp);
+	return rc;
 }
 
 int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 {
-	uint64_t total = 0;
-	for (int i = 0; i < w->n; i++)
-		total += w->r[i].size;
-	if (w->be->cfg.mem_budget && total > w->be->cfg.mem_budget)
-		return sl_errf(err, ENOMEM, "the model's weights need %llu MiB of device memory; the budget is %llu MiB",
-			       (unsigned long long)(total >> 20), (unsigned long long)(w->be->cfg.mem_budget >> 20));
+	int rc;
+	struct sl_io_config ioc = { 0 };
+	if ((rc = sl_io_open(w->cfg.io_engine ? w->cfg.io_engine : "auto", w->f->path, &ioc, &w->io, err)))
+		return rc;
+	w->zero_copy_map = !strcmp(sl_io_engine_name(w->io), "mmap");
+	if ((rc = build_layer_index(w, n_layers, err)) || (rc = sl_policy_init(&w->dev_pol, "lru", w->n)) ||
+	    (rc = sl_policy_init(&w->host_pol, "lru", w->n)))
+		return rc < 0 && !err->msg[0] ? sl_errf(err, -rc, "out of memory") : rc;
+
+	uint64_t global = 0, total = 0, max_layer = 0, max_unit = 0;
 	for (int i = 0; i < w->n; i++) {
-		struct wrange *r = &w->r[i];
-		int rc = w->be->ops->alloc(w->be, r->size, &r->dev);
-		if (rc)
-			return sl_errf(err, -rc, "cannot allocate %llu bytes of device memory for '%s'",
-				       (unsigned long long)r->size, r->name);
-		/* The CPU backend's device memory is host memory: read straight into it. */
-		void *host = r->dev;
-		if (strcmp(w->be->ops->name, "cpu")) {
-			host = malloc(r->size);
-			if (!host)
-				return sl_errf(err, ENOMEM, "out of memory");
-		}
-		rc = read_range(w, r, host, err);
-		if (!rc && host != r->dev)
-			rc = w->be->ops->upload(w->be, r->dev, host, r->size);
-		if (host != r->dev)
-			free(host);
-		if (rc)
-			return rc;
-		w->st.device_resident += r->size;
+		total += w->u[i].size;
+		max_unit = SL_MAX(max_unit, w->u[i].size);
+		if (w->u[i].layer < 0 || w->u[i].layer >= n_layers)
+			global += w->u[i].size;
 	}
+	uint64_t max_layer_span = 0; /* host bytes of a layer: each unit's read rounded out to the alignment */
+	for (int l = 0; l < n_layers; l++) {
+		uint64_t b = 0, span = 0;
+		for (int j = 0; j < w->layer_count[l]; j++) {
+			const struct unit *u = &w->u[w->layer_units[w->layer_first[l] + j]];
+			uint64_t a_off, a_len = u->size, skip;
+			sl_io_span(w->io, u->file_offset, u->size, &a_off, &a_len, &skip);
+			b += u->size;
+			span += a_len;
+		}
+		max_layer = SL_MAX(max_layer, b);
+		max_layer_span = SL_MAX(max_layer_span, span);
+	}
+	/* Streaming needs device room for one layer, and host room for one layer (read, then uploaded). */
+	uint64_t stream_min = max_layer;
+	if (total > w->vram_budget && global + stream_min > w->vram_budget)
+		return sl_errf(err, ENOMEM,
+			       "--vram %.1f MiB is too small: this model needs at least %.1f MiB of device memory "
+			       "(%.1f MiB of always-resident tensors + %.1f MiB to stream its largest layer)",
+			       mib(w->vram_budget), mib(global + stream_min),
+			       mib(global), mib(stream_min));
+	if (total > w->vram_budget && !w->zero_copy_map && w->host_budget < max_layer_span)
+		return sl_errf(err, ENOMEM,
+			       "--host-cache %.1f MiB is too small: streaming this model needs at least %.1f MiB "
+			       "(its largest layer)",
+			       mib(w->host_budget), mib(max_layer_span));
+
+	/* Placement: globals, then whole layers from the first, keeping room to stream the rest
+	 * (lookahead+1 layers when that fits, one layer at least). */
+	for (int i = 0; i < w->n; i++)
+		if ((w->u[i].layer < 0 || w->u[i].layer >= n_layers) && (rc = make_resident(w, i, err)))
+			return rc;
+	if (total <= w->vram_budget) {
+		for (int i = 0; i < w->n; i++)
+			if (!w->u[i].resident && (rc = make_resident(w, i, err)))
+				return rc;
+		return 0;
+	}
+	uint64_t want_stream = max_layer * (uint64_t)(w->cfg.lookahead + 1);
+	uint64_t reserve = w->vram_budget - global >= want_stream + max_layer ? want_stream : stream_min;
+	for (int l = 0; l < n_layers; l++) {
+		uint64_t b = 0;
+		for (int j = 0; j < w->layer_count[l]; j++)
+			b += w->u[w->layer_units[w->layer_first[l] + j]].size;
+		if (w->dev_used + b + reserve > w->vram_budget)
+			break;
+		for (int j = 0; j < w->layer_count[l]; j++)
+			if ((rc = make_resident(w, w->layer_units[w->layer_first[l] + j], err)))
+				return rc;
+	}
+	sl_info("placement: %.1f MiB resident on the device, %.1f MiB streamed through a %.1f MiB host cache",
+		mib(w->st.device_resident), mib(total - w->st.device_resident),
+		(w->host_budget == UINT64_MAX ? 0 : mib(w->host_budget)));
 	return 0;
 }
 
+/* ---- the hot path ---- */
+
 int sl_weights_acquire(struct sl_weights *w, int id, const void **dev, struct sl_err *err)
 {
-	*dev = w->r[id].dev;
-	w->st.hits++;
+	struct unit *u = &w->u[id];
+	int rc;
+	if (u->resident) {
+		*dev = u->dev;
+		w->st.hits++;
+		return 0;
+	}
+	apply_pressure(w);
+	if (u->dev) {
+		u->pins++;
+		w->dev_pol.ops->touch(&w->dev_pol, id);
+		w->st.hits++;
+		*dev = u->dev;
+		return 0;
+	}
+	const void *src;
+	if (w->zero_copy_map) {
+		if ((rc = sl_io_map(w->io, u->file_offset, u->size, &src, err)))
+			return rc;
+		w->st.misses++;
+		w->st.bytes_read += u->size; /* the page cache decides; count it as read */
+	} else {
+		if (u->hstate == H_READY) {
+			w->st.hits++;
+		} else {
+			w->st.misses++;
+			if (u->hstate == H_NONE) {
+				rc = host_start_read(w, id, u->layer, u->layer, err);
+				if (rc == -ENOSPC) /* everything else in the host tier is in flight: wait for it */
+					while (rc == -ENOSPC && sl_io_outstanding(w->io)) {
+						if ((rc = reap(w, 1, err)))
+							return rc;
+						rc = host_start_read(w, id, u->layer, u->layer, err);
+					}
+				if (rc == -ENOSPC)
+					return sl_errf(err, ENOMEM, "host cache too small to read '%s' (%llu bytes)",
+						       u->name, (unsigned long long)u->size);
+				if (rc)
+					return rc;
+			}
+			uint64_t t0 = sl_now_ns();
+			while (u->hstate == H_READING)
+				if ((rc = reap(w, 1, err)))
+					return rc;
+			w->st.io_wait_ns += sl_now_ns() - t0;
+			if (u->hstate != H_READY)
+				return sl_errf(err, EIO, "%s: reading weights of '%s' failed", w->f->path, u->name);
+		}
+		w->host_pol.ops->touch(&w->host_pol, id);
+		src = u->req.data;
+	}
+	if (dev_reserve(w, u->size))
+		return sl_errf(err, ENOMEM, "device memory budget exhausted streaming '%s' (%llu bytes; %.1f of %.1f MiB in use, all pinned)",
+			       u->name, (unsigned long long)u->size, mib(w->dev_used),
+			       mib(w->vram_budget));
+	if ((rc = dev_alloc(w, u, err)))
+		return rc;
+	if ((rc = w->be->ops->upload(w->be, u->dev, src, u->size))) {
+		dev_evict(w, id);
+		return sl_errf(err, -rc, "uploading '%s' to the device failed", u->name);
+	}
+	w->dev_pol.ops->insert(&w->dev_pol, id);
+	u->pins++;
+	*dev = u->dev;
+	/* Reap whatever else finished meanwhile, so buffers free up early. */
+	if (!w->zero_copy_map && sl_io_outstanding(w->io) && (rc = reap(w, 0, err)))
+		return rc;
 	return 0;
 }
 
 void sl_weights_release(struct sl_weights *w, int id)
 {
+	struct unit *u = &w->u[id];
+	if (!u->resident && u->pins > 0)
+		u->pins--;
 }
 
 void sl_weights_begin_layer(struct sl_weights *w, int layer)
 {
+	w->cur_layer = layer;
+	prefetch(w, layer);
 }
 
 void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *out)
 {
 	*out = w->st;
+	if (w->io) {
+		struct sl_io_stats is;
+		sl_io_get_stats(w->io, &is);
+		out->io_busy_ns = is.busy_ns;
+	}
 }
 
 void sl_weights_shrink(struct sl_weights *w, uint64_t bytes)
 {
-	w->st.shrink_events++;
+	atomic_store(&w->host_limit_req, bytes ? bytes : 1);
+}
+
+uint64_t sl_weights_host_used(const struct sl_weights *w)
+{
+	return w->host_used;
+}
+
+uint64_t sl_weights_host_budget(const struct sl_weights *w)
+{
+	return w->host_budget;
+}
+
+const char *sl_weights_io_notice(const struct sl_weights *w)
+{
+	return w->io ? sl_io_notice(w->io) : "";
+}
+
+const char *sl_weights_io_engine(const struct sl_weights *w)
+{
+	return w->io ? sl_io_engine_name(w->io) : "none";
 }

@@ -23,6 +23,7 @@ struct sl_weights_config {
 	const char *io_engine;   /* "auto", "uring", "pread", "mmap" */
 	uint64_t host_cache;     /* bytes; 0 = unlimited */
 	int lookahead;           /* layers to prefetch ahead; 0 = default */
+	uint64_t vram;           /* device bytes for weights (resident + streamed); 0 = unlimited */
 };
 
 struct sl_weights_stats {
@@ -50,7 +51,13 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **dev, struct sl
 void sl_weights_release(struct sl_weights *w, int id);
 void sl_weights_begin_layer(struct sl_weights *w, int layer);
 void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *out);
-/* Shrink the host tier to at most `bytes` (memory-pressure response). */
+/* Lower the host-cache budget to at most `bytes` (memory-pressure response). Safe from any thread:
+ * it takes effect at the next acquire on the model's thread. */
 void sl_weights_shrink(struct sl_weights *w, uint64_t bytes);
+uint64_t sl_weights_host_used(const struct sl_weights *w);
+uint64_t sl_weights_host_budget(const struct sl_weights *w);
+/* The I/O engine in use ("uring", "pread", "mmap") and why "auto" fell back, if it did ("" if not). */
+const char *sl_weights_io_engine(const struct sl_weights *w);
+const char *sl_weights_io_notice(const struct sl_weights *w);
 
 #endif
