@@ -50,7 +50,7 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 	const int64_t blk = tt->block_size;
 	p->n_vocab = 3 + 256 + (uint32_t)SL_ARRAY_SIZE(words) + (uint32_t)SL_ARRAY_SIZE(puncts);
 	if (!p->n_embd) {
-		/* Pick the widest model that still has at least 4 layers in the size asked for. */
+		/* Pick the widest model that still has at least 16 layers in the size asked for. */
 		static const uint32_t dims[] = { 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096, 5120, 8192 };
 		double bytes_per_param = (double)tt->type_size / (double)tt->block_size;
 		double params = (double)p->size_bytes / bytes_per_param;
@@ -59,7 +59,7 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 			double d = dims[i];
 			if (dims[i] % blk)
 				continue;
-			if (params / (12.0 * d * d) >= 4 || !p->n_embd)
+			if (params / (12.0 * d * d) >= 16 || !p->n_embd)
 				p->n_embd = dims[i];
 		}
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static void run_usage(FILE *out)
@@ -263,6 +264,9 @@ int cmd_run(int argc, char **argv)
 			st.cache_hits + st.cache_misses ? 100.0 * st.cache_hits / (double)(st.cache_hits + st.cache_misses) : 100.0,
 			secs(st.io_wait_ns), secs(st.io_busy_ns), secs(st.compute_ns), st.host_cache_peak / 1048576.0,
 			st.device_peak / 1048576.0, (unsigned long long)st.shrink_events);
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(stderr, "sluice: peak RSS %.1f MiB\n", ru.ru_maxrss / 1024.0);
 		double busy = secs(st.io_busy_ns), comp = secs(st.compute_ns);
 		double mx = busy > comp ? busy : comp;
 		if (mx > 0)
