@@ -100,6 +100,14 @@ static void *scratch(void **buf, size_t *cap, size_t need)
 	return *buf;
 }
 
+/* Chunks per parallel op: several per thread, so a thread that is descheduled leaves little
+ * behind, but not so many that claiming them costs more than the work. */
+static int n_chunks(const struct cpu *c, long items)
+{
+	long n = (long)sl_threadpool_size(c->pool) * 8;
+	return (int)SL_MAX(1L, SL_MIN(n, items));
+}
+
 /* ---- matmul ---- */
 
 struct mm_task {
@@ -113,11 +121,11 @@ struct mm_task {
 	int n;
 };
 
-static void mm_run(void *arg, int ith, int nth)
+static void mm_run(void *arg, int chunk, int n_chunks, int thread)
 {
 	const struct mm_task *t = arg;
 	long lo, hi;
-	sl_split_range(t->rows, ith, nth, &lo, &hi);
+	sl_split_range(t->rows, chunk, n_chunks, &lo, &hi);
 	for (long r = lo; r < hi; r++) {
 		const uint8_t *wr = t->w + (size_t)r * t->w_row;
 		for (int b = 0; b < t->n; b++)
@@ -145,9 +153,9 @@ static void cpu_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 	}
 	struct mm_task t = { y, w, tt->vec_dot, sl_row_size(wtype, cols), rows, cols, xq, xq_row, n };
 	if ((int64_t)rows * cols * n < PAR_MIN_WORK)
-		mm_run(&t, 0, 1);
+		mm_run(&t, 0, 1, 0);
 	else
-		sl_threadpool_run(c->pool, mm_run, &t);
+		sl_threadpool_run(c->pool, mm_run, &t, n_chunks(c, rows));
 }
 
 static void cpu_get_rows(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t cols,
@@ -202,14 +210,14 @@ struct attn_task {
 	size_t scores_stride;
 };
 
-static void attn_run(void *arg, int ith, int nth)
+static void attn_run(void *arg, int chunk, int n_chunks, int thread)
 {
 	const struct attn_task *t = arg;
-	float *att = t->scores + (size_t)ith * t->scores_stride;
+	float *att = t->scores + (size_t)thread * t->scores_stride;
 	const int group = t->n_head / t->n_head_kv;
 	const size_t q_stride = (size_t)t->n_head * t->hd, kv_stride = (size_t)t->n_head_kv * t->hd;
 	long lo, hi;
-	sl_split_range((long)t->n * t->n_head, ith, nth, &lo, &hi);
+	sl_split_range((long)t->n * t->n_head, chunk, n_chunks, &lo, &hi);
 	for (long job = lo; job < hi; job++) {
 		const int i = (int)(job / t->n_head), h = (int)(job % t->n_head);
 		const int kvh = h / group;
@@ -254,9 +262,9 @@ static void cpu_attention(struct sl_backend *b, float *out, const float *q, cons
 		abort();
 	struct attn_task t = { out, q, kc, vc, n_head, n_head_kv, head_dim, pos0, n, scale, sc, stride };
 	if ((int64_t)n * n_head * (pos0 + n) * head_dim < PAR_MIN_WORK)
-		attn_run(&t, 0, 1);
+		attn_run(&t, 0, 1, 0);
 	else
-		sl_threadpool_run(c->pool, attn_run, &t);
+		sl_threadpool_run(c->pool, attn_run, &t, n_chunks(c, (long)n * n_head));
 }
 
 static void cpu_silu_mul(struct sl_backend *b, float *g, const float *u, int64_t n)
