@@ -265,6 +265,12 @@ uint64_t sl_io_stats_quantile(const struct sl_io_stats *s, double q)
 	return hist_mid(SL_IO_HIST_BUCKETS - 1);
 }
 
+void sl_io_set_trace(struct sl_io *io, sl_io_trace_fn fn, void *ctx)
+{
+	io->trace = fn;
+	io->trace_ctx = ctx;
+}
+
 void sl_io_get_stats(const struct sl_io *io, struct sl_io_stats *out)
 {
 	*out = io->stats;
@@ -490,6 +496,9 @@ static bool pump(struct sl_io *io)
 		if (io->inflight == 0)
 			io->busy_since = now;
 		io->inflight += taken;
+		if (io->trace)
+			for (unsigned i = 0; i < taken; i++)
+				io->trace(io->trace_ctx, batch[i]->offset, batch[i]->len);
 		if (taken < k)
 			return true;
 	}

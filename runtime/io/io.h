@@ -123,6 +123,11 @@ int sl_io_register_buffer(struct sl_io *io, unsigned slot, void *base, size_t le
 /* mmap engine only: a pointer into the mapping (no copy).  -ENOTSUP for other engines. */
 int sl_io_map(struct sl_io *io, uint64_t off, uint64_t len, const void **ptr, struct sl_err *err);
 
+/* Called for every engine command as it is issued (benchmarks write a fio iolog from it so
+ * fio can replay exactly the same request stream).  fn NULL turns it off. */
+typedef void (*sl_io_trace_fn)(void *ctx, uint64_t offset, uint64_t len);
+void sl_io_set_trace(struct sl_io *io, sl_io_trace_fn fn, void *ctx);
+
 void sl_io_get_stats(const struct sl_io *io, struct sl_io_stats *out);
 void sl_io_reset_stats(struct sl_io *io);
 /* Latency quantile q in [0,1] of the histogram, in nanoseconds (bucket midpoint). */
@@ -197,6 +202,8 @@ struct sl_io {
 	uint64_t busy_since;
 	struct sl_io_stats stats;
 	char last_err[SL_ERR_LEN];
+	sl_io_trace_fn trace;
+	void *trace_ctx;
 };
 
 /* Helpers shared by engines. */

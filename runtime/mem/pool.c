@@ -159,7 +159,10 @@ static struct slab *slab_new(struct sl_pool *p, uint64_t len, struct sl_err *err
 		munmap(m, (size_t)(base - m));
 	if (base + len < m + map_len)
 		munmap(base + len, (size_t)(m + map_len - (base + len)));
-	madvise(base, len, MADV_HUGEPAGE);
+	/* Huge pages also make a 1 MiB read one physically contiguous DMA segment; with 4 KiB
+	 * pages it is 256, more than some queues take (virtio-blk: 254), so it gets split. */
+	if (!p->cfg.small_pages)
+		madvise(base, len, MADV_HUGEPAGE);
 	if (!p->cfg.no_lock && mlock(base, len) < 0) {
 		int e = errno;
 		struct rlimit rl = { 0, 0 };

@@ -35,6 +35,7 @@ struct sl_pool_config {
 	uint64_t budget;     /* bytes handed out at most; required (> 0) */
 	uint64_t slab_size;  /* 0 → budget/64 clamped to [64 MiB, 1 GiB]; rounded to 2 MiB */
 	bool no_lock;        /* do not mlock (tests, or when the caller knows it cannot) */
+	bool small_pages;    /* no MADV_HUGEPAGE: 4 KiB pages (benchmark parity with fio) */
 	struct sl_pool_hooks hooks;
 };
 
