@@ -44,6 +44,8 @@ struct unit {
 	/* device */
 	bool resident;
 	void *dev;              /* resident or streamed copy; NULL when not on the device */
+	void *dev_base;         /* the allocation dev lies in (dev_base + skip when read in place) */
+	uint64_t dev_len;
 	int pins;
 	/* host */
 	enum host_state hstate;
@@ -103,7 +105,7 @@ void sl_weights_free(struct sl_weights *w)
 	for (int i = 0; i < w->n; i++) {
 		struct unit *u = &w->u[i];
 		if (u->dev)
-			w->be->ops->free(w->be, u->dev, u->size);
+			w->be->ops->free(w->be, u->dev_base, u->dev_len);
 		free(u->hbuf);
 	}
 	sl_io_close(w->io);
@@ -147,8 +149,8 @@ static double mib(uint64_t b)
 static void dev_evict(struct sl_weights *w, int id)
 {
 	struct unit *u = &w->u[id];
-	w->be->ops->free(w->be, u->dev, u->size);
-	u->dev = NULL;
+	w->be->ops->free(w->be, u->dev_base, u->dev_len);
+	u->dev = u->dev_base = NULL;
 	w->dev_used -= u->size;
 	w->dev_pol.ops->remove(&w->dev_pol, id);
 }
@@ -168,7 +170,9 @@ static int dev_reserve(struct sl_weights *w, uint64_t size)
 
 static int dev_alloc(struct sl_weights *w, struct unit *u, struct sl_err *err)
 {
-	int rc = w->be->ops->alloc(w->be, u->size, &u->dev);
+	int rc = w->be->ops->alloc(w->be, u->size, &u->dev_base);
+	u->dev = u->dev_base;
+	u->dev_len = u->size;
 	if (rc)
 		return sl_errf(err, -rc, "cannot allocate %llu bytes of device memory for '%s'",
 			       (unsigned long long)u->size, u->name);
@@ -351,6 +355,61 @@ static int make_resident(struct sl_weights *w, int id, struct sl_err *err)
 	return rc;
 }
 
+/*
+ * CPU backend: device memory is host memory, so read every resident unit straight into its
+ * device allocation (sized to the aligned span, data at +skip), all requests queued at once
+ * so the drive sees a deep queue for the whole load instead of one tensor at a time.
+ */
+static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, struct sl_err *err)
+{
+	int rc = 0, queued = 0;
+	for (int i = 0; i < n && !rc; i++) {
+		struct unit *u = &w->u[ids[i]];
+		uint64_t a_off, a_len, skip;
+		if ((rc = sl_io_span(w->io, u->file_offset, u->size, &a_off, &a_len, &skip)))
+			break;
+		if ((rc = w->be->ops->alloc(w->be, a_len, &u->dev_base))) {
+			rc = sl_errf(err, -rc, "cannot allocate %llu bytes of device memory for '%s'",
+				     (unsigned long long)a_len, u->name);
+			break;
+		}
+		u->dev_len = a_len;
+		u->resident = true;
+		w->dev_used += u->size;
+		w->st.device_resident += u->size;
+		memset(&u->req, 0, sizeof(u->req));
+		u->req.offset = u->file_offset;
+		u->req.len = u->size;
+		u->req.buf = u->dev_base;
+		u->req.user = u;
+		struct sl_io_req *r = &u->req;
+		if ((rc = sl_io_submit(w->io, &r, 1, err)))
+			break;
+		queued++;
+	}
+	/* Reap everything queued, even after an error, so no read lands in freed memory. */
+	while (sl_io_outstanding(w->io)) {
+		struct sl_io_req *done[64];
+		struct sl_err e;
+		int k = sl_io_reap(w->io, 1, done, 64, &e);
+		if (k < 0) {
+			if (!rc)
+				rc = sl_errf(err, -k, "%s", e.msg);
+			break;
+		}
+		for (int j = 0; j < k; j++) {
+			struct unit *u = done[j]->user;
+			if (done[j]->result < 0 && !rc)
+				rc = sl_errf(err, (int)-done[j]->result, "%s: reading weights of '%s': %s", w->f->path,
+					     u->name, e.msg);
+			u->dev = done[j]->data;
+			w->st.bytes_read += u->size;
+		}
+	}
+	(void)queued;
+	return rc;
+}
+
 int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 {
 	int rc;
@@ -398,27 +457,39 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 
 	/* Placement: globals, then whole layers from the first, keeping room to stream the rest
 	 * (lookahead+1 layers when that fits, one layer at least). */
+	int *plan = malloc((size_t)(w->n ? w->n : 1) * sizeof(int)), n_plan = 0;
+	if (!plan)
+		return sl_errf(err, ENOMEM, "out of memory");
+	uint64_t planned = 0;
 	for (int i = 0; i < w->n; i++)
-		if ((w->u[i].layer < 0 || w->u[i].layer >= n_layers) && (rc = make_resident(w, i, err)))
-			return rc;
-	if (total <= w->vram_budget) {
-		for (int i = 0; i < w->n; i++)
-			if (!w->u[i].resident && (rc = make_resident(w, i, err)))
-				return rc;
-		return 0;
+		if (total <= w->vram_budget || w->u[i].layer < 0 || w->u[i].layer >= n_layers) {
+			plan[n_plan++] = i;
+			planned += w->u[i].size;
+		}
+	if (total > w->vram_budget) {
+		uint64_t want_stream = max_layer * (uint64_t)(w->cfg.lookahead + 1);
+		uint64_t reserve = w->vram_budget - global >= want_stream + max_layer ? want_stream : stream_min;
+		for (int l = 0; l < n_layers; l++) {
+			uint64_t b = 0;
+			for (int j = 0; j < w->layer_count[l]; j++)
+				b += w->u[w->layer_units[w->layer_first[l] + j]].size;
+			if (planned + b + reserve > w->vram_budget)
+				break;
+			for (int j = 0; j < w->layer_count[l]; j++)
+				plan[n_plan++] = w->layer_units[w->layer_first[l] + j];
+			planned += b;
+		}
 	}
-	uint64_t want_stream = max_layer * (uint64_t)(w->cfg.lookahead + 1);
-	uint64_t reserve = w->vram_budget - global >= want_stream + max_layer ? want_stream : stream_min;
-	for (int l = 0; l < n_layers; l++) {
-		uint64_t b = 0;
-		for (int j = 0; j < w->layer_count[l]; j++)
-			b += w->u[w->layer_units[w->layer_first[l] + j]].size;
-		if (w->dev_used + b + reserve > w->vram_budget)
-			break;
-		for (int j = 0; j < w->layer_count[l]; j++)
-			if ((rc = make_resident(w, w->layer_units[w->layer_first[l] + j], err)))
-				return rc;
+	if (!strcmp(w->be->ops->name, "cpu") && !w->zero_copy_map) {
+		rc = load_resident_in_place(w, plan, n_plan, err);
+	} else {
+		rc = 0;
+		for (int i = 0; i < n_plan && !rc; i++)
+			rc = make_resident(w, plan[i], err);
 	}
+	free(plan);
+	if (rc || total <= w->vram_budget)
+		return rc;
 	sl_info("placement: %.1f MiB resident on the device, %.1f MiB streamed through a %.1f MiB host cache",
 		mib(w->st.device_resident), mib(total - w->st.device_resident),
 		(w->host_budget == UINT64_MAX ? 0 : mib(w->host_budget)));

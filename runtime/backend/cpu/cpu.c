@@ -63,7 +63,8 @@ static int cpu_alloc(struct sl_backend *b, size_t size, void **dev)
 	int rc = sl_backend_charge(b, size);
 	if (rc)
 		return rc;
-	*dev = sl_aligned_alloc(64, size);
+	/* Page-aligned, so the weight store can read into it with O_DIRECT. */
+	*dev = sl_aligned_alloc(4096, size);
 	if (!*dev) {
 		sl_backend_uncharge(b, size);
 		return -ENOMEM;
