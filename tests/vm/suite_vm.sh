@@ -65,9 +65,12 @@ else
 fi
 
 # 3. the static test program (libdrm.a is linked in: no dlopen in the guest)
-if ! gcc -static -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iuapi -Itests/vm \
+# runtime/sys/ and util.c are linked in, so the guest also tests the runtime's two topology
+# sources against each other and its /dev/sluice pressure source.
+if ! gcc -static -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -Wno-unused-parameter -std=gnu11 \
+        -D_GNU_SOURCE -pthread -Iuapi -Itests/vm -Iruntime -I. \
         $(pkg-config --cflags libdrm 2>/dev/null || echo -I/usr/include/libdrm) \
-        tests/vm/vmtest.c -o "$WORK/vmtest" -ldrm >"$WORK/vmtest.log" 2>&1; then
+        tests/vm/vmtest.c runtime/sys/*.c runtime/util.c -o "$WORK/vmtest" -ldrm -lm >"$WORK/vmtest.log" 2>&1; then
     cat "$WORK/vmtest.log"; die vmtest_build "gcc -static vmtest.c failed (libdrm-dev with libdrm.a?)"
 fi
 

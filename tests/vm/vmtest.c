@@ -9,7 +9,9 @@
  *
  * Usage: vmtest MODULE.ko
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,8 @@
 #include <xf86drm.h>
 
 #include "sluice_dev.h"
+#include "sys/pressure.h"
+#include "sys/topo.h"
 
 static const char *module_path;
 
@@ -633,6 +637,104 @@ static void test_libdrm(const struct sluice_topo_snapshot *s)
 	PASS("libdrm");
 }
 
+/* ---- the runtime's view (runtime/sys/, linked in) ------------------------- */
+
+/* runtime/sys/topo.c must build the same structure from /dev/sluice as from sysfs + libdrm. */
+static void test_runtime_topo(void)
+{
+	struct sl_topo a, b;
+	struct sl_err err = { { 0 } };
+	char why[256];
+	int all;
+
+	for (all = 0; all < 2; all++) {
+		struct sl_topo_opts od = { .source = "dev", .all_devices = all };
+		struct sl_topo_opts os = { .source = "sysfs", .all_devices = all };
+		const char *d;
+
+		if (sl_topo_load(&od, &a, &err))
+			return FAIL("runtime_topo_identical", "dev source: %s", err.msg);
+		if (sl_topo_load(&os, &b, &err)) {
+			sl_topo_free(&a);
+			return FAIL("runtime_topo_identical", "sysfs source: %s", err.msg);
+		}
+		d = sl_topo_diff(&a, &b, why, sizeof(why));
+		if (d) {
+			sl_topo_free(&a);
+			sl_topo_free(&b);
+			return FAIL("runtime_topo_identical", "%s: dev vs sysfs: %s", all ? "all devices" : "default", d);
+		}
+		printf("runtime topo (%s): %u devices, %u links identical\n", all ? "all" : "default", a.n_dev,
+		       a.n_link);
+		sl_topo_free(&b);
+		if (!all) {
+			/* The GPUs carry their DRM nodes, and the bochs-display behind the switch pairs with
+			 * the NVMe behind the same switch. */
+			unsigned int i, n_card = 0, paired = 0;
+
+			for (i = 0; i < a.n_dev; i++) {
+				int n;
+				uint32_t hops;
+
+				if (a.dev[i].cls != SL_DEV_GPU)
+					continue;
+				n_card += a.dev[i].drm_card[0] != 0;
+				n = sl_topo_nearest_nvme(&a, i);
+				if (n >= 0 && sl_topo_relation(&a, i, n, &hops) == SL_REL_SAME_SWITCH)
+					paired++;
+			}
+			if (n_card < 2 || paired != 1) {
+				sl_topo_free(&a);
+				return FAIL("runtime_topo_identical", "%u GPUs with a DRM card (want 2), %u paired "
+					    "same-switch with an NVMe (want 1)", n_card, paired);
+			}
+		}
+		sl_topo_free(&a);
+	}
+	{
+		struct sl_topo_opts oa = { .source = "auto", .no_drm = true };
+
+		if (sl_topo_load(&oa, &a, &err) || strcmp(a.source, "dev"))
+			return FAIL("runtime_topo_identical", "auto did not pick /dev/sluice: %s", err.msg);
+		sl_topo_free(&a);
+	}
+	PASS("runtime_topo_identical");
+}
+
+static volatile int rt_events, rt_level;
+
+static void rt_on_pressure(void *arg, int level, uint64_t avail_pages)
+{
+	(void)arg;
+	rt_level = level;
+	if (avail_pages)
+		__sync_fetch_and_add(&rt_events, 1);
+}
+
+/* runtime/sys/pressure.c with the dev source: a shrinker run reaches the callback. */
+static void test_runtime_pressure(void)
+{
+	struct sl_pressure *p = NULL;
+	struct sl_err err = { { 0 } };
+	int i;
+
+	if (sl_pressure_start("auto", rt_on_pressure, NULL, &p, &err))
+		return FAIL("runtime_pressure_dev", "start: %s", err.msg);
+	if (strcmp(sl_pressure_source(p), "dev")) {
+		FAIL("runtime_pressure_dev", "auto picked %s, not dev", sl_pressure_source(p));
+		return sl_pressure_stop(p);
+	}
+	drop_caches();
+	for (i = 0; i < 500 && !rt_events; i++)
+		sleep_ms(10);
+	sl_pressure_stop(p);
+	if (!rt_events)
+		return FAIL("runtime_pressure_dev", "no callback within 5 s of drop_caches");
+	if (rt_level < SL_PRESSURE_LOW || rt_level > SL_PRESSURE_CRITICAL)
+		return FAIL("runtime_pressure_dev", "level %d", rt_level);
+	PASS("runtime_pressure_dev");
+}
+
 /* ---- memory pressure ----------------------------------------------------- */
 
 static int check_event(const struct sluice_event *ev, uint64_t t0, const char **why)
@@ -958,6 +1060,8 @@ int main(int argc, char **argv)
 		sluice_topo_free(&topo);
 	}
 	close(fd);
+	test_runtime_topo();
+	test_runtime_pressure();
 
 	test_poll_wakes();
 	test_two_readers();
