@@ -49,6 +49,7 @@ struct unit {
 	int pins;
 	/* host */
 	enum host_state hstate;
+	bool host_pinned;       /* placed in the host tier for good (until memory pressure) */
 	void *hbuf;             /* aligned buffer of hlen bytes */
 	uint64_t hlen;
 	struct sl_io_req req;
@@ -190,6 +191,7 @@ static void host_drop(struct sl_weights *w, int id)
 	w->host_used -= u->hlen;
 	u->hlen = 0;
 	u->hstate = H_NONE;
+	u->host_pinned = false;
 	w->host_pol.ops->remove(&w->host_pol, id);
 }
 
@@ -200,7 +202,7 @@ static bool host_make_room(struct sl_weights *w, uint64_t size, int keep_lo, int
 	while (w->host_used + size > w->host_budget && v >= 0) {
 		int next = w->host_pol.ops->next_victim(&w->host_pol, v);
 		struct unit *u = &w->u[v];
-		if (u->hstate == H_READY && !(u->layer >= keep_lo && u->layer <= keep_hi))
+		if (u->hstate == H_READY && !u->host_pinned && !(u->layer >= keep_lo && u->layer <= keep_hi))
 			host_drop(w, v);
 		v = next;
 	}
@@ -216,6 +218,10 @@ static void apply_pressure(struct sl_weights *w)
 	if (lim < w->host_budget)
 		w->host_budget = lim;
 	host_make_room(w, 0, w->cur_layer, w->cur_layer);
+	/* Still over: give up pinned host copies too, last placed first (they can be read again). */
+	for (int i = w->n - 1; i >= 0 && w->host_used > w->host_budget; i--)
+		if (w->u[i].host_pinned && w->u[i].hstate == H_READY)
+			host_drop(w, i);
 }
 
 /* Start reading unit id into the host tier. -ENOSPC when the budget has no room now. */
@@ -490,6 +496,38 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 	free(plan);
 	if (rc || total <= w->vram_budget)
 		return rc;
+	/* Host placement: a cyclic pass over the layers defeats LRU (every entry is evicted just before
+	 * it is needed again), so keep whole layers pinned in the host tier — the last ones — leaving
+	 * room for a streaming window of lookahead+1 layers; only the rest is read every token. */
+	uint64_t pinned_host = 0;
+	if (w->host_budget != UINT64_MAX && !w->zero_copy_map) {
+		uint64_t window = max_layer_span * (uint64_t)(w->cfg.lookahead + 1);
+		uint64_t room = w->host_budget > window ? w->host_budget - window : 0;
+		for (int l = n_layers - 1; l >= 0; l--) {
+			uint64_t span = 0;
+			bool on_device = false;
+			for (int j = 0; j < w->layer_count[l]; j++) {
+				const struct unit *u = &w->u[w->layer_units[w->layer_first[l] + j]];
+				uint64_t a_off, a_len = u->size, skip;
+				sl_io_span(w->io, u->file_offset, u->size, &a_off, &a_len, &skip);
+				span += a_len;
+				on_device |= u->resident;
+			}
+			if (on_device || pinned_host + span > room)
+				break;
+			for (int j = 0; j < w->layer_count[l]; j++) {
+				int id = w->layer_units[w->layer_first[l] + j];
+				if ((rc = host_start_read(w, id, -2, -2, err)))
+					return rc == -ENOSPC ? sl_errf(err, ENOMEM, "host cache placement failed") : rc;
+				w->u[id].host_pinned = true;
+			}
+			pinned_host += span;
+		}
+		while (sl_io_outstanding(w->io))
+			if ((rc = reap(w, 1, err)))
+				return rc;
+	}
+	sl_info("host placement: %.1f MiB of layers pinned in the host cache", mib(pinned_host));
 	sl_info("placement: %.1f MiB resident on the device, %.1f MiB streamed through a %.1f MiB host cache",
 		mib(w->st.device_resident), mib(total - w->st.device_resident),
 		(w->host_budget == UINT64_MAX ? 0 : mib(w->host_budget)));
