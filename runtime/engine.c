@@ -7,6 +7,7 @@
  * n_batch tokens so activation memory stays bounded whatever the prompt.
  */
 #include "model/model.h"
+#include "sys/pressure.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,17 @@ SLUICE_API void sluice_model_params_init(struct sluice_model_params *p)
 	memset(p, 0, sizeof(*p));
 	p->backend = "cpu";
 	p->io_engine = "auto";
+	p->pressure = "auto";
+}
+
+/* Memory pressure (monitor thread): lower the host-cache budget by the level's policy. */
+static void on_pressure(void *arg, int level, uint64_t avail_pages)
+{
+	struct sluice_model *m = arg;
+	uint64_t target = sl_pressure_target(level, sl_weights_host_used(m->weights), sl_weights_host_min(m->weights));
+	sl_info("memory pressure %s (%llu pages available): host cache down to %llu MiB", sl_pressure_level_name(level),
+		(unsigned long long)avail_pages, (unsigned long long)(target >> 20));
+	sl_weights_shrink(m->weights, target);
 }
 
 static void copy_err(char *dst, size_t len, const struct sl_err *e)
@@ -98,6 +110,14 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		goto fail;
 	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
 		goto fail;
+	if (params->flags || params->reserved) {
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0");
+		goto fail;
+	}
+	/* Only a streaming model has a host cache to give back. */
+	if (sl_weights_streaming(m->weights) &&
+	    (rc = sl_pressure_start(params->pressure ? params->pressure : "auto", on_pressure, m, &m->pressure, &err)))
+		goto fail;
 	m->load_ns = sl_now_ns() - t0;
 	*out = m;
 	return 0;
@@ -111,6 +131,7 @@ SLUICE_API void sluice_model_free(struct sluice_model *m)
 {
 	if (!m)
 		return;
+	sl_pressure_stop(m->pressure); /* no callback runs after this returns */
 	sl_weights_free(m->weights);
 	sl_backend_free(m->be);
 	sl_vocab_free(m->vocab);

@@ -71,6 +71,8 @@ struct sl_weights {
 	_Atomic uint64_t host_limit_req; /* pressure: requested host budget (0 = none pending) */
 	struct sl_policy dev_pol, host_pol;
 	int cur_layer;
+	bool streaming;
+	uint64_t host_min;
 	struct sl_weights_stats st;
 	struct sl_err err;
 };
@@ -198,13 +200,18 @@ static void host_drop(struct sl_weights *w, int id)
 /* Evict ready host entries (not of the layers in [keep_lo, keep_hi]) until `size` more fits the budget. */
 static bool host_make_room(struct sl_weights *w, uint64_t size, int keep_lo, int keep_hi)
 {
-	int v = w->host_pol.ops->next_victim(&w->host_pol, -1);
-	while (w->host_used + size > w->host_budget && v >= 0) {
-		int next = w->host_pol.ops->next_victim(&w->host_pol, v);
-		struct unit *u = &w->u[v];
-		if (u->hstate == H_READY && !u->host_pinned && !(u->layer >= keep_lo && u->layer <= keep_hi))
-			host_drop(w, v);
-		v = next;
+	/* Unpinned entries first; pinned ones only when that is not enough (a budget lowered by
+	 * memory pressure below what was pinned). */
+	for (int pass = 0; pass < 2 && w->host_used + size > w->host_budget; pass++) {
+		int v = w->host_pol.ops->next_victim(&w->host_pol, -1);
+		while (w->host_used + size > w->host_budget && v >= 0) {
+			int next = w->host_pol.ops->next_victim(&w->host_pol, v);
+			struct unit *u = &w->u[v];
+			if (u->hstate == H_READY && (pass || !u->host_pinned) &&
+			    !(u->layer >= keep_lo && u->layer <= keep_hi))
+				host_drop(w, v);
+			v = next;
+		}
 	}
 	return w->host_used + size <= w->host_budget;
 }
@@ -215,13 +222,10 @@ static void apply_pressure(struct sl_weights *w)
 	if (!lim)
 		return;
 	w->st.shrink_events++;
+	lim = SL_MAX(lim, w->host_min); /* below one layer, streaming cannot work at all */
 	if (lim < w->host_budget)
 		w->host_budget = lim;
 	host_make_room(w, 0, w->cur_layer, w->cur_layer);
-	/* Still over: give up pinned host copies too, last placed first (they can be read again). */
-	for (int i = w->n - 1; i >= 0 && w->host_used > w->host_budget; i--)
-		if (w->u[i].host_pinned && w->u[i].hstate == H_READY)
-			host_drop(w, i);
 }
 
 /* Start reading unit id into the host tier. -ENOSPC when the budget has no room now. */
@@ -447,6 +451,8 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 		max_layer = SL_MAX(max_layer, b);
 		max_layer_span = SL_MAX(max_layer_span, span);
 	}
+	w->streaming = total > w->vram_budget;
+	w->host_min = max_layer_span;
 	/* Streaming needs device room for one layer, and host room for one layer (read, then uploaded). */
 	uint64_t stream_min = max_layer;
 	if (total > w->vram_budget && global + stream_min > w->vram_budget)
@@ -644,6 +650,16 @@ uint64_t sl_weights_host_used(const struct sl_weights *w)
 uint64_t sl_weights_host_budget(const struct sl_weights *w)
 {
 	return w->host_budget;
+}
+
+uint64_t sl_weights_host_min(const struct sl_weights *w)
+{
+	return w->host_min;
+}
+
+bool sl_weights_streaming(const struct sl_weights *w)
+{
+	return w->streaming;
 }
 
 const char *sl_weights_io_notice(const struct sl_weights *w)

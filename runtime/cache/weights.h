@@ -56,6 +56,10 @@ void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *o
 void sl_weights_shrink(struct sl_weights *w, uint64_t bytes);
 uint64_t sl_weights_host_used(const struct sl_weights *w);
 uint64_t sl_weights_host_budget(const struct sl_weights *w);
+/* The least host cache streaming can work with (one layer's reads). */
+uint64_t sl_weights_host_min(const struct sl_weights *w);
+/* True when some weights are not resident on the device (so they stream). */
+bool sl_weights_streaming(const struct sl_weights *w);
 /* The I/O engine in use ("uring", "pread", "mmap") and why "auto" fell back, if it did ("" if not). */
 const char *sl_weights_io_engine(const struct sl_weights *w);
 const char *sl_weights_io_notice(const struct sl_weights *w);

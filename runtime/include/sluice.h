@@ -52,7 +52,9 @@ struct sluice_model_params {
 	uint64_t host_cache;     /* bytes of host cache for streamed weights; 0 = unlimited */
 	int lookahead;           /* layers prefetched ahead of compute; 0 = default */
 	int n_threads;           /* compute threads; 0 = number of CPUs */
-	uint32_t flags;          /* SLUICE_MODEL_* */
+	const char *pressure;    /* memory-pressure source while streaming: "auto" (default: /dev/sluice,
+				  * else PSI, else none), "dev", "psi", "inject" (tests), "none" */
+	uint32_t flags;          /* reserved, 0 */
 	uint32_t reserved;
 };
 

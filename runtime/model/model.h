@@ -49,6 +49,7 @@ struct sluice_model {
 	char name[64];
 	struct sl_tensor_ref tok_embd, output_norm, output;
 	struct sl_layer *layers;
+	struct sl_pressure *pressure; /* memory-pressure monitor, while streaming */
 	uint64_t load_ns;
 	uint64_t n_params;
 	struct sl_err err;
