@@ -28,6 +28,7 @@
 #include "cache/weights.h"
 #include "cache/lru.h"
 #include "io/io.h"
+#include "mem/pool.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ struct sl_weights {
 	struct sl_backend *be;
 	struct sl_weights_config cfg;
 	struct sl_io *io;
+	struct sl_pool *pool;    /* pinned staging memory of the host tier (when --host-cache is set) */
 	bool zero_copy_map;      /* mmap engine: the page cache is the host tier */
 	struct unit *u;
 	int n, cap;
@@ -76,6 +78,14 @@ struct sl_weights {
 	struct sl_weights_stats st;
 	struct sl_err err;
 };
+
+static void host_free_buf(struct sl_weights *w, void *buf)
+{
+	if (w->pool)
+		sl_pool_free(w->pool, buf);
+	else
+		free(buf);
+}
 
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,
 		   struct sl_weights **out, struct sl_err *err)
@@ -109,9 +119,13 @@ void sl_weights_free(struct sl_weights *w)
 		struct unit *u = &w->u[i];
 		if (u->dev)
 			w->be->ops->free(w->be, u->dev_base, u->dev_len);
-		free(u->hbuf);
+		if (u->hbuf)
+			host_free_buf(w, u->hbuf);
 	}
+	if (w->pool)
+		sl_pool_detach_io(w->pool);
 	sl_io_close(w->io);
+	sl_pool_destroy(w->pool);
 	sl_policy_destroy(&w->dev_pol);
 	sl_policy_destroy(&w->host_pol);
 	free(w->layer_first);
@@ -188,7 +202,7 @@ static int dev_alloc(struct sl_weights *w, struct unit *u, struct sl_err *err)
 static void host_drop(struct sl_weights *w, int id)
 {
 	struct unit *u = &w->u[id];
-	free(u->hbuf);
+	host_free_buf(w, u->hbuf);
 	u->hbuf = NULL;
 	w->host_used -= u->hlen;
 	u->hlen = 0;
@@ -226,6 +240,8 @@ static void apply_pressure(struct sl_weights *w)
 	if (lim < w->host_budget)
 		w->host_budget = lim;
 	host_make_room(w, 0, w->cur_layer, w->cur_layer);
+	if (w->pool)
+		sl_pool_trim(w->pool); /* hand emptied slabs back to the system now */
 }
 
 /* Start reading unit id into the host tier. -ENOSPC when the budget has no room now. */
@@ -238,9 +254,26 @@ static int host_start_read(struct sl_weights *w, int id, int keep_lo, int keep_h
 		return sl_errf(err, -rc, "'%s': bad file range", u->name);
 	if (!host_make_room(w, a_len, keep_lo, keep_hi))
 		return -ENOSPC;
-	u->hbuf = sl_aligned_alloc(SL_MAX(sl_io_mem_alignment(w->io), 64u), a_len);
-	if (!u->hbuf)
-		return sl_errf(err, ENOMEM, "out of memory for a %llu-byte read buffer", (unsigned long long)a_len);
+	if (w->pool) {
+		/* The budget has room, but the pool may be fragmented: evict until a piece fits. */
+		while ((rc = sl_pool_alloc(w->pool, a_len, &u->hbuf, NULL)) == -ENOMEM) {
+			uint64_t before = w->host_used;
+			uint64_t saved = w->host_budget;
+			w->host_budget = w->host_used ? w->host_used - 1 : 0; /* ask for one more eviction */
+			host_make_room(w, 0, keep_lo, keep_hi);
+			w->host_budget = saved;
+			if (w->host_used == before)
+				return -ENOSPC;
+		}
+		if (rc)
+			return sl_errf(err, -rc, "host cache: cannot allocate a %llu-byte read buffer",
+				       (unsigned long long)a_len);
+	} else {
+		u->hbuf = sl_aligned_alloc(SL_MAX(sl_io_mem_alignment(w->io), 64u), a_len);
+		if (!u->hbuf)
+			return sl_errf(err, ENOMEM, "out of memory for a %llu-byte read buffer",
+				       (unsigned long long)a_len);
+	}
 	u->hlen = a_len;
 	w->host_used += a_len;
 	if (w->host_used > w->st.host_peak)
@@ -427,6 +460,15 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 	if ((rc = sl_io_open(w->cfg.io_engine ? w->cfg.io_engine : "auto", w->f->path, &ioc, &w->io, err)))
 		return rc;
 	w->zero_copy_map = !strcmp(sl_io_engine_name(w->io), "mmap");
+	if (w->host_budget != UINT64_MAX && !w->zero_copy_map) {
+		/* The host tier's memory: pinned slabs under the --host-cache budget, registered with
+		 * io_uring as fixed buffers (and later with the GPU driver by its backend). */
+		struct sl_pool_config pc = { .budget = w->host_budget };
+		if ((rc = sl_pool_create(&pc, &w->pool, err)) || (rc = sl_pool_attach_io(w->pool, w->io, err)))
+			return rc;
+		if (sl_pool_notice(w->pool)[0])
+			sl_warn("%s", sl_pool_notice(w->pool));
+	}
 	if ((rc = build_layer_index(w, n_layers, err)) || (rc = sl_policy_init(&w->dev_pol, "lru", w->n)) ||
 	    (rc = sl_policy_init(&w->host_pol, "lru", w->n)))
 		return rc < 0 && !err->msg[0] ? sl_errf(err, -rc, "out of memory") : rc;

@@ -256,6 +256,11 @@ static void release_empty(struct sl_pool *p)
 	}
 }
 
+void sl_pool_trim(struct sl_pool *p)
+{
+	release_empty(p);
+}
+
 int sl_pool_alloc(struct sl_pool *p, uint64_t size, void **out, struct sl_err *err)
 {
 	uint64_t len = SL_ALIGN_UP(SL_MAX(size, 1ull), PAGE);

@@ -55,6 +55,8 @@ void sl_pool_destroy(struct sl_pool *pool);
 /* A page-aligned buffer of at least size bytes; -ENOMEM beyond the budget. */
 int sl_pool_alloc(struct sl_pool *pool, uint64_t size, void **out, struct sl_err *err);
 void sl_pool_free(struct sl_pool *pool, void *p);
+/* Unmap slabs nothing is allocated from (memory pressure: give the memory back now). */
+void sl_pool_trim(struct sl_pool *pool);
 
 /* Register every slab, now and later, with io as a fixed buffer.  One engine at a time;
  * detach (or destroy the pool) before closing it. */
