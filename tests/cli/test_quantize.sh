@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$BIN" quantize "$TMP/missing.gguf" "$TMP/x.gguf" --type q8_0 2>/dev/null && fail "missing input accepted"
 [ -e "$TMP/x.gguf" ] && fail "output left behind after an error"
 
-"$BIN" gen-model --size 8M --type f16 --seed 5 -q -o "$TMP/m.gguf" >/dev/null 2>&1 || fail "gen-model"
+"$BIN" gen-model --size 8M --dim 256 --layers 6 --type f16 --seed 5 -q -o "$TMP/m.gguf" >/dev/null 2>&1 || fail "gen-model"
 out=$("$BIN" quantize -v "$TMP/m.gguf" "$TMP/m-q4km.gguf" --type q4_k_m) || fail "quantize q4_k_m"
 echo "$out" | grep -q '^output.weight .* q6_K' || fail "output.weight not q6_K"
 echo "$out" | grep -q '^blk.2.attn_v.weight .* q6_K' || fail "blk.2.attn_v not q6_K (use_more_bits, 6 layers)"
