@@ -100,7 +100,7 @@ install: lib cli $(BUILD)/sluice.pc
 	ln -sf libsluice.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsluice.so.$(SOVER)
 	ln -sf libsluice.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsluice.so
 	install -m 644 runtime/include/sluice.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/sluice.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' runtime/sluice.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sluice.pc
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
