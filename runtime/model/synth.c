@@ -86,7 +86,7 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 
 /* Fill one tensor: rows of random values, converted to the tensor's type and written in chunks. */
 static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
-			uint64_t seed, float scale, float offset, uint64_t *done, uint64_t total,
+			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, uint64_t *done, uint64_t total,
 			sl_synth_progress_fn progress, void *parg, struct sl_err *err)
 {
 	size_t row_bytes = sl_row_size(type, cols);
@@ -103,8 +103,9 @@ static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, i
 	for (int64_t r0 = 0; r0 < rows && !rc; r0 += chunk_rows) {
 		int64_t nr = SL_MIN(chunk_rows, rows - r0);
 		for (int64_t r = 0; r < nr; r++) {
+			const bool zero = r0 + r >= zero_lo && r0 + r < zero_hi;
 			for (int64_t c = 0; c < cols; c++)
-				f[c] = offset + scale * rnd(&s);
+				f[c] = zero ? 0.0f : offset + scale * rnd(&s);
 			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
 		}
 		rc = gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
@@ -234,8 +235,11 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	uint64_t done = 0;
 	for (size_t i = 0; i < nt && !rc; i++) {
 		uint64_t seed = p->seed * 0x100000001b3ull + i * 0x9e3779b97f4a7c15ull + 1;
+		/* Output rows of the byte tokens are zero, so generated text is mostly whole words
+		 * rather than stray bytes (the weights are random either way). */
+		bool out = i == nt - 1;
 		rc = write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
-				  ts[i].scale, ts[i].offset, &done, total, progress, parg, err);
+				  ts[i].scale, ts[i].offset, out ? 3 : 0, out ? 259 : 0, &done, total, progress, parg, err);
 	}
 	if (!rc)
 		rc = gguf_writer_finish(w, fd, err);
