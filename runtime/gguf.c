@@ -14,7 +14,7 @@
 #include "quant/quant.h"
 
 #include <fcntl.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -259,35 +259,40 @@ static int cmp_str(const struct gguf_str *a, const struct gguf_str *b)
 	return a->len < b->len ? -1 : a->len > b->len;
 }
 
-static const struct gguf_str *g_sort_names;
-static int cmp_idx_by_name(const void *a, const void *b)
+struct name_table {
+	const uint8_t *base; /* first element; each starts with its struct gguf_str */
+	size_t stride;
+};
+
+static const struct gguf_str *name_at(const struct name_table *t, uint64_t i)
 {
-	return cmp_str(&g_sort_names[*(const uint64_t *)a], &g_sort_names[*(const uint64_t *)b]);
+	return (const struct gguf_str *)(const void *)(t->base + i * t->stride);
 }
 
-/* Find a duplicate among n names; returns the index of one, -1 if none, -2 on ENOMEM. */
-static int64_t find_duplicate(const struct gguf_str *names, uint64_t n)
+static int cmp_idx_by_name(const void *a, const void *b, void *ctx)
+{
+	return cmp_str(name_at(ctx, *(const uint64_t *)a), name_at(ctx, *(const uint64_t *)b));
+}
+
+/* Refuse duplicate names among n elements (metadata keys or tensor infos): sort indices, compare neighbours. */
+static int check_unique(const char *path, const void *base, size_t stride, uint64_t n, const char *what,
+			struct sl_err *err)
 {
 	if (n < 2)
-		return -1;
+		return 0;
+	struct name_table t = { base, stride };
 	uint64_t *idx = malloc(n * sizeof(*idx));
 	if (!idx)
-		return -2;
+		return sl_errf(err, ENOMEM, "%s: out of memory", path);
 	for (uint64_t i = 0; i < n; i++)
 		idx[i] = i;
-	/* qsort has no context argument in C11; the header parse is single-threaded per call, but
-	 * two threads may open models at once, so guard the global. */
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
-	g_sort_names = names;
-	qsort(idx, n, sizeof(*idx), cmp_idx_by_name);
-	pthread_mutex_unlock(&lock);
-	int64_t dup = -1;
-	for (uint64_t i = 1; i < n && dup < 0; i++)
-		if (!cmp_str(&names[idx[i - 1]], &names[idx[i]]))
-			dup = (int64_t)idx[i];
+	qsort_r(idx, n, sizeof(*idx), cmp_idx_by_name, &t);
+	int rc = 0;
+	for (uint64_t i = 1; i < n && !rc; i++)
+		if (!cmp_str(name_at(&t, idx[i - 1]), name_at(&t, idx[i])))
+			rc = sl_errf(err, EINVAL, "%s: duplicate %s '%s'", path, what, name_at(&t, idx[i])->s);
 	free(idx);
-	return dup;
+	return rc;
 }
 
 struct span {
@@ -476,25 +481,10 @@ int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err
 		if ((rc = rd_u32(&r, &type)) || (rc = rd_value(&r, type, &kv->val, 0)))
 			goto fail;
 	}
-	{
-		struct gguf_str *keys = malloc((n_kv ? n_kv : 1) * sizeof(*keys));
-		if (!keys) {
-			rc = sl_errf(err, ENOMEM, "%s: out of memory", path);
-			goto fail;
-		}
-		for (uint64_t i = 0; i < n_kv; i++)
-			keys[i] = f->kv[i].key;
-		int64_t d = find_duplicate(keys, n_kv);
-		free(keys);
-		if (d == -2) {
-			rc = sl_errf(err, ENOMEM, "%s: out of memory", path);
-			goto fail;
-		}
-		if (d >= 0) {
-			rc = sl_errf(err, EINVAL, "%s: duplicate metadata key '%s'", path, f->kv[d].key.s);
-			goto fail;
-		}
-	}
+	_Static_assert(offsetof(struct gguf_kv, key) == 0, "names first");
+	_Static_assert(offsetof(struct gguf_tensor, name) == 0, "names first");
+	if ((rc = check_unique(path, f->kv, sizeof(*f->kv), n_kv, "metadata key", err)))
+		goto fail;
 
 	f->alignment = GGUF_DEFAULT_ALIGNMENT;
 	const struct gguf_kv *al = gguf_find_kv(f, "general.alignment");
@@ -511,25 +501,8 @@ int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err
 		if ((rc = read_tensor_info(&r, f, &f->tensors[i], i)))
 			goto fail;
 	}
-	{
-		struct gguf_str *names = malloc((n_tensors ? n_tensors : 1) * sizeof(*names));
-		if (!names) {
-			rc = sl_errf(err, ENOMEM, "%s: out of memory", path);
-			goto fail;
-		}
-		for (uint64_t i = 0; i < n_tensors; i++)
-			names[i] = f->tensors[i].name;
-		int64_t d = find_duplicate(names, n_tensors);
-		free(names);
-		if (d == -2) {
-			rc = sl_errf(err, ENOMEM, "%s: out of memory", path);
-			goto fail;
-		}
-		if (d >= 0) {
-			rc = sl_errf(err, EINVAL, "%s: duplicate tensor name '%s'", path, f->tensors[d].name.s);
-			goto fail;
-		}
-	}
+	if ((rc = check_unique(path, f->tensors, sizeof(*f->tensors), n_tensors, "tensor name", err)))
+		goto fail;
 	f->data_offset = SL_ALIGN_UP(r.pos, f->alignment);
 	if (f->data_offset > f->file_size) {
 		if (n_tensors) {
