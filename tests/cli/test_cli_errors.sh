@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# tests/cli/test_cli_errors.sh — every bad input gets a message on stderr that names the
+# problem and exit status 1: never a crash (>= 128), never silence, never success.
+set -u
+BIN=${SLUICE_BIN:-build/sluice}
+TMP=${SLUICE_TMP:-$(mktemp -d)}
+MODELS=${SLUICE_MODELS:-../shared/models}
+[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+[ -d "$MODELS" ] || { echo "shared model folder absent ($MODELS)"; exit 77; }
+M=$MODELS/stories260K.gguf
+nfail=0
+bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+
+# expect_error "PATTERN" CMD...: exit 1, stderr matches PATTERN (grep -Ei), stdout has no stats
+expect_error() {
+    local pat=$1; shift
+    timeout 20 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+    local rc=$?
+    if [ $rc -ne 1 ]; then
+        bad "sluice $*: exit $rc, expected 1 ($(head -c 200 "$TMP/err"))"
+    elif ! grep -Eiq -- "$pat" "$TMP/err"; then
+        bad "sluice $*: stderr does not match /$pat/: $(head -c 300 "$TMP/err")"
+    fi
+}
+
+head -c 600000 "$M" > "$TMP/truncated.gguf"
+echo "this is not a model" > "$TMP/text.gguf"
+: > "$TMP/empty.gguf"
+mkdir -p "$TMP/dir.gguf"
+
+for cmd in run info; do
+    if [ $cmd = run ]; then m=(-m); else m=(); fi
+    expect_error "missing\.gguf.*(no such file|cannot open)" $cmd "${m[@]}" "$TMP/missing.gguf"
+    expect_error "dir\.gguf.*directory" $cmd "${m[@]}" "$TMP/dir.gguf"
+    expect_error "version 1" $cmd "${m[@]}" "$MODELS/tinyllamas-stories-260k-f32.gguf"
+    expect_error "truncated\.gguf.*(past the end|truncated)" $cmd "${m[@]}" "$TMP/truncated.gguf"
+    expect_error "text\.gguf.*not a GGUF file" $cmd "${m[@]}" "$TMP/text.gguf"
+    expect_error "empty\.gguf.*(not a GGUF|0 bytes|empty)" $cmd "${m[@]}" "$TMP/empty.gguf"
+    expect_error "unknown option.*--bogus" $cmd --bogus "${m[@]}" "$M"
+done
+# a model cut at many points: always a clean error
+for n in 0 3 4 8 16 24 100 1000 5000 14000 14176 14200 100000 1185375; do
+    head -c $n "$M" > "$TMP/cut.gguf"
+    expect_error "cut\.gguf" run -m "$TMP/cut.gguf" -n 1
+done
+
+# run: options and values
+expect_error "no model" run
+expect_error "no model" run -p hello
+expect_error "'-m'.*needs a value" run -m
+expect_error "'-n'.*needs a value|-n.*value" run -m "$M" -n
+expect_error "--temp.*needs a value" run -m "$M" --temp
+expect_error "-n.*'abc'.*not a whole number" run -m "$M" -n abc
+expect_error "-n.*'-3'" run -m "$M" -n -3
+expect_error "-n.*'1.5'" run -m "$M" -n 1.5
+expect_error "--temp.*'-1'" run -m "$M" --temp -1
+expect_error "--temp.*'hot'" run -m "$M" --temp hot
+expect_error "--temp.*'nan'" run -m "$M" --temp nan
+expect_error "--top-p.*'2'" run -m "$M" --top-p 2
+expect_error "--top-p.*'0'" run -m "$M" --top-p 0
+expect_error "--top-k.*'-1'" run -m "$M" --top-k -1
+expect_error "--seed.*'-5'" run -m "$M" --seed -5
+expect_error "-t.*'0'" run -m "$M" -t 0
+expect_error "-c.*'x'" run -m "$M" -c x
+expect_error "--vram.*'lots'.*size" run -m "$M" --vram lots
+expect_error "--io.*'floppy'" run -m "$M" --io floppy
+expect_error "unexpected argument 'extra'" run -m "$M" extra
+expect_error "prompt\.txt" run -m "$M" -f "$TMP/no-such-prompt.txt"
+
+# info
+expect_error "no model" info
+expect_error "one model" info "$M" "$M"
+
+# gen-model
+expect_error "--type.*'q9_9'" gen-model --type q9_9 -o "$TMP/g.gguf"
+expect_error "--type.*'q8_k'" gen-model --type q8_K -o "$TMP/g.gguf"
+expect_error "--size.*'abc'.*size" gen-model --size abc -o "$TMP/g.gguf"
+expect_error "no output" gen-model --size 1M
+expect_error "nonexistent.*(no such file|cannot create)" gen-model --size 1M -o "$TMP/nonexistent/g.gguf"
+expect_error "--arch.*'gpt2'" gen-model --arch gpt2 -o "$TMP/g.gguf"
+expect_error "unknown option.*--bogus" gen-model --bogus
+[ -e "$TMP/g.gguf" ] && bad "gen-model left an output file behind after an error"
+
+# the command itself
+expect_error "unknown command 'frobnicate'" frobnicate
+expect_error "unknown command '--bogus'" --bogus
+timeout 10 "$BIN" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 1 ] || bad "sluice with no arguments: exit $rc, expected 1"
+grep -q "usage" "$TMP/err" || bad "sluice with no arguments: no usage on stderr"
+
+# --help: exit 0, usage on stdout, for the command and every subcommand
+for sub in "" run info gen-model quantize bench topo; do
+    # shellcheck disable=SC2086
+    timeout 10 "$BIN" $sub --help >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    [ $rc -eq 0 ] || bad "sluice $sub --help: exit $rc"
+    grep -q "usage" "$TMP/out" || bad "sluice $sub --help: no usage on stdout"
+done
+timeout 10 "$BIN" version | grep -Eq '^sluice [0-9]+\.[0-9]+\.[0-9]+$' || bad "sluice version"
+
+[ $nfail -eq 0 ] || { echo "$nfail problem(s)"; exit 1; }
+echo "cli errors: ok"
