@@ -119,7 +119,7 @@ int sl_io_open(const char *engine, const char *path, const struct sl_io_config *
 			r = sl_io_engine_open(&sl_io_pread_ops, path, &like, &io, err);
 			if (r < 0)
 				return r;
-			snprintf(notice, sizeof(notice), "io: io_uring unavailable (%s); using pread",
+			snprintf(notice, sizeof(notice), "io: io_uring unavailable (%.200s); using pread",
 				 uerr.msg);
 			sl_warn("%s", notice);
 		}
