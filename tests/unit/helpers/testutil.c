@@ -128,7 +128,7 @@ const char *tb_write(struct t_buf *b, const char *name)
 {
 	const char *path = t_tmp_path(name);
 	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(b->p, 1, b->len, f) != b->len || fclose(f)) {
+	if (!f || (b->len && fwrite(b->p, 1, b->len, f) != b->len) || fclose(f)) {
 		perror(path);
 		exit(1);
 	}
