@@ -15,8 +15,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 command -v pkg-config >/dev/null || fail "pkg-config not installed (scripts/deps.sh installs it)"
 P=$TMP/prefix
 
-# Reuse the build folder under test: install must not rebuild anything into another folder.
-make -s -C "$ROOT" BUILD="$BUILD" PREFIX="$P" install >"$TMP/install.log" 2>&1 ||
+# Install what the build folder under test holds: `-o lib -o cli` stops make from rebuilding it
+# (with other flags than it was built with, e.g. a `make asan` build) or into another folder.
+make -s -C "$ROOT" BUILD="$BUILD" PREFIX="$P" -o lib -o cli install >"$TMP/install.log" 2>&1 ||
     { tail -20 "$TMP/install.log"; fail "make install exited non-zero"; }
 
 for f in lib/libsluice.a lib/libsluice.so.0.1.0 include/sluice.h lib/pkgconfig/sluice.pc bin/sluice; do
