@@ -6,8 +6,13 @@ BIN=${SLUICE_BIN:-build/sluice}
 TMP=${SLUICE_TMP:-$(mktemp -d)}
 MODELS=${SLUICE_MODELS:-../shared/models}
 [ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-[ -d "$MODELS" ] || { echo "shared model folder absent ($MODELS)"; exit 77; }
 M=$MODELS/stories260K.gguf
+V1=$MODELS/tinyllamas-stories-260k-f32.gguf
+if [ ! -d "$MODELS" ]; then  # everything but the GGUF v1 case runs on a generated model
+    echo "note: shared model folder absent ($MODELS): using a generated model, GGUF v1 case not run"
+    M=$TMP/gen.gguf
+    "$BIN" gen-model --size 2M --type f16 -q -o "$M" 2>/dev/null || { echo "FAIL: gen-model"; exit 1; }
+fi
 nfail=0
 bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 
@@ -32,14 +37,14 @@ for cmd in run info; do
     if [ $cmd = run ]; then m=(-m); else m=(); fi
     expect_error "missing\.gguf.*(no such file|cannot open)" $cmd "${m[@]}" "$TMP/missing.gguf"
     expect_error "dir\.gguf.*directory" $cmd "${m[@]}" "$TMP/dir.gguf"
-    expect_error "version 1" $cmd "${m[@]}" "$MODELS/tinyllamas-stories-260k-f32.gguf"
+    [ -d "$MODELS" ] && expect_error "version 1" $cmd "${m[@]}" "$V1"
     expect_error "truncated\.gguf.*(past the end|truncated)" $cmd "${m[@]}" "$TMP/truncated.gguf"
     expect_error "text\.gguf.*not a GGUF file" $cmd "${m[@]}" "$TMP/text.gguf"
     expect_error "empty\.gguf.*(not a GGUF|0 bytes|empty)" $cmd "${m[@]}" "$TMP/empty.gguf"
     expect_error "unknown option.*--bogus" $cmd --bogus "${m[@]}" "$M"
 done
 # a model cut at many points: always a clean error
-for n in 0 3 4 8 16 24 100 1000 5000 14000 14176 14200 100000 1185375; do
+for n in 0 3 4 8 16 24 100 1000 5000 14000 14176 14200 100000 $(($(stat -c %s "$M") - 1)); do
     head -c $n "$M" > "$TMP/cut.gguf"
     expect_error "cut\.gguf" run -m "$TMP/cut.gguf" -n 1
 done
