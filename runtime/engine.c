@@ -293,6 +293,14 @@ SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t
 	sl_weights_get_stats(c->m->weights, &after);
 	uint64_t elapsed = sl_now_ns() - t0, waited = after.io_wait_ns - before.io_wait_ns;
 	c->st.compute_ns += elapsed > waited ? elapsed - waited : 0;
+	/* A call with several tokens is prompt processing; one token at a time is generation. */
+	if (n > 1) {
+		c->st.prompt_tokens += n;
+		c->st.prompt_ns += elapsed;
+	} else {
+		c->st.gen_tokens += n;
+		c->st.gen_ns += elapsed;
+	}
 	if (logits)
 		*logits = c->logits;
 	return 0;

@@ -148,6 +148,7 @@ SLUICE_API int32_t sluice_sample(struct sluice_sampler *s, float *logits, size_t
 
 struct sluice_stats {
 	uint64_t load_ns;
+	/* sluice_decode calls of several tokens count as prompt, of one token as generation */
 	uint64_t prompt_tokens;
 	uint64_t prompt_ns;
 	uint64_t gen_tokens;

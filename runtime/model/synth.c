@@ -28,6 +28,29 @@ static const char *const words[] = {
 };
 static const char *const puncts[] = { ".", ",", "!", "?", "\"", "'" };
 
+#define MAX_PREFIXES 256
+
+/* The proper prefixes ("▁t", "▁th") of the words: SentencePiece merges grow a word one
+ * symbol at a time, so each must be a piece for the whole word to be reachable. */
+static int word_prefixes(char (*out)[32])
+{
+	int n = 0;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(words); i++) {
+		for (size_t k = 1; k < strlen(words[i]); k++) {
+			char piece[32];
+			snprintf(piece, sizeof(piece), "\xe2\x96\x81%.*s", (int)k, words[i]);
+			bool dup = false;
+			for (int j = 0; j < n && !dup; j++)
+				dup = !strcmp(out[j], piece);
+			for (size_t j = 0; j < SL_ARRAY_SIZE(words) && !dup; j++)
+				dup = !strcmp(piece + 3, words[j]);
+			if (!dup && n < MAX_PREFIXES)
+				snprintf(out[n++], 32, "%s", piece);
+		}
+	}
+	return n;
+}
+
 static uint64_t splitmix64(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -48,7 +71,9 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 	if (!tt || !tt->from_float)
 		return sl_errf(err, EINVAL, "type %s cannot be written", sl_type_name(p->type));
 	const int64_t blk = tt->block_size;
-	p->n_vocab = 3 + 256 + (uint32_t)SL_ARRAY_SIZE(words) + (uint32_t)SL_ARRAY_SIZE(puncts);
+	char prefixes[MAX_PREFIXES][32];
+	p->n_vocab = 3 + 256 + (uint32_t)word_prefixes(prefixes) + (uint32_t)SL_ARRAY_SIZE(words) +
+		     (uint32_t)SL_ARRAY_SIZE(puncts);
 	if (!p->n_embd) {
 		/* Pick the widest model that still has at least 16 layers in the size asked for. */
 		static const uint32_t dims[] = { 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096, 5120, 8192 };
@@ -149,7 +174,8 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	int32_t *types = calloc(V, sizeof(int32_t));
 	char (*bytes)[8] = calloc(256, 8);
 	char (*wbuf)[32] = calloc(SL_ARRAY_SIZE(words), 32);
-	if (!toks || !scores || !types || !bytes || !wbuf) {
+	char (*pbuf)[32] = calloc(MAX_PREFIXES, 32);
+	if (!toks || !scores || !types || !bytes || !wbuf || !pbuf) {
 		rc = sl_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -162,6 +188,13 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		types[3 + b] = 6;
 	}
 	uint32_t id = 259;
+	const int n_prefixes = word_prefixes(pbuf);
+	for (int i = 0; i < n_prefixes; i++, id++) {
+		toks[id] = pbuf[i];
+		types[id] = 1;
+		scores[id] = -1000.0f - (float)i;
+	}
+	const uint32_t first_word = id;
 	for (size_t i = 0; i < SL_ARRAY_SIZE(words); i++, id++) {
 		snprintf(wbuf[i], 32, "\xe2\x96\x81%s", words[i]);
 		toks[id] = wbuf[i];
@@ -235,11 +268,12 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	uint64_t done = 0;
 	for (size_t i = 0; i < nt && !rc; i++) {
 		uint64_t seed = p->seed * 0x100000001b3ull + i * 0x9e3779b97f4a7c15ull + 1;
-		/* Output rows of the byte tokens are zero, so generated text is mostly whole words
-		 * rather than stray bytes (the weights are random either way). */
+		/* Output rows of the byte and prefix tokens are zero, so generated text is mostly whole
+		 * words rather than stray bytes (the weights are random either way). */
 		bool out = i == nt - 1;
 		rc = write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
-				  ts[i].scale, ts[i].offset, out ? 3 : 0, out ? 259 : 0, &done, total, progress, parg, err);
+				  ts[i].scale, ts[i].offset, out ? 3 : 0, out ? (int64_t)first_word : 0, &done, total,
+				  progress, parg, err);
 	}
 	if (!rc)
 		rc = gguf_writer_finish(w, fd, err);
@@ -257,6 +291,7 @@ out:
 	free(types);
 	free(bytes);
 	free(wbuf);
+	free(pbuf);
 	gguf_writer_free(w);
 	return rc;
 }
