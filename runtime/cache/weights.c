@@ -56,6 +56,21 @@ struct unit {
 	struct sl_io_req req;
 };
 
+/*
+ * Spare device allocations: the buffers of evicted streamed units, kept for the next unit of the
+ * same size instead of being freed.  Streaming evicts and re-allocates every streamed byte once
+ * per token; on the CPU backend a freed multi-MiB buffer goes back to the kernel (munmap) and the
+ * next one is zero-filled a 4 KiB page fault at a time during the upload memcpy — measured at
+ * about half of all decode CPU time, more than the matmuls (Documentation/performance.md,
+ * "Streaming decode").  Layers repeat the same tensor sizes, so an exact-size spare almost always
+ * exists; a GPU backend saves its allocator calls the same way.  Spares count against --vram
+ * (dev_used + spare bytes <= budget), so device memory stays bounded exactly as before.
+ */
+struct spare {
+	void *p;
+	uint64_t len;
+};
+
 struct sl_weights {
 	struct gguf_file *f;
 	struct sl_backend *be;
@@ -72,12 +87,17 @@ struct sl_weights {
 	uint64_t host_budget, host_used;
 	_Atomic uint64_t host_limit_req; /* pressure: requested host budget (0 = none pending) */
 	struct sl_policy dev_pol, host_pol;
+	struct spare *dev_spare; /* newest last */
+	int n_spare, cap_spare;
+	uint64_t spare_bytes;
 	int cur_layer;
 	bool streaming;
 	uint64_t host_min;
 	struct sl_weights_stats st;
 	struct sl_err err;
 };
+
+static void spare_trim(struct sl_weights *w, uint64_t keep);
 
 static void host_free_buf(struct sl_weights *w, void *buf)
 {
@@ -122,6 +142,8 @@ void sl_weights_free(struct sl_weights *w)
 		if (u->hbuf)
 			host_free_buf(w, u->hbuf);
 	}
+	spare_trim(w, 0);
+	free(w->dev_spare);
 	if (w->pool)
 		sl_pool_detach_io(w->pool);
 	sl_io_close(w->io);
@@ -163,10 +185,53 @@ static double mib(uint64_t b)
 
 /* ---- device tier ---- */
 
+/* Free spares, oldest first, until at most `keep` bytes remain. */
+static void spare_trim(struct sl_weights *w, uint64_t keep)
+{
+	int i = 0;
+	while (w->spare_bytes > keep && i < w->n_spare) {
+		w->be->ops->free(w->be, w->dev_spare[i].p, w->dev_spare[i].len);
+		w->spare_bytes -= w->dev_spare[i].len;
+		i++;
+	}
+	memmove(w->dev_spare, w->dev_spare + i, (size_t)(w->n_spare - i) * sizeof(*w->dev_spare));
+	w->n_spare -= i;
+}
+
+static void spare_put(struct sl_weights *w, void *p, uint64_t len)
+{
+	if (w->n_spare == w->cap_spare) {
+		int cap = w->cap_spare ? 2 * w->cap_spare : 16;
+		struct spare *v = realloc(w->dev_spare, (size_t)cap * sizeof(*v));
+		if (!v) { /* no room to remember it: just free it */
+			w->be->ops->free(w->be, p, len);
+			return;
+		}
+		w->dev_spare = v;
+		w->cap_spare = cap;
+	}
+	w->dev_spare[w->n_spare++] = (struct spare){ p, len };
+	w->spare_bytes += len;
+}
+
+/* A spare of exactly `len` bytes, newest first (the unit evicted last is usually the same tensor
+ * one layer back); NULL if none. */
+static void *spare_take(struct sl_weights *w, uint64_t len)
+{
+	for (int i = w->n_spare - 1; i >= 0; i--)
+		if (w->dev_spare[i].len == len) {
+			void *p = w->dev_spare[i].p;
+			w->spare_bytes -= len;
+			w->dev_spare[i] = w->dev_spare[--w->n_spare];
+			return p;
+		}
+	return NULL;
+}
+
 static void dev_evict(struct sl_weights *w, int id)
 {
 	struct unit *u = &w->u[id];
-	w->be->ops->free(w->be, u->dev_base, u->dev_len);
+	spare_put(w, u->dev_base, u->dev_len);
 	u->dev = u->dev_base = NULL;
 	w->dev_used -= u->size;
 	w->dev_pol.ops->remove(&w->dev_pol, id);
@@ -187,7 +252,13 @@ static int dev_reserve(struct sl_weights *w, uint64_t size)
 
 static int dev_alloc(struct sl_weights *w, struct unit *u, struct sl_err *err)
 {
-	int rc = w->be->ops->alloc(w->be, u->size, &u->dev_base);
+	int rc = 0;
+	if (!(u->dev_base = spare_take(w, u->size))) {
+		/* No spare of this size: free others first, so used + spare bytes stay within --vram. */
+		uint64_t need = w->dev_used + u->size;
+		spare_trim(w, w->vram_budget > need ? w->vram_budget - need : 0);
+		rc = w->be->ops->alloc(w->be, u->size, &u->dev_base);
+	}
 	u->dev = u->dev_base;
 	u->dev_len = u->size;
 	if (rc)
@@ -211,6 +282,12 @@ static void host_drop(struct sl_weights *w, int id)
 	w->host_pol.ops->remove(&w->host_pol, id);
 }
 
+/* Is `layer` in [lo, hi]?  lo > hi is a range that wraps past the last layer into the next token. */
+static bool in_range(int layer, int lo, int hi)
+{
+	return lo <= hi ? layer >= lo && layer <= hi : layer >= lo || layer <= hi;
+}
+
 /* Evict ready host entries (not of the layers in [keep_lo, keep_hi]) until `size` more fits the budget. */
 static bool host_make_room(struct sl_weights *w, uint64_t size, int keep_lo, int keep_hi)
 {
@@ -222,7 +299,7 @@ static bool host_make_room(struct sl_weights *w, uint64_t size, int keep_lo, int
 			int next = w->host_pol.ops->next_victim(&w->host_pol, v);
 			struct unit *u = &w->u[v];
 			if (u->hstate == H_READY && (pass || !u->host_pinned) &&
-			    !(u->layer >= keep_lo && u->layer <= keep_hi))
+			    !in_range(u->layer, keep_lo, keep_hi))
 				host_drop(w, v);
 			v = next;
 		}
@@ -317,27 +394,36 @@ static int reap(struct sl_weights *w, unsigned min, struct sl_err *err)
 	return rc;
 }
 
-/* Queue reads for the units of layers (l, l+lookahead] that are on no tier yet, while the host budget allows. */
+/*
+ * Queue reads for the next `lookahead` streamed layers after l, in compute order, wrapping into
+ * the next token.  Layers with nothing to read (device-resident, or pinned in the host tier) are
+ * skipped and not counted.  Counting them, as a plain l+1 .. l+lookahead did, left the drive
+ * idle while compute went through a run of them (the pinned layers, then the resident ones at the
+ * start of the next token), and the next streamed layer was requested only when compute was
+ * lookahead layers away from it.
+ */
 static void prefetch(struct sl_weights *w, int l)
 {
-	if (!w->io || w->zero_copy_map)
+	if (!w->io || w->zero_copy_map || !w->streaming || w->n_layers <= 0)
 		return;
-	for (int k = 1; k <= w->cfg.lookahead; k++) {
-		int layer = l + k;
-		if (layer >= w->n_layers)
-			layer -= w->n_layers + 1; /* wrap: next token starts again (-1 = globals) */
-		if (layer < 0)
-			continue;
+	int found = 0;
+	for (int k = 1; k < w->n_layers && found < w->cfg.lookahead; k++) {
+		int layer = (l + k) % w->n_layers;
+		bool streamed = false;
 		for (int j = 0; j < w->layer_count[layer]; j++) {
 			int id = w->layer_units[w->layer_first[layer] + j];
 			struct unit *u = &w->u[id];
-			if (u->resident || u->dev || u->hstate != H_NONE)
+			if (u->resident || u->host_pinned)
+				continue;
+			streamed = true;
+			if (u->dev || u->hstate != H_NONE)
 				continue;
 			struct sl_err e;
-			int rc = host_start_read(w, id, l, l + k, &e);
+			int rc = host_start_read(w, id, l, layer, &e);
 			if (rc)
 				return; /* no room (or an error acquire will meet again): stop prefetching */
 		}
+		found += streamed;
 	}
 }
 
@@ -545,32 +631,48 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 	if (rc || total <= w->vram_budget)
 		return rc;
 	/* Host placement: a cyclic pass over the layers defeats LRU (every entry is evicted just before
-	 * it is needed again), so keep whole layers pinned in the host tier — the last ones — leaving
-	 * room for a streaming window of lookahead+1 layers; only the rest is read every token. */
+	 * it is needed again), so keep whole layers pinned in the host tier, leaving room for a
+	 * streaming window of lookahead+1 layers; only the rest is read every token.  The pinned
+	 * layers are spread evenly over the layers not on the device rather than taken as one block:
+	 * the window can only hold lookahead layers of reads ahead of compute, so a long run of
+	 * layers with nothing to read idles the drive once the window is full, while a pinned layer
+	 * every few streamed ones is covered by the prefetch (which skips pinned layers). */
 	uint64_t pinned_host = 0;
 	if (w->host_budget != UINT64_MAX && !w->zero_copy_map) {
 		uint64_t window = max_layer_span * (uint64_t)(w->cfg.lookahead + 1);
 		uint64_t room = w->host_budget > window ? w->host_budget - window : 0;
-		for (int l = n_layers - 1; l >= 0; l--) {
-			uint64_t span = 0;
+		int *cand = malloc((size_t)n_layers * sizeof(int)), m = 0;
+		if (!cand)
+			return sl_errf(err, ENOMEM, "out of memory");
+		for (int l = 0; l < n_layers; l++) {
 			bool on_device = false;
+			for (int j = 0; j < w->layer_count[l]; j++)
+				on_device |= w->u[w->layer_units[w->layer_first[l] + j]].resident;
+			if (!on_device)
+				cand[m++] = l;
+		}
+		/* As many layers as surely fit (each at most max_layer_span), at evenly spaced positions. */
+		int p = max_layer_span ? (int)SL_MIN(room / max_layer_span, (uint64_t)m) : 0;
+		for (int i = 0; i < p; i++) {
+			int l = cand[(int)(((uint64_t)(2 * i + 1) * (uint64_t)m) / (2 * (uint64_t)p))];
+			uint64_t span = 0;
 			for (int j = 0; j < w->layer_count[l]; j++) {
 				const struct unit *u = &w->u[w->layer_units[w->layer_first[l] + j]];
 				uint64_t a_off, a_len = u->size, skip;
 				sl_io_span(w->io, u->file_offset, u->size, &a_off, &a_len, &skip);
 				span += a_len;
-				on_device |= u->resident;
 			}
-			if (on_device || pinned_host + span > room)
-				break;
 			for (int j = 0; j < w->layer_count[l]; j++) {
 				int id = w->layer_units[w->layer_first[l] + j];
-				if ((rc = host_start_read(w, id, -2, -2, err)))
+				if ((rc = host_start_read(w, id, -2, -2, err))) {
+					free(cand);
 					return rc == -ENOSPC ? sl_errf(err, ENOMEM, "host cache placement failed") : rc;
+				}
 				w->u[id].host_pinned = true;
 			}
 			pinned_host += span;
 		}
+		free(cand);
 		while (sl_io_outstanding(w->io))
 			if ((rc = reap(w, 1, err)))
 				return rc;
