@@ -36,7 +36,7 @@ struct fault_state {
 	uint64_t ncmds, ncalls;
 	uint64_t trunc;           /* UINT64_MAX: none */
 	unsigned inner_inflight;
-	struct sl_io_cmd *head, *tail; /* injected completions */
+	struct sl_io_cmdq injected; /* completions made up here */
 	struct sl_io_cmd **shorten;    /* commands whose result to halve when reaped */
 	unsigned nshorten, cap;
 };
@@ -138,12 +138,7 @@ static bool hits(const struct fault_state *f, enum fault_kind kind, uint64_t cou
 
 static void push_done(struct fault_state *f, struct sl_io_cmd *c)
 {
-	c->next = NULL;
-	if (f->tail)
-		f->tail->next = c;
-	else
-		f->head = c;
-	f->tail = c;
+	sl_io_cmdq_push(&f->injected, c);
 }
 
 static int fault_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
@@ -194,13 +189,7 @@ static int fault_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, u
 		      struct sl_err *err)
 {
 	struct fault_state *f = io->priv;
-	unsigned got = 0;
-	while (got < max && f->head) {
-		done[got++] = f->head;
-		f->head = f->head->next;
-		if (!f->head)
-			f->tail = NULL;
-	}
+	unsigned got = sl_io_cmdq_pop(&f->injected, done, max);
 	if (got < max && f->inner_inflight) {
 		unsigned want = got >= min ? 0 : SL_MIN(min - got, f->inner_inflight);
 		int r = f->inner->ops->reap(f->inner, want, done + got, max - got, err);

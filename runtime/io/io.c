@@ -687,3 +687,25 @@ int sl_io_read(struct sl_io *io, uint64_t off, uint64_t len, void *buf, struct s
 	free(bounce);
 	return ret;
 }
+
+void sl_io_cmdq_push(struct sl_io_cmdq *q, struct sl_io_cmd *c)
+{
+	c->next = NULL;
+	if (q->tail)
+		q->tail->next = c;
+	else
+		q->head = c;
+	q->tail = c;
+}
+
+unsigned sl_io_cmdq_pop(struct sl_io_cmdq *q, struct sl_io_cmd **done, unsigned max)
+{
+	unsigned n = 0;
+	while (n < max && q->head) {
+		done[n++] = q->head;
+		q->head = q->head->next;
+		if (!q->head)
+			q->tail = NULL;
+	}
+	return n;
+}

@@ -207,6 +207,14 @@ struct sl_io {
 };
 
 /* Helpers shared by engines. */
+/* A FIFO of commands completed at submit time (pread, mmap, injected faults), handed out by reap. */
+struct sl_io_cmdq {
+	struct sl_io_cmd *head, *tail;
+};
+void sl_io_cmdq_push(struct sl_io_cmdq *q, struct sl_io_cmd *c);
+/* Move up to max commands into done[]; returns how many. */
+unsigned sl_io_cmdq_pop(struct sl_io_cmdq *q, struct sl_io_cmd **done, unsigned max);
+
 /* Open path read-only (O_DIRECT if direct), fill fd and file_size (block devices too). */
 int sl_io_open_file(struct sl_io *io, const char *path, bool direct, struct sl_err *err);
 /* Query the O_DIRECT alignment of io->fd: BLKSSZGET, statx DIOALIGN, else probing. */

@@ -17,7 +17,7 @@
 struct mmap_state {
 	void *base;
 	uint64_t size;
-	struct sl_io_cmd *head, *tail;
+	struct sl_io_cmdq done;
 };
 
 static int mmap_open(struct sl_io *io, const char *path, struct sl_err *err)
@@ -54,12 +54,7 @@ static int mmap_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
 		if (k)
 			memcpy(c->buf, (const char *)st->base + c->offset, k);
 		c->result = (int64_t)k;
-		c->next = NULL;
-		if (st->tail)
-			st->tail->next = c;
-		else
-			st->head = c;
-		st->tail = c;
+		sl_io_cmdq_push(&st->done, c);
 	}
 	return (int)n;
 }
@@ -68,14 +63,7 @@ static int mmap_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, un
 		     struct sl_err *err)
 {
 	struct mmap_state *st = io->priv;
-	unsigned n = 0;
-	while (n < max && st->head) {
-		done[n++] = st->head;
-		st->head = st->head->next;
-		if (!st->head)
-			st->tail = NULL;
-	}
-	return (int)n;
+	return (int)sl_io_cmdq_pop(&st->done, done, max);
 }
 
 static int mmap_map(struct sl_io *io, uint64_t off, uint64_t len, const void **ptr)

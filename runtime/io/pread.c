@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 struct pread_state {
-	struct sl_io_cmd *head, *tail; /* completed, not yet reaped */
+	struct sl_io_cmdq done; /* completed, not yet reaped */
 };
 
 static int pread_open(struct sl_io *io, const char *path, struct sl_err *err)
@@ -57,12 +57,7 @@ static int pread_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct sl_io_cmd *c = cmds[i];
 		c->result = read_full(io->fd, c->buf, c->len, c->offset);
-		c->next = NULL;
-		if (st->tail)
-			st->tail->next = c;
-		else
-			st->head = c;
-		st->tail = c;
+		sl_io_cmdq_push(&st->done, c);
 	}
 	return (int)n;
 }
@@ -71,14 +66,7 @@ static int pread_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, u
 		      struct sl_err *err)
 {
 	struct pread_state *st = io->priv;
-	unsigned n = 0;
-	while (n < max && st->head) {
-		done[n++] = st->head;
-		st->head = st->head->next;
-		if (!st->head)
-			st->tail = NULL;
-	}
-	return (int)n;
+	return (int)sl_io_cmdq_pop(&st->done, done, max);
 }
 
 static void pread_close(struct sl_io *io)
