@@ -5,6 +5,7 @@
  * seed, chi-square checks of the drawn distribution for temperature, top-k
  * and top-p (top-p applied before temperature, as llama.cpp), bad parameters.
  */
+#include "helpers/testutil.h"
 #include "sluice.h"
 
 #include <errno.h>
@@ -14,17 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		if (!(cond)) {                                                    \
-			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fputc('\n', stderr);                                      \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
 
 static struct sluice_sampler *mk(float temp, int k, float p, uint64_t seed)
 {
@@ -42,9 +32,9 @@ static void test_params(void)
 {
 	struct sluice_sampler_params p;
 	sluice_sampler_params_init(&p);
-	CHECK(p.temperature == 0.8f && p.top_k == 40 && p.top_p == 0.95f && p.seed == 0, "defaults");
+	CHECK_MSG(p.temperature == 0.8f && p.top_k == 40 && p.top_p == 0.95f && p.seed == 0, "defaults");
 	struct sluice_sampler *s;
-	CHECK(sluice_sampler_new(NULL, &s) == 0 && s, "NULL params = defaults");
+	CHECK_MSG(sluice_sampler_new(NULL, &s) == 0 && s, "NULL params = defaults");
 	sluice_sampler_free(s);
 	sluice_sampler_free(NULL);
 	static const struct sluice_sampler_params bad[] = {
@@ -54,15 +44,15 @@ static void test_params(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = (struct sluice_sampler *)&p;
-		CHECK(sluice_sampler_new(&bad[i], &s) == -EINVAL && s == NULL, "bad params #%zu accepted", i);
+		CHECK_MSG(sluice_sampler_new(&bad[i], &s) == -EINVAL && s == NULL, "bad params #%zu accepted", i);
 	}
-	CHECK(sluice_sampler_new(&p, NULL) == -EINVAL, "NULL out");
+	CHECK_MSG(sluice_sampler_new(&p, NULL) == -EINVAL, "NULL out");
 	s = mk(0.8f, 40, 0.95f, 0);
 	float l[1] = { 0 };
-	CHECK(sluice_sample(s, l, 0) == -EINVAL, "n = 0");
-	CHECK(sluice_sample(s, NULL, 1) == -EINVAL, "NULL logits");
-	CHECK(sluice_sample(NULL, l, 1) == -EINVAL, "NULL sampler");
-	CHECK(sluice_sample(s, l, 1) == 0, "one logit");
+	CHECK_MSG(sluice_sample(s, l, 0) == -EINVAL, "n = 0");
+	CHECK_MSG(sluice_sample(s, NULL, 1) == -EINVAL, "NULL logits");
+	CHECK_MSG(sluice_sample(NULL, l, 1) == -EINVAL, "NULL sampler");
+	CHECK_MSG(sluice_sample(s, l, 1) == 0, "one logit");
 	sluice_sampler_free(s);
 }
 
@@ -70,11 +60,11 @@ static void test_greedy(void)
 {
 	struct sluice_sampler *s = mk(0, 40, 0.95f, 7);
 	float a[] = { 0.1f, 3.0f, -2.0f, 3.0f, 2.9f };
-	CHECK(sluice_sample(s, a, 5) == 1, "argmax, lowest index on ties");
+	CHECK_MSG(sluice_sample(s, a, 5) == 1, "argmax, lowest index on ties");
 	float b[] = { NAN, -1.0f, NAN, 5.0f };
-	CHECK(sluice_sample(s, b, 4) == 3, "NaN ignored");
+	CHECK_MSG(sluice_sample(s, b, 4) == 3, "NaN ignored");
 	float c[] = { -INFINITY, -INFINITY };
-	CHECK(sluice_sample(s, c, 2) == 0, "all -inf");
+	CHECK_MSG(sluice_sample(s, c, 2) == 0, "all -inf");
 	sluice_sampler_free(s);
 
 	/* top_k = 1 at any temperature is greedy, ties included. */
@@ -87,7 +77,7 @@ static void test_greedy(void)
 			l[i] = (float)((r >> 40) % 64) / 8.0f; /* coarse: many ties */
 		}
 		int32_t a1 = sluice_sample(g, l, 500), a2 = sluice_sample(k1, l, 500);
-		CHECK(a1 == a2, "top_k=1 gave %d, greedy %d", a2, a1);
+		CHECK_MSG(a1 == a2, "top_k=1 gave %d, greedy %d", a2, a1);
 	}
 	sluice_sampler_free(g);
 	sluice_sampler_free(k1);
@@ -96,8 +86,8 @@ static void test_greedy(void)
 	s = mk(1, 0, 1, 3);
 	float d[] = { -INFINITY, -INFINITY, 0.0f, -INFINITY };
 	for (int i = 0; i < 50; i++)
-		CHECK(sluice_sample(s, d, 4) == 2, "only finite logit");
-	CHECK(sluice_sample(s, c, 2) == 0, "all -inf while sampling");
+		CHECK_MSG(sluice_sample(s, d, 4) == 2, "only finite logit");
+	CHECK_MSG(sluice_sample(s, c, 2) == 0, "all -inf while sampling");
 	sluice_sampler_free(s);
 }
 
@@ -116,12 +106,12 @@ static void test_seed(void)
 		if (i < 20)
 			first[i] = x;
 	}
-	CHECK(same, "same seed, different tokens");
-	CHECK(differ > 100, "seeds 42 and 43 agree on %d of 1000", 1000 - differ);
+	CHECK_MSG(same, "same seed, different tokens");
+	CHECK_MSG(differ > 100, "seeds 42 and 43 agree on %d of 1000", 1000 - differ);
 	/* The stream for seed 42 is fixed: splitmix64 and this softmax, on any machine
 	 * (the same numbers come out of an independent Python transcription). */
 	static const int32_t golden[20] = { 1, 9, 14, 3, 4, 11, 14, 6, 3, 2, 9, 13, 13, 13, 7, 9, 4, 13, 4, 12 };
-	CHECK(!memcmp(first, golden, sizeof(golden)), "seed 42 stream changed: %d %d %d %d %d %d %d %d %d %d ...", first[0],
+	CHECK_MSG(!memcmp(first, golden, sizeof(golden)), "seed 42 stream changed: %d %d %d %d %d %d %d %d %d %d ...", first[0],
 	      first[1], first[2], first[3], first[4], first[5], first[6], first[7], first[8], first[9]);
 	sluice_sampler_free(a);
 	sluice_sampler_free(b);
@@ -142,7 +132,7 @@ static void check_dist(const char *what, struct sluice_sampler *s, const float *
 		memcpy(l, logits, n * sizeof(*l));
 		int32_t t = sluice_sample(s, l, n);
 		if (t < 0 || t >= n) {
-			CHECK(0, "%s: token %d", what, t);
+			CHECK_MSG(0, "%s: token %d", what, t);
 			return;
 		}
 		count[t]++;
@@ -151,17 +141,17 @@ static void check_dist(const char *what, struct sluice_sampler *s, const float *
 	int dof = -1;
 	for (int i = 0; i < n; i++) {
 		if (want[i] == 0) {
-			CHECK(count[i] == 0, "%s: token %d drawn %ld times, should be excluded", what, i, count[i]);
+			CHECK_MSG(count[i] == 0, "%s: token %d drawn %ld times, should be excluded", what, i, count[i]);
 			continue;
 		}
-		CHECK(count[i] > 0, "%s: token %d never drawn (p %.3f)", what, i, want[i]);
+		CHECK_MSG(count[i] > 0, "%s: token %d never drawn (p %.3f)", what, i, want[i]);
 		double e = want[i] * draws;
 		chi += (count[i] - e) * (count[i] - e) / e;
 		dof++;
 	}
 	/* Chi-square quantiles at 1 - 1e-4: dof 1: 15.1, 2: 18.4, 3: 21.1, 4: 23.5. */
 	double bound = dof <= 0 ? 1e-9 : 12.0 + 3.0 * dof;
-	CHECK(chi <= bound, "%s: chi-square %.2f > %.1f (dof %d)", what, chi, bound, dof);
+	CHECK_MSG(chi <= bound, "%s: chi-square %.2f > %.1f (dof %d)", what, chi, bound, dof);
 }
 
 static void test_distributions(void)
@@ -246,7 +236,7 @@ static void test_large(void)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 1000; i++) {
 		int32_t t = sluice_sample(s, l, N);
-		CHECK(t >= 0 && t < N && l[t] >= thr, "token %d outside the top 40", t);
+		CHECK_MSG(t >= 0 && t < N && l[t] >= thr, "token %d outside the top 40", t);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("1000 samples from %d logits (top-k 40, top-p 0.95): %.2f ms\n", N,
@@ -256,7 +246,7 @@ static void test_large(void)
 	s = mk(1.0f, 0, 0.9f, 12);
 	for (int i = 0; i < 20; i++) {
 		int32_t t = sluice_sample(s, l, N);
-		CHECK(t >= 0 && t < N, "token %d", t);
+		CHECK_MSG(t >= 0 && t < N, "token %d", t);
 	}
 	sluice_sampler_free(s);
 	free(l);
@@ -269,10 +259,5 @@ int main(void)
 	test_seed();
 	test_distributions();
 	test_large();
-	if (failures) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return t_done();
 }

@@ -7,6 +7,7 @@
  * (tests/ref/spm_ref.py --sentencepiece) and, for stories260K, against
  * llama2.c's run.c.  Skips only when the models folder is absent.
  */
+#include "helpers/testutil.h"
 #include "gguf.h"
 #include "token/vocab.h"
 
@@ -14,17 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		if (!(cond)) {                                                    \
-			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fputc('\n', stderr);                                      \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
 
 static const char *models_dir(void)
 {
@@ -58,7 +48,7 @@ static struct sl_vocab *load(const char *name)
 		best = SL_MIN(best, dt);
 	}
 	printf("%s: %u tokens, vocab load %.2f ms\n", name, sl_vocab_size(v), best / 1e6);
-	CHECK(best < 50000000ull, "vocab load took %.1f ms (bound 50 ms)", best / 1e6);
+	CHECK_MSG(best < 50000000ull, "vocab load took %.1f ms (bound 50 ms)", best / 1e6);
 	gguf_close(f); /* the vocab must not point into the file */
 	return v;
 }
@@ -79,7 +69,7 @@ static void expect_tokens(const struct sl_vocab *v, const char *text, bool bos, 
 	char a[2048], b[2048];
 	fmt_toks(a, sizeof(a), got, SL_MIN(n, SL_ARRAY_SIZE(got)));
 	fmt_toks(b, sizeof(b), want, n_want);
-	CHECK(rc == 0 && n == n_want && !memcmp(got, want, n * sizeof(*got)), "\"%s\": got [%s] (rc %d), want [%s]",
+	CHECK_MSG(rc == 0 && n == n_want && !memcmp(got, want, n * sizeof(*got)), "\"%s\": got [%s] (rc %d), want [%s]",
 	      text, a, rc, b);
 }
 
@@ -113,11 +103,11 @@ static void roundtrip(const struct sl_vocab *v, const char *s, size_t len, bool 
 {
 	size_t n;
 	int rc = sl_tokenize(v, s, len, bos, NULL, 0, &n);
-	CHECK(rc == 0 || (rc == -ENOSPC && n > 0), "sizing tokenize rc %d", rc);
+	CHECK_MSG(rc == 0 || (rc == -ENOSPC && n > 0), "sizing tokenize rc %d", rc);
 	int32_t *t = malloc((n ? n : 1) * sizeof(*t));
 	size_t n2;
 	rc = sl_tokenize(v, s, len, bos, t, n, &n2);
-	CHECK(rc == 0 && n2 == n, "tokenize rc %d n %zu vs %zu", rc, n2, n);
+	CHECK_MSG(rc == 0 && n2 == n, "tokenize rc %d n %zu vs %zu", rc, n2, n);
 	/* Room for every space coming back as a 3-byte U+2581. */
 	size_t room = 3 * len + 8;
 	char *want = malloc(len + 1), *got = malloc(room);
@@ -127,7 +117,7 @@ static void roundtrip(const struct sl_vocab *v, const char *s, size_t len, bool 
 	rc = sl_detokenize(v, t, n, got, room, &gl);
 	if (rc == 0)
 		gl = unescape(got, gl);
-	CHECK(rc == 0 && gl == wl && !memcmp(got, want, wl), "round trip of %zu bytes \"%.*s\": got %zu bytes \"%.*s\" (rc %d)",
+	CHECK_MSG(rc == 0 && gl == wl && !memcmp(got, want, wl), "round trip of %zu bytes \"%.*s\": got %zu bytes \"%.*s\" (rc %d)",
 	      len, (int)len, s, gl, (int)SL_MIN(gl, room), got, rc);
 	/* Token by token with the streaming helper gives the same bytes. */
 	bool first = true;
@@ -135,11 +125,11 @@ static void roundtrip(const struct sl_vocab *v, const char *s, size_t len, bool 
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 		rc = sl_token_to_piece_stream(v, t[i], &first, got + o, room - o, &k);
-		CHECK(rc == 0, "stream piece rc %d", rc);
+		CHECK_MSG(rc == 0, "stream piece rc %d", rc);
 		o += k;
 	}
 	o = unescape(got, o);
-	CHECK(o == wl && !memcmp(got, want, wl), "streamed round trip of \"%.*s\" differs", (int)len, s);
+	CHECK_MSG(o == wl && !memcmp(got, want, wl), "streamed round trip of \"%.*s\" differs", (int)len, s);
 	free(t);
 	free(want);
 	free(got);
@@ -148,9 +138,9 @@ static void roundtrip(const struct sl_vocab *v, const char *s, size_t len, bool 
 static void test_stories(void)
 {
 	struct sl_vocab *v = load("stories260K.gguf");
-	CHECK(sl_vocab_size(v) == 512, "size %u", sl_vocab_size(v));
-	CHECK(sl_vocab_bos(v) == 1 && sl_vocab_eos(v) == 2, "bos %d eos %d", sl_vocab_bos(v), sl_vocab_eos(v));
-	CHECK(sl_vocab_add_bos(v), "add_bos default");
+	CHECK_MSG(sl_vocab_size(v) == 512, "size %u", sl_vocab_size(v));
+	CHECK_MSG(sl_vocab_bos(v) == 1 && sl_vocab_eos(v) == 2, "bos %d eos %d", sl_vocab_bos(v), sl_vocab_eos(v));
+	CHECK_MSG(sl_vocab_add_bos(v), "add_bos default");
 	/* llama2.c run.c: [1, 403, 407, 261, 378]. */
 	EXPECT(v, "Once upon a time", true, 1, 403, 407, 261, 378);
 	EXPECT(v, "Once upon a time", false, 403, 407, 261, 378);
@@ -162,10 +152,10 @@ static void test_stories(void)
 static void test_llama2(void)
 {
 	struct sl_vocab *v = load("llama-2-tiny-random.gguf");
-	CHECK(sl_vocab_size(v) == 32000, "size %u", sl_vocab_size(v));
-	CHECK(sl_vocab_bos(v) == 1 && sl_vocab_eos(v) == 2 && sl_vocab_unk(v) == 0, "special ids");
-	CHECK(sl_vocab_add_bos(v) && !sl_vocab_add_eos(v) && sl_vocab_add_space_prefix(v), "flags");
-	CHECK(sl_vocab_is_eog(v, 2) && !sl_vocab_is_eog(v, 1) && !sl_vocab_is_eog(v, -1), "is_eog");
+	CHECK_MSG(sl_vocab_size(v) == 32000, "size %u", sl_vocab_size(v));
+	CHECK_MSG(sl_vocab_bos(v) == 1 && sl_vocab_eos(v) == 2 && sl_vocab_unk(v) == 0, "special ids");
+	CHECK_MSG(sl_vocab_add_bos(v) && !sl_vocab_add_eos(v) && sl_vocab_add_space_prefix(v), "flags");
+	CHECK_MSG(sl_vocab_is_eog(v, 2) && !sl_vocab_is_eog(v, 1) && !sl_vocab_is_eog(v, -1), "is_eog");
 
 	EXPECT(v, "Hello world", true, 1, 15043, 3186);
 	EXPECT(v, "Hello world", false, 15043, 3186);
@@ -186,7 +176,7 @@ static void test_llama2(void)
 	EXPECT(v, "", true, 1);
 	{
 		size_t n = 99;
-		CHECK(sl_tokenize(v, "", 0, false, NULL, 0, &n) == 0 && n == 0, "empty without BOS: n %zu", n);
+		CHECK_MSG(sl_tokenize(v, "", 0, false, NULL, 0, &n) == 0 && n == 0, "empty without BOS: n %zu", n);
 	}
 
 	/* With PARSE_SPECIAL "<s>" is BOS, and the text after it gets the prefix space again. */
@@ -194,7 +184,7 @@ static void test_llama2(void)
 		int32_t t[16];
 		size_t n;
 		int rc = sl_tokenize_ex(v, "<s>Hello", 8, SL_TOKENIZE_PARSE_SPECIAL | SL_TOKENIZE_ADD_EOS, t, 16, &n);
-		CHECK(rc == 0 && n == 3 && t[0] == 1 && t[1] == 15043 && t[2] == 2, "parse_special: rc %d n %zu", rc, n);
+		CHECK_MSG(rc == 0 && n == 3 && t[0] == 1 && t[1] == 15043 && t[2] == 2, "parse_special: rc %d n %zu", rc, n);
 	}
 
 	/* -ENOSPC: the first cap tokens are written and n_out is the full count. */
@@ -202,27 +192,27 @@ static void test_llama2(void)
 		int32_t t[2] = { -7, -7 };
 		size_t n;
 		int rc = sl_tokenize(v, "Hello world", 11, true, t, 2, &n);
-		CHECK(rc == -ENOSPC && n == 3 && t[0] == 1 && t[1] == 15043, "ENOSPC: rc %d n %zu", rc, n);
+		CHECK_MSG(rc == -ENOSPC && n == 3 && t[0] == 1 && t[1] == 15043, "ENOSPC: rc %d n %zu", rc, n);
 	}
 
 	/* Pieces. */
 	{
 		char b[64];
 		size_t n;
-		CHECK(sl_token_to_piece(v, 15043, b, sizeof(b), &n) == 0 && n == 6 && !memcmp(b, " Hello", 6), "piece 15043");
-		CHECK(sl_token_to_piece(v, 1, b, sizeof(b), &n) == 0 && n == 0, "BOS piece is empty");
-		CHECK(sl_token_to_piece(v, 0, b, sizeof(b), &n) == 0 && n == 0, "UNK piece is empty");
-		CHECK(sl_token_to_piece(v, 13, b, sizeof(b), &n) == 0 && n == 1 && b[0] == '\n', "byte piece <0x0A>");
-		CHECK(sl_token_to_piece(v, 259, b, sizeof(b), &n) == 0 && n == 2 && !memcmp(b, "  ", 2), "piece 259");
-		CHECK(sl_token_to_piece(v, 15043, b, 3, &n) == -ENOSPC && n == 6, "piece ENOSPC n %zu", n);
-		CHECK(sl_token_to_piece(v, 32000, b, sizeof(b), &n) == -EINVAL, "out of range");
-		CHECK(sl_token_to_piece(v, -1, b, sizeof(b), &n) == -EINVAL, "negative");
+		CHECK_MSG(sl_token_to_piece(v, 15043, b, sizeof(b), &n) == 0 && n == 6 && !memcmp(b, " Hello", 6), "piece 15043");
+		CHECK_MSG(sl_token_to_piece(v, 1, b, sizeof(b), &n) == 0 && n == 0, "BOS piece is empty");
+		CHECK_MSG(sl_token_to_piece(v, 0, b, sizeof(b), &n) == 0 && n == 0, "UNK piece is empty");
+		CHECK_MSG(sl_token_to_piece(v, 13, b, sizeof(b), &n) == 0 && n == 1 && b[0] == '\n', "byte piece <0x0A>");
+		CHECK_MSG(sl_token_to_piece(v, 259, b, sizeof(b), &n) == 0 && n == 2 && !memcmp(b, "  ", 2), "piece 259");
+		CHECK_MSG(sl_token_to_piece(v, 15043, b, 3, &n) == -ENOSPC && n == 6, "piece ENOSPC n %zu", n);
+		CHECK_MSG(sl_token_to_piece(v, 32000, b, sizeof(b), &n) == -EINVAL, "out of range");
+		CHECK_MSG(sl_token_to_piece(v, -1, b, sizeof(b), &n) == -EINVAL, "negative");
 		static const int32_t seq[] = { 1, 15043, 3186, 2 };
-		CHECK(sl_detokenize(v, seq, 4, b, sizeof(b), &n) == 0 && n == 11 && !memcmp(b, "Hello world", 11),
+		CHECK_MSG(sl_detokenize(v, seq, 4, b, sizeof(b), &n) == 0 && n == 11 && !memcmp(b, "Hello world", 11),
 		      "detokenize: %zu \"%.*s\"", n, (int)n, b);
-		CHECK(sl_detokenize(v, seq, 4, b, 5, &n) == -ENOSPC && n == 11, "detokenize ENOSPC n %zu", n);
+		CHECK_MSG(sl_detokenize(v, seq, 4, b, 5, &n) == -ENOSPC && n == 11, "detokenize ENOSPC n %zu", n);
 		static const int32_t bad[] = { 1, 40000 };
-		CHECK(sl_detokenize(v, bad, 2, b, sizeof(b), &n) == -EINVAL, "detokenize bad id");
+		CHECK_MSG(sl_detokenize(v, bad, 2, b, sizeof(b), &n) == -EINVAL, "detokenize bad id");
 	}
 
 	/* Round trips. */
@@ -265,7 +255,7 @@ static void test_llama2(void)
 		size_t n;
 		int rc = sl_tokenize(v, s, len, true, NULL, 0, &n);
 		printf("tokenized %zu bytes of English into %zu tokens in %.2f ms\n", len, n, (sl_now_ns() - t0) / 1e6);
-		CHECK(rc == -ENOSPC && n > 1000, "long text rc %d n %zu", rc, n);
+		CHECK_MSG(rc == -ENOSPC && n > 1000, "long text rc %d n %zu", rc, n);
 		roundtrip(v, s, len, false);
 		free(s);
 	}
@@ -281,10 +271,5 @@ int main(void)
 	}
 	test_stories();
 	test_llama2();
-	if (failures) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return t_done();
 }

@@ -6,6 +6,7 @@
  * malformed vocabulary (each must be an error that names the key).  Needs no
  * model files, so it never skips.
  */
+#include "helpers/testutil.h"
 #include "gguf.h"
 #include "token/vocab.h"
 
@@ -15,17 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		if (!(cond)) {                                                    \
-			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fputc('\n', stderr);                                      \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
 
 #define SP "\xe2\x96\x81"
 
@@ -120,7 +110,7 @@ static void expect(const struct sl_vocab *v, const char *text, unsigned flags, c
 			fprintf(stderr, " %d", want[i]);
 		fputc('\n', stderr);
 	}
-	CHECK(ok, "tokenize \"%s\" flags %u (rc %d)", text, flags, rc);
+	CHECK_MSG(ok, "tokenize \"%s\" flags %u (rc %d)", text, flags, rc);
 }
 
 #define EXPECT(v, text, flags, ...)                                       \
@@ -134,7 +124,7 @@ static void test_merges(void)
 	struct sl_err err = { { 0 } };
 	struct sl_vocab *v;
 	struct spec s = base();
-	CHECK(load_spec(&s, &v, &err) == 0, "%s", err.msg);
+	CHECK_MSG(load_spec(&s, &v, &err) == 0, "%s", err.msg);
 	/* "▁abc": ▁a(-3) and ab(-5), bc(-5): ▁a first, then ▁ab(-1) is available, then c alone. */
 	EXPECT(v, "abc", 0, 13, 9);
 	/* "abcd" with prefix: ▁a, ▁ab, then cd(-6): [▁ab, cd]; the better "abcd" never forms. */
@@ -156,21 +146,21 @@ static void test_merges(void)
 		static const int32_t t[] = { 1, 12, 14, 6, 8, 2 };
 		char b[64];
 		size_t n;
-		CHECK(sl_detokenize(v, t, 6, b, sizeof(b), &n) == 0 && n == 9 && !memcmp(b, "a<tool> b", 9),
+		CHECK_MSG(sl_detokenize(v, t, 6, b, sizeof(b), &n) == 0 && n == 9 && !memcmp(b, "a<tool> b", 9),
 		      "detok %zu \"%.*s\"", n, (int)n, b);
 	}
 	sl_vocab_free(v);
 
 	/* Ties go to the leftmost pair: ab and bc both -5 without ▁a competing. */
 	s.extra = no_prefix;
-	CHECK(load_spec(&s, &v, &err) == 0, "%s", err.msg);
+	CHECK_MSG(load_spec(&s, &v, &err) == 0, "%s", err.msg);
 	EXPECT(v, "abc", 0, 10, 9);
 	EXPECT(v, "a b", 0, 7, 6, 8);
 	{
 		static const int32_t t[] = { 6, 7 };
 		char b[16];
 		size_t n;
-		CHECK(sl_detokenize(v, t, 2, b, sizeof(b), &n) == 0 && n == 2 && !memcmp(b, " a", 2),
+		CHECK_MSG(sl_detokenize(v, t, 2, b, sizeof(b), &n) == 0 && n == 2 && !memcmp(b, " a", 2),
 		      "no strip without add_space_prefix");
 	}
 	sl_vocab_free(v);
@@ -180,7 +170,7 @@ static void test_merges(void)
 	memcpy(sc, base_scores, sizeof(sc));
 	sc[11] = -4; /* bc */
 	s.scores = sc;
-	CHECK(load_spec(&s, &v, &err) == 0, "%s", err.msg);
+	CHECK_MSG(load_spec(&s, &v, &err) == 0, "%s", err.msg);
 	EXPECT(v, "abc", 0, 7, 11);
 	sl_vocab_free(v);
 }
@@ -199,21 +189,21 @@ static void test_ids(void)
 	struct sl_vocab *v;
 	struct spec s = base();
 	s.extra = unk_none;
-	CHECK(load_spec(&s, &v, &err) == 0, "%s", err.msg);
-	CHECK(sl_vocab_unk(v) == -1 && sl_vocab_bos(v) == -1 && sl_vocab_eos(v) == 2, "ids");
-	CHECK(sl_vocab_is_eog(v, 0) && sl_vocab_is_eog(v, 2) && !sl_vocab_is_eog(v, 1), "eot is eog");
+	CHECK_MSG(load_spec(&s, &v, &err) == 0, "%s", err.msg);
+	CHECK_MSG(sl_vocab_unk(v) == -1 && sl_vocab_bos(v) == -1 && sl_vocab_eos(v) == 2, "ids");
+	CHECK_MSG(sl_vocab_is_eog(v, 0) && sl_vocab_is_eog(v, 2) && !sl_vocab_is_eog(v, 1), "eot is eog");
 	size_t n;
 	int32_t t[8];
-	CHECK(sl_tokenize(v, "z", 1, true, t, 8, &n) == -EINVAL, "no byte token and no unk: -EINVAL");
-	CHECK(sl_tokenize(v, "a", 1, true, t, 8, &n) == 0 && n == 1 && t[0] == 12, "no BOS to add");
+	CHECK_MSG(sl_tokenize(v, "z", 1, true, t, 8, &n) == -EINVAL, "no byte token and no unk: -EINVAL");
+	CHECK_MSG(sl_tokenize(v, "a", 1, true, t, 8, &n) == 0 && n == 1 && t[0] == 12, "no BOS to add");
 	sl_vocab_free(v);
 
 	/* Tokens only: scores 0, all normal; later duplicates win. */
 	static const char *const dup[] = { "<unk>", "<s>", "</s>", "x", "x" };
 	struct spec d = { "llama", dup, 5, NULL, 0, NULL, 0, NULL };
-	CHECK(load_spec(&d, &v, &err) == 0, "%s", err.msg);
-	CHECK(sl_vocab_find(v, "x", 1) == 4 && sl_vocab_type(v, 1) == SL_TOK_NORMAL, "duplicates");
-	CHECK(sl_vocab_score(v, 3) == 0.0f, "no scores: 0");
+	CHECK_MSG(load_spec(&d, &v, &err) == 0, "%s", err.msg);
+	CHECK_MSG(sl_vocab_find(v, "x", 1) == 4 && sl_vocab_type(v, 1) == SL_TOK_NORMAL, "duplicates");
+	CHECK_MSG(sl_vocab_score(v, 3) == 0.0f, "no scores: 0");
 	sl_vocab_free(v);
 }
 
@@ -233,7 +223,7 @@ static void expect_error(const char *what, struct spec s, int want_rc, const cha
 	struct sl_err err = { { 0 } };
 	struct sl_vocab *v = (struct sl_vocab *)1;
 	int rc = load_spec(&s, &v, &err);
-	CHECK(rc == want_rc && v == NULL && strstr(err.msg, want_msg), "%s: rc %d (want %d), message \"%s\" (want \"%s\")",
+	CHECK_MSG(rc == want_rc && v == NULL && strstr(err.msg, want_msg), "%s: rc %d (want %d), message \"%s\" (want \"%s\")",
 	      what, rc, want_rc, err.msg, want_msg);
 	if (rc == 0)
 		sl_vocab_free(v);
@@ -303,10 +293,5 @@ int main(void)
 	test_ids();
 	test_errors();
 	unlink(tmp_path);
-	if (failures) {
-		fprintf(stderr, "%d failures\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return t_done();
 }
