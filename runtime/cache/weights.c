@@ -194,7 +194,8 @@ static void spare_trim(struct sl_weights *w, uint64_t keep)
 		w->spare_bytes -= w->dev_spare[i].len;
 		i++;
 	}
-	memmove(w->dev_spare, w->dev_spare + i, (size_t)(w->n_spare - i) * sizeof(*w->dev_spare));
+	if (i) /* dev_spare is NULL while nothing was ever kept */
+		memmove(w->dev_spare, w->dev_spare + i, (size_t)(w->n_spare - i) * sizeof(*w->dev_spare));
 	w->n_spare -= i;
 }
 
