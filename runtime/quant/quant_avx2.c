@@ -67,21 +67,49 @@ static inline __m256 dot_ss8_ps(__m256i x, __m256i y)
 
 /* ---- legacy quants ---- */
 
+/* Signed x signed int8 dot, to 8 int32 (pairwise partial sums). */
+static inline __m256i dot_ss8(__m256i x, __m256i y)
+{
+	return dot_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* The fp16 fields of 4 consecutive blocks (stride bytes apart) as 4 floats: one conversion, not four. */
+static inline __m128 h2f_x4(const uint8_t *p, size_t stride)
+{
+	uint16_t h[4];
+	for (int k = 0; k < 4; k++)
+		memcpy(&h[k], p + (size_t)k * stride, 2);
+	const uint64_t v = (uint64_t)h[0] | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 32 | (uint64_t)h[3] << 48;
+	return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+}
+
+/*
+ * q8_0: 4 blocks per iteration.  Each block's int8 dot stays in int32 (8
+ * partial lanes); two rounds of hadd fold the 4 blocks into one vector whose
+ * lanes k and k+4 are the two halves of block k's exact integer dot, so the
+ * 8 scale conversions and the float work happen once per 4 blocks.
+ */
 static void q8_0_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_q8_0 *x = vx, *y = vy;
 	const int64_t nb = n / QK8_0;
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	int64_t i = 0;
-	for (; i + 1 < nb; i += 2) {
-		const __m256 d0 = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
-		const __m256 d1 = _mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d));
-		const __m256 p0 = dot_ss8_ps(_mm256_loadu_si256((const __m256i *)x[i].qs),
-					     _mm256_loadu_si256((const __m256i *)y[i].qs));
-		const __m256 p1 = dot_ss8_ps(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-					     _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-		acc0 = _mm256_fmadd_ps(d0, p0, acc0);
-		acc1 = _mm256_fmadd_ps(d1, p1, acc1);
+	for (; i + 7 < nb; i += 8) {
+		const __m256i p0 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+		const __m256i p1 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs), _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+		const __m256i p2 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 2].qs), _mm256_loadu_si256((const __m256i *)y[i + 2].qs));
+		const __m256i p3 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 3].qs), _mm256_loadu_si256((const __m256i *)y[i + 3].qs));
+		const __m256i p4 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 4].qs), _mm256_loadu_si256((const __m256i *)y[i + 4].qs));
+		const __m256i p5 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 5].qs), _mm256_loadu_si256((const __m256i *)y[i + 5].qs));
+		const __m256i p6 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 6].qs), _mm256_loadu_si256((const __m256i *)y[i + 6].qs));
+		const __m256i p7 = dot_ss8(_mm256_loadu_si256((const __m256i *)x[i + 7].qs), _mm256_loadu_si256((const __m256i *)y[i + 7].qs));
+		const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+		const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7));
+		const __m128 d0 = _mm_mul_ps(h2f_x4((const uint8_t *)&x[i], sizeof *x), h2f_x4((const uint8_t *)&y[i], sizeof *y));
+		const __m128 d1 = _mm_mul_ps(h2f_x4((const uint8_t *)&x[i + 4], sizeof *x), h2f_x4((const uint8_t *)&y[i + 4], sizeof *y));
+		acc0 = _mm256_fmadd_ps(_mm256_set_m128(d0, d0), _mm256_cvtepi32_ps(h0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set_m128(d1, d1), _mm256_cvtepi32_ps(h1), acc1);
 	}
 	for (; i < nb; i++) {
 		const __m256 d = _mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d));
@@ -250,6 +278,17 @@ static inline float hsum4(__m128 r)
 	return _mm_cvtss_f32(r);
 }
 
+/* pshufb control that broadcasts 16-bit word m of each 128-bit lane to the whole lane. */
+static inline __m256i word_bcast(int m)
+{
+	return _mm256_set1_epi16((short)((2 * m) | (2 * m + 1) << 8));
+}
+
+/*
+ * q4_K: the 8 6-bit scales go into one vector of int16 once per block, and
+ * each 32-element group's scale is a pshufb of it (not a scalar load and
+ * broadcast); lo and hi nibbles accumulate into separate int32 sums.
+ */
 static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_q4_K *x = vx;
@@ -257,24 +296,34 @@ static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	const __m256i m4 = _mm256_set1_epi8(0xF);
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
+	const __m256i k0l = word_bcast(0), k0h = word_bcast(1), k1l = word_bcast(2), k1h = word_bcast(3);
+	const __m256i k2l = word_bcast(4), k2h = word_bcast(5), k3l = word_bcast(6), k3h = word_bcast(7);
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
 		uint32_t u[4];
 		k4_unpack(x[i].scales, u);
 		accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_mins(u, y[i].bsums)), accm);
-		const uint8_t *sc = (const uint8_t *)u;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int j = 0; j < 4; j++) {
-			const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-			const __m256i lo = _mm256_and_si256(bits, m4);
-			const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-			const __m256i q8l = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j));
-			const __m256i q8h = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32));
-			const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, q8l), _mm256_set1_epi16(sc[2 * j]));
-			const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, q8h), _mm256_set1_epi16(sc[2 * j + 1]));
-			sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+		const __m256i sc = _mm256_broadcastsi128_si256(
+			_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)((uint64_t)u[0] | (uint64_t)u[1] << 32))));
+		const uint8_t *qs = x[i].qs;
+		const int8_t *q8 = y[i].qs;
+		__m256i sl = _mm256_setzero_si256(), sh = _mm256_setzero_si256();
+#define Q4K_STEP(j)                                                                                                \
+	do {                                                                                                           \
+		const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j)));                             \
+		const __m256i lo = _mm256_and_si256(bits, m4);                                                         \
+		const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);                                   \
+		const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (j))));     \
+		const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (j) + 32))); \
+		sl = _mm256_add_epi32(sl, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, k##j##l)));                   \
+		sh = _mm256_add_epi32(sh, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, k##j##h)));                   \
+	} while (0)
+		Q4K_STEP(0);
+		Q4K_STEP(1);
+		Q4K_STEP(2);
+		Q4K_STEP(3);
+#undef Q4K_STEP
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(sl, sh)), acc);
 	}
 	*s = hsum8(acc) - hsum4(accm);
 }
@@ -311,40 +360,52 @@ static void q5_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	*s = hsum8(acc) - hsum4(accm);
 }
 
+/* pshufb control: word 2g of a 128-bit lane to the low lane, word 2g+1 to the high lane. */
+static inline __m256i pair_bcast(int g)
+{
+	const int lo = 4 * g, hi = 4 * g + 2;
+	return _mm256_set_m128i(_mm_set1_epi16((short)(hi | (hi + 1) << 8)), _mm_set1_epi16((short)(lo | (lo + 1) << 8)));
+}
+
+/*
+ * q6_K: the 16 int8 scales become one int16 vector per block; each 32-byte
+ * group's scale pair (sub-blocks k, k+1) is a pshufb of the half for this
+ * 128-element chunk.  High bits are placed with one shift + mask each.
+ */
 static void q6_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_q6_K *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+	const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = y[i].d * H2F(x[i].d);
-		const int8_t *sc = x[i].scales;
 		/* levels v in [0,63], value v - 32: subtract 32 * sum(sc * bsums) once per block */
-		const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+		const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
 		const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-		__m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
+		__m256i s0 = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
+		__m256i s1 = _mm256_setzero_si256();
+		const int8_t *q8 = y[i].qs;
 		for (int c = 0; c < 2; c++) {
+			const __m256i scc = c ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
 			const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * c));
 			const __m256i l2 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * c + 32));
 			const __m256i h = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * c));
-			const __m256i v[4] = {
-				_mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-				_mm256_or_si256(_mm256_and_si256(l2, m4),
-						_mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
-				_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-						_mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-				_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
-						_mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
-			};
-			for (int g = 0; g < 4; g++) {
-				const __m256i q8 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * c + 32 * g));
-				const int k = 8 * c + 2 * g;
-				const __m256i p = _mm256_maddubs_epi16(v[g], q8);
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[k], sc[k + 1])));
-			}
+			const __m256i v0 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
+			const __m256i v1 = _mm256_or_si256(_mm256_and_si256(l2, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
+			const __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(h, m30));
+			const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
+							   _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+			const __m256i p0 = _mm256_maddubs_epi16(v0, _mm256_loadu_si256((const __m256i *)(q8 + 128 * c)));
+			const __m256i p1 = _mm256_maddubs_epi16(v1, _mm256_loadu_si256((const __m256i *)(q8 + 128 * c + 32)));
+			const __m256i p2 = _mm256_maddubs_epi16(v2, _mm256_loadu_si256((const __m256i *)(q8 + 128 * c + 64)));
+			const __m256i p3 = _mm256_maddubs_epi16(v3, _mm256_loadu_si256((const __m256i *)(q8 + 128 * c + 96)));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, _mm256_shuffle_epi8(scc, pair_bcast(0))));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, _mm256_shuffle_epi8(scc, pair_bcast(1))));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p2, _mm256_shuffle_epi8(scc, pair_bcast(2))));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p3, _mm256_shuffle_epi8(scc, pair_bcast(3))));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
 	}
 	*s = hsum8(acc);
 }
