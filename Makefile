@@ -45,6 +45,8 @@ LIB_SO  := $(BUILD)/libsluice.so.$(VERSION)
 CLI     := $(BUILD)/sluice
 
 .PHONY: all lib cli tests check asan demo install clean deps
+# Keep the test objects make would otherwise delete as intermediates.
+.SECONDARY:
 all: lib cli tests $(BUILD)/sluice.pc
 
 lib: $(LIB_A) $(LIB_SO)
