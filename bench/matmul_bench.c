@@ -10,6 +10,9 @@
  *   matmul_bench TYPE [threads=1] [tokens=10] [layers=22]
  *   TYPE: f16 q8_0 q6_K q4_K q4_k_m (q4_K with attn_v/ffn_down of half the
  *   layers and the output matrix in q6_K, as llama.cpp's Q4_K_M).
+ *   layers=0: compute probe instead — one 256 x 2048 matrix (q4_k_m: q4_K),
+ *   small enough to stay in L2, multiplied 1000 times per "token": the
+ *   kernel's own rate, with memory bandwidth out of the picture.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -110,11 +113,17 @@ int main(int argc, char **argv)
 	n_threads = argc > 2 ? atoi(argv[2]) : 1;
 	n_tokens = argc > 3 ? atoi(argv[3]) : 10;
 	int layers = argc > 4 ? atoi(argv[4]) : 22;
-	if (type < 0 || !sl_type_traits((uint32_t)type)->vec_dot || n_threads < 1 || n_threads > 64) {
+	if (type < 0 || !sl_type_traits((uint32_t)type)->vec_dot || n_threads < 1 || n_threads > 64 || layers < 0) {
 		fprintf(stderr, "bad type or threads\n");
 		return 2;
 	}
-	mats = calloc((size_t)layers * 7 + 1, sizeof *mats);
+	mats = calloc((size_t)(layers > 0 ? layers * 7 + 1 : 1000), sizeof *mats);
+	if (layers == 0) {
+		/* compute probe: the same L2-resident matrix 1000 times (one allocation, 1000 entries) */
+		add(type, 256, DIM);
+		for (int k = 1; k < 1000; k++)
+			mats[n_mats++] = mats[0];
+	}
 	for (int l = 0; l < layers; l++) {
 		/* llama.cpp's use_more_bits: first and last eighth, and every third layer in between. */
 		bool more = l < layers / 8 || l >= 7 * layers / 8 || (l - layers / 8) % 3 == 2;
@@ -127,7 +136,8 @@ int main(int argc, char **argv)
 		add(type, FFN, DIM);   /* up */
 		add(hi, DIM, FFN);     /* down */
 	}
-	add(mix ? SL_TYPE_Q6_K : (uint32_t)type, VOCAB, DIM); /* output */
+	if (layers > 0)
+		add(mix ? SL_TYPE_Q6_K : (uint32_t)type, VOCAB, DIM); /* output */
 	double bytes = 0, params = 0;
 	for (int m = 0; m < n_mats; m++) {
 		bytes += (double)sl_row_size(mats[m].type, mats[m].cols) * mats[m].rows;
