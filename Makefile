@@ -8,7 +8,8 @@
 #   make module KDIR=/lib/modules/<ver>/build
 #
 # Conventions that let several people add files without touching this Makefile:
-#   runtime/**/*.c            -> libsluice (files named *_avx2.c get -mavx2 -mfma -mf16c)
+#   runtime/**/*.c            -> libsluice (files named *_avx2.c get -mavx2 -mfma -mf16c, *_avx512.c
+#                                also -mavx512f/bw/vl/vnni; both are used only when CPUID says so)
 #   tools/sluice/*.c          -> the sluice CLI
 #   tests/unit/test_*.c       -> one test program each, linked with the static library
 #   tests/*/test_*.sh         -> shell tests, run by tests/run.sh
@@ -30,6 +31,7 @@ CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fPIC -fvisibility=hidden
               -Iruntime/include -Iruntime -I. $(PKG_CFLAGS) $(SAN) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread -ldl $(SAN)
 SIMD_FLAGS := -mavx2 -mfma -mf16c
+AVX512_FLAGS := $(SIMD_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
 LIB_SRCS  := $(sort $(shell find runtime -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -55,7 +57,8 @@ tests: $(TEST_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(SIMD_FLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(SIMD_FLAGS)) $(if $(findstring _avx512,$<),$(AVX512_FLAGS)) \
+	    -MMD -MP -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
