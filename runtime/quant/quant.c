@@ -2,12 +2,15 @@
 /*
  * runtime/quant/quant.c — the type table and kernel dispatch.
  *
- * Two tables are built once (pthread_once): the scalar reference kernels,
- * always present, and the "best" table, which starts as a copy of the scalar
- * one and has its dots / conversions replaced by AVX2 versions when CPUID
- * reports AVX2+FMA+F16C and SLUICE_NO_SIMD is not set to a non-zero value.
- * Kernels live in one file per family (quant_plain.c, quant_legacy.c,
- * quant_k.c, quant_kdot.c, quant_avx2.c).
+ * Tables are built once (pthread_once): the scalar reference kernels, always
+ * present; an AVX2 table (scalar with its dots replaced by AVX2 versions) when
+ * CPUID reports AVX2+FMA+F16C; an AVX-512 VNNI table (the AVX2 one with the
+ * q4_K/q6_K/q8_0 dots replaced) when CPUID also reports AVX-512 F/BW/VL/VNNI
+ * and XCR0 says the OS saves opmask and ZMM state.  The "best" table is the
+ * widest of these, unless SLUICE_NO_SIMD is set to a non-zero value (scalar)
+ * or SLUICE_SIMD=avx2 caps it at AVX2.  Kernels live in one file per family
+ * (quant_plain.c, quant_legacy.c, quant_k.c, quant_kdot.c, quant_avx2.c,
+ * quant_avx512.c).
  */
 #include "quant/blocks.h"
 
@@ -48,14 +51,55 @@ static const struct type_desc descs[SL_TYPE_COUNT] = {
 
 static struct sl_type_traits scalar_traits[SL_TYPE_COUNT];
 static struct sl_type_traits best_traits[SL_TYPE_COUNT];
+static struct sl_type_traits avx2_traits[SL_TYPE_COUNT];
+static struct sl_type_traits avx512_traits[SL_TYPE_COUNT];
+static bool have_avx2, have_avx512;
 static const char *active_isa = "scalar";
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-static bool want_simd(void)
+/* AVX-512 VNNI dots (quant_avx512.c); only call when cpu_has_avx512() said yes. */
+void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k);
+
+static bool simd_disabled(void)
 {
 	const char *e = getenv("SLUICE_NO_SIMD");
-	if (e && *e && strcmp(e, "0"))
+	return e && *e && strcmp(e, "0");
+}
+
+/* SLUICE_SIMD=avx2: use AVX2 kernels even where AVX-512 ones would run. */
+static bool avx512_disabled(void)
+{
+	const char *e = getenv("SLUICE_SIMD");
+	return e && !strcasecmp(e, "avx2");
+}
+
+/*
+ * AVX-512 F/BW/VL/VNNI in CPUID, and the OS enabling their register state:
+ * CPUID.1:ECX.OSXSAVE, then XCR0 bits 1-2 (SSE/AVX) and 5-7 (opmask, ZMM
+ * upper halves, ZMM16-31).  XGETBV is issued directly rather than trusting
+ * every compiler's __builtin_cpu_supports to have checked XCR0.
+ */
+static bool cpu_has_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27)))
 		return false;
+	unsigned xlo, xhi;
+	__asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+	(void)xhi;
+	if ((xlo & 0xE6) != 0xE6)
+		return false;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+	return false;
+#endif
+}
+
+static bool cpu_has_avx2(void)
+{
 #if defined(__x86_64__) || defined(__i386__)
 	/* __builtin_cpu_supports knows avx2 and fma everywhere but "f16c" only in newer
 	 * compilers, so F16C (CPUID.1:ECX bit 29) is read directly. */
@@ -78,7 +122,9 @@ static void fill(struct sl_type_traits *t, uint32_t type, const struct sl_kernel
 
 static void build_tables(void)
 {
-	bool simd = want_simd();
+	have_avx2 = cpu_has_avx2();
+	have_avx512 = have_avx2 && cpu_has_avx512();
+	const bool no_simd = simd_disabled(), no_avx512 = avx512_disabled();
 	for (uint32_t type = 0; type < SL_TYPE_COUNT; type++) {
 		if (!descs[type].name)
 			continue;
@@ -88,14 +134,42 @@ static void build_tables(void)
 		sl_quant_k_kernels(type, &k);
 		sl_quant_kdot_kernels(type, &k);
 		fill(&scalar_traits[type], type, &k);
+		best_traits[type] = scalar_traits[type];
 #if defined(__x86_64__) || defined(__i386__)
-		if (simd)
+		if (have_avx2) {
 			sl_quant_avx2_kernels(type, &k);
+			fill(&avx2_traits[type], type, &k);
+		}
+		if (have_avx512) {
+			sl_quant_avx512_kernels(type, &k);
+			fill(&avx512_traits[type], type, &k);
+		}
+		if (!no_simd && have_avx512 && !no_avx512)
+			best_traits[type] = avx512_traits[type];
+		else if (!no_simd && have_avx2)
+			best_traits[type] = avx2_traits[type];
 #endif
-		fill(&best_traits[type], type, &k);
 	}
-	if (simd)
+	if (no_simd)
+		active_isa = "scalar";
+	else if (have_avx512 && !no_avx512)
+		active_isa = "avx512vnni";
+	else if (have_avx2)
 		active_isa = "avx2";
+}
+
+const struct sl_type_traits *sl_type_traits_isa(uint32_t type, const char *isa)
+{
+	pthread_once(&tables_once, build_tables);
+	if (type >= SL_TYPE_COUNT || !descs[type].name || !isa)
+		return NULL;
+	if (!strcmp(isa, "scalar"))
+		return &scalar_traits[type];
+	if (!strcmp(isa, "avx2"))
+		return have_avx2 ? &avx2_traits[type] : NULL;
+	if (!strcmp(isa, "avx512vnni"))
+		return have_avx512 ? &avx512_traits[type] : NULL;
+	return NULL;
 }
 
 const struct sl_type_traits *sl_type_traits_scalar(uint32_t type)

@@ -16,10 +16,12 @@
  *   f16 / bf16 / f32                same type      as ggml; f16 halves activation traffic
  *   q8_1 q8_K                       (activation-only types: no vec_dot)
  *
- * Kernels are chosen once, at first use, by CPUID: AVX2+FMA+F16C when the
- * processor has them, the scalar reference otherwise (SLUICE_NO_SIMD=1 forces
- * scalar, which the scalar-vs-SIMD test uses; sl_type_traits_scalar() always
- * gives the scalar ones).
+ * Kernels are chosen once, at first use, by CPUID: AVX-512 F/BW/VL/VNNI dots
+ * for q4_K, q6_K and q8_0 (AVX2 for the rest) when the processor has them and
+ * the OS saves ZMM state, AVX2+FMA+F16C when it has those, the scalar
+ * reference otherwise.  SLUICE_NO_SIMD=1 forces scalar; SLUICE_SIMD=avx2 caps
+ * the choice at AVX2.  sl_type_traits_scalar() always gives the scalar ones,
+ * sl_type_traits_isa() any family the CPU can run (for tests and benches).
  *
  * Accuracy contract: to_float and from_float are bit-identical between scalar
  * and SIMD (SIMD only replaces vec_dot).  vec_dot sums per-block integer dots
@@ -93,8 +95,13 @@ uint16_t sl_fp32_to_fp16(float f);
 float sl_bf16_to_fp32(uint16_t h);
 uint16_t sl_fp32_to_bf16(float f);
 
-/* The kernel family in use: "avx2" or "scalar". */
+/* The kernel family in use: "avx512vnni", "avx2" or "scalar". */
 const char *sl_quant_isa(void);
+
+/* The traits of one kernel family ("scalar", "avx2", "avx512vnni"), whatever
+ * SLUICE_NO_SIMD / SLUICE_SIMD say; NULL if this CPU (or build) cannot run
+ * that family or the type is unknown.  For tests that check every family. */
+const struct sl_type_traits *sl_type_traits_isa(uint32_t type, const char *isa);
 
 /* Quantize nrows rows of n_per_row floats into dst with the reference
  * quantizer; returns bytes written, 0 if the type cannot be quantized to or

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/quant/quant_avx512.c — AVX-512 VNNI dots for the hot decode types
+ * (q4_K, q6_K, q8_0).  Compiled with -mavx512f -mavx512bw -mavx512vl
+ * -mavx512vnni (plus the AVX2 flags); only called after quant.c checked CPUID
+ * and that the OS saves ZMM state (XCR0).  Every other type keeps its AVX2 dot.
+ *
+ * Integer work per block is exact, as in the scalar kernels; only the float
+ * accumulation order differs.
+ *
+ * vpdpbusd (unsigned byte x signed byte, 4 products summed into an int32 lane)
+ * replaces AVX2's maddubs + madd.  The per-sub-block scale is then applied with
+ * vpdpwssd: each dpbusd lane holds a sum of 4 products that fits in int16
+ * (q4_K: 4*15*128 = 7680, q6_K: 4*63*128 = 32256), so treating the int32 lane
+ * as (low int16 = the sum, high int16 = its sign extension) and multiplying by
+ * an int32 scale lane (low int16 = scale, high int16 = 0) gives sum * scale
+ * exactly, accumulated into int32 in the same instruction.
+ *
+ * q8_0 x q8_0 uses the sign-transfer trick: dpbusd(|x|, y * sign(x)); |x| of
+ * -128 is 128 as an unsigned byte, and q8_0 activations never hold -128
+ * (the quantizer rounds into [-127, 127]), the same assumption as AVX2's sign.
+ */
+#include "quant/blocks.h"
+
+void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k);
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__) && \
+	defined(__F16C__)
+#include <immintrin.h>
+#include <string.h>
+
+#define H2F(h) _cvtsh_ss(h)
+
+static inline float hsum8(__m256 x)
+{
+	__m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+	r = _mm_add_ss(r, _mm_movehdup_ps(r));
+	return _mm_cvtss_f32(r);
+}
+
+/* q4_K/q5_K: unpack the 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15). */
+static inline void k4_unpack(const uint8_t *packed, uint32_t u[4])
+{
+	const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+	memcpy(u, packed, 12);
+	u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+	const uint32_t lowmins = u[1] & m1;
+	u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+	u[2] = lowmins;
+	u[0] &= m1;
+}
+
+/* vpermw index for the scales of packs_epi32(Z_a, Z_b), Z_g being the dpbusd of
+ * 64-byte group g (lanes 0-7: sub-block 2g, lanes 8-15: sub-block 2g+1).  Per
+ * 128-bit lane L the pack holds Z_a lanes 4L..4L+3 then Z_b lanes 4L..4L+3. */
+static inline __m512i pack_scale_idx(int a, int b)
+{
+	int16_t t[32];
+	for (int k = 0; k < 32; k++) {
+		const int L = k / 8, m = k % 8;
+		t[k] = (int16_t)(2 * (m < 4 ? a : b) + (L >= 2));
+	}
+	return _mm512_loadu_si512((const void *)t);
+}
+
+/*
+ * q4_K: one 64-byte activation load covers group j (32 low nibbles, then 32
+ * high nibbles of the same 32 weight bytes): the weight bytes are broadcast to
+ * both 256-bit halves and only the upper half shifted right by 4, so the
+ * nibble vector lines up with contiguous q8 bytes without any shuffle.
+ * Each dpbusd lane (4 products, |sum| <= 7680) fits in int16, so two groups'
+ * dpbusd results are packed (exactly, no saturation) into one vector of int16
+ * and scaled with one vpdpwssd: 6 multiply-pipe instructions per block where
+ * scaling each group separately needs 8 (the multiply pipes are the limit).
+ * The mins term (m_j * (bsum[2j] + bsum[2j+1])) stays a vector, reduced once per row.
+ */
+static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_q4_K *x = vx;
+	const struct block_q8_K *y = vy;
+	const __m512i m4 = _mm512_set1_epi8(0xF);
+	const __mmask32 upper = 0xFFFF0000u;
+	const __m512i i01 = pack_scale_idx(0, 1), i23 = pack_scale_idx(2, 3);
+	__m256 acc = _mm256_setzero_ps();
+	__m256 accm = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
+		uint32_t u[4];
+		k4_unpack(x[i].scales, u);
+		const __m128i mb = _mm_cvtsi64_si128((long long)((uint64_t)u[2] | (uint64_t)u[3] << 32));
+		const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mb, mb));
+		const __m256i mi = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(mi), accm);
+		const __m512i sc = _mm512_castsi128_si512(
+			_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)((uint64_t)u[0] | (uint64_t)u[1] << 32))));
+		const uint8_t *qs = x[i].qs;
+		const int8_t *q8 = y[i].qs;
+#define Q4K_GROUP(j)                                                                                       \
+	_mm512_dpbusd_epi32(_mm512_setzero_si512(),                                                        \
+			    _mm512_and_si512(_mm512_mask_srli_epi16(                                      \
+						     _mm512_broadcast_i64x4(_mm256_loadu_si256(            \
+							     (const __m256i *)(qs + 32 * (j)))),             \
+						     upper,                                                \
+						     _mm512_broadcast_i64x4(_mm256_loadu_si256(            \
+							     (const __m256i *)(qs + 32 * (j)))),             \
+						     4),                                                   \
+					     m4),                                                          \
+			    _mm512_loadu_si512((const void *)(q8 + 64 * (j))))
+		const __m512i z0 = Q4K_GROUP(0), z1 = Q4K_GROUP(1), z2 = Q4K_GROUP(2), z3 = Q4K_GROUP(3);
+#undef Q4K_GROUP
+		__m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(z0, z1),
+						   _mm512_permutexvar_epi16(i01, sc));
+		sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(z2, z3), _mm512_permutexvar_epi16(i23, sc));
+		const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s8), acc);
+	}
+	*s = hsum8(acc) - hsum8(accm);
+}
+
+void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k)
+{
+	static const sl_vec_dot_fn dots[SL_TYPE_COUNT] = {
+		[SL_TYPE_Q4_K] = q4_K_dot,
+	};
+	if (type < SL_TYPE_COUNT && dots[type])
+		k->vec_dot = dots[type];
+}
+
+#else /* built without AVX-512 flags (not x86): nothing to offer */
+void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k)
+{
+	(void)type;
+	(void)k;
+}
+#endif
