@@ -118,10 +118,68 @@ static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	*s = hsum8(acc) - hsum8(accm);
 }
 
+/*
+ * q6_K: per 128-element chunk c, the 64 ql bytes make both halves of one
+ * vector (ql[0..31] | ql[32..63]) and the 32 qh bytes are broadcast to both
+ * halves; masked shifts put each half's 2 high bits at bits 4-5, so V01 holds
+ * the levels for q8[128c .. 128c+63] and V23 those for q8[128c+64 .. +127], in
+ * order.  dpbusd lanes (4 products of 0..63 levels, |sum| <= 32256) fit in
+ * int16: the two are packed and scaled by the signed int8 scales with one
+ * vpdpwssd.  The -32 offset is 32 * sum(scale * bsum), once per block.
+ */
+static inline __m512i q6_scale_idx(int c)
+{
+	int16_t t[32];
+	for (int k = 0; k < 32; k++)
+		t[k] = (int16_t)(8 * c + k / 8 + (k % 8 >= 4 ? 4 : 0));
+	return _mm512_loadu_si512((const void *)t);
+}
+
+static void q6_K_dot(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_q6_K *x = vx;
+	const struct block_q8_K *y = vy;
+	const __m512i m4 = _mm512_set1_epi8(0xF), m30 = _mm512_set1_epi8(0x30);
+	const __mmask32 upper = 0xFFFF0000u, lower = 0x0000FFFFu;
+	const __m512i ic0 = q6_scale_idx(0), ic1 = q6_scale_idx(1);
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = y[i].d * H2F(x[i].d);
+		const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+		const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums)), 5);
+		const __m512i scz = _mm512_castsi256_si512(sc16);
+		const int8_t *q8 = y[i].qs;
+		__m512i sumi = _mm512_setzero_si512();
+#define Q6K_CHUNK(c)                                                                                                  \
+	do {                                                                                                          \
+		const __m512i L = _mm512_loadu_si512((const void *)(x[i].ql + 64 * (c)));                             \
+		const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * (c)))); \
+		const __m512i t01 = _mm512_mask_slli_epi16(_mm512_slli_epi16(H, 2), lower, H, 4);                    \
+		const __m512i t23 = _mm512_mask_srli_epi16(H, upper, H, 2);                                          \
+		const __m512i v01 = _mm512_ternarylogic_epi32(L, m4, _mm512_and_si512(t01, m30), 0xEA);              \
+		const __m512i v23 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(L, 4), m4, _mm512_and_si512(t23, m30), \
+							      0xEA);                                                \
+		const __m512i z01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v01,                                \
+							_mm512_loadu_si512((const void *)(q8 + 128 * (c))));        \
+		const __m512i z23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v23,                                \
+							_mm512_loadu_si512((const void *)(q8 + 128 * (c) + 64)));   \
+		sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(z01, z23), _mm512_permutexvar_epi16(ic##c, scz)); \
+	} while (0)
+		Q6K_CHUNK(0);
+		Q6K_CHUNK(1);
+#undef Q6K_CHUNK
+		const __m256i s8 = _mm256_sub_epi32(
+			_mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1)), bias);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s8), acc);
+	}
+	*s = hsum8(acc);
+}
+
 void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k)
 {
 	static const sl_vec_dot_fn dots[SL_TYPE_COUNT] = {
 		[SL_TYPE_Q4_K] = q4_K_dot,
+		[SL_TYPE_Q6_K] = q6_K_dot,
 	};
 	if (type < SL_TYPE_COUNT && dots[type])
 		k->vec_dot = dots[type];
