@@ -5,7 +5,7 @@
  * Tables are built once (pthread_once): the scalar reference kernels, always
  * present; an AVX2 table (scalar with its dots replaced by AVX2 versions) when
  * CPUID reports AVX2+FMA+F16C; an AVX-512 VNNI table (the AVX2 one with the
- * q4_K/q6_K/q8_0 dots replaced) when CPUID also reports AVX-512 F/BW/VL/VNNI
+ * q4_K and q6_K dots replaced) when CPUID also reports AVX-512 F/BW/VL/VNNI
  * and XCR0 says the OS saves opmask and ZMM state.  The "best" table is the
  * widest of these, unless SLUICE_NO_SIMD is set to a non-zero value (scalar)
  * or SLUICE_SIMD=avx2 caps it at AVX2.  Kernels live in one file per family

@@ -17,7 +17,7 @@
  *   q8_1 q8_K                       (activation-only types: no vec_dot)
  *
  * Kernels are chosen once, at first use, by CPUID: AVX-512 F/BW/VL/VNNI dots
- * for q4_K, q6_K and q8_0 (AVX2 for the rest) when the processor has them and
+ * for q4_K and q6_K (AVX2 for the rest) when the processor has them and
  * the OS saves ZMM state, AVX2+FMA+F16C when it has those, the scalar
  * reference otherwise.  SLUICE_NO_SIMD=1 forces scalar; SLUICE_SIMD=avx2 caps
  * the choice at AVX2.  sl_type_traits_scalar() always gives the scalar ones,

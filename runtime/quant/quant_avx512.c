@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/quant/quant_avx512.c — AVX-512 VNNI dots for the hot decode types
- * (q4_K, q6_K, q8_0).  Compiled with -mavx512f -mavx512bw -mavx512vl
- * -mavx512vnni (plus the AVX2 flags); only called after quant.c checked CPUID
- * and that the OS saves ZMM state (XCR0).  Every other type keeps its AVX2 dot.
+ * runtime/quant/quant_avx512.c — AVX-512 VNNI dots for q4_K and q6_K.
+ * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (plus the AVX2
+ * flags); only called after quant.c checked CPUID and that the OS saves
+ * opmask/ZMM state (XCR0).  Every other type keeps its AVX2 dot (q8_0 too: a
+ * dpbusd(|x|, y*sign(x)) version measured no faster than AVX2's on Zen 4,
+ * where its L2 probe is bound by loads and scale gathering, not by the dot).
  *
  * Integer work per block is exact, as in the scalar kernels; only the float
  * accumulation order differs.
  *
- * vpdpbusd (unsigned byte x signed byte, 4 products summed into an int32 lane)
- * replaces AVX2's maddubs + madd.  The per-sub-block scale is then applied with
- * vpdpwssd: each dpbusd lane holds a sum of 4 products that fits in int16
- * (q4_K: 4*15*128 = 7680, q6_K: 4*63*128 = 32256), so treating the int32 lane
- * as (low int16 = the sum, high int16 = its sign extension) and multiplying by
- * an int32 scale lane (low int16 = scale, high int16 = 0) gives sum * scale
- * exactly, accumulated into int32 in the same instruction.
- *
- * q8_0 x q8_0 uses the sign-transfer trick: dpbusd(|x|, y * sign(x)); |x| of
- * -128 is 128 as an unsigned byte, and q8_0 activations never hold -128
- * (the quantizer rounds into [-127, 127]), the same assumption as AVX2's sign.
+ * vpdpbusd (unsigned byte x signed byte, 4 products summed into an int32
+ * lane) replaces AVX2's maddubs + madd; K-quant levels are unsigned (q4_K
+ * 0..15, q6_K 0..63 before its -32 offset), so they go in directly.  Each
+ * dpbusd lane then fits in int16 (q4_K: 4*15*128 = 7680, q6_K: 4*63*128 =
+ * 32256), so two dpbusd results are packed to int16 with packssdw (exact: no
+ * value saturates) and multiplied by their sub-block scales with one vpdpwssd,
+ * which also sums adjacent lanes of the same sub-block.  That is 6 multiply
+ * instructions per 256 elements where scaling each dpbusd result separately
+ * needs 8; on Zen 4 (512-bit ops double-pumped) the multiply pipes are what
+ * the AVX2 kernels were bound by.
  */
 #include "quant/blocks.h"
 
