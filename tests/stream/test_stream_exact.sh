@@ -20,7 +20,8 @@ layers=$("$SLUICE_BIN" info "$M" | sed -n 's/.*llama.block_count *//p')
 kv_mib=$(awk -v l="$layers" 'BEGIN{printf "%.1f", l*2*128*256*4/1048576}')
 limit=$(awk -v kv="$kv_mib" 'BEGIN{printf "%.1f", 64 + 128 + kv + 96}')
 echo "peak RSS ${rss} MiB, limit ${limit} MiB (64 vram + 128 host cache + ${kv_mib} KV + 96 overhead); read ${read_mib} MiB"
-if nm "$SLUICE_BIN" 2>/dev/null | grep -q __asan_init; then
+# (no grep -q: under pipefail its early exit would fail nm with SIGPIPE)
+if nm "$SLUICE_BIN" 2>/dev/null | grep __asan_init >/dev/null; then
     echo "AddressSanitizer build: its shadow memory and quarantine inflate RSS; the RSS bound is not checked"
 else
     awk -v r="$rss" -v l="$limit" 'BEGIN{exit !(r <= l)}' || { echo "FAIL: peak RSS over the limit"; exit 1; }
