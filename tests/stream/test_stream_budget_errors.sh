@@ -18,4 +18,6 @@ expect "host-cache .* is too small: streaming this model needs at least" "$SLUIC
 expect "not a size" "$SLUICE_BIN" run -m "$M" -n 2 --vram 12Q
 expect "not a size" "$SLUICE_BIN" run -m "$M" -n 2 --host-cache -5M
 expect "unknown engine" "$SLUICE_BIN" run -m "$M" -n 2 --io floppy
+expect "unknown source" "$SLUICE_BIN" run -m "$M" -n 2 --pressure sometimes
+[ -e /dev/sluice ] || expect "sluice.ko not loaded" "$SLUICE_BIN" run -m "$M" -n 2 --vram 2M --pressure dev
 exit $fail

@@ -35,6 +35,7 @@ static void run_usage(FILE *out)
 		"      --host-cache SIZE host memory for streamed weights, e.g. 16G (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
 		"      --lookahead N     layers read ahead of compute (default 2)\n"
+		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
 		"      --stats           print streaming statistics\n"
 		"      --no-echo         do not print the prompt\n"
 		"  -v, --verbose         library messages to stderr (repeat for more)\n"
@@ -111,6 +112,7 @@ int cmd_run(int argc, char **argv)
 		{ "vram", required_argument, 0, 'V' },    { "host-cache", required_argument, 0, 'H' },
 		{ "io", required_argument, 0, 'I' },      { "lookahead", required_argument, 0, 'L' },
 		{ "stats", no_argument, 0, 's' },         { "no-echo", no_argument, 0, 'E' },
+		{ "pressure", required_argument, 0, 'R' },
 		{ "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -118,7 +120,7 @@ int cmd_run(int argc, char **argv)
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
-	const char *io = "auto";
+	const char *io = "auto", *pressure = "auto";
 	bool stats = false, echo = true;
 	int verbose = 0, c;
 	optind = 1;
@@ -139,6 +141,7 @@ int cmd_run(int argc, char **argv)
 		case 'H': if (!cli_size("run", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
 		case 'L': if (!cli_int("run", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
+		case 'R': pressure = optarg; break;
 		case 's': stats = true; break;
 		case 'E': echo = false; break;
 		case 'v': verbose++; break;
@@ -151,6 +154,8 @@ int cmd_run(int argc, char **argv)
 		return cli_error("run", "unexpected argument '%s' (see sluice run --help)", argv[optind]);
 	if (!model_path)
 		return cli_error("run", "no model given: use -m MODEL.gguf (see sluice run --help)");
+	if (strcmp(pressure, "auto") && strcmp(pressure, "dev") && strcmp(pressure, "psi") && strcmp(pressure, "none"))
+		return cli_error("run", "--pressure: unknown source '%s' (auto, dev, psi, none)", pressure);
 	if (strcmp(io, "auto") && strcmp(io, "uring") && strcmp(io, "pread") && strcmp(io, "mmap"))
 		return cli_error("run", "--io: unknown engine '%s' (auto, uring, pread, mmap)", io);
 	char *prompt_buf = NULL;
@@ -169,6 +174,7 @@ int cmd_run(int argc, char **argv)
 	mp.host_cache = host_cache;
 	mp.io_engine = io;
 	mp.lookahead = (int)lookahead;
+	mp.pressure = pressure;
 	char err[512];
 	struct sluice_model *m = NULL;
 	struct sluice_ctx *ctx = NULL;
