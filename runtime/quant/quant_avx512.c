@@ -79,13 +79,16 @@ static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	__m256 acc = _mm256_setzero_ps();
 	__m256 accm = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = y[i].d * H2F(x[i].d), dmin = y[i].d * H2F(x[i].dmin);
+		uint32_t dm;
+		memcpy(&dm, &x[i].d, 4); /* d, dmin: adjacent fp16 */
+		const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dm)), _mm_set1_ps(y[i].d));
+		const __m256 d = _mm256_broadcastss_ps(dd), dmin = _mm256_broadcastss_ps(_mm_movehdup_ps(dd));
 		uint32_t u[4];
 		k4_unpack(x[i].scales, u);
 		const __m128i mb = _mm_cvtsi64_si128((long long)((uint64_t)u[2] | (uint64_t)u[3] << 32));
 		const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mb, mb));
 		const __m256i mi = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
-		accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(mi), accm);
+		accm = _mm256_fmadd_ps(dmin, _mm256_cvtepi32_ps(mi), accm);
 		const __m256i sc2 = _mm256_broadcastsi128_si256(
 			_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)((uint64_t)u[0] | (uint64_t)u[1] << 32))));
 		const uint8_t *qs = x[i].qs;
@@ -107,7 +110,7 @@ static void q4_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 		Q4K_GROUP(3, sb);
 #undef Q4K_GROUP
 		const __m256i s8 = _mm256_add_epi32(sa, sb);
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s8), acc);
+		acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s8), acc);
 	}
 	*s = hsum8(acc) - hsum8(accm);
 }
