@@ -269,6 +269,18 @@ static int dev_alloc(struct sl_weights *w, struct unit *u, struct sl_err *err)
 	return 0;
 }
 
+/* Queue an asynchronous read of a whole unit into buf (sized by sl_io_span; data lands at +skip). */
+static int submit_unit_read(struct sl_weights *w, struct unit *u, void *buf, struct sl_err *err)
+{
+	memset(&u->req, 0, sizeof(u->req));
+	u->req.offset = u->file_offset;
+	u->req.len = u->size;
+	u->req.buf = buf;
+	u->req.user = u;
+	struct sl_io_req *r = &u->req;
+	return sl_io_submit(w->io, &r, 1, err);
+}
+
 /* ---- host tier ---- */
 
 static void host_drop(struct sl_weights *w, int id)
@@ -356,13 +368,7 @@ static int host_start_read(struct sl_weights *w, int id, int keep_lo, int keep_h
 	w->host_used += a_len;
 	if (w->host_used > w->st.host_peak)
 		w->st.host_peak = w->host_used;
-	memset(&u->req, 0, sizeof(u->req));
-	u->req.offset = u->file_offset;
-	u->req.len = u->size;
-	u->req.buf = u->hbuf;
-	u->req.user = u;
-	struct sl_io_req *r = &u->req;
-	rc = sl_io_submit(w->io, &r, 1, err);
+	rc = submit_unit_read(w, u, u->hbuf, err);
 	if (rc) {
 		host_drop(w, id);
 		return rc;
@@ -492,7 +498,7 @@ static int make_resident(struct sl_weights *w, int id, struct sl_err *err)
  */
 static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, struct sl_err *err)
 {
-	int rc = 0, queued = 0;
+	int rc = 0;
 	for (int i = 0; i < n && !rc; i++) {
 		struct unit *u = &w->u[ids[i]];
 		uint64_t a_off, a_len, skip;
@@ -507,15 +513,8 @@ static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, s
 		u->resident = true;
 		w->dev_used += u->size;
 		w->st.device_resident += u->size;
-		memset(&u->req, 0, sizeof(u->req));
-		u->req.offset = u->file_offset;
-		u->req.len = u->size;
-		u->req.buf = u->dev_base;
-		u->req.user = u;
-		struct sl_io_req *r = &u->req;
-		if ((rc = sl_io_submit(w->io, &r, 1, err)))
+		if ((rc = submit_unit_read(w, u, u->dev_base, err)))
 			break;
-		queued++;
 	}
 	/* Reap everything queued, even after an error, so no read lands in freed memory. */
 	while (sl_io_outstanding(w->io)) {
@@ -536,7 +535,6 @@ static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, s
 			w->st.bytes_read += u->size;
 		}
 	}
-	(void)queued;
 	return rc;
 }
 
