@@ -73,6 +73,10 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		copy_err(errbuf, err_len, &err);
 		return -ENOMEM;
 	}
+	if (params->flags || params->reserved) { /* room to grow the struct without breaking callers */
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0");
+		goto fail;
+	}
 	if ((rc = gguf_open(path, &m->gguf, &err)))
 		goto fail;
 
@@ -110,10 +114,6 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		goto fail;
 	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
 		goto fail;
-	if (params->flags || params->reserved) {
-		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0");
-		goto fail;
-	}
 	/* Only a streaming model has a host cache to give back. */
 	if (sl_weights_streaming(m->weights) &&
 	    (rc = sl_pressure_start(params->pressure ? params->pressure : "auto", on_pressure, m, &m->pressure, &err)))
