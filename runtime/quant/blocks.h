@@ -11,6 +11,7 @@
 #define SLUICE_QUANT_BLOCKS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "quant/quant.h"
 
@@ -92,5 +93,18 @@ void sl_quant_kdot_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_plain_kernels(uint32_t type, struct sl_kernels *k);
 /* AVX2 replacements; leaves fields untouched where it has none.  Only call when the CPU has AVX2+FMA+F16C. */
 void sl_quant_avx2_kernels(uint32_t type, struct sl_kernels *k);
+
+/* Shared by the SIMD kernels: */
+/* q4_K/q5_K: unpack the 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15). */
+static inline void k4_unpack(const uint8_t *packed, uint32_t u[4])
+{
+	const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+	memcpy(u, packed, 12);
+	u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+	const uint32_t lowmins = u[1] & m1;
+	u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+	u[2] = lowmins;
+	u[0] &= m1;
+}
 
 #endif

@@ -249,18 +249,6 @@ static void q3_K_dot(int64_t n, float *s, const void *vx, const void *vy)
 	*s = hsum8(acc);
 }
 
-/* q4_K/q5_K: unpack the 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15). */
-static inline void k4_unpack(const uint8_t *packed, uint32_t u[4])
-{
-	const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
-	memcpy(u, packed, 12);
-	u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
-	const uint32_t lowmins = u[1] & m1;
-	u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
-	u[2] = lowmins;
-	u[0] &= m1;
-}
-
 /* The mins term of a q4_K/q5_K block, 4 int32 lanes: m_j * (bsum[2j] + bsum[2j+1]).
  * Kept as a vector (reduced once per row, not per block). */
 static inline __m128i k4_mins(const uint32_t u[4], const int16_t *bsums)

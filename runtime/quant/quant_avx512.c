@@ -41,18 +41,6 @@ static inline float hsum8(__m256 x)
 	return _mm_cvtss_f32(r);
 }
 
-/* q4_K/q5_K: unpack the 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15). */
-static inline void k4_unpack(const uint8_t *packed, uint32_t u[4])
-{
-	const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
-	memcpy(u, packed, 12);
-	u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
-	const uint32_t lowmins = u[1] & m1;
-	u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
-	u[2] = lowmins;
-	u[0] &= m1;
-}
-
 /* pshufb control on 8 int16 scales (in both 128-bit lanes): words 2j x4, 2j+1 x4, per lane. */
 static inline __m256i pair_idx(int j)
 {
