@@ -11,20 +11,12 @@
  * per block through q8_K's per-16 sums (bsums) instead of per element.
  */
 #include "quant/blocks.h"
+#include "quant/simd_x86.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #include <string.h>
 
-#define H2F(h) _cvtsh_ss(h)
-
-static inline float hsum8(__m256 x)
-{
-	__m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-	r = _mm_add_ss(r, _mm_movehdup_ps(r));
-	return _mm_cvtss_f32(r);
-}
 
 static inline int hsum_i32_8(__m256i a)
 {

@@ -23,6 +23,7 @@
  * versions needed extra masked shifts / permutes and measured 10-15% slower.
  */
 #include "quant/blocks.h"
+#include "quant/simd_x86.h"
 
 void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k);
 
@@ -31,15 +32,6 @@ void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k);
 #include <immintrin.h>
 #include <string.h>
 
-#define H2F(h) _cvtsh_ss(h)
-
-static inline float hsum8(__m256 x)
-{
-	__m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-	r = _mm_add_ss(r, _mm_movehdup_ps(r));
-	return _mm_cvtss_f32(r);
-}
 
 /* pshufb control on 8 int16 scales (in both 128-bit lanes): words 2j x4, 2j+1 x4, per lane. */
 static inline __m256i pair_idx(int j)
