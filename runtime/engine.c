@@ -77,11 +77,11 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0");
 		goto fail;
 	}
-	if ((rc = gguf_open(path, &m->gguf, &err)))
+	if ((rc = sl_gguf_open(path, &m->gguf, &err)))
 		goto fail;
 
 	const char *arch = NULL;
-	rc = gguf_get_str(m->gguf, "general.architecture", &arch, &err);
+	rc = sl_gguf_get_str(m->gguf, "general.architecture", &arch, &err);
 	if (rc == -ENOENT)
 		rc = sl_errf(&err, EINVAL, "%s: missing metadata 'general.architecture'", path);
 	if (rc)
@@ -92,7 +92,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	}
 	snprintf(m->arch, sizeof(m->arch), "%s", arch);
 	const char *name = NULL;
-	if (!gguf_get_str(m->gguf, "general.name", &name, NULL))
+	if (!sl_gguf_get_str(m->gguf, "general.name", &name, NULL))
 		snprintf(m->name, sizeof(m->name), "%s", name);
 
 	if ((rc = sl_vocab_load(m->gguf, &m->vocab, &err)))
@@ -135,7 +135,7 @@ SLUICE_API void sluice_model_free(struct sluice_model *m)
 	sl_weights_free(m->weights);
 	sl_backend_free(m->be);
 	sl_vocab_free(m->vocab);
-	gguf_close(m->gguf);
+	sl_gguf_close(m->gguf);
 	free(m->layers);
 	free(m);
 }

@@ -80,7 +80,7 @@ static int rd_bytes(struct reader *r, void *dst, uint64_t n)
 RD_SCALAR(rd_u32, uint32_t)
 RD_SCALAR(rd_u64, uint64_t)
 
-const char *gguf_vtype_name(uint32_t t)
+const char *sl_gguf_vtype_name(uint32_t t)
 {
 	static const char *const names[GGUF_TYPE_COUNT] = {
 		"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
@@ -89,7 +89,7 @@ const char *gguf_vtype_name(uint32_t t)
 	return t < GGUF_TYPE_COUNT ? names[t] : "unknown";
 }
 
-size_t gguf_vtype_size(uint32_t t)
+size_t sl_gguf_vtype_size(uint32_t t)
 {
 	switch (t) {
 	case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
@@ -162,11 +162,11 @@ static int rd_array(struct reader *r, struct gguf_value *v, int depth)
 	if (et >= GGUF_TYPE_COUNT)
 		return sl_errf(r->err, EINVAL, "%s: %s: unknown array element type %u", r->path, r->what, et);
 	/* Every element takes at least one byte (8 for strings and arrays): bound n by the bytes left. */
-	size_t esz = gguf_vtype_size(et);
+	size_t esz = sl_gguf_vtype_size(et);
 	uint64_t min_bytes = esz ? esz : (et == GGUF_TYPE_STRING ? 8 : 12);
 	if (n > rd_left(r) / min_bytes)
 		return sl_errf(r->err, EINVAL, "%s: %s: array of %llu %s elements cannot fit in the %llu bytes left in the file",
-			       r->path, r->what, (unsigned long long)n, gguf_vtype_name(et),
+			       r->path, r->what, (unsigned long long)n, sl_gguf_vtype_name(et),
 			       (unsigned long long)rd_left(r));
 	v->arr.type = et;
 	v->arr.n = 0;
@@ -232,7 +232,7 @@ static int rd_value(struct reader *r, uint32_t type, struct gguf_value *v, int d
 	}
 }
 
-void gguf_close(struct gguf_file *f)
+void sl_gguf_close(struct gguf_file *f)
 {
 	if (!f)
 		return;
@@ -388,7 +388,7 @@ static int read_tensor_info(struct reader *r, struct gguf_file *f, struct gguf_t
 	return 0;
 }
 
-int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err *err)
+int sl_gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err *err)
 {
 	struct stat st;
 	int rc;
@@ -487,7 +487,7 @@ int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err
 		goto fail;
 
 	f->alignment = GGUF_DEFAULT_ALIGNMENT;
-	const struct gguf_kv *al = gguf_find_kv(f, "general.alignment");
+	const struct gguf_kv *al = sl_gguf_find_kv(f, "general.alignment");
 	if (al) {
 		if (al->val.type != GGUF_TYPE_UINT32 || al->val.u64 == 0 || (al->val.u64 & (al->val.u64 - 1))) {
 			rc = sl_errf(err, EINVAL, "%s: general.alignment must be a power-of-two uint32", path);
@@ -520,16 +520,16 @@ int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err
 fail:
 	free(r.buf);
 	f->own_fd = false;
-	gguf_close(f);
+	sl_gguf_close(f);
 	return rc;
 }
 
-int gguf_open(const char *path, struct gguf_file **out, struct sl_err *err)
+int sl_gguf_open(const char *path, struct gguf_file **out, struct sl_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return sl_errf(err, errno, "%s: cannot open: %s", path, strerror(errno));
-	int rc = gguf_open_fd(fd, path, out, err);
+	int rc = sl_gguf_open_fd(fd, path, out, err);
 	if (rc) {
 		close(fd);
 		return rc;
@@ -538,7 +538,7 @@ int gguf_open(const char *path, struct gguf_file **out, struct sl_err *err)
 	return 0;
 }
 
-const struct gguf_kv *gguf_find_kv(const struct gguf_file *f, const char *key)
+const struct gguf_kv *sl_gguf_find_kv(const struct gguf_file *f, const char *key)
 {
 	size_t len = strlen(key);
 	for (uint64_t i = 0; i < f->n_kv; i++)
@@ -547,7 +547,7 @@ const struct gguf_kv *gguf_find_kv(const struct gguf_file *f, const char *key)
 	return NULL;
 }
 
-const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name)
+const struct gguf_tensor *sl_gguf_find_tensor(const struct gguf_file *f, const char *name)
 {
 	size_t len = strlen(name);
 	for (uint64_t i = 0; i < f->n_tensors; i++)
@@ -556,7 +556,7 @@ const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char
 	return NULL;
 }
 
-int64_t gguf_tensor_nelements(const struct gguf_tensor *t)
+int64_t sl_gguf_tensor_nelements(const struct gguf_tensor *t)
 {
 	return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
 }
@@ -564,7 +564,7 @@ int64_t gguf_tensor_nelements(const struct gguf_tensor *t)
 static int wrong_type(const struct gguf_file *f, const struct gguf_kv *kv, const char *want, struct sl_err *err)
 {
 	return sl_errf(err, EINVAL, "%s: metadata '%s' has type %s, expected %s", f->path, kv->key.s,
-		       gguf_vtype_name(kv->val.type), want);
+		       sl_gguf_vtype_name(kv->val.type), want);
 }
 
 static bool is_uint(uint32_t t)
@@ -577,9 +577,9 @@ static bool is_int(uint32_t t)
 	return t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 || t == GGUF_TYPE_INT32 || t == GGUF_TYPE_INT64;
 }
 
-int gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *out, struct sl_err *err)
+int sl_gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *out, struct sl_err *err)
 {
-	const struct gguf_kv *kv = gguf_find_kv(f, key);
+	const struct gguf_kv *kv = sl_gguf_find_kv(f, key);
 	if (!kv)
 		return -ENOENT;
 	if (is_uint(kv->val.type)) {
@@ -593,10 +593,10 @@ int gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *out, stru
 	return wrong_type(f, kv, "an unsigned integer", err);
 }
 
-int gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, struct sl_err *err)
+int sl_gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, struct sl_err *err)
 {
 	uint64_t v;
-	int rc = gguf_get_u64(f, key, &v, err);
+	int rc = sl_gguf_get_u64(f, key, &v, err);
 	if (rc)
 		return rc;
 	if (v > UINT32_MAX)
@@ -606,9 +606,9 @@ int gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, stru
 	return 0;
 }
 
-int gguf_get_f32(const struct gguf_file *f, const char *key, float *out, struct sl_err *err)
+int sl_gguf_get_f32(const struct gguf_file *f, const char *key, float *out, struct sl_err *err)
 {
-	const struct gguf_kv *kv = gguf_find_kv(f, key);
+	const struct gguf_kv *kv = sl_gguf_find_kv(f, key);
 	if (!kv)
 		return -ENOENT;
 	if (kv->val.type == GGUF_TYPE_FLOAT32 || kv->val.type == GGUF_TYPE_FLOAT64)
@@ -622,9 +622,9 @@ int gguf_get_f32(const struct gguf_file *f, const char *key, float *out, struct 
 	return 0;
 }
 
-int gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, struct sl_err *err)
+int sl_gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, struct sl_err *err)
 {
-	const struct gguf_kv *kv = gguf_find_kv(f, key);
+	const struct gguf_kv *kv = sl_gguf_find_kv(f, key);
 	if (!kv)
 		return -ENOENT;
 	if (kv->val.type != GGUF_TYPE_BOOL)
@@ -633,9 +633,9 @@ int gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, struct 
 	return 0;
 }
 
-int gguf_get_str(const struct gguf_file *f, const char *key, const char **out, struct sl_err *err)
+int sl_gguf_get_str(const struct gguf_file *f, const char *key, const char **out, struct sl_err *err)
 {
-	const struct gguf_kv *kv = gguf_find_kv(f, key);
+	const struct gguf_kv *kv = sl_gguf_find_kv(f, key);
 	if (!kv)
 		return -ENOENT;
 	if (kv->val.type != GGUF_TYPE_STRING)
@@ -644,18 +644,18 @@ int gguf_get_str(const struct gguf_file *f, const char *key, const char **out, s
 	return 0;
 }
 
-int gguf_get_arr(const struct gguf_file *f, const char *key, uint32_t elem_type, uint64_t *n,
+int sl_gguf_get_arr(const struct gguf_file *f, const char *key, uint32_t elem_type, uint64_t *n,
 		 const void **data, struct sl_err *err)
 {
-	const struct gguf_kv *kv = gguf_find_kv(f, key);
+	const struct gguf_kv *kv = sl_gguf_find_kv(f, key);
 	if (!kv)
 		return -ENOENT;
 	if (kv->val.type != GGUF_TYPE_ARRAY || kv->val.arr.type != elem_type) {
 		char want[48];
-		snprintf(want, sizeof(want), "array of %s", gguf_vtype_name(elem_type));
+		snprintf(want, sizeof(want), "array of %s", sl_gguf_vtype_name(elem_type));
 		if (kv->val.type == GGUF_TYPE_ARRAY)
 			return sl_errf(err, EINVAL, "%s: metadata '%s' is an array of %s, expected %s", f->path,
-				       kv->key.s, gguf_vtype_name(kv->val.arr.type), want);
+				       kv->key.s, sl_gguf_vtype_name(kv->val.arr.type), want);
 		return wrong_type(f, kv, want, err);
 	}
 	*n = kv->val.arr.n;

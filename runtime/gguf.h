@@ -78,7 +78,7 @@ struct gguf_tensor {
 
 struct gguf_file {
 	char *path;
-	int fd;                    /* owned unless opened with gguf_open_fd */
+	int fd;                    /* owned unless opened with sl_gguf_open_fd */
 	bool own_fd;
 	uint32_t version;
 	uint64_t file_size;
@@ -91,58 +91,58 @@ struct gguf_file {
 };
 
 /* Open and parse; on error returns -errno with err naming the file and the problem. */
-int gguf_open(const char *path, struct gguf_file **out, struct sl_err *err);
-/* Parse from an open fd (not closed by gguf_close); path is used in messages. */
-int gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err *err);
-void gguf_close(struct gguf_file *f);
+int sl_gguf_open(const char *path, struct gguf_file **out, struct sl_err *err);
+/* Parse from an open fd (not closed by sl_gguf_close); path is used in messages. */
+int sl_gguf_open_fd(int fd, const char *path, struct gguf_file **out, struct sl_err *err);
+void sl_gguf_close(struct gguf_file *f);
 
-const struct gguf_kv *gguf_find_kv(const struct gguf_file *f, const char *key);
-const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name);
+const struct gguf_kv *sl_gguf_find_kv(const struct gguf_file *f, const char *key);
+const struct gguf_tensor *sl_gguf_find_tensor(const struct gguf_file *f, const char *name);
 
 /* Typed getters: 0, -ENOENT (absent) or -EINVAL (wrong type; err says which key). */
-int gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, struct sl_err *err);
-int gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *out, struct sl_err *err);
-int gguf_get_f32(const struct gguf_file *f, const char *key, float *out, struct sl_err *err);
-int gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, struct sl_err *err);
-/* Points into f; valid until gguf_close. */
-int gguf_get_str(const struct gguf_file *f, const char *key, const char **out, struct sl_err *err);
+int sl_gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, struct sl_err *err);
+int sl_gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *out, struct sl_err *err);
+int sl_gguf_get_f32(const struct gguf_file *f, const char *key, float *out, struct sl_err *err);
+int sl_gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, struct sl_err *err);
+/* Points into f; valid until sl_gguf_close. */
+int sl_gguf_get_str(const struct gguf_file *f, const char *key, const char **out, struct sl_err *err);
 /* An array of the given element type (GGUF_TYPE_*); *n and *data as in gguf_value.arr. */
-int gguf_get_arr(const struct gguf_file *f, const char *key, uint32_t elem_type, uint64_t *n,
+int sl_gguf_get_arr(const struct gguf_file *f, const char *key, uint32_t elem_type, uint64_t *n,
 		 const void **data, struct sl_err *err);
 
-const char *gguf_vtype_name(uint32_t t);
+const char *sl_gguf_vtype_name(uint32_t t);
 /* Size in bytes of a scalar element type, 0 for STRING/ARRAY/unknown. */
-size_t gguf_vtype_size(uint32_t t);
+size_t sl_gguf_vtype_size(uint32_t t);
 /* Number of elements of a tensor. */
-int64_t gguf_tensor_nelements(const struct gguf_tensor *t);
+int64_t sl_gguf_tensor_nelements(const struct gguf_tensor *t);
 
 /* ---- writer ---- */
 
 struct gguf_writer;
 
-struct gguf_writer *gguf_writer_new(uint32_t alignment);
-void gguf_writer_free(struct gguf_writer *w);
-int gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v);
-int gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v);
-int gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v);
-int gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v);
-int gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v);
-int gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v);
+struct gguf_writer *sl_gguf_writer_new(uint32_t alignment);
+void sl_gguf_writer_free(struct gguf_writer *w);
+int sl_gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v);
+int sl_gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v);
+int sl_gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v);
+int sl_gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v);
+int sl_gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v);
+int sl_gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v);
 /* Array of n scalars of elem_type, packed as in the file. */
-int gguf_writer_set_arr(struct gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
+int sl_gguf_writer_set_arr(struct gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
 			uint64_t n);
-int gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+int sl_gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *const *v, uint64_t n);
 /* Add a tensor (ne[0] first); its data goes at the next aligned offset. Returns its index or -errno. */
-int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+int sl_gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
 			   const int64_t *ne);
-/* Write the header to fd at offset 0; afterwards write tensor data with gguf_writer_write_data. */
-int gguf_writer_write_header(struct gguf_writer *w, int fd, struct sl_err *err);
+/* Write the header to fd at offset 0; afterwards write tensor data with sl_gguf_writer_write_data. */
+int sl_gguf_writer_write_header(struct gguf_writer *w, int fd, struct sl_err *err);
 /* Write size bytes of tensor idx's data, starting at byte `at` inside that tensor. */
-int gguf_writer_write_data(struct gguf_writer *w, int fd, int idx, uint64_t at, const void *data,
+int sl_gguf_writer_write_data(struct gguf_writer *w, int fd, int idx, uint64_t at, const void *data,
 			   uint64_t size, struct sl_err *err);
 /* Extend the file to its final size (pads the last tensor). */
-int gguf_writer_finish(struct gguf_writer *w, int fd, struct sl_err *err);
-uint64_t gguf_writer_tensor_size(const struct gguf_writer *w, int idx);
-uint64_t gguf_writer_total_size(const struct gguf_writer *w);
+int sl_gguf_writer_finish(struct gguf_writer *w, int fd, struct sl_err *err);
+uint64_t sl_gguf_writer_tensor_size(const struct gguf_writer *w, int idx);
+uint64_t sl_gguf_writer_total_size(const struct gguf_writer *w);
 
 #endif

@@ -14,6 +14,6 @@
  * scalar type (u8/u16 -> u32, i8/i16 -> i32, i64 -> u64 bit pattern,
  * f64 -> f32), -ENOTSUP for arrays of arrays (not copied), -errno on error.
  */
-int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_kv *kv);
+int sl_gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_kv *kv);
 
 #endif

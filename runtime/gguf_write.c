@@ -62,18 +62,18 @@ struct gguf_writer {
 	uint64_t data_offset;
 };
 
-struct gguf_writer *gguf_writer_new(uint32_t alignment)
+struct gguf_writer *sl_gguf_writer_new(uint32_t alignment)
 {
 	struct gguf_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->alignment = alignment ? alignment : GGUF_DEFAULT_ALIGNMENT;
 	if (w->alignment != GGUF_DEFAULT_ALIGNMENT)
-		gguf_writer_set_u32(w, "general.alignment", w->alignment);
+		sl_gguf_writer_set_u32(w, "general.alignment", w->alignment);
 	return w;
 }
 
-void gguf_writer_free(struct gguf_writer *w)
+void sl_gguf_writer_free(struct gguf_writer *w)
 {
 	if (!w)
 		return;
@@ -91,35 +91,35 @@ static int kv_head(struct gguf_writer *w, const char *key, uint32_t type)
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v)
+int sl_gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v)
 {
 	kv_head(w, key, GGUF_TYPE_UINT32);
 	put_u32(&w->kv, v);
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v)
+int sl_gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v)
 {
 	kv_head(w, key, GGUF_TYPE_INT32);
 	buf_put(&w->kv, &v, 4);
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v)
+int sl_gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v)
 {
 	kv_head(w, key, GGUF_TYPE_UINT64);
 	put_u64(&w->kv, v);
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v)
+int sl_gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v)
 {
 	kv_head(w, key, GGUF_TYPE_FLOAT32);
 	buf_put(&w->kv, &v, 4);
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v)
+int sl_gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v)
 {
 	uint8_t b = v;
 	kv_head(w, key, GGUF_TYPE_BOOL);
@@ -127,16 +127,16 @@ int gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v)
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v)
+int sl_gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v)
 {
 	kv_head(w, key, GGUF_TYPE_STRING);
 	put_str(&w->kv, v);
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_arr(struct gguf_writer *w, const char *key, uint32_t elem_type, const void *data, uint64_t n)
+int sl_gguf_writer_set_arr(struct gguf_writer *w, const char *key, uint32_t elem_type, const void *data, uint64_t n)
 {
-	size_t esz = gguf_vtype_size(elem_type);
+	size_t esz = sl_gguf_vtype_size(elem_type);
 	if (!esz)
 		return -EINVAL;
 	kv_head(w, key, GGUF_TYPE_ARRAY);
@@ -146,7 +146,7 @@ int gguf_writer_set_arr(struct gguf_writer *w, const char *key, uint32_t elem_ty
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *const *v, uint64_t n)
+int sl_gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *const *v, uint64_t n)
 {
 	kv_head(w, key, GGUF_TYPE_ARRAY);
 	put_u32(&w->kv, GGUF_TYPE_STRING);
@@ -156,7 +156,7 @@ int gguf_writer_set_arr_str(struct gguf_writer *w, const char *key, const char *
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
-int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims, const int64_t *ne)
+int sl_gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims, const int64_t *ne)
 {
 	if (n_dims == 0 || n_dims > GGUF_MAX_DIMS)
 		return -EINVAL;
@@ -188,12 +188,12 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t typ
 	return (int)w->n_tensors++;
 }
 
-uint64_t gguf_writer_tensor_size(const struct gguf_writer *w, int idx)
+uint64_t sl_gguf_writer_tensor_size(const struct gguf_writer *w, int idx)
 {
 	return w->tensors[idx].size;
 }
 
-uint64_t gguf_writer_total_size(const struct gguf_writer *w)
+uint64_t sl_gguf_writer_total_size(const struct gguf_writer *w)
 {
 	uint64_t hdr = 4 + 4 + 8 + 8 + w->kv.len + w->ti.len;
 	return SL_ALIGN_UP(hdr, w->alignment) + SL_ALIGN_UP(w->data_size, w->alignment);
@@ -217,7 +217,7 @@ static int write_all(int fd, const void *p, size_t n, uint64_t off, struct sl_er
 	return 0;
 }
 
-int gguf_writer_write_header(struct gguf_writer *w, int fd, struct sl_err *err)
+int sl_gguf_writer_write_header(struct gguf_writer *w, int fd, struct sl_err *err)
 {
 	if (w->kv.oom || w->ti.oom)
 		return sl_errf(err, ENOMEM, "out of memory building the GGUF header");
@@ -247,7 +247,7 @@ int gguf_writer_write_header(struct gguf_writer *w, int fd, struct sl_err *err)
 	return rc;
 }
 
-int gguf_writer_write_data(struct gguf_writer *w, int fd, int idx, uint64_t at, const void *data, uint64_t size,
+int sl_gguf_writer_write_data(struct gguf_writer *w, int fd, int idx, uint64_t at, const void *data, uint64_t size,
 			   struct sl_err *err)
 {
 	if (idx < 0 || (uint64_t)idx >= w->n_tensors || at > w->tensors[idx].size ||
@@ -256,7 +256,7 @@ int gguf_writer_write_data(struct gguf_writer *w, int fd, int idx, uint64_t at, 
 	return write_all(fd, data, size, w->data_offset + w->tensors[idx].offset + at, err);
 }
 
-int gguf_writer_finish(struct gguf_writer *w, int fd, struct sl_err *err)
+int sl_gguf_writer_finish(struct gguf_writer *w, int fd, struct sl_err *err)
 {
 	uint64_t end = w->data_offset + SL_ALIGN_UP(w->data_size, w->alignment);
 	if (ftruncate(fd, (off_t)end))

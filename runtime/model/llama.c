@@ -18,7 +18,7 @@ static int get_hp_u32(struct sluice_model *m, const char *suffix, uint32_t *out,
 {
 	char key[128];
 	snprintf(key, sizeof(key), "%s.%s", m->arch, suffix);
-	int rc = gguf_get_u32(m->gguf, key, out, err);
+	int rc = sl_gguf_get_u32(m->gguf, key, out, err);
 	if (rc == -ENOENT && required)
 		return sl_errf(err, EINVAL, "%s: missing metadata '%s'", m->gguf->path, key);
 	if (rc == -ENOENT)
@@ -30,7 +30,7 @@ static int get_hp_f32(struct sluice_model *m, const char *suffix, float *out, st
 {
 	char key[128];
 	snprintf(key, sizeof(key), "%s.%s", m->arch, suffix);
-	int rc = gguf_get_f32(m->gguf, key, out, err);
+	int rc = sl_gguf_get_f32(m->gguf, key, out, err);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -38,7 +38,7 @@ static int get_hp_f32(struct sluice_model *m, const char *suffix, float *out, st
 static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *name, int layer, int64_t cols,
 		int64_t rows, bool required, struct sl_err *err)
 {
-	const struct gguf_tensor *t = gguf_find_tensor(m->gguf, name);
+	const struct gguf_tensor *t = sl_gguf_find_tensor(m->gguf, name);
 	ref->id = -1;
 	if (!t) {
 		if (required)
@@ -61,7 +61,7 @@ static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *n
 	ref->type = t->type;
 	ref->cols = cols;
 	ref->rows = want_rows;
-	m->n_params += (uint64_t)gguf_tensor_nelements(t);
+	m->n_params += (uint64_t)sl_gguf_tensor_nelements(t);
 	return 0;
 }
 
@@ -101,7 +101,7 @@ int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 	if (!(hp->rope_freq_base > 0) || !(hp->rms_eps >= 0))
 		return sl_errf(err, EINVAL, "%s: bad rope.freq_base or rms epsilon", m->gguf->path);
 
-	const struct gguf_tensor *te = gguf_find_tensor(m->gguf, "token_embd.weight");
+	const struct gguf_tensor *te = sl_gguf_find_tensor(m->gguf, "token_embd.weight");
 	if (!te)
 		return sl_errf(err, EINVAL, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
 	hp->n_vocab = (uint32_t)te->ne[1];

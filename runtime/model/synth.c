@@ -133,7 +133,7 @@ static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, i
 				f[c] = zero ? 0.0f : offset + scale * rnd(&s);
 			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
 		}
-		rc = gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
+		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
 		*done += (uint64_t)nr * row_bytes;
 		if (progress)
 			progress(parg, *done, total);
@@ -148,25 +148,25 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		   struct sl_err *err)
 {
 	const uint32_t E = p->n_embd, KV = p->n_head_kv * p->head_dim, F = p->n_ff, V = p->n_vocab;
-	struct gguf_writer *w = gguf_writer_new(32);
+	struct gguf_writer *w = sl_gguf_writer_new(32);
 	if (!w)
 		return sl_errf(err, ENOMEM, "out of memory");
 	int rc = 0;
 	int fd = -1;
 
-	gguf_writer_set_str(w, "general.architecture", "llama");
-	gguf_writer_set_str(w, "general.name", "sluice synthetic llama");
-	gguf_writer_set_u32(w, "general.file_type", p->type == SL_TYPE_F32 ? 0 : p->type == SL_TYPE_F16 ? 1 : 7);
-	gguf_writer_set_u64(w, "sluice.synthetic_seed", p->seed);
-	gguf_writer_set_u32(w, "llama.context_length", p->n_ctx);
-	gguf_writer_set_u32(w, "llama.embedding_length", E);
-	gguf_writer_set_u32(w, "llama.block_count", p->n_layer);
-	gguf_writer_set_u32(w, "llama.feed_forward_length", F);
-	gguf_writer_set_u32(w, "llama.attention.head_count", p->n_head);
-	gguf_writer_set_u32(w, "llama.attention.head_count_kv", p->n_head_kv);
-	gguf_writer_set_u32(w, "llama.rope.dimension_count", p->head_dim);
-	gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
-	gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	sl_gguf_writer_set_str(w, "general.architecture", "llama");
+	sl_gguf_writer_set_str(w, "general.name", "sluice synthetic llama");
+	sl_gguf_writer_set_u32(w, "general.file_type", p->type == SL_TYPE_F32 ? 0 : p->type == SL_TYPE_F16 ? 1 : 7);
+	sl_gguf_writer_set_u64(w, "sluice.synthetic_seed", p->seed);
+	sl_gguf_writer_set_u32(w, "llama.context_length", p->n_ctx);
+	sl_gguf_writer_set_u32(w, "llama.embedding_length", E);
+	sl_gguf_writer_set_u32(w, "llama.block_count", p->n_layer);
+	sl_gguf_writer_set_u32(w, "llama.feed_forward_length", F);
+	sl_gguf_writer_set_u32(w, "llama.attention.head_count", p->n_head);
+	sl_gguf_writer_set_u32(w, "llama.attention.head_count_kv", p->n_head_kv);
+	sl_gguf_writer_set_u32(w, "llama.rope.dimension_count", p->head_dim);
+	sl_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
+	sl_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
 
 	/* Vocabulary: <unk> <s> </s>, 256 byte tokens, then words with a leading-space marker and punctuation. */
 	const char **toks = calloc(V, sizeof(char *));
@@ -206,13 +206,13 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		types[id] = 1;
 		scores[id] = -100.0f - (float)i;
 	}
-	gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
-	gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, V);
-	gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, V);
-	gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, V);
-	gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
-	gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
-	gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+	sl_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+	sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, V);
+	sl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, V);
+	sl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, V);
+	sl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+	sl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+	sl_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
 
 	/* Tensors in llama.cpp's order; 1-D tensors are always f32, as in real files. */
 	struct spec { char name[64]; uint32_t type; int64_t cols, rows; float scale, offset; } *ts;
@@ -250,20 +250,20 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	uint64_t total = 0;
 	for (size_t i = 0; i < nt; i++) {
 		int64_t ne[2] = { ts[i].cols, ts[i].rows };
-		int idx = gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].rows ? 2 : 1, ne);
+		int idx = sl_gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].rows ? 2 : 1, ne);
 		if (idx < 0) {
 			rc = sl_errf(err, -idx, "cannot add tensor '%s' (%s, row of %lld)", ts[i].name,
 				     sl_type_name(ts[i].type), (long long)ts[i].cols);
 			goto out_ts;
 		}
-		total += gguf_writer_tensor_size(w, idx);
+		total += sl_gguf_writer_tensor_size(w, idx);
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = sl_errf(err, errno, "%s: cannot create: %s", path, strerror(errno));
 		goto out_ts;
 	}
-	if ((rc = gguf_writer_write_header(w, fd, err)))
+	if ((rc = sl_gguf_writer_write_header(w, fd, err)))
 		goto out_ts;
 	uint64_t done = 0;
 	for (size_t i = 0; i < nt && !rc; i++) {
@@ -276,7 +276,7 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 				  progress, parg, err);
 	}
 	if (!rc)
-		rc = gguf_writer_finish(w, fd, err);
+		rc = sl_gguf_writer_finish(w, fd, err);
 	if (!rc && fsync(fd))
 		rc = sl_errf(err, errno, "%s: fsync: %s", path, strerror(errno));
 out_ts:
@@ -292,6 +292,6 @@ out:
 	free(bytes);
 	free(wbuf);
 	free(pbuf);
-	gguf_writer_free(w);
+	sl_gguf_writer_free(w);
 	return rc;
 }

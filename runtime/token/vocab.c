@@ -65,7 +65,7 @@ static void table_insert(struct sl_vocab *v, int32_t id)
 static int read_id(const struct gguf_file *f, const char *key, int32_t def, uint32_t n, int32_t *out,
 		   struct sl_err *err)
 {
-	const struct gguf_kv *kv = gguf_find_kv(f, key);
+	const struct gguf_kv *kv = sl_gguf_find_kv(f, key);
 	if (!kv) {
 		*out = (def >= 0 && (uint32_t)def < n) ? def : -1;
 		return 0;
@@ -94,7 +94,7 @@ static int read_id(const struct gguf_file *f, const char *key, int32_t def, uint
 		break;
 	default:
 		return sl_errf(err, EINVAL, "%s: metadata '%s' has type %s, expected an integer token id", f->path,
-			       key, gguf_vtype_name(kv->val.type));
+			       key, sl_gguf_vtype_name(kv->val.type));
 	}
 	*out = (int32_t)id;
 	return 0;
@@ -102,7 +102,7 @@ static int read_id(const struct gguf_file *f, const char *key, int32_t def, uint
 
 static int read_flag(const struct gguf_file *f, const char *key, bool def, bool *out, struct sl_err *err)
 {
-	int rc = gguf_get_bool(f, key, out, err);
+	int rc = sl_gguf_get_bool(f, key, out, err);
 	if (rc == -ENOENT) {
 		*out = def;
 		return 0;
@@ -145,13 +145,13 @@ static int load_tokens(const struct gguf_file *f, struct sl_vocab *v, const stru
 {
 	uint64_t n_scores = 0, n_types = 0;
 	const void *scores = NULL, *types = NULL;
-	int rc = gguf_get_arr(f, KEY_SCORES, GGUF_TYPE_FLOAT32, &n_scores, &scores, err);
+	int rc = sl_gguf_get_arr(f, KEY_SCORES, GGUF_TYPE_FLOAT32, &n_scores, &scores, err);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (!rc && n_scores != v->n)
 		return sl_errf(err, EINVAL, "%s: metadata '%s' has %llu entries, expected %u (one per token)", f->path,
 			       KEY_SCORES, (unsigned long long)n_scores, v->n);
-	rc = gguf_get_arr(f, KEY_TYPES, GGUF_TYPE_INT32, &n_types, &types, err);
+	rc = sl_gguf_get_arr(f, KEY_TYPES, GGUF_TYPE_INT32, &n_types, &types, err);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (!rc && n_types != v->n)
@@ -235,7 +235,7 @@ int sl_vocab_load(const struct gguf_file *f, struct sl_vocab **out, struct sl_er
 {
 	*out = NULL;
 	const char *model;
-	int rc = gguf_get_str(f, KEY_MODEL, &model, err);
+	int rc = sl_gguf_get_str(f, KEY_MODEL, &model, err);
 	if (rc == -ENOENT)
 		return sl_errf(err, ENOENT, "%s: no tokenizer (metadata '%s' is missing)", f->path, KEY_MODEL);
 	if (rc)
@@ -246,7 +246,7 @@ int sl_vocab_load(const struct gguf_file *f, struct sl_vocab **out, struct sl_er
 
 	uint64_t n;
 	const void *data;
-	rc = gguf_get_arr(f, KEY_TOKENS, GGUF_TYPE_STRING, &n, &data, err);
+	rc = sl_gguf_get_arr(f, KEY_TOKENS, GGUF_TYPE_STRING, &n, &data, err);
 	if (rc == -ENOENT)
 		return sl_errf(err, EINVAL, "%s: metadata '%s' is missing", f->path, KEY_TOKENS);
 	if (rc)

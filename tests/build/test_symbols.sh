@@ -30,4 +30,11 @@ extra=$(comm -13 "$TMP/declared" "$TMP/names")
 [ -z "$extra" ] || fail "exported but not declared in sluice.h: $extra"
 # the static library's objects do not leak non-sluice globals into a program through the .so either
 readelf -d "$SO" | grep -q 'SONAME.*libsluice\.so\.0' || fail "SONAME is not libsluice.so.0"
+# the static library: every global it defines is sl_* or sluice_*, so linking it beside ggml (whose
+# gguf_* functions share names with a reader's natural choice) or any other library cannot clash
+A=$BUILD/libsluice.a
+[ -f "$A" ] || fail "$A not built"
+nm -g --defined-only "$A" 2>/dev/null | awk 'NF == 3 { print $3 }' | grep -v '^sl_\|^sluice_' | sort -u >"$TMP/astray"
+[ -s "$TMP/astray" ] && fail "libsluice.a defines globals without the sl_/sluice_ prefix:
+$(head -20 "$TMP/astray")"
 echo "symbols: ok ($(wc -l <"$TMP/names") exported, all sluice_*@@SLUICE_0.1)"

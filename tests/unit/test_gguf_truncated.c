@@ -18,17 +18,17 @@ int main(void)
 	const char *full = tb_write(&b, "full.gguf");
 	struct gguf_file *f;
 	struct sl_err err;
-	CHECK(gguf_open(full, &f, &err) == 0);
+	CHECK(sl_gguf_open(full, &f, &err) == 0);
 	if (!t_failures)
-		gguf_close(f);
+		sl_gguf_close(f);
 	size_t n = b.len;
 	for (size_t len = 0; len < n; len++) {
 		b.len = len;
 		const char *p = tb_write(&b, "cut.gguf");
-		int rc = gguf_open(p, &f, &err);
+		int rc = sl_gguf_open(p, &f, &err);
 		CHECK_MSG(rc < 0, "prefix of %zu bytes opened", len);
 		if (rc >= 0)
-			gguf_close(f);
+			sl_gguf_close(f);
 		else if (len >= 4)
 			CHECK_MSG(strstr(err.msg, "truncated") || strstr(err.msg, "past the end") ||
 					  strstr(err.msg, "cannot fit") || strstr(err.msg, "exceeds"),

@@ -28,9 +28,9 @@ static struct sl_vocab *load(const char *name)
 	snprintf(path, sizeof(path), "%s/%s", models_dir(), name);
 	struct sl_err err = { { 0 } };
 	struct gguf_file *f;
-	int rc = gguf_open(path, &f, &err);
+	int rc = sl_gguf_open(path, &f, &err);
 	if (rc) {
-		fprintf(stderr, "FAIL: gguf_open %s: %s\n", path, err.msg);
+		fprintf(stderr, "FAIL: sl_gguf_open %s: %s\n", path, err.msg);
 		exit(1);
 	}
 	struct sl_vocab *v = NULL;
@@ -49,7 +49,7 @@ static struct sl_vocab *load(const char *name)
 		best = SL_MIN(best, dt);
 	}
 	printf("%s: %u tokens, vocab load %.2f ms\n", name, sl_vocab_size(v), best / 1e6);
-	gguf_close(f); /* the vocab must not point into the file */
+	sl_gguf_close(f); /* the vocab must not point into the file */
 	return v;
 }
 

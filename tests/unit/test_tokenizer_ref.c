@@ -60,11 +60,11 @@ static int run_model(const char *models, const char *name)
 	struct sl_err err = { { 0 } };
 	struct gguf_file *f;
 	struct sl_vocab *v;
-	if (gguf_open(path, &f, &err) || sl_vocab_load(f, &v, &err)) {
+	if (sl_gguf_open(path, &f, &err) || sl_vocab_load(f, &v, &err)) {
 		fprintf(stderr, "FAIL: %s: %s\n", path, err.msg);
 		return 1;
 	}
-	gguf_close(f);
+	sl_gguf_close(f);
 
 	static const char *const fixed[] = {
 		"", "Hello world", "Once upon a time", " ", "  ", "\n", "a", "  hi  there ", "\xe2\x96\x81",

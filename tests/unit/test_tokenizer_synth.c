@@ -35,34 +35,34 @@ static char tmp_path[4096];
 
 static int load_spec(const struct spec *s, struct sl_vocab **v, struct sl_err *err)
 {
-	struct gguf_writer *w = gguf_writer_new(0);
+	struct gguf_writer *w = sl_gguf_writer_new(0);
 	if (s->model)
-		gguf_writer_set_str(w, "tokenizer.ggml.model", s->model);
+		sl_gguf_writer_set_str(w, "tokenizer.ggml.model", s->model);
 	if (s->tokens)
-		gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", s->tokens, s->n_tokens);
+		sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", s->tokens, s->n_tokens);
 	if (s->scores)
-		gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, s->scores, s->n_scores);
+		sl_gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, s->scores, s->n_scores);
 	if (s->types)
-		gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, s->types, s->n_types);
+		sl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, s->types, s->n_types);
 	if (s->extra)
 		s->extra(w);
 	int fd = open(tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	struct sl_err werr;
-	if (fd < 0 || gguf_writer_write_header(w, fd, &werr) || gguf_writer_finish(w, fd, &werr)) {
+	if (fd < 0 || sl_gguf_writer_write_header(w, fd, &werr) || sl_gguf_writer_finish(w, fd, &werr)) {
 		fprintf(stderr, "cannot write %s\n", tmp_path);
 		exit(1);
 	}
 	close(fd);
-	gguf_writer_free(w);
+	sl_gguf_writer_free(w);
 	struct gguf_file *f;
-	int rc = gguf_open(tmp_path, &f, err);
+	int rc = sl_gguf_open(tmp_path, &f, err);
 	if (rc) {
-		fprintf(stderr, "gguf_open: %s\n", err->msg);
+		fprintf(stderr, "sl_gguf_open: %s\n", err->msg);
 		exit(1);
 	}
 	*v = NULL;
 	rc = sl_vocab_load(f, v, err);
-	gguf_close(f);
+	sl_gguf_close(f);
 	return rc;
 }
 
@@ -92,7 +92,7 @@ static struct spec base(void)
 
 static void no_prefix(struct gguf_writer *w)
 {
-	gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", false);
+	sl_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", false);
 }
 
 static void expect(const struct sl_vocab *v, const char *text, unsigned flags, const int32_t *want, size_t n_want)
@@ -177,10 +177,10 @@ static void test_merges(void)
 
 static void unk_none(struct gguf_writer *w)
 {
-	gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0xFFFFFFFFu);
-	gguf_writer_set_i32(w, "tokenizer.ggml.bos_token_id", -1);
-	gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", 0xFFFFFFFFu);
-	gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", 0);
+	sl_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0xFFFFFFFFu);
+	sl_gguf_writer_set_i32(w, "tokenizer.ggml.bos_token_id", -1);
+	sl_gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", 0xFFFFFFFFu);
+	sl_gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", 0);
 }
 
 static void test_ids(void)
@@ -209,13 +209,13 @@ static void test_ids(void)
 
 /* ---- malformed vocabularies ---- */
 
-static void bad_bos(struct gguf_writer *w) { gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 99); }
-static void bad_eos_type(struct gguf_writer *w) { gguf_writer_set_str(w, "tokenizer.ggml.eos_token_id", "2"); }
-static void bad_flag(struct gguf_writer *w) { gguf_writer_set_u32(w, "tokenizer.ggml.add_bos_token", 1); }
+static void bad_bos(struct gguf_writer *w) { sl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 99); }
+static void bad_eos_type(struct gguf_writer *w) { sl_gguf_writer_set_str(w, "tokenizer.ggml.eos_token_id", "2"); }
+static void bad_flag(struct gguf_writer *w) { sl_gguf_writer_set_u32(w, "tokenizer.ggml.add_bos_token", 1); }
 static void bad_tokens_type(struct gguf_writer *w)
 {
 	int32_t x[3] = { 1, 2, 3 };
-	gguf_writer_set_arr(w, "tokenizer.ggml.tokens", GGUF_TYPE_INT32, x, 3);
+	sl_gguf_writer_set_arr(w, "tokenizer.ggml.tokens", GGUF_TYPE_INT32, x, 3);
 }
 
 static void expect_error(const char *what, struct spec s, int want_rc, const char *want_msg)

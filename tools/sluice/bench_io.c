@@ -120,11 +120,11 @@ static int plan_tensors(const struct opts *o, uint64_t file_size, struct range *
 	size_t cap = 0;
 	struct gguf_file *g = NULL;
 	struct sl_err err;
-	if (gguf_open(o->file, &g, &err) == 0) {
+	if (sl_gguf_open(o->file, &g, &err) == 0) {
 		for (uint64_t i = 0; i < g->n_tensors; i++)
 			if (g->tensors[i].size && add(v, n, &cap, g->tensors[i].file_offset, g->tensors[i].size))
 				return -ENOMEM;
-		gguf_close(g);
+		sl_gguf_close(g);
 		return 0;
 	}
 	/* not GGUF: llama-7B Q4_0 shapes (18 bytes per 32 weights) */

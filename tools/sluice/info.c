@@ -52,9 +52,9 @@ static void print_scalar(FILE *o, const struct gguf_value *v, bool json)
 		break;
 	case GGUF_TYPE_ARRAY:
 		if (json)
-			fprintf(o, "{\"array\": \"%s\", \"n\": %" PRIu64 "}", gguf_vtype_name(v->arr.type), v->arr.n);
+			fprintf(o, "{\"array\": \"%s\", \"n\": %" PRIu64 "}", sl_gguf_vtype_name(v->arr.type), v->arr.n);
 		else
-			fprintf(o, "[%s × %" PRIu64 "]", gguf_vtype_name(v->arr.type), v->arr.n);
+			fprintf(o, "[%s × %" PRIu64 "]", sl_gguf_vtype_name(v->arr.type), v->arr.n);
 		break;
 	}
 }
@@ -91,7 +91,7 @@ int cmd_info(int argc, char **argv)
 	const char *path = argv[optind];
 	struct gguf_file *f;
 	struct sl_err err;
-	if (gguf_open(path, &f, &err))
+	if (sl_gguf_open(path, &f, &err))
 		return cli_error("info", "%s", err.msg);
 
 	uint64_t total = 0, n_elem = 0;
@@ -99,12 +99,12 @@ int cmd_info(int argc, char **argv)
 	for (uint64_t i = 0; i < f->n_tensors; i++) {
 		const struct gguf_tensor *t = &f->tensors[i];
 		total += t->size;
-		n_elem += (uint64_t)gguf_tensor_nelements(t);
+		n_elem += (uint64_t)sl_gguf_tensor_nelements(t);
 		per_type_n[t->type]++;
 		per_type_bytes[t->type] += t->size;
 	}
 	const char *arch = "unknown";
-	gguf_get_str(f, "general.architecture", &arch, NULL);
+	sl_gguf_get_str(f, "general.architecture", &arch, NULL);
 	FILE *o = stdout;
 	if (json) {
 		fprintf(o, "{\n  \"file\": ");
@@ -175,6 +175,6 @@ int cmd_info(int argc, char **argv)
 			}
 		}
 	}
-	gguf_close(f);
+	sl_gguf_close(f);
 	return 0;
 }

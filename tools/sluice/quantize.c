@@ -234,7 +234,7 @@ int cmd_quantize(int argc, char **argv)
 
 	struct sl_err err = { { 0 } };
 	struct gguf_file *f = NULL;
-	if (gguf_open(in, &f, &err) < 0)
+	if (sl_gguf_open(in, &f, &err) < 0)
 		return cli_error("quantize", "%s", err.msg);
 
 	int n_layer = 0;
@@ -242,23 +242,23 @@ int cmd_quantize(int argc, char **argv)
 		if (layer_of(f->tensors[i].name.s) + 1 > n_layer)
 			n_layer = layer_of(f->tensors[i].name.s) + 1;
 
-	struct gguf_writer *w = gguf_writer_new((uint32_t)f->alignment);
+	struct gguf_writer *w = sl_gguf_writer_new((uint32_t)f->alignment);
 	int rc = 0;
 	for (uint64_t i = 0; i < f->n_kv && !rc; i++) {
 		const char *k = f->kv[i].key.s;
 		if (!strcmp(k, "general.file_type") || !strcmp(k, "general.quantization_version"))
 			continue;
-		int r = gguf_writer_copy_kv(w, &f->kv[i]);
+		int r = sl_gguf_writer_copy_kv(w, &f->kv[i]);
 		if (r == 1)
 			fprintf(stderr, "sluice quantize: note: %s widened (%s has no exact writer type)\n", k,
-				gguf_vtype_name(f->kv[i].val.type));
+				sl_gguf_vtype_name(f->kv[i].val.type));
 		else if (r == -ENOTSUP)
 			fprintf(stderr, "sluice quantize: warning: %s (array of arrays) not copied\n", k);
 		else if (r < 0)
 			rc = r;
 	}
-	gguf_writer_set_u32(w, "general.quantization_version", 2);
-	gguf_writer_set_u32(w, "general.file_type", mix->ftype);
+	sl_gguf_writer_set_u32(w, "general.quantization_version", 2);
+	sl_gguf_writer_set_u32(w, "general.file_type", mix->ftype);
 
 	uint32_t *types = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *types);
 	uint64_t total_in = 0, total_out = 0, total_elems = 0, done_elems = 0;
@@ -270,22 +270,22 @@ int cmd_quantize(int argc, char **argv)
 			rc = cli_error("quantize", "%s: cannot convert from type %s", t->name.s, sl_type_name(t->type));
 			break;
 		}
-		if (gguf_writer_add_tensor(w, t->name.s, types[i], t->n_dims, t->ne) < 0)
+		if (sl_gguf_writer_add_tensor(w, t->name.s, types[i], t->n_dims, t->ne) < 0)
 			rc = -ENOMEM;
-		total_elems += (uint64_t)gguf_tensor_nelements(t);
+		total_elems += (uint64_t)sl_gguf_tensor_nelements(t);
 	}
 
 	int fd = rc ? -1 : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (!rc && fd < 0)
 		rc = cli_error("quantize", "%s: %s", out, strerror(errno));
-	if (!rc && gguf_writer_write_header(w, fd, &err) < 0)
+	if (!rc && sl_gguf_writer_write_header(w, fd, &err) < 0)
 		rc = cli_error("quantize", "%s", err.msg);
 
 	/* Chunks of at most ~16M elements: bounded memory for any tensor size. */
 	const int64_t chunk_elems = 16 << 20;
 	for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
 		const struct gguf_tensor *t = &f->tensors[i];
-		const int64_t cols = t->ne[0], rows = gguf_tensor_nelements(t) / (cols ? cols : 1);
+		const int64_t cols = t->ne[0], rows = sl_gguf_tensor_nelements(t) / (cols ? cols : 1);
 		const size_t irs = sl_row_size(t->type, cols), ors = sl_row_size(types[i], cols);
 		int64_t rows_per = chunk_elems / (cols ? cols : 1);
 		if (rows_per < 1)
@@ -309,7 +309,7 @@ int cmd_quantize(int argc, char **argv)
 				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth);
 				data = obuf;
 			}
-			if (gguf_writer_write_data(w, fd, (int)i, (uint64_t)r * ors, data, ors * (size_t)nr, &err) < 0)
+			if (sl_gguf_writer_write_data(w, fd, (int)i, (uint64_t)r * ors, data, ors * (size_t)nr, &err) < 0)
 				rc = cli_error("quantize", "%s", err.msg);
 			done_elems += (uint64_t)(nr * cols);
 			if (!quiet)
@@ -322,7 +322,7 @@ int cmd_quantize(int argc, char **argv)
 			printf("%-32s %-5s -> %-5s [%lld x %lld]\n", t->name.s, sl_type_name(t->type),
 			       sl_type_name(types[i]), (long long)cols, (long long)rows);
 	}
-	if (!rc && gguf_writer_finish(w, fd, &err) < 0)
+	if (!rc && sl_gguf_writer_finish(w, fd, &err) < 0)
 		rc = cli_error("quantize", "%s", err.msg);
 	if (fd >= 0 && close(fd) < 0 && !rc)
 		rc = cli_error("quantize", "%s: %s", out, strerror(errno));
@@ -332,7 +332,7 @@ int cmd_quantize(int argc, char **argv)
 		printf("quantized %s -> %s (%s): %llu tensors, %.1f MB -> %.1f MB\n", in, out, mix->name,
 		       (unsigned long long)f->n_tensors, total_in / 1e6, total_out / 1e6);
 	free(types);
-	gguf_writer_free(w);
-	gguf_close(f);
+	sl_gguf_writer_free(w);
+	sl_gguf_close(f);
 	return rc ? 1 : 0;
 }

@@ -146,10 +146,10 @@ void t_expect_gguf_error(const char *path, ...)
 {
 	struct gguf_file *f = NULL;
 	struct sl_err err = { "" };
-	int rc = gguf_open(path, &f, &err);
+	int rc = sl_gguf_open(path, &f, &err);
 	CHECK_MSG(rc < 0, "%s opened but should have failed", path);
 	if (rc >= 0) {
-		gguf_close(f);
+		sl_gguf_close(f);
 		return;
 	}
 	CHECK_MSG(strstr(err.msg, path) != NULL, "message does not name the file: %s", err.msg);
