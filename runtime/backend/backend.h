@@ -5,10 +5,33 @@
  * A backend owns "device memory" (for the CPU backend, host memory counted
  * against the same kind of budget a GPU has, so the scheduler above behaves
  * identically on a machine without a GPU) and the handful of kernels a
- * transformer decode needs.  Activations, the KV cache and resident weights
- * all live in device memory; weights arrive there through upload() from the
- * host staging tier.  Every compute op is synchronous from the caller's view
- * (a GPU backend may queue on a stream and synchronise in sync()).
+ * transformer decode needs.
+ *
+ * Asynchrony.  A backend has two queues, SL_Q_COMPUTE and SL_Q_COPY.  Every op
+ * is *queued* on one of them and may run later (a GPU backend queues on
+ * streams; the CPU backend runs ops at once, except in its asynchronous test
+ * mode, "cpu-async", where they run deferred on a worker).  Ordering:
+ *   - ops on one queue run in the order they were queued;
+ *   - upload() runs on the copy queue; every compute op and download() on the
+ *     compute queue;
+ *   - fence(q) returns a marker that completes when everything queued on q so
+ *     far has run; wait(q, f) makes later ops of queue q wait for f (no host
+ *     block); fence_sync(f) blocks the host until f completes.
+ * So the weight store uploads a unit, takes a "ready" fence on the copy queue
+ * and makes the compute queue wait for it before the first kernel that reads
+ * the unit; after the last kernel that reads it, it takes a "last use" fence on
+ * the compute queue, and it reuses (or frees, or discards) the buffer only once
+ * that fence is done.  Host memory handed to an op (upload source, download
+ * destination, get_rows ids) must stay valid until the op's fence completes;
+ * ops copy small parameters (ids, scalars) so callers may reuse those at once.
+ *
+ * Errors: every op returns 0 or a negative errno; a backend records detail in
+ * b->err.  A queued op may also fail later: the error then comes back from the
+ * next fence_sync() or sync().
+ *
+ * Capabilities are flags (caps), never names: SL_BE_HOST_VISIBLE says compute
+ * ops may read weights straight from host memory the caller registered (the
+ * CPU), so streamed weights need no device copy at all.
  *
  * Layout conventions: matrices are ggml's — a weight of shape ne = [cols, rows]
  * stores `rows` rows of `cols` contiguous elements; y = W x means
@@ -21,6 +44,22 @@
 
 struct sl_backend;
 
+enum sl_be_queue { SL_Q_COMPUTE = 0, SL_Q_COPY = 1, SL_Q_COUNT };
+
+/* A completion marker; 0 means "nothing to wait for" (always complete). */
+typedef uint64_t sl_fence;
+
+enum sl_be_caps {
+	SL_BE_HOST_VISIBLE = 1u << 0, /* compute reads weights from (registered) host memory directly */
+	SL_BE_ASYNC = 1u << 1,        /* ops run after they are queued: fences matter */
+};
+
+/* Compute ops, for supports_op(). */
+enum sl_be_op {
+	SL_OP_MATMUL, SL_OP_GET_ROWS, SL_OP_RMSNORM, SL_OP_ROPE, SL_OP_ATTENTION, SL_OP_SILU_MUL, SL_OP_ADD,
+	SL_OP_COUNT
+};
+
 struct sl_backend_config {
 	uint64_t mem_budget; /* bytes of device memory; 0 = unlimited */
 	int n_threads;       /* CPU threads (cpu backend); 0 = all CPUs */
@@ -28,38 +67,60 @@ struct sl_backend_config {
 
 struct sl_backend_ops {
 	const char *name;
+	unsigned caps; /* enum sl_be_caps */
 	int (*init)(struct sl_backend *b, const struct sl_backend_config *cfg, struct sl_err *err);
 	void (*destroy)(struct sl_backend *b);
+	/* Can this backend run op on weights of type wtype (enum sl_type; ignored where no weight)? */
+	bool (*supports_op)(struct sl_backend *b, enum sl_be_op op, uint32_t wtype);
 
-	/* Device memory, counted against mem_budget: -ENOMEM beyond it. */
+	/* Device memory, counted against mem_budget: -ENOMEM beyond it.  free() of memory an op
+	 * still reads is the caller's bug (wait for the last-use fence first). */
 	int (*alloc)(struct sl_backend *b, size_t size, void **dev);
 	void (*free)(struct sl_backend *b, void *dev, size_t size);
+	/* Host memory that uploads read from or that compute reads directly (HOST_VISIBLE):
+	 * pinned for DMA by a GPU backend.  Both may be no-ops. */
+	int (*register_host)(struct sl_backend *b, void *host, size_t size);
+	void (*unregister_host)(struct sl_backend *b, void *host, size_t size);
+	/* The caller no longer needs these bytes (device or registered host memory).  The
+	 * asynchronous test mode overwrites them with a poison pattern at once, so a reader
+	 * still queued sees garbage: the way a scheduling hazard becomes a wrong token. */
+	void (*discard)(struct sl_backend *b, void *p, size_t size);
+
+	/* Queued copies: upload on the copy queue, download on the compute queue. */
 	int (*upload)(struct sl_backend *b, void *dev, const void *host, size_t size);
 	int (*download)(struct sl_backend *b, void *host, const void *dev, size_t size);
+
+	/* Markers and waits (see above). */
+	int (*fence)(struct sl_backend *b, enum sl_be_queue q, sl_fence *out);
+	int (*wait)(struct sl_backend *b, enum sl_be_queue q, sl_fence f);
+	bool (*fence_done)(struct sl_backend *b, sl_fence f);
+	int (*fence_sync)(struct sl_backend *b, sl_fence f);
+	/* Everything queued on every queue has run; returns the first deferred error. */
 	int (*sync)(struct sl_backend *b);
 
 	/* y[n][rows] = x[n][cols] · W^T, W of type wtype (enum sl_type). */
-	void (*matmul)(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t rows, int64_t cols,
-		       const float *x, int n);
-	/* y[i][:] = row ids[i] of W (any type) as floats, W has cols columns. */
-	void (*get_rows)(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t cols,
-			 const int32_t *ids, int n);
+	int (*matmul)(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t rows, int64_t cols,
+		      const float *x, int n);
+	/* y[i][:] = row ids[i] of W (any type) as floats, W has cols columns.  ids is host memory,
+	 * copied by the op. */
+	int (*get_rows)(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t cols,
+			const int32_t *ids, int n);
 	/* y[i] = x[i] / rms(x[i]) * w, rows of dim. y may equal x. */
-	void (*rmsnorm)(struct sl_backend *b, float *y, const float *x, const float *w, int64_t dim, int n, float eps);
+	int (*rmsnorm)(struct sl_backend *b, float *y, const float *x, const float *w, int64_t dim, int n,
+		       float eps);
 	/* Rotate the first n_rot dims of each head of x[n][n_head*head_dim] by position pos0+i.
 	 * neox = false: adjacent pairs (x0,x1) (llama); true: halves (x_i, x_{i+n_rot/2}) (qwen2, neox). */
-	void (*rope)(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
-		     float freq_base, bool neox);
+	int (*rope)(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
+		    float freq_base, bool neox);
 	/* Causal attention of n query tokens at positions pos0.. over the KV cache rows [0, pos0+n).
 	 * q[n][n_head*hd], k/v cache [n_ctx][n_head_kv*hd], out[n][n_head*hd]. */
-	void (*attention)(struct sl_backend *b, float *out, const float *q, const float *kc, const float *vc,
-			  int n_head, int n_head_kv, int head_dim, int pos0, int n, float scale);
+	int (*attention)(struct sl_backend *b, float *out, const float *q, const float *kc, const float *vc,
+			 int n_head, int n_head_kv, int head_dim, int pos0, int n, float scale);
 	/* gate[i] = silu(gate[i]) * up[i] */
-	void (*silu_mul)(struct sl_backend *b, float *gate, const float *up, int64_t n);
-	/* y[i] += x[i] */
-	void (*add)(struct sl_backend *b, float *y, const float *x, int64_t n);
-	/* y[i] += s * x[i] (MoE expert mixing) */
-	void (*add_scaled)(struct sl_backend *b, float *y, const float *x, float s, int64_t n);
+	int (*silu_mul)(struct sl_backend *b, float *gate, const float *up, int64_t n);
+	/* y[i] += x[i]; x has n_x elements and is broadcast over y (n a multiple of n_x; n_x = n for a
+	 * plain add, n_x = cols to add one bias row to every row of a batch). */
+	int (*add)(struct sl_backend *b, float *y, const float *x, int64_t n, int64_t n_x);
 };
 
 struct sl_backend {
@@ -68,17 +129,28 @@ struct sl_backend {
 	uint64_t mem_used;
 	uint64_t mem_peak;
 	void *priv;
+	struct sl_err err; /* detail of the last failed op */
 };
 
-/* Create a backend by name ("cpu"). */
+/* Create a backend by name: "cpu", "cpu-async" (the CPU kernels deferred on a worker, device memory
+ * not host-visible: behaves like a GPU for the scheduler), "cpu-async-zc" (deferred, host-visible). */
 int sl_backend_new(const char *name, const struct sl_backend_config *cfg, struct sl_backend **out,
 		   struct sl_err *err);
 void sl_backend_free(struct sl_backend *b);
+/* Comma-separated names of the backends this build has, for messages. */
+const char *sl_backend_names(void);
+
+static inline bool sl_backend_has(const struct sl_backend *b, unsigned cap)
+{
+	return (b->ops->caps & cap) == cap;
+}
 
 /* Budget accounting shared by every backend's alloc/free. */
 int sl_backend_charge(struct sl_backend *b, size_t size);
 void sl_backend_uncharge(struct sl_backend *b, size_t size);
 
 extern const struct sl_backend_ops sl_backend_cpu_ops;
+extern const struct sl_backend_ops sl_backend_cpu_async_ops;
+extern const struct sl_backend_ops sl_backend_cpu_async_zc_ops;
 
 #endif
