@@ -27,7 +27,10 @@ PKG_LIBS   := $(shell pkg-config --libs liburing libdrm 2>/dev/null)
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?=
+# DEBUG_DEFS: -DSL_DEBUG turns internal consistency checks into assertions (make asan sets it).
+DEBUG_DEFS ?=
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -pthread \
+              -DSLUICE_VERSION='"$(VERSION)"' $(DEBUG_DEFS) \
               -Iruntime/include -Iruntime -I. $(PKG_CFLAGS) $(SAN) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -lpthread -ldl $(SAN)
 SIMD_FLAGS := -mavx2 -mfma -mf16c
@@ -89,7 +92,8 @@ check: deps
 	bash tests/run.sh --build $(BUILD)
 
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	$(MAKE) BUILD=build-asan OPT=-O1 DEBUG_DEFS=-DSL_DEBUG \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    bash tests/run.sh --build build-asan --no-vm
 

@@ -6,6 +6,20 @@
  * struct sl_err (a fixed buffer owned by the handle the caller holds), written
  * with sl_errf(); the first error set wins is NOT the rule — the last call that
  * failed writes it, so the message always describes the error just returned.
+ *
+ * sl_errf takes the errno POSITIVE (EINVAL, errno, -rc where rc is a negative
+ * return) and returns it negated, so `return sl_errf(err, EIO, ...)` is the
+ * idiom.  Passing a value <= 0 is a bug in the caller: it is turned into EINVAL
+ * (and logged at warning level), and in builds with -DSL_DEBUG (make asan) it
+ * asserts.
+ *
+ * Every error path of a SLUICE_API function leaves a message: in the caller's
+ * error buffer for calls that create a handle, in the handle's struct sl_err
+ * otherwise (sluice_model_error, sluice_ctx_error, sluice_sampler_error).
+ *
+ * Configuration comes in through parameters only: the library never reads
+ * the environment (a build test checks this); the CLI maps SLUICE_*
+ * variables to parameters.
  */
 #ifndef SLUICE_INTERNAL_H
 #define SLUICE_INTERNAL_H
@@ -23,7 +37,7 @@ struct sl_err {
 	char msg[SL_ERR_LEN];
 };
 
-/* Write a message into err (may be NULL) and return -errnum (errnum given positive). */
+/* Write a message into err (may be NULL) and return -errnum.  errnum must be > 0 (see above). */
 int sl_errf(struct sl_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

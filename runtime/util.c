@@ -2,6 +2,7 @@
 /* runtime/util.c — errors, clocks, logging, size parsing: the small things every file uses. */
 #include "internal.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,13 +13,21 @@ int sl_log_level = SL_LOG_QUIET;
 
 int sl_errf(struct sl_err *err, int errnum, const char *fmt, ...)
 {
+#ifdef SL_DEBUG
+	assert(errnum > 0 && "sl_errf takes a positive errno");
+#endif
+	if (errnum <= 0) {
+		sl_log(SL_LOG_WARN, "internal: sl_errf called with errnum %d (wants a positive errno); using EINVAL",
+		       errnum);
+		errnum = EINVAL;
+	}
 	if (err) {
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
-	return errnum > 0 ? -errnum : errnum;
+	return -errnum;
 }
 
 uint64_t sl_now_ns(void)
