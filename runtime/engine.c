@@ -7,6 +7,7 @@
  * n_batch tokens so activation memory stays bounded whatever the prompt.
  */
 #include "model/model.h"
+#include "quant/quant.h"
 #include "sys/pressure.h"
 
 #include <stdlib.h>
@@ -50,6 +51,21 @@ static void copy_err(char *dst, size_t len, const struct sl_err *e)
 	}
 }
 
+/* rc failed, maybe without a message (an internal function that has none): make sure there is one. */
+static int ensure_msg(struct sl_err *e, int rc, const char *what)
+{
+	if (rc < 0 && !e->msg[0])
+		sl_errf(e, -rc, "%s: %s", what, strerror(-rc));
+	return rc;
+}
+
+/* The model's error buffer, written by the calls that take a const model (tokenize, token_to_piece,
+ * get_info): it is the handle's one mutable part, like the error of a FILE. */
+static struct sl_err *model_err(const struct sluice_model *m)
+{
+	return &((struct sluice_model *)m)->err;
+}
+
 SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_params *params,
 				 struct sluice_model **out, char *errbuf, size_t err_len)
 {
@@ -61,17 +77,17 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		sluice_model_params_init(&defaults);
 		params = &defaults;
 	}
-	*out = NULL;
-	if (!path) {
-		sl_errf(&err, EINVAL, "no model path given");
+	if (!out || !path) {
+		rc = sl_errf(&err, EINVAL, out ? "no model path given" : "sluice_model_load: out is NULL");
 		copy_err(errbuf, err_len, &err);
-		return -EINVAL;
+		return rc;
 	}
+	*out = NULL;
 	struct sluice_model *m = calloc(1, sizeof(*m));
 	if (!m) {
-		sl_errf(&err, ENOMEM, "out of memory");
+		rc = sl_errf(&err, ENOMEM, "%s: out of memory for the model handle", path);
 		copy_err(errbuf, err_len, &err);
-		return -ENOMEM;
+		return rc;
 	}
 	if (params->flags || params->reserved) { /* room to grow the struct without breaking callers */
 		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0");
@@ -119,9 +135,11 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	    (rc = sl_pressure_start(params->pressure ? params->pressure : "auto", on_pressure, m, &m->pressure, &err)))
 		goto fail;
 	m->load_ns = sl_now_ns() - t0;
+	sl_info("CPU kernels: %s", sl_quant_isa());
 	*out = m;
 	return 0;
 fail:
+	ensure_msg(&err, rc, path);
 	copy_err(errbuf, err_len, &err);
 	sluice_model_free(m);
 	return rc;
@@ -142,11 +160,15 @@ SLUICE_API void sluice_model_free(struct sluice_model *m)
 
 SLUICE_API const char *sluice_model_error(const struct sluice_model *m)
 {
-	return m->err.msg;
+	return m ? m->err.msg : "no model (NULL handle)";
 }
 
 SLUICE_API int sluice_model_get_info(const struct sluice_model *m, struct sluice_model_info *o)
 {
+	if (!m)
+		return -EINVAL;
+	if (!o)
+		return sl_errf(model_err(m), EINVAL, "sluice_model_get_info: out is NULL");
 	memset(o, 0, sizeof(*o));
 	snprintf(o->arch, sizeof(o->arch), "%s", m->arch);
 	snprintf(o->name, sizeof(o->name), "%s", m->name);
@@ -171,13 +193,36 @@ SLUICE_API int sluice_model_get_info(const struct sluice_model *m, struct sluice
 SLUICE_API int sluice_tokenize(const struct sluice_model *m, const char *text, size_t len, bool add_bos,
 			       int32_t *tokens, size_t cap, size_t *n_out)
 {
-	return sl_tokenize(m->vocab, text, len, add_bos, tokens, cap, n_out);
+	if (!m)
+		return -EINVAL;
+	if ((!text && len) || !n_out)
+		return sl_errf(model_err(m), EINVAL, "sluice_tokenize: %s is NULL", !n_out ? "n_out" : "text");
+	int rc = sl_tokenize(m->vocab, text, len, add_bos, tokens, cap, n_out);
+	if (rc == -ENOSPC)
+		return sl_errf(model_err(m), ENOSPC, "tokenize: the text needs %zu tokens, the buffer holds %zu", *n_out,
+			       tokens ? cap : 0);
+	if (rc == -EINVAL && len > (INT32_MAX - 3) / 3)
+		return sl_errf(model_err(m), EINVAL, "tokenize: the text is too long (%zu bytes)", len);
+	if (rc == -EINVAL)
+		return sl_errf(model_err(m), EINVAL,
+			       "tokenize: the text cannot be encoded (the vocabulary has neither byte tokens nor <unk>)");
+	return ensure_msg(model_err(m), rc, "tokenize");
 }
 
 SLUICE_API int sluice_token_to_piece(const struct sluice_model *m, int32_t token, char *buf, size_t cap,
 				     size_t *n_out)
 {
-	return sl_token_to_piece(m->vocab, token, buf, cap, n_out);
+	if (!m)
+		return -EINVAL;
+	if (!n_out || (!buf && cap))
+		return sl_errf(model_err(m), EINVAL, "sluice_token_to_piece: NULL %s", !n_out ? "n_out" : "buf");
+	int rc = sl_token_to_piece(m->vocab, token, buf, cap, n_out);
+	if (rc == -ENOSPC)
+		return sl_errf(model_err(m), ENOSPC, "token %d: its piece needs %zu bytes, the buffer holds %zu", token,
+			       *n_out, cap);
+	if (rc == -EINVAL)
+		return sl_errf(model_err(m), EINVAL, "token %d out of range (vocabulary has %u)", token, m->hp.n_vocab);
+	return ensure_msg(model_err(m), rc, "token_to_piece");
 }
 
 SLUICE_API void sluice_ctx_params_init(struct sluice_ctx_params *p)
@@ -207,13 +252,21 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 			      char *errbuf, size_t err_len)
 {
 	struct sl_err err = { "" };
+	int rc = 0;
+	if (!m || !out) {
+		rc = sl_errf(&err, EINVAL, "sluice_ctx_new: %s is NULL", !m ? "model" : "out");
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
 	const struct sl_hparams *hp = &m->hp;
 	struct sl_backend *be = m->be;
-	int rc = 0;
 	*out = NULL;
 	struct sluice_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
+	if (!c) {
+		rc = sl_errf(&err, ENOMEM, "out of memory for the context handle");
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
 	c->m = m;
 	c->n_ctx = p && p->n_ctx ? p->n_ctx : SL_MIN(hp->n_ctx_train, 4096u);
 	if (c->n_ctx > hp->n_ctx_train)
@@ -253,6 +306,7 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	*out = c;
 	return 0;
 fail:
+	ensure_msg(&err, rc, "sluice_ctx_new");
 	copy_err(errbuf, err_len, &err);
 	sluice_ctx_free(c);
 	return rc;
@@ -260,16 +314,21 @@ fail:
 
 SLUICE_API const char *sluice_ctx_error(const struct sluice_ctx *c)
 {
-	return c->err.msg;
+	return c ? c->err.msg : "no context (NULL handle)";
 }
 
 SLUICE_API void sluice_ctx_reset(struct sluice_ctx *c)
 {
-	c->pos = 0;
+	if (c)
+		c->pos = 0;
 }
 
 SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t n, const float **logits)
 {
+	if (!c)
+		return -EINVAL;
+	if (!tokens && n)
+		return sl_errf(&c->err, EINVAL, "sluice_decode: tokens is NULL");
 	if (n == 0)
 		return sl_errf(&c->err, EINVAL, "no tokens to decode");
 	if (c->pos + n > c->n_ctx)
@@ -283,9 +342,10 @@ SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t
 	uint64_t t0 = sl_now_ns();
 	for (size_t done = 0; done < n;) {
 		int k = (int)SL_MIN((size_t)c->n_batch, n - done);
+		c->err.msg[0] = 0;
 		int rc = sl_llama_forward(c, tokens + done, k);
 		if (rc)
-			return rc;
+			return ensure_msg(&c->err, rc, "decode");
 		c->pos += (uint32_t)k;
 		done += (size_t)k;
 	}
@@ -309,6 +369,10 @@ SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t
 SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *c, struct sluice_stats *o)
 {
 	struct sl_weights_stats ws;
+	if (!c)
+		return -EINVAL;
+	if (!o)
+		return sl_errf(&((struct sluice_ctx *)c)->err, EINVAL, "sluice_ctx_get_stats: out is NULL");
 	*o = c->st;
 	sl_weights_get_stats(c->m->weights, &ws);
 	o->load_ns = c->m->load_ns;

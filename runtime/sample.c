@@ -20,9 +20,10 @@
  * computed in double.
  *
  * NaN logits count as -infinity.  When every logit is -infinity the first index
- * is returned.  sluice_sample returns the token, or -EINVAL for a NULL sampler
- * or logits, n == 0 or n > INT32_MAX, -ENOMEM when the scratch array cannot grow.
- * The logits array is only read.
+ * is picked.  sluice_sample puts the token in *token and returns 0, or -EINVAL
+ * for a NULL sampler, logits or token, n == 0 or n > INT32_MAX, -ENOMEM when
+ * the scratch array cannot grow (message in sluice_sampler_error; *token is
+ * left alone on error).  The logits array is only read.
  */
 #include "internal.h"
 #include "sluice.h"
@@ -41,6 +42,7 @@ struct sluice_sampler {
 	struct cand *c;
 	size_t cap;
 	double *prob;
+	struct sl_err err;
 };
 
 SLUICE_API void sluice_sampler_params_init(struct sluice_sampler_params *p)
@@ -51,26 +53,52 @@ SLUICE_API void sluice_sampler_params_init(struct sluice_sampler_params *p)
 	p->seed = 0;
 }
 
-SLUICE_API int sluice_sampler_new(const struct sluice_sampler_params *p, struct sluice_sampler **out)
+static int new_err(char *errbuf, size_t len, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int new_err(char *errbuf, size_t len, int errnum, const char *fmt, ...)
+{
+	struct sl_err e;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	if (errbuf && len)
+		snprintf(errbuf, len, "%s", e.msg);
+	return sl_errf(NULL, errnum, "%s", e.msg);
+}
+
+SLUICE_API int sluice_sampler_new(const struct sluice_sampler_params *p, struct sluice_sampler **out,
+				  char *errbuf, size_t err_len)
 {
 	struct sluice_sampler_params def;
 	if (!out)
-		return -EINVAL;
+		return new_err(errbuf, err_len, EINVAL, "sluice_sampler_new: out is NULL");
 	*out = NULL;
 	if (!p) {
 		sluice_sampler_params_init(&def);
 		p = &def;
 	}
 	/* Written so that NaN fails every test. */
-	if (!(p->temperature >= 0.0f) || isinf(p->temperature) || p->top_k < 0 || !(p->top_p > 0.0f && p->top_p <= 1.0f))
-		return -EINVAL;
+	if (!(p->temperature >= 0.0f) || isinf(p->temperature))
+		return new_err(errbuf, err_len, EINVAL, "sampler: temperature %g: want a finite number >= 0",
+			       (double)p->temperature);
+	if (p->top_k < 0)
+		return new_err(errbuf, err_len, EINVAL, "sampler: top_k %d: want >= 0 (0 = off)", p->top_k);
+	if (!(p->top_p > 0.0f && p->top_p <= 1.0f))
+		return new_err(errbuf, err_len, EINVAL, "sampler: top_p %g: want a number in (0, 1] (1 = off)",
+			       (double)p->top_p);
 	struct sluice_sampler *s = calloc(1, sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		return new_err(errbuf, err_len, ENOMEM, "sampler: out of memory");
 	s->p = *p;
 	s->state = p->seed;
 	*out = s;
 	return 0;
+}
+
+SLUICE_API const char *sluice_sampler_error(const struct sluice_sampler *s)
+{
+	return s ? s->err.msg : "no sampler (NULL handle)";
 }
 
 SLUICE_API void sluice_sampler_free(struct sluice_sampler *s)
@@ -178,25 +206,9 @@ static void softmax(struct sluice_sampler *s, size_t m, double t)
 		s->prob[i] /= sum;
 }
 
-SLUICE_API int32_t sluice_sample(struct sluice_sampler *s, float *logits, size_t n)
+/* Temperature > 0, scratch arrays big enough for n. */
+static int32_t pick(struct sluice_sampler *s, const float *logits, size_t n)
 {
-	if (!s || !logits || n == 0 || n > INT32_MAX)
-		return -EINVAL;
-	if (s->p.temperature <= 0.0f)
-		return greedy(logits, n);
-
-	if (n > s->cap) {
-		struct cand *c = realloc(s->c, n * sizeof(*c));
-		if (c)
-			s->c = c;
-		double *pr = realloc(s->prob, n * sizeof(*pr));
-		if (pr)
-			s->prob = pr;
-		if (!c || !pr)
-			return -ENOMEM;
-		s->cap = n;
-	}
-
 	size_t m = n;
 	if (s->p.top_k > 0 && (size_t)s->p.top_k < n)
 		m = (size_t)s->p.top_k;
@@ -230,4 +242,31 @@ SLUICE_API int32_t sluice_sample(struct sluice_sampler *s, float *logits, size_t
 		if (s->prob[i] > 0)
 			return s->c[i].id;
 	return s->c[0].id;
+}
+
+SLUICE_API int sluice_sample(struct sluice_sampler *s, const float *logits, size_t n, int32_t *token)
+{
+	if (!s)
+		return -EINVAL;
+	if (!logits || !token)
+		return sl_errf(&s->err, EINVAL, "sluice_sample: %s is NULL", !logits ? "logits" : "token");
+	if (n == 0 || n > INT32_MAX)
+		return sl_errf(&s->err, EINVAL, "sluice_sample: %zu logits (want 1 to %d)", n, INT32_MAX);
+	if (s->p.temperature <= 0.0f) {
+		*token = greedy(logits, n);
+		return 0;
+	}
+	if (n > s->cap) {
+		struct cand *c = realloc(s->c, n * sizeof(*c));
+		if (c)
+			s->c = c;
+		double *pr = realloc(s->prob, n * sizeof(*pr));
+		if (pr)
+			s->prob = pr;
+		if (!c || !pr)
+			return sl_errf(&s->err, ENOMEM, "sampler: out of memory for %zu candidates", n);
+		s->cap = n;
+	}
+	*token = pick(s, logits, n);
+	return 0;
 }

@@ -8,10 +8,14 @@
  *   - handles are opaque (struct sluice_model, struct sluice_ctx);
  *   - functions return 0 or a negative errno, and give results through
  *     out-parameters;
- *   - when a call on a handle fails, sluice_model_error()/sluice_ctx_error()
- *     say why; a call that creates a handle takes an error buffer instead;
+ *   - when a call on a handle fails, sluice_model_error()/sluice_ctx_error()/
+ *     sluice_sampler_error() say why; a call that creates a handle takes an
+ *     error buffer instead.  Every error comes with a message, except -EINVAL
+ *     for a NULL handle (there is nowhere to put it);
  *   - the library never exits the process and never prints unless asked
- *     (sluice_set_log_level).
+ *     (sluice_set_log_level);
+ *   - the library never reads environment variables: all configuration comes
+ *     in as parameters (the sluice command maps its SLUICE_* variables to them).
  */
 #ifndef SLUICE_H
 #define SLUICE_H
@@ -139,10 +143,21 @@ struct sluice_sampler_params {
 SLUICE_API void sluice_sampler_params_init(struct sluice_sampler_params *p);
 
 struct sluice_sampler;
-SLUICE_API int sluice_sampler_new(const struct sluice_sampler_params *p, struct sluice_sampler **out);
+/*
+ * A sampler (p NULL: defaults).  -EINVAL for parameters out of range
+ * (temperature < 0 or not finite, top_k < 0, top_p outside (0, 1]), -ENOMEM;
+ * either way a message goes into err when it is not NULL.
+ */
+SLUICE_API int sluice_sampler_new(const struct sluice_sampler_params *p, struct sluice_sampler **out,
+				  char *err, size_t err_len);
 SLUICE_API void sluice_sampler_free(struct sluice_sampler *s);
-/* Pick a token from n logits (modified in place). */
-SLUICE_API int32_t sluice_sample(struct sluice_sampler *s, float *logits, size_t n);
+SLUICE_API const char *sluice_sampler_error(const struct sluice_sampler *s);
+/*
+ * Pick a token from n logits (only read) into *token.  Returns 0, or -EINVAL
+ * (NULL logits or token, n == 0 or n > INT32_MAX), -ENOMEM; the message is in
+ * sluice_sampler_error(s).
+ */
+SLUICE_API int sluice_sample(struct sluice_sampler *s, const float *logits, size_t n, int32_t *token);
 
 /* ---- statistics ---- */
 

@@ -61,8 +61,10 @@ int main(int argc, char **argv)
 	struct sluice_sampler_params sp;
 	sluice_sampler_params_init(&sp);
 	sp.temperature = 0;
-	if (sluice_sampler_new(&sp, &s))
+	if (sluice_sampler_new(&sp, &s, err, sizeof(err))) {
+		fprintf(stderr, "sampler: %s\n", err);
 		return 1;
+	}
 	struct sluice_model_info info;
 	sluice_model_get_info(m, &info);
 	const char *prompt = argv[2];
@@ -71,13 +73,15 @@ int main(int argc, char **argv)
 	if (sluice_tokenize(m, prompt, strlen(prompt), true, toks, 64, &n))
 		return 1;
 	const float *lg;
-	float buf[512];
 	fputs(prompt, stdout);
 	if (sluice_decode(c, toks, n, &lg))
 		return 1;
 	for (int i = 0; i < 8; i++) {
-		memcpy(buf, lg, sizeof(float) * info.n_vocab);
-		int32_t t = sluice_sample(s, buf, info.n_vocab);
+		int32_t t;
+		if (sluice_sample(s, lg, info.n_vocab, &t)) {
+			fprintf(stderr, "sample: %s\n", sluice_sampler_error(s));
+			return 1;
+		}
 		char piece[64];
 		size_t len;
 		if (sluice_token_to_piece(m, t, piece, sizeof(piece), &len))

@@ -3,7 +3,8 @@
  * tests/unit/test_sampler.c — the public sampler (sluice_sampler_*): greedy,
  * top-k = 1 equals greedy, reproducibility and a golden stream for a fixed
  * seed, chi-square checks of the drawn distribution for temperature, top-k
- * and top-p (top-p applied before temperature, as llama.cpp), bad parameters.
+ * and top-p (top-p applied before temperature, as llama.cpp), bad parameters
+ * (each with a message), the token apart from the error, logits only read.
  */
 #include "helpers/testutil.h"
 #include "sluice.h"
@@ -15,17 +16,26 @@
 #include <string.h>
 #include <time.h>
 
-
 static struct sluice_sampler *mk(float temp, int k, float p, uint64_t seed)
 {
 	struct sluice_sampler_params sp = { temp, k, p, seed };
 	struct sluice_sampler *s = NULL;
-	int rc = sluice_sampler_new(&sp, &s);
+	char err[256];
+	int rc = sluice_sampler_new(&sp, &s, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "FAIL: sluice_sampler_new(%g, %d, %g) = %d\n", temp, k, p, rc);
+		fprintf(stderr, "FAIL: sluice_sampler_new(%g, %d, %g) = %d: %s\n", temp, k, p, rc, err);
 		exit(1);
 	}
 	return s;
+}
+
+/* One token; a failure is a failed check and gives -1. */
+static int32_t draw(struct sluice_sampler *s, const float *l, size_t n)
+{
+	int32_t t = -1;
+	int rc = sluice_sample(s, l, n, &t);
+	CHECK_MSG(rc == 0, "sluice_sample = %d: %s", rc, sluice_sampler_error(s));
+	return rc ? -1 : t;
 }
 
 static void test_params(void)
@@ -34,7 +44,8 @@ static void test_params(void)
 	sluice_sampler_params_init(&p);
 	CHECK_MSG(p.temperature == 0.8f && p.top_k == 40 && p.top_p == 0.95f && p.seed == 0, "defaults");
 	struct sluice_sampler *s;
-	CHECK_MSG(sluice_sampler_new(NULL, &s) == 0 && s, "NULL params = defaults");
+	char err[256];
+	CHECK_MSG(sluice_sampler_new(NULL, &s, NULL, 0) == 0 && s, "NULL params = defaults");
 	sluice_sampler_free(s);
 	sluice_sampler_free(NULL);
 	static const struct sluice_sampler_params bad[] = {
@@ -42,17 +53,45 @@ static void test_params(void)
 		{ 0.8f, -1, 0.95f, 0 },  { 0.8f, 40, 0.0f, 0 }, { 0.8f, 40, 1.5f, 0 },
 		{ 0.8f, 40, -0.5f, 0 },  { 0.8f, 40, NAN, 0 },
 	};
+	static const char *const named[] = { "temperature", "temperature", "temperature", "top_k",
+					     "top_p",       "top_p",       "top_p",       "top_p" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = (struct sluice_sampler *)&p;
-		CHECK_MSG(sluice_sampler_new(&bad[i], &s) == -EINVAL && s == NULL, "bad params #%zu accepted", i);
+		err[0] = 0;
+		CHECK_MSG(sluice_sampler_new(&bad[i], &s, err, sizeof(err)) == -EINVAL && s == NULL,
+			  "bad params #%zu accepted", i);
+		CHECK_MSG(strstr(err, named[i]), "bad params #%zu: message '%s' does not name %s", i, err, named[i]);
+		/* without an error buffer: the same error, nothing written */
+		CHECK_MSG(sluice_sampler_new(&bad[i], &s, NULL, 0) == -EINVAL, "bad params #%zu, no buffer", i);
 	}
-	CHECK_MSG(sluice_sampler_new(&p, NULL) == -EINVAL, "NULL out");
+	err[0] = 0;
+	CHECK_MSG(sluice_sampler_new(&p, NULL, err, sizeof(err)) == -EINVAL && err[0], "NULL out");
+	/* a short buffer is cut, still terminated */
+	char tiny[8];
+	CHECK_MSG(sluice_sampler_new(&bad[0], &s, tiny, sizeof(tiny)) == -EINVAL && strlen(tiny) == sizeof(tiny) - 1,
+		  "short buffer: '%s'", tiny);
 	s = mk(0.8f, 40, 0.95f, 0);
 	float l[1] = { 0 };
-	CHECK_MSG(sluice_sample(s, l, 0) == -EINVAL, "n = 0");
-	CHECK_MSG(sluice_sample(s, NULL, 1) == -EINVAL, "NULL logits");
-	CHECK_MSG(sluice_sample(NULL, l, 1) == -EINVAL, "NULL sampler");
-	CHECK_MSG(sluice_sample(s, l, 1) == 0, "one logit");
+	int32_t t = 12345;
+	CHECK_MSG(sluice_sample(s, l, 0, &t) == -EINVAL && t == 12345, "n = 0");
+	CHECK_MSG(strstr(sluice_sampler_error(s), "0 logits"), "n = 0: message '%s'", sluice_sampler_error(s));
+	CHECK_MSG(sluice_sample(s, NULL, 1, &t) == -EINVAL && t == 12345, "NULL logits");
+	CHECK_MSG(strstr(sluice_sampler_error(s), "logits"), "NULL logits: message '%s'", sluice_sampler_error(s));
+	CHECK_MSG(sluice_sample(s, l, 1, NULL) == -EINVAL, "NULL token");
+	CHECK_MSG(strstr(sluice_sampler_error(s), "token"), "NULL token: message '%s'", sluice_sampler_error(s));
+	CHECK_MSG(sluice_sample(NULL, l, 1, &t) == -EINVAL && t == 12345, "NULL sampler");
+	CHECK_MSG(sluice_sampler_error(NULL)[0], "NULL sampler: no text");
+	CHECK_MSG(sluice_sample(s, l, 1, &t) == 0 && t == 0, "one logit");
+	sluice_sampler_free(s);
+
+	/* The token is a value like any other, not an error code, and the logits are only read. */
+	s = mk(1, 0, 1, 9);
+	float big[300];
+	for (int i = 0; i < 300; i++)
+		big[i] = i == 257 ? 50.0f : -50.0f;
+	const float before = big[257];
+	CHECK_MSG(sluice_sample(s, big, 300, &t) == 0 && t == 257, "token %d", t);
+	CHECK_MSG(big[257] == before && big[0] == -50.0f, "logits modified");
 	sluice_sampler_free(s);
 }
 
@@ -60,11 +99,11 @@ static void test_greedy(void)
 {
 	struct sluice_sampler *s = mk(0, 40, 0.95f, 7);
 	float a[] = { 0.1f, 3.0f, -2.0f, 3.0f, 2.9f };
-	CHECK_MSG(sluice_sample(s, a, 5) == 1, "argmax, lowest index on ties");
+	CHECK_MSG(draw(s, a, 5) == 1, "argmax, lowest index on ties");
 	float b[] = { NAN, -1.0f, NAN, 5.0f };
-	CHECK_MSG(sluice_sample(s, b, 4) == 3, "NaN ignored");
+	CHECK_MSG(draw(s, b, 4) == 3, "NaN ignored");
 	float c[] = { -INFINITY, -INFINITY };
-	CHECK_MSG(sluice_sample(s, c, 2) == 0, "all -inf");
+	CHECK_MSG(draw(s, c, 2) == 0, "all -inf");
 	sluice_sampler_free(s);
 
 	/* top_k = 1 at any temperature is greedy, ties included. */
@@ -76,7 +115,7 @@ static void test_greedy(void)
 			r = r * 6364136223846793005ull + 1442695040888963407ull;
 			l[i] = (float)((r >> 40) % 64) / 8.0f; /* coarse: many ties */
 		}
-		int32_t a1 = sluice_sample(g, l, 500), a2 = sluice_sample(k1, l, 500);
+		int32_t a1 = draw(g, l, 500), a2 = draw(k1, l, 500);
 		CHECK_MSG(a1 == a2, "top_k=1 gave %d, greedy %d", a2, a1);
 	}
 	sluice_sampler_free(g);
@@ -86,8 +125,8 @@ static void test_greedy(void)
 	s = mk(1, 0, 1, 3);
 	float d[] = { -INFINITY, -INFINITY, 0.0f, -INFINITY };
 	for (int i = 0; i < 50; i++)
-		CHECK_MSG(sluice_sample(s, d, 4) == 2, "only finite logit");
-	CHECK_MSG(sluice_sample(s, c, 2) == 0, "all -inf while sampling");
+		CHECK_MSG(draw(s, d, 4) == 2, "only finite logit");
+	CHECK_MSG(draw(s, c, 2) == 0, "all -inf while sampling");
 	sluice_sampler_free(s);
 }
 
@@ -100,7 +139,7 @@ static void test_seed(void)
 	int same = 1, differ = 0;
 	int32_t first[20];
 	for (int i = 0; i < 1000; i++) {
-		int32_t x = sluice_sample(a, l, 16), y = sluice_sample(b, l, 16), z = sluice_sample(c, l, 16);
+		int32_t x = draw(a, l, 16), y = draw(b, l, 16), z = draw(c, l, 16);
 		same &= x == y;
 		differ += x != z;
 		if (i < 20)
@@ -130,7 +169,7 @@ static void check_dist(const char *what, struct sluice_sampler *s, const float *
 	float l[16];
 	for (int d = 0; d < draws; d++) {
 		memcpy(l, logits, n * sizeof(*l));
-		int32_t t = sluice_sample(s, l, n);
+		int32_t t = draw(s, l, n);
 		if (t < 0 || t >= n) {
 			CHECK_MSG(0, "%s: token %d", what, t);
 			return;
@@ -235,7 +274,7 @@ static void test_large(void)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 1000; i++) {
-		int32_t t = sluice_sample(s, l, N);
+		int32_t t = draw(s, l, N);
 		CHECK_MSG(t >= 0 && t < N && l[t] >= thr, "token %d outside the top 40", t);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -245,7 +284,7 @@ static void test_large(void)
 	/* No top-k: a full sort each time, still fine. */
 	s = mk(1.0f, 0, 0.9f, 12);
 	for (int i = 0; i < 20; i++) {
-		int32_t t = sluice_sample(s, l, N);
+		int32_t t = draw(s, l, N);
 		CHECK_MSG(t >= 0 && t < N, "token %d", t);
 	}
 	sluice_sampler_free(s);

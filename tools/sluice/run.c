@@ -186,7 +186,10 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	struct sluice_model_info info;
-	sluice_model_get_info(m, &info);
+	if ((rc = sluice_model_get_info(m, &info))) {
+		cli_error("run", "%s", sluice_model_error(m));
+		goto out;
+	}
 	struct sluice_ctx_params cp;
 	sluice_ctx_params_init(&cp);
 	cp.n_ctx = (uint32_t)n_ctx;
@@ -200,16 +203,24 @@ int cmd_run(int argc, char **argv)
 	sp.top_k = (int)top_k;
 	sp.top_p = (float)top_p;
 	sp.seed = seed;
-	if ((rc = sluice_sampler_new(&sp, &smp))) {
-		cli_error("run", "bad sampling parameters");
+	if ((rc = sluice_sampler_new(&sp, &smp, err, sizeof(err)))) {
+		cli_error("run", "%s", err);
 		goto out;
 	}
 
 	size_t n_prompt = 0, len = strlen(prompt);
-	sluice_tokenize(m, prompt, len, true, NULL, 0, &n_prompt);
+	rc = sluice_tokenize(m, prompt, len, true, NULL, 0, &n_prompt); /* the count: 0 or -ENOSPC */
+	if (rc && rc != -ENOSPC) {
+		cli_error("run", "cannot tokenize the prompt: %s", sluice_model_error(m));
+		goto out;
+	}
 	toks = malloc((n_prompt + 1) * sizeof(*toks));
-	if (!toks || sluice_tokenize(m, prompt, len, true, toks, n_prompt, &n_prompt)) {
-		cli_error("run", "cannot tokenize the prompt");
+	if (!toks) {
+		cli_error("run", "out of memory for %zu prompt tokens", n_prompt);
+		goto out;
+	}
+	if ((rc = sluice_tokenize(m, prompt, len, true, toks, n_prompt, &n_prompt))) {
+		cli_error("run", "cannot tokenize the prompt: %s", sluice_model_error(m));
 		goto out;
 	}
 	if (n_prompt == 0) { /* a vocabulary without BOS and an empty prompt: nothing to condition on */
@@ -230,18 +241,25 @@ int cmd_run(int argc, char **argv)
 	uint64_t t1 = now_ns();
 	struct sluice_stats st0; /* after the prompt: the decode phase is measured from here */
 	sluice_ctx_get_stats(ctx, &st0);
-	float *lg = malloc(info.n_vocab * sizeof(float));
-	if (!lg)
-		goto out;
 	long generated = 0;
 	int32_t prev = toks[n_prompt - 1];
 	status = 0;
 	while (generated < n_predict) {
-		memcpy(lg, logits, info.n_vocab * sizeof(float));
-		int32_t tok = sluice_sample(smp, lg, info.n_vocab);
+		int32_t tok;
+		if ((rc = sluice_sample(smp, logits, info.n_vocab, &tok))) {
+			fputc('\n', stdout);
+			cli_error("run", "sampling: %s", sluice_sampler_error(smp));
+			status = 1;
+			break;
+		}
 		if (tok == info.eos)
 			break;
-		emit(m, tok, prev == info.bos && (!echo || len == 0));
+		if (emit(m, tok, prev == info.bos && (!echo || len == 0))) {
+			fputc('\n', stdout);
+			cli_error("run", "%s", sluice_model_error(m));
+			status = 1;
+			break;
+		}
 		prev = tok;
 		if (++generated == n_predict)
 			break;
@@ -253,7 +271,6 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	uint64_t t2 = now_ns();
-	free(lg);
 	fputc('\n', stdout);
 	fflush(stdout);
 
