@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "quant/quant.h"
+#include "sluice.h"
 
 #define DIM 2048
 #define FFN 5632
@@ -106,6 +107,13 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: matmul_bench TYPE [threads] [tokens] [layers]\n");
+		return 2;
+	}
+	/* The library reads no environment: SLUICE_NO_SIMD=1 / SLUICE_SIMD=LEVEL work here as in the CLI. */
+	const char *no_simd = getenv("SLUICE_NO_SIMD"), *simd = getenv("SLUICE_SIMD");
+	const char *level = no_simd && *no_simd && strcmp(no_simd, "0") ? "scalar" : simd && *simd ? simd : NULL;
+	if (level && sluice_set_cpu_features(level)) {
+		fprintf(stderr, "SLUICE_SIMD=%s: unknown level (auto, avx512, avx2, scalar)\n", level);
 		return 2;
 	}
 	bool mix = !strcasecmp(argv[1], "q4_k_m");

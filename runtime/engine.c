@@ -123,6 +123,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		.host_cache = params->host_cache,
 		.lookahead = params->lookahead,
 		.vram = params->vram_budget,
+		.io_fault = params->io_fault && *params->io_fault ? params->io_fault : NULL,
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;

@@ -24,6 +24,7 @@ struct sl_weights_config {
 	uint64_t host_cache;     /* bytes; 0 = unlimited */
 	int lookahead;           /* layers to prefetch ahead; 0 = default */
 	uint64_t vram;           /* device bytes for weights (resident + streamed); 0 = unlimited */
+	const char *io_fault;    /* fault-injection spec for the I/O engine (tests); NULL = none */
 };
 
 struct sl_weights_stats {

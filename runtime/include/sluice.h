@@ -34,18 +34,26 @@ extern "C" {
 #define SLUICE_API
 #endif
 
-#define SLUICE_VERSION_MAJOR 0
-#define SLUICE_VERSION_MINOR 1
-#define SLUICE_VERSION_PATCH 0
-
 struct sluice_model;
 struct sluice_ctx;
 
-/* "0.1.0" */
+/* The library's version, "MAJOR.MINOR.PATCH" (pkg-config --modversion sluice gives the same). */
 SLUICE_API const char *sluice_version(void);
 
 /* 0 quiet (default), 1 errors, 2 warnings, 3 info, 4 debug; messages go to stderr. */
 SLUICE_API void sluice_set_log_level(int level);
+
+/*
+ * The widest CPU kernels (SIMD instruction set) the library may use, for the
+ * whole process: "auto" (default: the widest this CPU and OS support),
+ * "avx512" (AVX-512 VNNI where present, else as auto), "avx2" (at most AVX2),
+ * "scalar" (the portable reference kernels).  NULL means "auto".  A level
+ * above what the CPU has falls back to what it has.  Models loaded afterwards
+ * use it; call it before loading.  Returns 0, or -EINVAL for any other name.
+ * (The sluice command sets it from $SLUICE_SIMD, or "scalar" when
+ * $SLUICE_NO_SIMD is set to a non-zero value.)
+ */
+SLUICE_API int sluice_set_cpu_features(const char *level);
 
 /* ---- loading a model ---- */
 
@@ -58,6 +66,9 @@ struct sluice_model_params {
 	int n_threads;           /* compute threads; 0 = number of CPUs */
 	const char *pressure;    /* memory-pressure source while streaming: "auto" (default: /dev/sluice,
 				  * else PSI, else none), "dev", "psi", "inject" (tests), "none" */
+	const char *io_fault;    /* fault injection for the I/O engine, for tests: a spec such as "eio@3";
+				  * NULL (default) or "" = none.  The sluice command takes it from
+				  * $SLUICE_IO_FAULT. */
 	uint32_t flags;          /* reserved, 0 */
 	uint32_t reserved;
 };

@@ -7,13 +7,18 @@
  * CPUID reports AVX2+FMA+F16C; an AVX-512 VNNI table (the AVX2 one with the
  * q4_K and q6_K dots replaced) when CPUID also reports AVX-512 F/BW/VL/VNNI
  * and XCR0 says the OS saves opmask and ZMM state.  The "best" table is the
- * widest of these, unless SLUICE_NO_SIMD is set to a non-zero value (scalar)
- * or SLUICE_SIMD=avx2 caps it at AVX2.  Kernels live in one file per family
+ * widest of these, unless sluice_set_cpu_features() caps it ("avx2",
+ * "scalar"); the library reads no environment (the CLI maps SLUICE_SIMD and
+ * SLUICE_NO_SIMD to that call).  The best table is a pointer to one of the
+ * three, swapped atomically, so a traits pointer taken before a change stays
+ * valid and consistent.  Kernels live in one file per family
  * (quant_plain.c, quant_legacy.c, quant_k.c, quant_kdot.c, quant_avx2.c,
  * quant_avx512.c).
  */
 #include "quant/blocks.h"
+#include "sluice.h"
 
+#include <errno.h>
 #include <pthread.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -50,28 +55,19 @@ static const struct type_desc descs[SL_TYPE_COUNT] = {
 };
 
 static struct sl_type_traits scalar_traits[SL_TYPE_COUNT];
-static struct sl_type_traits best_traits[SL_TYPE_COUNT];
 static struct sl_type_traits avx2_traits[SL_TYPE_COUNT];
 static struct sl_type_traits avx512_traits[SL_TYPE_COUNT];
 static bool have_avx2, have_avx512;
-static const char *active_isa = "scalar";
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* The widest family allowed (sluice_set_cpu_features), and what it resolved to on this CPU. */
+enum isa_cap { CAP_SCALAR = 0, CAP_AVX2 = 1, CAP_AVX512 = 2 };
+static int cap_level = CAP_AVX512; /* "auto": everything the CPU has */
+static const struct sl_type_traits *best_traits = scalar_traits; /* atomic: one of the three tables */
+static const char *active_isa = "scalar";                         /* atomic */
 
 /* AVX-512 VNNI dots (quant_avx512.c); only call when cpu_has_avx512() said yes. */
 void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k);
-
-static bool simd_disabled(void)
-{
-	const char *e = getenv("SLUICE_NO_SIMD");
-	return e && *e && strcmp(e, "0");
-}
-
-/* SLUICE_SIMD=avx2: use AVX2 kernels even where AVX-512 ones would run. */
-static bool avx512_disabled(void)
-{
-	const char *e = getenv("SLUICE_SIMD");
-	return e && !strcasecmp(e, "avx2");
-}
 
 /*
  * AVX-512 F/BW/VL/VNNI in CPUID, and the OS enabling their register state:
@@ -120,11 +116,23 @@ static void fill(struct sl_type_traits *t, uint32_t type, const struct sl_kernel
 				      k->from_float, d->vec_dot_type, k->vec_dot };
 }
 
+/* Point the best table at the widest family the CPU has within the cap. */
+static void choose(int cap)
+{
+	const struct sl_type_traits *t = scalar_traits;
+	const char *name = "scalar";
+	if (cap >= CAP_AVX512 && have_avx512)
+		t = avx512_traits, name = "avx512vnni";
+	else if (cap >= CAP_AVX2 && have_avx2)
+		t = avx2_traits, name = "avx2";
+	__atomic_store_n(&active_isa, name, __ATOMIC_RELEASE);
+	__atomic_store_n(&best_traits, t, __ATOMIC_RELEASE);
+}
+
 static void build_tables(void)
 {
 	have_avx2 = cpu_has_avx2();
 	have_avx512 = have_avx2 && cpu_has_avx512();
-	const bool no_simd = simd_disabled(), no_avx512 = avx512_disabled();
 	for (uint32_t type = 0; type < SL_TYPE_COUNT; type++) {
 		if (!descs[type].name)
 			continue;
@@ -134,7 +142,6 @@ static void build_tables(void)
 		sl_quant_k_kernels(type, &k);
 		sl_quant_kdot_kernels(type, &k);
 		fill(&scalar_traits[type], type, &k);
-		best_traits[type] = scalar_traits[type];
 #if defined(__x86_64__) || defined(__i386__)
 		if (have_avx2) {
 			sl_quant_avx2_kernels(type, &k);
@@ -144,18 +151,29 @@ static void build_tables(void)
 			sl_quant_avx512_kernels(type, &k);
 			fill(&avx512_traits[type], type, &k);
 		}
-		if (!no_simd && have_avx512 && !no_avx512)
-			best_traits[type] = avx512_traits[type];
-		else if (!no_simd && have_avx2)
-			best_traits[type] = avx2_traits[type];
 #endif
 	}
-	if (no_simd)
-		active_isa = "scalar";
-	else if (have_avx512 && !no_avx512)
-		active_isa = "avx512vnni";
-	else if (have_avx2)
-		active_isa = "avx2";
+	choose(__atomic_load_n(&cap_level, __ATOMIC_ACQUIRE));
+}
+
+SLUICE_API int sluice_set_cpu_features(const char *level)
+{
+	int cap;
+	if (!level || !strcasecmp(level, "auto") || !strcasecmp(level, "avx512") || !strcasecmp(level, "avx512vnni"))
+		cap = CAP_AVX512;
+	else if (!strcasecmp(level, "avx2"))
+		cap = CAP_AVX2;
+	else if (!strcasecmp(level, "scalar"))
+		cap = CAP_SCALAR;
+	else
+		return -EINVAL;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock); /* table and name change together */
+	__atomic_store_n(&cap_level, cap, __ATOMIC_RELEASE);
+	pthread_once(&tables_once, build_tables);
+	choose(cap);
+	pthread_mutex_unlock(&lock);
+	return 0;
 }
 
 const struct sl_type_traits *sl_type_traits_isa(uint32_t type, const char *isa)
@@ -183,15 +201,16 @@ const struct sl_type_traits *sl_type_traits_scalar(uint32_t type)
 const struct sl_type_traits *sl_type_traits(uint32_t type)
 {
 	pthread_once(&tables_once, build_tables);
-	if (type >= SL_TYPE_COUNT || !best_traits[type].name)
+	const struct sl_type_traits *best = __atomic_load_n(&best_traits, __ATOMIC_ACQUIRE);
+	if (type >= SL_TYPE_COUNT || !best[type].name)
 		return NULL;
-	return &best_traits[type];
+	return &best[type];
 }
 
 const char *sl_quant_isa(void)
 {
 	pthread_once(&tables_once, build_tables);
-	return active_isa;
+	return __atomic_load_n(&active_isa, __ATOMIC_ACQUIRE);
 }
 
 const char *sl_type_name(uint32_t type)

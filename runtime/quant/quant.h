@@ -19,8 +19,9 @@
  * Kernels are chosen once, at first use, by CPUID: AVX-512 F/BW/VL/VNNI dots
  * for q4_K and q6_K (AVX2 for the rest) when the processor has them and
  * the OS saves ZMM state, AVX2+FMA+F16C when it has those, the scalar
- * reference otherwise.  SLUICE_NO_SIMD=1 forces scalar; SLUICE_SIMD=avx2 caps
- * the choice at AVX2.  sl_type_traits_scalar() always gives the scalar ones,
+ * reference otherwise.  sluice_set_cpu_features("scalar") forces scalar, "avx2"
+ * caps the choice at AVX2 (the CLI maps SLUICE_NO_SIMD=1 / SLUICE_SIMD=avx2 to
+ * it).  sl_type_traits_scalar() always gives the scalar ones,
  * sl_type_traits_isa() any family the CPU can run (for tests and benches).
  *
  * Accuracy contract: to_float and from_float are bit-identical between scalar
@@ -99,7 +100,7 @@ uint16_t sl_fp32_to_bf16(float f);
 const char *sl_quant_isa(void);
 
 /* The traits of one kernel family ("scalar", "avx2", "avx512vnni"), whatever
- * SLUICE_NO_SIMD / SLUICE_SIMD say; NULL if this CPU (or build) cannot run
+ * sluice_set_cpu_features says; NULL if this CPU (or build) cannot run
  * that family or the type is unknown.  For tests that check every family. */
 const struct sl_type_traits *sl_type_traits_isa(uint32_t type, const char *isa);
 

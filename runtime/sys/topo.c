@@ -245,8 +245,6 @@ int sl_topo_load(const struct sl_topo_opts *opts, struct sl_topo *out, struct sl
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (!root)
-		root = getenv("SLUICE_SYSFS_ROOT");
 	if (!root || !*root)
 		root = "/sys";
 	oo.dev_path = devpath;

@@ -73,7 +73,7 @@ struct sl_topo {
 
 struct sl_topo_opts {
 	const char *source;     /* "auto" (NULL): dev when /dev/sluice opens, else sysfs; "dev"; "sysfs" */
-	const char *sysfs_root; /* NULL: $SLUICE_SYSFS_ROOT, else "/sys" */
+	const char *sysfs_root; /* NULL or "": "/sys" (the CLI passes $SLUICE_SYSFS_ROOT or --sysfs-root) */
 	const char *dev_path;   /* NULL: /dev/sluice */
 	bool all_devices;       /* every PCI function (class OTHER too), not only the three classes */
 	bool no_drm;            /* skip libdrm (tests on a fake tree) */

@@ -104,5 +104,20 @@ for sub in "" run info gen-model quantize bench topo; do
 done
 timeout 10 "$BIN" version | grep -Eq '^sluice [0-9]+\.[0-9]+\.[0-9]+$' || bad "sluice version"
 
+# environment variables the command maps to library parameters: a bad value is an error, not ignored
+SLUICE_SIMD=bogus expect_error "SLUICE_SIMD=bogus.*(auto, avx512, avx2, scalar)" version
+SLUICE_SIMD=avx3 expect_error "SLUICE_SIMD=avx3" run -m "$M" -n 1
+# ... and a good one takes effect (the library logs the kernels it uses at load, -v)
+for lv in scalar avx2 auto; do
+    SLUICE_SIMD=$lv timeout 20 "$BIN" run -m "$M" -n 1 --temp 0 -v >"$TMP/out" 2>"$TMP/err" </dev/null ||
+        bad "SLUICE_SIMD=$lv run: exit $? ($(head -c 200 "$TMP/err"))"
+    grep -q "CPU kernels: " "$TMP/err" || bad "SLUICE_SIMD=$lv run -v: no 'CPU kernels' line"
+    [ $lv = scalar ] && ! grep -q "CPU kernels: scalar" "$TMP/err" && bad "SLUICE_SIMD=scalar: $(grep 'CPU kernels' "$TMP/err")"
+done
+SLUICE_NO_SIMD=1 timeout 20 "$BIN" run -m "$M" -n 1 --temp 0 -v 2>&1 >/dev/null | grep -q "CPU kernels: scalar" ||
+    bad "SLUICE_NO_SIMD=1 does not select the scalar kernels"
+SLUICE_NO_SIMD=1 SLUICE_SIMD=bogus timeout 10 "$BIN" version >/dev/null 2>&1 ||
+    bad "SLUICE_NO_SIMD=1 should win over SLUICE_SIMD"
+
 [ $nfail -eq 0 ] || { echo "$nfail problem(s)"; exit 1; }
 echo "cli errors: ok"

@@ -38,7 +38,7 @@ static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 		wf[i] = tq_normal() * 0.05f;
 	for (int64_t i = 0; i < nb * cols; i++)
 		x[i] = tq_normal();
-	TQ_CHECK(sl_quantize_rows(type, wf, w, rows, cols) == wrs * rows, "%s: sl_quantize_rows size", t->name);
+	CHECK_MSG(sl_quantize_rows(type, wf, w, rows, cols) == wrs * rows, "%s: sl_quantize_rows size", t->name);
 	size_t scratch = sl_matmul_scratch_size(type, cols, nb);
 	void *xq = malloc(scratch);
 	sl_quantize_activations(type, x, cols, nb, xq);
@@ -55,7 +55,7 @@ static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 	}
 	for (int k = 0; k < 3; k++)
 		pthread_join(th[k], NULL);
-	TQ_CHECK(!memcmp(y1, y2, nb * rows * 4), "%s %lldx%lld b=%d: threaded result differs", t->name,
+	CHECK_MSG(!memcmp(y1, y2, nb * rows * 4), "%s %lldx%lld b=%d: threaded result differs", t->name,
 		 (long long)rows, (long long)cols, nb);
 
 	/* vs vec_dot and vs float64 of dequantized operands */
@@ -68,7 +68,7 @@ static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 		for (int64_t r = 0; r < rows; r++) {
 			float s;
 			t->vec_dot(cols, &s, (char *)w + r * wrs, (char *)xq + b * xrs);
-			TQ_CHECK(s == y1[b * rows + r], "%s: y != vec_dot at b=%d r=%lld", t->name, b, (long long)r);
+			CHECK_MSG(s == y1[b * rows + r], "%s: y != vec_dot at b=%d r=%lld", t->name, b, (long long)r);
 			double ref = 0, mag = 0;
 			for (int64_t c = 0; c < cols; c++) {
 				ref += (double)wd[r * cols + c] * xd[b * cols + c];
@@ -77,7 +77,7 @@ static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 			double tol = 4e-6 * (1 + log2((double)cols)) * mag;
 			if (t->vec_dot_type == SL_TYPE_Q8_1)
 				tol += 2e-3 * mag; /* fp16 s = d*sum(q) in q8_1 */
-			TQ_CHECK(fabs(y1[b * rows + r] - ref) <= tol, "%s b=%d r=%lld: %.8g vs %.8g", t->name, b,
+			CHECK_MSG(fabs(y1[b * rows + r] - ref) <= tol, "%s b=%d r=%lld: %.8g vs %.8g", t->name, b,
 				 (long long)r, y1[b * rows + r], ref);
 		}
 	free(wf), free(x), free(wd), free(xd), free(w), free(xq), free(y1), free(y2);
@@ -90,6 +90,6 @@ int main(void)
 		one(tq_wtypes[ti], 64, 512, 3);
 		one(tq_wtypes[ti], 19, 1536, 4);
 	}
-	printf("matmul (%s): %d failure(s)\n", sl_quant_isa(), tq_failures);
-	return tq_failures ? 1 : 0;
+	printf("matmul (%s): %d failure(s)\n", sl_quant_isa(), t_failures);
+	return t_failures ? 1 : 0;
 }

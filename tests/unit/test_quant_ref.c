@@ -133,7 +133,7 @@ int main(void)
 		printf("gguf python package not usable\n");
 		return 77;
 	}
-	TQ_CHECK(rc == 0, "quant_ref.py failed (%d)", rc);
+	CHECK_MSG(rc == 0, "quant_ref.py failed (%d)", rc);
 
 	int n_deq = 0, n_q = 0;
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0] && rc == 0; c++) {
@@ -144,7 +144,7 @@ int main(void)
 		int64_t n = NBLK * t->block_size;
 		float *mine = malloc(n * sizeof(float));
 		t->to_float(blk, mine, n);
-		TQ_CHECK(py && npy == (size_t)n * 4, "%s: python dequant output missing/short", t->name);
+		CHECK_MSG(py && npy == (size_t)n * 4, "%s: python dequant output missing/short", t->name);
 		if (py && npy == (size_t)n * 4) {
 			int64_t bad = 0, first = -1;
 			for (int64_t i = 0; i < n; i++)
@@ -153,7 +153,7 @@ int main(void)
 						first = i;
 					bad++;
 				}
-			TQ_CHECK(!bad, "%s dequant: %lld of %lld differ, first at %lld: %.9g vs python %.9g", t->name,
+			CHECK_MSG(!bad, "%s dequant: %lld of %lld differ, first at %lld: %.9g vs python %.9g", t->name,
 				 (long long)bad, (long long)n, (long long)first, first >= 0 ? mine[first] : 0,
 				 first >= 0 ? py[first] : 0);
 			n_deq++;
@@ -167,13 +167,13 @@ int main(void)
 			size_t want = sl_row_size(cases[c].type, cols) * rows;
 			unsigned char *q = malloc(want);
 			sl_quantize_rows(cases[c].type, x, q, rows, cols);
-			TQ_CHECK(nq == want, "%s quant: python wrote %zu bytes, want %zu", t->name, nq, want);
+			CHECK_MSG(nq == want, "%s quant: python wrote %zu bytes, want %zu", t->name, nq, want);
 			if (nq == want) {
 				size_t first = 0, bad = 0;
 				for (size_t i = 0; i < want; i++)
 					if (q[i] != pq[i] && !bad++)
 						first = i;
-				TQ_CHECK(!bad, "%s quant: %zu of %zu bytes differ, first at %zu (block %zu)", t->name, bad,
+				CHECK_MSG(!bad, "%s quant: %zu of %zu bytes differ, first at %zu (block %zu)", t->name, bad,
 					 want, first, first / t->type_size);
 			}
 			n_q++;
@@ -184,6 +184,6 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	printf("gguf cross-check: %d dequant types, %d quant types, %d failure(s)\n", n_deq, n_q, tq_failures);
-	return tq_failures ? 1 : 0;
+	printf("gguf cross-check: %d dequant types, %d quant types, %d failure(s)\n", n_deq, n_q, t_failures);
+	return t_failures ? 1 : 0;
 }

@@ -56,7 +56,7 @@ static void one(uint32_t type, int64_t n, int pattern)
 	double rel = sx ? sqrt(se / sx) : 0;
 	/* Outliers and zero runs make some types' error uneven; allow 2x there. */
 	double bound = rmse_bound(type) * (pattern >= 2 ? 2 : 1) * (n < 128 ? 1.5 : 1); /* few blocks: noisier */
-	TQ_CHECK(rel <= bound, "%s n=%lld pattern %d: relative rmse %.4g > %.4g", t->name, (long long)n, pattern, rel,
+	CHECK_MSG(rel <= bound, "%s n=%lld pattern %d: relative rmse %.4g > %.4g", t->name, (long long)n, pattern, rel,
 		 bound);
 
 	a->from_float(v, vq, n);
@@ -81,11 +81,11 @@ static void one(uint32_t type, int64_t n, int pattern)
 			}
 			tol += mx * fabs(sv) * (1.0 / 1024);
 		}
-	TQ_CHECK(fabs(s - ref) <= tol, "%s n=%lld pattern %d: vec_dot %.9g vs float64 %.9g (tol %.3g)", t->name,
+	CHECK_MSG(fabs(s - ref) <= tol, "%s n=%lld pattern %d: vec_dot %.9g vs float64 %.9g (tol %.3g)", t->name,
 		 (long long)n, pattern, s, ref, tol);
 	/* Against the unquantized dot: within the combined quantization error (Cauchy-Schwarz-ish bound). */
 	double qtol = (rmse_bound(type) * 2 + 0.01) * sqrt(sx) * sqrt((double)n) * 1.5 + 1e-6;
-	TQ_CHECK(fabs(s - exact) <= qtol, "%s n=%lld: vec_dot %.6g vs exact %.6g", t->name, (long long)n, s, exact);
+	CHECK_MSG(fabs(s - exact) <= qtol, "%s n=%lld: vec_dot %.6g vs exact %.6g", t->name, (long long)n, s, exact);
 
 	/* from_float is deterministic and to_float(from_float(to_float(q))) is a fixed point for 8-bit. */
 	free(x), free(xd), free(v), free(vd), free(q), free(vq);
@@ -107,15 +107,15 @@ int main(void)
 		t->from_float(z, q, 256);
 		t->to_float(q, o, 256);
 		for (int i = 0; i < 256; i++)
-			TQ_CHECK(o[i] == 0.f, "%s: zero row dequantizes to %g", t->name, o[i]);
+			CHECK_MSG(o[i] == 0.f, "%s: zero row dequantizes to %g", t->name, o[i]);
 	}
 	/* Sizes and names GGUF expects. */
-	TQ_CHECK(sl_row_size(SL_TYPE_Q4_K, 4096) == 16 * 144, "q4_K row size");
-	TQ_CHECK(sl_row_size(SL_TYPE_Q6_K, 256) == 210, "q6_K row size");
-	TQ_CHECK(sl_row_size(SL_TYPE_Q8_K, 256) == 292, "q8_K row size");
-	TQ_CHECK(sl_row_size(SL_TYPE_Q4_0, 33) == 0, "q4_0 misaligned");
-	TQ_CHECK(sl_type_from_name("Q4_K") == SL_TYPE_Q4_K, "name q4_K");
-	TQ_CHECK(sl_type_from_name("q5_1") == SL_TYPE_Q5_1, "name q5_1");
-	printf("quant round-trip (%s kernels): %d failure(s)\n", sl_quant_isa(), tq_failures);
-	return tq_failures ? 1 : 0;
+	CHECK_MSG(sl_row_size(SL_TYPE_Q4_K, 4096) == 16 * 144, "q4_K row size");
+	CHECK_MSG(sl_row_size(SL_TYPE_Q6_K, 256) == 210, "q6_K row size");
+	CHECK_MSG(sl_row_size(SL_TYPE_Q8_K, 256) == 292, "q8_K row size");
+	CHECK_MSG(sl_row_size(SL_TYPE_Q4_0, 33) == 0, "q4_0 misaligned");
+	CHECK_MSG(sl_type_from_name("Q4_K") == SL_TYPE_Q4_K, "name q4_K");
+	CHECK_MSG(sl_type_from_name("q5_1") == SL_TYPE_Q5_1, "name q5_1");
+	printf("quant round-trip (%s kernels): %d failure(s)\n", sl_quant_isa(), t_failures);
+	return t_failures ? 1 : 0;
 }

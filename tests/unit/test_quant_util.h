@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/test_quant_util.h — shared bits of the test_quant_* programs (header only). */
+/* tests/unit/test_quant_util.h — shared bits of the test_quant_* programs (header only).
+ * Checks are CHECK / CHECK_MSG of helpers/testutil.h, the one set of check macros. */
 #ifndef TEST_QUANT_UTIL_H
 #define TEST_QUANT_UTIL_H
 
@@ -8,19 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "helpers/testutil.h"
 #include "quant/quant.h"
-
-static int tq_failures;
-
-#define TQ_CHECK(cond, ...)                                                                 \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fputc('\n', stderr);                                                \
-			tq_failures++;                                                      \
-		}                                                                           \
-	} while (0)
 
 /* xorshift64*: deterministic, seedable */
 static uint64_t tq_state = 0x9E3779B97F4A7C15ull;

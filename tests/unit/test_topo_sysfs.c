@@ -211,9 +211,8 @@ int main(void)
 	CHECK_MSG(t.n_dev == 5, "%u devices", t.n_dev);
 	check_fields(&t);
 
-	/* Same tree through $SLUICE_SYSFS_ROOT: identical structure. */
-	setenv("SLUICE_SYSFS_ROOT", root, 1);
-	struct sl_topo_opts o2 = { .source = "sysfs", .no_drm = true };
+	/* The same tree read again: identical structure. */
+	struct sl_topo_opts o2 = { .source = "sysfs", .sysfs_root = root, .no_drm = true };
 	CHECK(sl_topo_load(&o2, &t2, &err) == 0);
 	CHECK_MSG(sl_topo_diff(&t, &t2, why, sizeof(why)) == NULL, "%s", why);
 	/* ... and the diff notices a change. */
@@ -223,6 +222,15 @@ int main(void)
 	t2.link[3].hops++;
 	CHECK(sl_topo_diff(&t, &t2, why, sizeof(why)) && strstr(why, "link"));
 	sl_topo_free(&t2);
+
+	/* The library reads no environment: $SLUICE_SYSFS_ROOT is the CLI's (tests/cli/test_topo.sh);
+	 * without sysfs_root the real /sys is read, never the fake tree. */
+	setenv("SLUICE_SYSFS_ROOT", root, 1);
+	struct sl_topo_opts o3 = { .source = "sysfs", .no_drm = true };
+	r = sl_topo_load(&o3, &t2, &err);
+	CHECK_MSG(r != 0 || sl_topo_diff(&t, &t2, why, sizeof(why)) != NULL, "$SLUICE_SYSFS_ROOT was read");
+	if (r == 0)
+		sl_topo_free(&t2);
 	unsetenv("SLUICE_SYSFS_ROOT");
 
 	/* Every function, bridges included: 5 + 5 bridges + the network card (the class-less one is skipped). */

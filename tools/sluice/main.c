@@ -4,6 +4,7 @@
 #include "sluice.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct subcmd {
@@ -28,6 +29,26 @@ static int usage(FILE *out)
 	return out == stderr ? 1 : 0;
 }
 
+/*
+ * The library reads no environment; the variables users set for the command become parameters
+ * here (SLUICE_NO_SIMD=1 -> "scalar", SLUICE_SIMD=LEVEL; SLUICE_SYSFS_ROOT in topo.c,
+ * SLUICE_IO_FAULT in run.c).
+ */
+static int apply_env(void)
+{
+	const char *no_simd = getenv("SLUICE_NO_SIMD"), *simd = getenv("SLUICE_SIMD");
+	const char *level = NULL, *from = NULL;
+	if (no_simd && *no_simd && strcmp(no_simd, "0"))
+		level = "scalar", from = "SLUICE_NO_SIMD";
+	else if (simd && *simd)
+		level = simd, from = "SLUICE_SIMD";
+	if (level && sluice_set_cpu_features(level)) {
+		fprintf(stderr, "sluice: %s=%s: unknown CPU feature level (auto, avx512, avx2, scalar)\n", from, level);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct subcmd cmds[] = {
@@ -43,6 +64,8 @@ int main(int argc, char **argv)
 	const char *c = argv[1];
 	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help"))
 		return usage(stdout);
+	if (apply_env())
+		return 1;
 	if (!strcmp(c, "version") || !strcmp(c, "--version")) {
 		printf("sluice %s\n", sluice_version());
 		return 0;

@@ -175,6 +175,7 @@ int cmd_run(int argc, char **argv)
 	mp.io_engine = io;
 	mp.lookahead = (int)lookahead;
 	mp.pressure = pressure;
+	mp.io_fault = getenv("SLUICE_IO_FAULT"); /* tests: fault injection (the library reads no environment) */
 	char err[512];
 	struct sluice_model *m = NULL;
 	struct sluice_ctx *ctx = NULL;

@@ -233,6 +233,8 @@ int cmd_topo(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_error("topo", "unexpected argument '%s' (see sluice topo --help)", argv[optind]);
+	if (!to.sysfs_root) /* the library reads no environment: the command does */
+		to.sysfs_root = getenv("SLUICE_SYSFS_ROOT");
 	if (to.source && strcmp(to.source, "auto") && strcmp(to.source, "dev") && strcmp(to.source, "sysfs"))
 		return cli_error("topo", "--source: '%s' is not one of auto, dev, sysfs", to.source);
 	if (sl_topo_load(&to, &t, &err))
