@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_io_common.h — shared by the test_io_*.c programs: scratch files with
- * a checkable pattern, and tiny assertion macros.
+ * a checkable pattern (checks: CHECK / CHECK_MSG of helpers/testutil.h).
  *
  * Files go to $SLUICE_TMP, else /var/tmp — never a tmpfs unless asked for, because the
  * uring engine needs a filesystem with O_DIRECT (tmpfs is tested on purpose, separately).
@@ -9,6 +9,7 @@
 #ifndef TEST_IO_COMMON_H
 #define TEST_IO_COMMON_H
 
+#include "helpers/testutil.h"
 #include "io/io.h"
 
 #include <fcntl.h>
@@ -19,17 +20,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-static int t_failures;
-
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                              \
-			t_failures++;                                                     \
-		}                                                                         \
-	} while (0)
 
 /* Byte i of every test file: position-dependent, so a misplaced block is caught. */
 static inline uint8_t t_byte(uint64_t i)

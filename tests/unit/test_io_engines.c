@@ -21,7 +21,7 @@ static struct sl_io *open_or_fail(const char *engine, const char *path,
 		c = *cfg;
 	c.no_env = true;
 	int r = sl_io_open(engine, path, &c, &io, &err);
-	CHECK(r == 0, "open %s engine on %s: %d %s", engine, path, r, err.msg);
+	CHECK_MSG(r == 0, "open %s engine on %s: %d %s", engine, path, r, err.msg);
 	return r == 0 ? io : NULL;
 }
 
@@ -32,25 +32,25 @@ static void test_sync(const char *engine, const char *path)
 	if (!io)
 		return;
 	struct sl_err err = { "" };
-	CHECK(sl_io_file_size(io) == FILE_SIZE, "%s size %llu", engine,
+	CHECK_MSG(sl_io_file_size(io) == FILE_SIZE, "%s size %llu", engine,
 	      (unsigned long long)sl_io_file_size(io));
 	uint32_t a = sl_io_alignment(io);
-	CHECK(a >= 1 && (a & (a - 1)) == 0, "%s alignment %u", engine, a);
+	CHECK_MSG(a >= 1 && (a & (a - 1)) == 0, "%s alignment %u", engine, a);
 	if (!strcmp(engine, "uring"))
-		CHECK(a >= 512, "uring with O_DIRECT should need >= 512-byte alignment, got %u", a);
+		CHECK_MSG(a >= 512, "uring with O_DIRECT should need >= 512-byte alignment, got %u", a);
 
 	/* whole file, unaligned length (bounce path at the tail) */
 	uint8_t *buf = malloc(FILE_SIZE);
 	int r = sl_io_read(io, 0, FILE_SIZE, buf, &err);
-	CHECK(r == 0, "%s full read: %d %s", engine, r, err.msg);
+	CHECK_MSG(r == 0, "%s full read: %d %s", engine, r, err.msg);
 	if (r == 0)
-		CHECK(t_verify(buf, 0, FILE_SIZE) < 0, "%s full read: bad byte at %lld", engine,
+		CHECK_MSG(t_verify(buf, 0, FILE_SIZE) < 0, "%s full read: bad byte at %lld", engine,
 		      (long long)t_verify(buf, 0, FILE_SIZE));
 
 	/* aligned fast path */
 	void *abuf = sl_aligned_alloc(4096, 1 << 20);
 	r = sl_io_read(io, 1 << 20, 1 << 20, abuf, &err);
-	CHECK(r == 0 && t_verify(abuf, 1 << 20, 1 << 20) < 0, "%s aligned read: %d %s", engine, r,
+	CHECK_MSG(r == 0 && t_verify(abuf, 1 << 20, 1 << 20) < 0, "%s aligned read: %d %s", engine, r,
 	      err.msg);
 
 	/* odd ranges, including the last byte */
@@ -61,28 +61,28 @@ static void test_sync(const char *engine, const char *path)
 		uint64_t off = ranges[i][0], len = ranges[i][1];
 		memset(buf, 0xAA, len + 1);
 		r = sl_io_read(io, off, len, buf + 1 - 1, &err);
-		CHECK(r == 0, "%s read [%llu,+%llu): %d %s", engine, (unsigned long long)off,
+		CHECK_MSG(r == 0, "%s read [%llu,+%llu): %d %s", engine, (unsigned long long)off,
 		      (unsigned long long)len, r, err.msg);
 		if (r == 0)
-			CHECK(t_verify(buf, off, len) < 0 && buf[len] == 0xAA,
+			CHECK_MSG(t_verify(buf, off, len) < 0 && buf[len] == 0xAA,
 			      "%s read [%llu,+%llu) wrong data or overrun", engine,
 			      (unsigned long long)off, (unsigned long long)len);
 	}
 
 	/* past EOF: a clear ENODATA naming the file, nothing zero-filled */
 	r = sl_io_read(io, FILE_SIZE - 100, 200, buf, &err);
-	CHECK(r == -ENODATA, "%s read past EOF: %d", engine, r);
-	CHECK(strstr(err.msg, path) != NULL, "%s EOF message should name the file: %s", engine,
+	CHECK_MSG(r == -ENODATA, "%s read past EOF: %d", engine, r);
+	CHECK_MSG(strstr(err.msg, path) != NULL, "%s EOF message should name the file: %s", engine,
 	      err.msg);
 	r = sl_io_read(io, FILE_SIZE + 4096, 10, buf, &err);
-	CHECK(r == -ENODATA, "%s read beyond EOF: %d", engine, r);
+	CHECK_MSG(r == -ENODATA, "%s read beyond EOF: %d", engine, r);
 
 	struct sl_io_stats st;
 	sl_io_get_stats(io, &st);
-	CHECK(st.bytes >= FILE_SIZE && st.commands > 0 && st.lat_count == st.commands,
+	CHECK_MSG(st.bytes >= FILE_SIZE && st.commands > 0 && st.lat_count == st.commands,
 	      "%s stats: bytes %llu commands %llu", engine, (unsigned long long)st.bytes,
 	      (unsigned long long)st.commands);
-	CHECK(sl_io_stats_quantile(&st, 0.5) > 0, "%s p50 latency 0", engine);
+	CHECK_MSG(sl_io_stats_quantile(&st, 0.5) > 0, "%s p50 latency 0", engine);
 	free(abuf);
 	free(buf);
 	sl_io_close(io);
@@ -104,31 +104,31 @@ static void test_async(const char *engine, const char *path)
 	for (int i = 0; i < N; i++) {
 		uint64_t len = 1000 + (uint64_t)i * 7919 % 300000;
 		uint64_t aoff, alen, skip;
-		CHECK(sl_io_span(io, off, len, &aoff, &alen, &skip) == 0, "span");
-		CHECK(aoff <= off && aoff + alen >= off + len && skip == off - aoff, "span math");
+		CHECK_MSG(sl_io_span(io, off, len, &aoff, &alen, &skip) == 0, "span");
+		CHECK_MSG(aoff <= off && aoff + alen >= off + len && skip == off - aoff, "span math");
 		reqs[i] = (struct sl_io_req){ .offset = off, .len = len, .user = (void *)(intptr_t)i };
 		reqs[i].buf = sl_aligned_alloc(ma, alen);
 		rp[i] = &reqs[i];
 		off += len + 32 - len % 32; /* GGUF-style 32-byte alignment between tensors */
 	}
 	int r = sl_io_submit(io, rp, N, &err);
-	CHECK(r == 0, "%s submit: %d %s", engine, r, err.msg);
+	CHECK_MSG(r == 0, "%s submit: %d %s", engine, r, err.msg);
 	int got = 0;
 	while (got < N) {
 		int n = sl_io_reap(io, 1, done, N, &err);
-		CHECK(n > 0, "%s reap: %d %s", engine, n, err.msg);
+		CHECK_MSG(n > 0, "%s reap: %d %s", engine, n, err.msg);
 		if (n <= 0)
 			break;
 		for (int k = 0; k < n; k++) {
 			struct sl_io_req *q = done[k];
-			CHECK(q->result == (int64_t)q->len, "%s req %d result %lld", engine,
+			CHECK_MSG(q->result == (int64_t)q->len, "%s req %d result %lld", engine,
 			      (int)(intptr_t)q->user, (long long)q->result);
-			CHECK(t_verify(q->data, q->offset, q->len) < 0, "%s req %d data", engine,
+			CHECK_MSG(t_verify(q->data, q->offset, q->len) < 0, "%s req %d data", engine,
 			      (int)(intptr_t)q->user);
 		}
 		got += n;
 	}
-	CHECK(sl_io_outstanding(io) == 0, "outstanding after all reaped");
+	CHECK_MSG(sl_io_outstanding(io) == 0, "outstanding after all reaped");
 	for (int i = 0; i < N; i++)
 		free(reqs[i].buf);
 
@@ -143,19 +143,19 @@ static void test_async(const char *engine, const char *path)
 		total += len;
 	}
 	r = sl_io_submit(io, rp, 16, &err);
-	CHECK(r == 0, "submit adjacent: %s", err.msg);
+	CHECK_MSG(r == 0, "submit adjacent: %s", err.msg);
 	got = 0;
 	while (got < 16) {
 		int n = sl_io_reap(io, 16 - got, done, N, &err);
-		CHECK(n > 0, "reap adjacent: %d %s", n, err.msg);
+		CHECK_MSG(n > 0, "reap adjacent: %d %s", n, err.msg);
 		if (n <= 0)
 			break;
 		got += n;
 	}
-	CHECK(t_verify(slab, 1 << 20, total) < 0, "%s merged data", engine);
+	CHECK_MSG(t_verify(slab, 1 << 20, total) < 0, "%s merged data", engine);
 	struct sl_io_stats st;
 	sl_io_get_stats(io, &st);
-	CHECK(st.requests == 16 && st.commands < 16, "%s: 16 adjacent requests should merge, got %llu commands",
+	CHECK_MSG(st.requests == 16 && st.commands < 16, "%s: 16 adjacent requests should merge, got %llu commands",
 	      engine, (unsigned long long)st.commands);
 	free(slab);
 	sl_io_close(io);
@@ -169,15 +169,15 @@ static void test_fixed_buffers(const char *path)
 	struct sl_err err = { "" };
 	size_t len = 2 << 20;
 	void *slab = sl_aligned_alloc(4096, len);
-	CHECK(sl_io_register_buffer(io, 3, slab, len, &err) == 0, "register: %s", err.msg);
-	CHECK(sl_io_register_buffer(io, SL_IO_MAX_FIXED, slab, len, &err) == -EINVAL, "bad slot");
+	CHECK_MSG(sl_io_register_buffer(io, 3, slab, len, &err) == 0, "register: %s", err.msg);
+	CHECK_MSG(sl_io_register_buffer(io, SL_IO_MAX_FIXED, slab, len, &err) == -EINVAL, "bad slot");
 	int r = sl_io_read(io, 4096, len, slab, &err);
-	CHECK(r == 0 && t_verify(slab, 4096, len) < 0, "fixed-buffer read: %d %s", r, err.msg);
+	CHECK_MSG(r == 0 && t_verify(slab, 4096, len) < 0, "fixed-buffer read: %d %s", r, err.msg);
 	/* part of the slab, at an offset inside it */
 	r = sl_io_read(io, 8192, 65536, (char *)slab + 65536, &err);
-	CHECK(r == 0 && t_verify((char *)slab + 65536, 8192, 65536) < 0, "fixed-buffer partial: %d %s",
+	CHECK_MSG(r == 0 && t_verify((char *)slab + 65536, 8192, 65536) < 0, "fixed-buffer partial: %d %s",
 	      r, err.msg);
-	CHECK(sl_io_register_buffer(io, 3, NULL, 0, &err) == 0, "unregister: %s", err.msg);
+	CHECK_MSG(sl_io_register_buffer(io, 3, NULL, 0, &err) == 0, "unregister: %s", err.msg);
 	sl_io_close(io);
 	free(slab);
 }
@@ -186,7 +186,7 @@ static void test_truncated_after_open(const char *engine)
 {
 	char path[512];
 	if (t_make_file(t_dir(), "io-trunc", 1 << 20, path) < 0) {
-		CHECK(0, "create file");
+		CHECK_MSG(0, "create file");
 		return;
 	}
 	struct sl_io *io = open_or_fail(engine, path, NULL);
@@ -197,13 +197,13 @@ static void test_truncated_after_open(const char *engine)
 	struct sl_err err = { "" };
 	void *buf = sl_aligned_alloc(4096, 1 << 20);
 	if (strcmp(engine, "mmap") != 0) { /* mmap: touching the lost pages is SIGBUS, documented */
-		CHECK(truncate(path, 300000) == 0, "truncate");
+		CHECK_MSG(truncate(path, 300000) == 0, "truncate");
 		int r = sl_io_read(io, 0, 1 << 20, buf, &err);
-		CHECK(r == -ENODATA, "%s: read of a file truncated after open: %d %s", engine, r, err.msg);
-		CHECK(strstr(err.msg, "ends at 300000"), "%s: message should say where it ends: %s",
+		CHECK_MSG(r == -ENODATA, "%s: read of a file truncated after open: %d %s", engine, r, err.msg);
+		CHECK_MSG(strstr(err.msg, "ends at 300000"), "%s: message should say where it ends: %s",
 		      engine, err.msg);
 		r = sl_io_read(io, 4096, 8192, buf, &err);
-		CHECK(r == 0 && t_verify(buf, 4096, 8192) < 0, "%s: read before the cut: %d %s", engine,
+		CHECK_MSG(r == 0 && t_verify(buf, 4096, 8192) < 0, "%s: read before the cut: %d %s", engine,
 		      r, err.msg);
 	}
 	free(buf);
@@ -223,10 +223,10 @@ static void test_fallbacks(const char *path)
 			if (io) {
 				/* Linux >= 6.6 tmpfs accepts O_DIRECT; older ones make auto fall back */
 				const char *name = sl_io_engine_name(io);
-				CHECK(!strcmp(name, "uring") || (!strcmp(name, "pread") && *sl_io_notice(io)),
+				CHECK_MSG(!strcmp(name, "uring") || (!strcmp(name, "pread") && *sl_io_notice(io)),
 				      "tmpfs engine %s notice '%s'", name, sl_io_notice(io));
 				int r = sl_io_read(io, 777, sizeof(buf), buf, &err);
-				CHECK(r == 0 && t_verify(buf, 777, sizeof(buf)) < 0, "tmpfs read: %d %s", r,
+				CHECK_MSG(r == 0 && t_verify(buf, 777, sizeof(buf)) < 0, "tmpfs read: %d %s", r,
 				      err.msg);
 				sl_io_close(io);
 			}
@@ -239,22 +239,22 @@ static void test_fallbacks(const char *path)
 		struct sl_io *io = open_or_fail("auto", path, &cfg);
 		if (!io)
 			continue;
-		CHECK(!strcmp(sl_io_engine_name(io), "pread"), "%s: auto chose %s", specs[i],
+		CHECK_MSG(!strcmp(sl_io_engine_name(io), "pread"), "%s: auto chose %s", specs[i],
 		      sl_io_engine_name(io));
-		CHECK(strstr(sl_io_notice(io), "using pread") != NULL, "%s: notice '%s'", specs[i],
+		CHECK_MSG(strstr(sl_io_notice(io), "using pread") != NULL, "%s: notice '%s'", specs[i],
 		      sl_io_notice(io));
 		int r = sl_io_read(io, 1, sizeof(buf), buf, &err);
-		CHECK(r == 0 && t_verify(buf, 1, sizeof(buf)) < 0, "%s read: %d %s", specs[i], r, err.msg);
+		CHECK_MSG(r == 0 && t_verify(buf, 1, sizeof(buf)) < 0, "%s read: %d %s", specs[i], r, err.msg);
 		sl_io_close(io);
 		/* asked for explicitly, uring does not fall back: it says why */
 		io = NULL;
 		r = sl_io_open("uring", path, &cfg, &io, &err);
-		CHECK(r < 0 && io == NULL, "%s: explicit uring should fail, got %d", specs[i], r);
-		CHECK(*err.msg, "%s: explicit uring failure without a message", specs[i]);
+		CHECK_MSG(r < 0 && io == NULL, "%s: explicit uring should fail, got %d", specs[i], r);
+		CHECK_MSG(*err.msg, "%s: explicit uring failure without a message", specs[i]);
 	}
 	struct sl_io *io = NULL;
-	CHECK(sl_io_open("nvme", path, NULL, &io, &err) == -EINVAL, "unknown engine");
-	CHECK(sl_io_open("pread", "/nonexistent/x.gguf", NULL, &io, &err) == -ENOENT &&
+	CHECK_MSG(sl_io_open("nvme", path, NULL, &io, &err) == -EINVAL, "unknown engine");
+	CHECK_MSG(sl_io_open("pread", "/nonexistent/x.gguf", NULL, &io, &err) == -ENOENT &&
 		      strstr(err.msg, "/nonexistent/x.gguf"),
 	      "missing file: %s", err.msg);
 }

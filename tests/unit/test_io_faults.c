@@ -17,7 +17,7 @@ static struct sl_io *open_fault(const char *engine, const char *path, const char
 	struct sl_io *io = NULL;
 	struct sl_err err = { "" };
 	int r = sl_io_open(engine, path, &cfg, &io, &err);
-	CHECK(r == 0, "open %s with '%s': %d %s", engine, spec, r, err.msg);
+	CHECK_MSG(r == 0, "open %s with '%s': %d %s", engine, spec, r, err.msg);
 	return io;
 }
 
@@ -32,23 +32,23 @@ static void expect(const char *engine, const char *path, const char *spec, uint6
 	uint8_t *buf = sl_aligned_alloc(4096, len + 8192);
 	memset(buf, 0, len);
 	int r = sl_io_read(io, off, len, buf, &err);
-	CHECK(r == want, "%s '%s': read [%llu,+%llu) gave %d (%s), want %d", engine, spec,
+	CHECK_MSG(r == want, "%s '%s': read [%llu,+%llu) gave %d (%s), want %d", engine, spec,
 	      (unsigned long long)off, (unsigned long long)len, r, err.msg, want);
 	if (want == 0 && r == 0)
-		CHECK(t_verify(buf, off, len) < 0, "%s '%s': wrong data", engine, spec);
+		CHECK_MSG(t_verify(buf, off, len) < 0, "%s '%s': wrong data", engine, spec);
 	if (want < 0) {
-		CHECK(strstr(err.msg, path) != NULL, "%s '%s': message lacks the path: %s", engine,
+		CHECK_MSG(strstr(err.msg, path) != NULL, "%s '%s': message lacks the path: %s", engine,
 		      spec, err.msg);
 		if (needle)
-			CHECK(strstr(err.msg, needle) != NULL, "%s '%s': message lacks '%s': %s",
+			CHECK_MSG(strstr(err.msg, needle) != NULL, "%s '%s': message lacks '%s': %s",
 			      engine, spec, needle, err.msg);
 	}
-	CHECK(strncmp(sl_io_engine_name(io), "fault(", 6) == 0, "engine name %s",
+	CHECK_MSG(strncmp(sl_io_engine_name(io), "fault(", 6) == 0, "engine name %s",
 	      sl_io_engine_name(io));
 	struct sl_io_stats st;
 	sl_io_get_stats(io, &st);
 	if (!strncmp(spec, "busy@1,", 7) || !strncmp(spec, "again@", 6))
-		CHECK(st.busy_retries >= 1, "%s '%s': no busy retry recorded", engine, spec);
+		CHECK_MSG(st.busy_retries >= 1, "%s '%s': no busy retry recorded", engine, spec);
 	free(buf);
 	sl_io_close(io);
 }
@@ -68,32 +68,32 @@ static void async_eio(const char *engine, const char *path)
 		reqs[i].buf = sl_aligned_alloc(4096, 65536);
 		rp[i] = &reqs[i];
 	}
-	CHECK(sl_io_submit(io, rp, N, &err) == 0, "submit: %s", err.msg);
+	CHECK_MSG(sl_io_submit(io, rp, N, &err) == 0, "submit: %s", err.msg);
 	int got = 0, failed = 0;
 	while (got < N) {
 		int n = sl_io_reap(io, 1, done, N, &err);
-		CHECK(n > 0, "%s reap: %d %s", engine, n, err.msg);
+		CHECK_MSG(n > 0, "%s reap: %d %s", engine, n, err.msg);
 		if (n <= 0)
 			break;
 		for (int k = 0; k < n; k++) {
 			if (done[k]->result < 0) {
 				failed++;
-				CHECK(done[k] == &reqs[2] && done[k]->result == -EIO,
+				CHECK_MSG(done[k] == &reqs[2] && done[k]->result == -EIO,
 				      "%s: request at %llu failed with %lld", engine,
 				      (unsigned long long)done[k]->offset, (long long)done[k]->result);
-				CHECK(strstr(err.msg, "Input/output error"), "%s: message %s", engine,
+				CHECK_MSG(strstr(err.msg, "Input/output error"), "%s: message %s", engine,
 				      err.msg);
 			} else {
-				CHECK(t_verify(done[k]->data, done[k]->offset, done[k]->len) < 0,
+				CHECK_MSG(t_verify(done[k]->data, done[k]->offset, done[k]->len) < 0,
 				      "%s: data of an unaffected request", engine);
 			}
 		}
 		got += n;
 	}
-	CHECK(failed == 1, "%s: %d requests failed, want 1", engine, failed);
+	CHECK_MSG(failed == 1, "%s: %d requests failed, want 1", engine, failed);
 	struct sl_io_stats st;
 	sl_io_get_stats(io, &st);
-	CHECK(st.errors == 1 && st.requests == N, "%s stats errors %llu", engine,
+	CHECK_MSG(st.errors == 1 && st.requests == N, "%s stats errors %llu", engine,
 	      (unsigned long long)st.errors);
 	for (int i = 0; i < N; i++)
 		free(reqs[i].buf);
@@ -115,11 +115,11 @@ static void async_all_fail(const char *engine, const char *path)
 					      .buf = buf + (size_t)i * (512 << 10) };
 		rp[i] = &reqs[i];
 	}
-	CHECK(sl_io_submit(io, rp, 4, &err) == 0, "submit");
+	CHECK_MSG(sl_io_submit(io, rp, 4, &err) == 0, "submit");
 	int n = sl_io_reap(io, 4, done, 4, &err);
-	CHECK(n == 4, "%s: reaped %d of 4", engine, n);
+	CHECK_MSG(n == 4, "%s: reaped %d of 4", engine, n);
 	for (int i = 0; i < n; i++)
-		CHECK(done[i]->result == -EIO, "%s: result %lld", engine, (long long)done[i]->result);
+		CHECK_MSG(done[i]->result == -EIO, "%s: result %lld", engine, (long long)done[i]->result);
 	/* a request left in flight at close */
 	struct sl_io_req late = { .offset = 0, .len = 4096, .buf = buf }, *lp = &late;
 	sl_io_submit(io, &lp, 1, &err);
@@ -134,24 +134,24 @@ static void env_spec(const char *path)
 	uint8_t buf[8192];
 	setenv("SLUICE_IO_FAULT", "eio@1", 1);
 	int r = sl_io_open("pread", path, NULL, &io, &err);
-	CHECK(r == 0, "open with env fault: %s", err.msg);
+	CHECK_MSG(r == 0, "open with env fault: %s", err.msg);
 	if (io) {
-		CHECK(sl_io_read(io, 0, sizeof(buf), buf, &err) == -EIO, "env eio@1 not applied");
+		CHECK_MSG(sl_io_read(io, 0, sizeof(buf), buf, &err) == -EIO, "env eio@1 not applied");
 		sl_io_close(io);
 	}
 	setenv("SLUICE_IO_FAULT", "eio@x", 1);
 	io = NULL;
 	r = sl_io_open("pread", path, NULL, &io, &err);
-	CHECK(r == -EINVAL && strstr(err.msg, "eio@x"), "bad env spec: %d %s", r, err.msg);
+	CHECK_MSG(r == -EINVAL && strstr(err.msg, "eio@x"), "bad env spec: %d %s", r, err.msg);
 	setenv("SLUICE_IO_FAULT", "explode@1", 1);
 	r = sl_io_open("pread", path, NULL, &io, &err);
-	CHECK(r == -EINVAL && strstr(err.msg, "explode"), "unknown kind: %d %s", r, err.msg);
+	CHECK_MSG(r == -EINVAL && strstr(err.msg, "explode"), "unknown kind: %d %s", r, err.msg);
 	/* no_env ignores it */
 	struct sl_io_config cfg = { .no_env = true };
 	io = NULL;
-	CHECK(sl_io_open("pread", path, &cfg, &io, &err) == 0, "no_env");
+	CHECK_MSG(sl_io_open("pread", path, &cfg, &io, &err) == 0, "no_env");
 	if (io) {
-		CHECK(sl_io_read(io, 0, sizeof(buf), buf, &err) == 0, "no_env read: %s", err.msg);
+		CHECK_MSG(sl_io_read(io, 0, sizeof(buf), buf, &err) == 0, "no_env read: %s", err.msg);
 		sl_io_close(io);
 	}
 	unsetenv("SLUICE_IO_FAULT");

@@ -23,7 +23,7 @@ static int on_reg(void *ctx, void *base, size_t len)
 	struct hook_log *h = ctx;
 	h->reg++;
 	h->bytes += len;
-	CHECK((uintptr_t)base % (2u << 20) == 0, "slab %p not 2 MiB aligned", base);
+	CHECK_MSG((uintptr_t)base % (2u << 20) == 0, "slab %p not 2 MiB aligned", base);
 	return 0;
 }
 
@@ -41,43 +41,43 @@ static void test_budget(void)
 				      .hooks = { on_reg, on_unreg, &log } };
 	struct sl_pool *p;
 	struct sl_err err = { "" };
-	CHECK(sl_pool_create(&cfg, &p, &err) == 0, "create: %s", err.msg);
+	CHECK_MSG(sl_pool_create(&cfg, &p, &err) == 0, "create: %s", err.msg);
 	void *b[8];
 	for (int i = 0; i < 8; i++) {
 		int r = sl_pool_alloc(p, 1 << 20, &b[i], &err);
-		CHECK(r == 0 && (uintptr_t)b[i] % 4096 == 0, "alloc %d: %d %s", i, r, err.msg);
+		CHECK_MSG(r == 0 && (uintptr_t)b[i] % 4096 == 0, "alloc %d: %d %s", i, r, err.msg);
 		memset(b[i], i, 1 << 20); /* writable, and no overlap (checked below) */
 	}
 	for (int i = 0; i < 8; i++)
-		CHECK(((uint8_t *)b[i])[(1 << 20) - 1] == i, "buffer %d overwritten", i);
+		CHECK_MSG(((uint8_t *)b[i])[(1 << 20) - 1] == i, "buffer %d overwritten", i);
 	void *x;
 	int r = sl_pool_alloc(p, 1, &x, &err);
-	CHECK(r == -ENOMEM && strstr(err.msg, "budget"), "past the budget: %d %s", r, err.msg);
+	CHECK_MSG(r == -ENOMEM && strstr(err.msg, "budget"), "past the budget: %d %s", r, err.msg);
 	struct sl_pool_stats st;
 	sl_pool_get_stats(p, &st);
-	CHECK(st.in_use == 8 << 20 && st.peak == 8 << 20 && st.failures == 1, "stats in_use %llu",
+	CHECK_MSG(st.in_use == 8 << 20 && st.peak == 8 << 20 && st.failures == 1, "stats in_use %llu",
 	      (unsigned long long)st.in_use);
-	CHECK(log.reg == 4 && st.slabs == 4, "hooks: %d registrations, %u slabs", log.reg, st.slabs);
+	CHECK_MSG(log.reg == 4 && st.slabs == 4, "hooks: %d registrations, %u slabs", log.reg, st.slabs);
 	sl_pool_free(p, b[2]);
 	sl_pool_free(p, b[3]);
 	r = sl_pool_alloc(p, 2 << 20, &x, &err); /* b[2], b[3] shared a slab: their holes coalesce */
-	CHECK(r == 0, "realloc after free: %d %s", r, err.msg);
+	CHECK_MSG(r == 0, "realloc after free: %d %s", r, err.msg);
 	sl_pool_free(p, x);
 	/* one larger than a slab: gets its own once the empty ones make room */
 	for (int i = 0; i < 8; i++)
 		if (i != 2 && i != 3)
 			sl_pool_free(p, b[i]);
 	r = sl_pool_alloc(p, 6 << 20, &x, &err);
-	CHECK(r == 0, "big alloc: %d %s", r, err.msg);
+	CHECK_MSG(r == 0, "big alloc: %d %s", r, err.msg);
 	sl_pool_get_stats(p, &st);
-	CHECK(st.in_use == 6 << 20 && st.peak == 8 << 20 && st.reserved <= 8 << 20,
+	CHECK_MSG(st.in_use == 6 << 20 && st.peak == 8 << 20 && st.reserved <= 8 << 20,
 	      "stats after big alloc: in_use %llu reserved %llu", (unsigned long long)st.in_use,
 	      (unsigned long long)st.reserved);
 	sl_pool_free(p, x);
 	sl_pool_destroy(p);
-	CHECK(log.reg == log.unreg && log.bytes == 0, "hooks unbalanced: %d/%d", log.reg, log.unreg);
+	CHECK_MSG(log.reg == log.unreg && log.bytes == 0, "hooks unbalanced: %d/%d", log.reg, log.unreg);
 	struct sl_pool_config bad = { 0 };
-	CHECK(sl_pool_create(&bad, &p, &err) == -EINVAL, "no budget");
+	CHECK_MSG(sl_pool_create(&bad, &p, &err) == -EINVAL, "no budget");
 }
 
 /* Reads through uring straight into pool buffers (registered slabs → READ_FIXED). */
@@ -85,34 +85,34 @@ static void test_with_io(void)
 {
 	char path[512];
 	if (t_make_file(t_dir(), "pool-io", 4 << 20, path) < 0) {
-		CHECK(0, "create file");
+		CHECK_MSG(0, "create file");
 		return;
 	}
 	struct sl_err err = { "" };
 	struct sl_io *io = NULL;
 	struct sl_io_config icfg = { .no_env = true, .max_request = 256 << 10 };
 	if (sl_io_open("auto", path, &icfg, &io, &err) < 0) {
-		CHECK(0, "open: %s", err.msg);
+		CHECK_MSG(0, "open: %s", err.msg);
 		unlink(path);
 		return;
 	}
 	struct sl_pool_config cfg = { .budget = 16 << 20, .slab_size = 4 << 20 };
 	struct sl_pool *p;
-	CHECK(sl_pool_create(&cfg, &p, &err) == 0, "create");
+	CHECK_MSG(sl_pool_create(&cfg, &p, &err) == 0, "create");
 	void *pre;
-	CHECK(sl_pool_alloc(p, 1 << 20, &pre, &err) == 0, "alloc before attach");
-	CHECK(sl_pool_attach_io(p, io, &err) == 0, "attach: %s", err.msg);
+	CHECK_MSG(sl_pool_alloc(p, 1 << 20, &pre, &err) == 0, "alloc before attach");
+	CHECK_MSG(sl_pool_attach_io(p, io, &err) == 0, "attach: %s", err.msg);
 	void *post;
-	CHECK(sl_pool_alloc(p, 3 << 20, &post, &err) == 0, "alloc after attach");
+	CHECK_MSG(sl_pool_alloc(p, 3 << 20, &post, &err) == 0, "alloc after attach");
 	int r = sl_io_read(io, 0, 1 << 20, pre, &err);
-	CHECK(r == 0 && t_verify(pre, 0, 1 << 20) < 0, "read into pool buffer: %d %s", r, err.msg);
+	CHECK_MSG(r == 0 && t_verify(pre, 0, 1 << 20) < 0, "read into pool buffer: %d %s", r, err.msg);
 	uint64_t aoff, alen, skip;
 	sl_io_span(io, 12345, 2 << 20, &aoff, &alen, &skip);
-	CHECK(alen <= 3 << 20, "span");
+	CHECK_MSG(alen <= 3 << 20, "span");
 	struct sl_io_req q = { .offset = 12345, .len = 2 << 20, .buf = post }, *qp = &q, *d;
-	CHECK(sl_io_submit(io, &qp, 1, &err) == 0, "submit");
-	CHECK(sl_io_reap(io, 1, &d, 1, &err) == 1 && q.result == 2 << 20, "reap: %s", err.msg);
-	CHECK(t_verify(q.data, 12345, 2 << 20) < 0, "async read into pool buffer");
+	CHECK_MSG(sl_io_submit(io, &qp, 1, &err) == 0, "submit");
+	CHECK_MSG(sl_io_reap(io, 1, &d, 1, &err) == 1 && q.result == 2 << 20, "reap: %s", err.msg);
+	CHECK_MSG(t_verify(q.data, 12345, 2 << 20) < 0, "async read into pool buffer");
 	sl_pool_free(p, pre);
 	sl_pool_free(p, post);
 	sl_pool_detach_io(p);
@@ -167,7 +167,7 @@ static void test_unlocked(void)
 		_exit(child_unlocked());
 	int status = 0;
 	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "mlock-refused child: status %d",
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "mlock-refused child: status %d",
 	      status);
 }
 
