@@ -5,6 +5,7 @@
 #   make asan       the same tests built with AddressSanitizer + UBSan, under build-asan/
 #   make demo       generate a small synthetic model (cached) and run it; then stories260K if present
 #   make install PREFIX=/usr/local
+#   make print-version  the version (VERSION below, the only place it is written)
 #   make module KDIR=/lib/modules/<ver>/build
 #
 # Conventions that let several people add files without touching this Makefile:
@@ -18,6 +19,8 @@
 BUILD    ?= build
 CC       ?= cc
 PREFIX   ?= /usr/local
+# The one place the version is written: the library (sluice_version(), via -DSLUICE_VERSION), the
+# shared library's file name, sluice.pc and `sluice version` all take it from here.
 VERSION  := 0.1.0
 SOVER    := 0
 
@@ -49,7 +52,7 @@ LIB_A   := $(BUILD)/libsluice.a
 LIB_SO  := $(BUILD)/libsluice.so.$(VERSION)
 CLI     := $(BUILD)/sluice
 
-.PHONY: all lib cli tests check asan demo install clean deps
+.PHONY: all lib cli tests check asan demo install clean deps print-version
 # Keep the test objects make would otherwise delete as intermediates.
 .SECONDARY:
 all: lib cli tests $(BUILD)/sluice.pc
@@ -62,6 +65,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(if $(findstring _avx2,$<),$(SIMD_FLAGS)) $(if $(findstring _avx512,$<),$(AVX512_FLAGS)) \
 	    -MMD -MP -c $< -o $@
+
+# The version reaches engine.c as -DSLUICE_VERSION: rebuild it when the Makefile changes.
+$(BUILD)/runtime/engine.o: Makefile
+
+print-version:
+	@echo $(VERSION)
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@

@@ -15,9 +15,14 @@
 
 #define DEFAULT_N_BATCH 64
 
+/* The Makefile's VERSION, the only place the version is written. */
+#ifndef SLUICE_VERSION
+#error "SLUICE_VERSION is not defined: build with the Makefile (it passes -DSLUICE_VERSION=\"$(VERSION)\")"
+#endif
+
 SLUICE_API const char *sluice_version(void)
 {
-	return "0.1.0";
+	return SLUICE_VERSION;
 }
 
 SLUICE_API void sluice_set_log_level(int level)

@@ -14,27 +14,33 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ -f "$BUILD/libsluice.a" ] || fail "$BUILD/libsluice.a not built"
 command -v pkg-config >/dev/null || fail "pkg-config not installed (scripts/deps.sh installs it)"
 P=$TMP/prefix
+# The version is written once, in the Makefile; everything installed must agree with it.
+V=$(make -s --no-print-directory -C "$ROOT" print-version) && [ -n "$V" ] || fail "make print-version"
+dup=$(grep -rnF "\"$V\"" runtime tools | head -5)
+[ -z "$dup" ] || fail "the version is written in the sources too (use SLUICE_VERSION from the Makefile):
+$dup"
 
 # Install what the build folder under test holds: `-o lib -o cli` stops make from rebuilding it
 # (with other flags than it was built with, e.g. a `make asan` build) or into another folder.
 make -s -C "$ROOT" BUILD="$BUILD" PREFIX="$P" -o lib -o cli install >"$TMP/install.log" 2>&1 ||
     { tail -20 "$TMP/install.log"; fail "make install exited non-zero"; }
 
-for f in lib/libsluice.a lib/libsluice.so.0.1.0 include/sluice.h lib/pkgconfig/sluice.pc bin/sluice; do
+for f in lib/libsluice.a lib/libsluice.so.$V include/sluice.h lib/pkgconfig/sluice.pc bin/sluice; do
     [ -f "$P/$f" ] || fail "$f not installed"
 done
-[ "$(readlink "$P/lib/libsluice.so")" = libsluice.so.0.1.0 ] || fail "lib/libsluice.so is not a link to libsluice.so.0.1.0"
-[ "$(readlink "$P/lib/libsluice.so.0")" = libsluice.so.0.1.0 ] || fail "lib/libsluice.so.0 is not a link to libsluice.so.0.1.0"
+[ "$(readlink "$P/lib/libsluice.so")" = libsluice.so.$V ] || fail "lib/libsluice.so is not a link to libsluice.so.$V"
+[ "$(readlink "$P/lib/libsluice.so.0")" = libsluice.so.$V ] || fail "lib/libsluice.so.0 is not a link to libsluice.so.$V"
 [ -x "$P/bin/sluice" ] || fail "bin/sluice not executable"
-soname=$(readelf -d "$P/lib/libsluice.so.0.1.0" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+soname=$(readelf -d "$P/lib/libsluice.so.$V" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libsluice.so.0 ] || fail "SONAME is '$soname', expected libsluice.so.0"
 cmp -s "$P/include/sluice.h" runtime/include/sluice.h || fail "installed sluice.h differs from runtime/include/sluice.h"
-"$P/bin/sluice" version | grep -q '^sluice 0\.1\.0$' || fail "installed sluice version: $("$P/bin/sluice" version 2>&1)"
+[ "$("$P/bin/sluice" version 2>&1)" = "sluice $V" ] || fail "installed sluice version: $("$P/bin/sluice" version 2>&1), Makefile: $V"
+[ "$("$P/bin/sluice" --version 2>&1)" = "sluice $V" ] || fail "installed sluice --version: $("$P/bin/sluice" --version 2>&1)"
 
 export PKG_CONFIG_PATH=$P/lib/pkgconfig
 [ "$(pkg-config --variable=prefix sluice)" = "$P" ] ||
     fail "sluice.pc says prefix=$(pkg-config --variable=prefix sluice), installed to $P"
-[ "$(pkg-config --modversion sluice)" = 0.1.0 ] || fail "pkg-config --modversion: $(pkg-config --modversion sluice)"
+[ "$(pkg-config --modversion sluice)" = "$V" ] || fail "pkg-config --modversion: $(pkg-config --modversion sluice)"
 
 cat > "$TMP/prog.c" <<'C'
 #include <sluice.h>
@@ -120,7 +126,7 @@ LD_LIBRARY_PATH=$P/lib "$TMP/prog-shared" "$MODELS/stories260K.gguf" "Once upon 
     { cat "$TMP/static.out"; fail "static program exited non-zero"; }
 for k in shared static; do
     head -1 "$TMP/$k.out" | grep -qF "$want" || fail "$k program printed: $(cat "$TMP/$k.out")"
-    grep -q '^libsluice 0\.1\.0$' "$TMP/$k.out" || fail "$k program: sluice_version()"
+    grep -qxF "libsluice $V" "$TMP/$k.out" || fail "$k program: sluice_version() is not the Makefile's $V"
 done
 # the shared program really used the installed library
 LD_LIBRARY_PATH=$P/lib LD_DEBUG=libs "$TMP/prog-shared" "$MODELS/stories260K.gguf" "Once" 2>&1 >/dev/null |
