@@ -53,6 +53,7 @@ struct unit {
 	bool host_pinned;       /* placed in the host tier for good (until memory pressure) */
 	void *hbuf;             /* aligned buffer of hlen bytes */
 	uint64_t hlen;
+	struct sl_io_mem *hmem; /* hbuf's I/O registration when it is not from the pool */
 	struct sl_io_req req;
 };
 
@@ -99,12 +100,16 @@ struct sl_weights {
 
 static void spare_trim(struct sl_weights *w, uint64_t keep);
 
-static void host_free_buf(struct sl_weights *w, void *buf)
+static void host_free_buf(struct sl_weights *w, struct unit *u)
 {
-	if (w->pool)
-		sl_pool_free(w->pool, buf);
-	else
-		free(buf);
+	if (w->pool) {
+		sl_pool_free(w->pool, u->hbuf);
+	} else {
+		sl_io_mem_unregister(w->io, u->hmem);
+		u->hmem = NULL;
+		free(u->hbuf);
+	}
+	u->hbuf = NULL;
 }
 
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,
@@ -140,7 +145,7 @@ void sl_weights_free(struct sl_weights *w)
 		if (u->dev)
 			w->be->ops->free(w->be, u->dev_base, u->dev_len);
 		if (u->hbuf)
-			host_free_buf(w, u->hbuf);
+			host_free_buf(w, u);
 	}
 	spare_trim(w, 0);
 	free(w->dev_spare);
@@ -286,8 +291,7 @@ static int submit_unit_read(struct sl_weights *w, struct unit *u, void *buf, str
 static void host_drop(struct sl_weights *w, int id)
 {
 	struct unit *u = &w->u[id];
-	host_free_buf(w, u->hbuf);
-	u->hbuf = NULL;
+	host_free_buf(w, u);
 	w->host_used -= u->hlen;
 	u->hlen = 0;
 	u->hstate = H_NONE;
@@ -363,6 +367,12 @@ static int host_start_read(struct sl_weights *w, int id, int keep_lo, int keep_h
 		if (!u->hbuf)
 			return sl_errf(err, ENOMEM, "out of memory for a %llu-byte read buffer",
 				       (unsigned long long)a_len);
+		/* reads land only in registered memory */
+		if ((rc = sl_io_mem_register(w->io, u->hbuf, a_len, &u->hmem, err))) {
+			free(u->hbuf);
+			u->hbuf = NULL;
+			return rc;
+		}
 	}
 	u->hlen = a_len;
 	w->host_used += a_len;
@@ -383,16 +393,17 @@ static int host_start_read(struct sl_weights *w, int id, int keep_lo, int keep_h
 static int reap(struct sl_weights *w, unsigned min, struct sl_err *err)
 {
 	struct sl_io_req *done[32];
-	int n = sl_io_reap(w->io, min, done, 32, err);
+	struct sl_err e = { "" };
+	int n = sl_io_reap(w->io, min, done, 32, &e);
 	if (n < 0)
-		return n;
+		return sl_errf(err, -n, "%s", e.msg);
 	int rc = 0;
 	for (int i = 0; i < n; i++) {
 		struct unit *u = done[i]->user;
 		if (done[i]->result < 0) {
 			if (!rc)
 				rc = sl_errf(err, (int)-done[i]->result, "%s: reading weights of '%s': %s", w->f->path,
-					     u->name, w->io->last_err[0] ? w->io->last_err : strerror((int)-done[i]->result));
+					     u->name, e.msg[0] ? e.msg : strerror((int)-done[i]->result));
 			host_drop(w, (int)(u - w->u));
 			continue;
 		}
@@ -463,7 +474,13 @@ static int build_layer_index(struct sl_weights *w, int n_layers, struct sl_err *
 
 static int read_unit_now(struct sl_weights *w, struct unit *u, void *dst, struct sl_err *err)
 {
-	int rc = sl_io_read(w->io, u->file_offset, u->size, dst, err);
+	/* Registered, dst is read in place when the engine's alignment allows; else sl_io_read
+	 * goes through its bounce buffer. */
+	struct sl_io_mem *m = NULL;
+	int rc = sl_io_mem_register(w->io, dst, u->size, &m, err);
+	if (!rc)
+		rc = sl_io_read(w->io, u->file_offset, u->size, dst, err);
+	sl_io_mem_unregister(w->io, m);
 	if (rc)
 		return rc;
 	w->st.bytes_read += u->size;
@@ -499,6 +516,10 @@ static int make_resident(struct sl_weights *w, int id, struct sl_err *err)
 static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, struct sl_err *err)
 {
 	int rc = 0;
+	/* reads land only in registered memory: each allocation is a region while it loads */
+	struct sl_io_mem **mem = calloc((size_t)(n ? n : 1), sizeof(*mem));
+	if (!mem)
+		return sl_errf(err, ENOMEM, "out of memory");
 	for (int i = 0; i < n && !rc; i++) {
 		struct unit *u = &w->u[ids[i]];
 		uint64_t a_off, a_len, skip;
@@ -513,6 +534,8 @@ static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, s
 		u->resident = true;
 		w->dev_used += u->size;
 		w->st.device_resident += u->size;
+		if ((rc = sl_io_mem_register(w->io, u->dev_base, a_len, &mem[i], err)))
+			break;
 		if ((rc = submit_unit_read(w, u, u->dev_base, err)))
 			break;
 	}
@@ -535,14 +558,18 @@ static int load_resident_in_place(struct sl_weights *w, const int *ids, int n, s
 			w->st.bytes_read += u->size;
 		}
 	}
+	for (int i = 0; i < n; i++)
+		sl_io_mem_unregister(w->io, mem[i]);
+	free(mem);
 	return rc;
 }
 
 int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 {
 	int rc;
-	struct sl_io_config ioc = { 0 };
-	if ((rc = sl_io_open(w->cfg.io_engine ? w->cfg.io_engine : "auto", w->f->path, &ioc, &w->io, err)))
+	struct sl_io_config ioc = { .fault = w->cfg.io_fault };
+	struct sl_io_source src = { .kind = SL_IO_SOURCE_FILE, .path = w->f->path };
+	if ((rc = sl_io_open(w->cfg.io_engine ? w->cfg.io_engine : "auto", &src, &ioc, &w->io, err)))
 		return rc;
 	w->zero_copy_map = !strcmp(sl_io_engine_name(w->io), "mmap");
 	if (w->host_budget != UINT64_MAX && !w->zero_copy_map) {

@@ -21,6 +21,7 @@ struct sl_weights;
 
 struct sl_weights_config {
 	const char *io_engine;   /* "auto", "uring", "pread", "mmap" */
+	const char *io_fault;    /* I/O fault spec (runtime/io/fault.c), NULL: none */
 	uint64_t host_cache;     /* bytes; 0 = unlimited */
 	int lookahead;           /* layers to prefetch ahead; 0 = default */
 	uint64_t vram;           /* device bytes for weights (resident + streamed); 0 = unlimited */

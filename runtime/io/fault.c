@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/io/fault.c — a failure-injecting wrapper around any engine.
+ * runtime/io/fault.c — a failure-injecting decorator around any engine.
  *
- * Spec (struct sl_io_config.fault, or $SLUICE_IO_FAULT so CLI tests can use it):
+ * sl_io_open (or sl_io_open_engine) wraps the engine it opened when the config has a fault
+ * spec: the decorator is an engine of its own that holds a pointer to the inner one and
+ * forwards every op to it, lying about results on the way.  It knows nothing of io.c.
+ *
+ * Spec (struct sl_io_config.fault; the CLI fills it from $SLUICE_IO_FAULT):
  * comma-separated items
  *     eio@N       the Nth engine command (1-based, in submission order) fails with EIO
  *     short@N     the Nth command returns half its bytes (a short read)
@@ -14,7 +18,9 @@
  * A '+' after N (eio@3+) makes it hit N and everything after it.  The consumer level
  * (io.c) is what turns these into errors; this file only lies about results.
  */
-#include "io/io.h"
+#include "io/io_engine.h"
+
+#include <stdatomic.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +35,17 @@ struct rule {
 
 #define MAX_RULES 16
 
-struct fault_state {
-	struct sl_io *inner;
+struct fault_engine {
+	struct sl_io_engine e;      /* first */
+	struct sl_io_engine *inner;
 	struct rule rules[MAX_RULES];
 	unsigned nrules;
 	uint64_t ncmds, ncalls;
-	uint64_t trunc;           /* UINT64_MAX: none */
-	unsigned inner_inflight;
+	uint64_t trunc;             /* UINT64_MAX: none */
+	/* Read by wait() on the I/O thread without the lock, hence atomic. */
+	_Atomic unsigned inner_inflight;
 	struct sl_io_cmdq injected; /* completions made up here */
-	struct sl_io_cmd **shorten;    /* commands whose result to halve when reaped */
+	struct sl_io_cmd **shorten; /* commands whose result to halve when reaped */
 	unsigned nshorten, cap;
 };
 
@@ -98,7 +106,7 @@ static int parse(const char *spec, struct rule *rules, unsigned *nrules, struct 
 	return ret;
 }
 
-int sl_io_fault_open_flags(const char *spec, struct sl_io_open_faults *of, struct sl_err *err)
+int sl_io_fault_open_flags(const char *spec, struct sl_io_engine_params *of, struct sl_err *err)
 {
 	struct rule rules[MAX_RULES];
 	unsigned n;
@@ -126,7 +134,7 @@ bool sl_io_fault_has_runtime(const char *spec)
 	return false;
 }
 
-static bool hits(const struct fault_state *f, enum fault_kind kind, uint64_t count)
+static bool hits(const struct fault_engine *f, enum fault_kind kind, uint64_t count)
 {
 	for (unsigned i = 0; i < f->nrules; i++) {
 		const struct rule *r = &f->rules[i];
@@ -136,14 +144,9 @@ static bool hits(const struct fault_state *f, enum fault_kind kind, uint64_t cou
 	return false;
 }
 
-static void push_done(struct fault_state *f, struct sl_io_cmd *c)
+static int fault_submit(struct sl_io_engine *e, struct sl_io_cmd **cmds, unsigned n)
 {
-	sl_io_cmdq_push(&f->injected, c);
-}
-
-static int fault_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
-{
-	struct fault_state *f = io->priv;
+	struct fault_engine *f = (struct fault_engine *)e;
 	f->ncalls++;
 	if (hits(f, F_BUSY, f->ncalls))
 		return -EBUSY;
@@ -156,12 +159,12 @@ static int fault_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
 		uint64_t nr = f->ncmds + 1;
 		if (hits(f, F_EIO, nr)) {
 			c->result = -EIO;
-			push_done(f, c);
+			sl_io_cmdq_push(&f->injected, c);
 		} else {
 			int r = f->inner->ops->submit(f->inner, &c, 1);
 			if (r <= 0)
 				return taken ? (int)taken : r;
-			f->inner_inflight++;
+			atomic_fetch_add(&f->inner_inflight, 1);
 			if (hits(f, F_SHORT, nr) && f->nshorten < f->cap)
 				f->shorten[f->nshorten++] = c;
 		}
@@ -171,13 +174,13 @@ static int fault_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
 	return (int)taken;
 }
 
-static void adjust(struct sl_io *io, struct fault_state *f, struct sl_io_cmd *c)
+static void adjust(struct fault_engine *f, struct sl_io_cmd *c)
 {
 	for (unsigned i = 0; i < f->nshorten; i++) {
 		if (f->shorten[i] == c) {
 			f->shorten[i] = f->shorten[--f->nshorten];
 			if (c->result > 0)
-				c->result = c->result / 2 / io->align * io->align;
+				c->result = c->result / 2 / f->e.align * f->e.align;
 			break;
 		}
 	}
@@ -185,112 +188,137 @@ static void adjust(struct sl_io *io, struct fault_state *f, struct sl_io_cmd *c)
 		c->result = c->offset >= f->trunc ? 0 : (int64_t)(f->trunc - c->offset);
 }
 
-static int fault_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, unsigned max,
+static int fault_reap(struct sl_io_engine *e, unsigned min, struct sl_io_cmd **done, unsigned max,
 		      struct sl_err *err)
 {
-	struct fault_state *f = io->priv;
+	struct fault_engine *f = (struct fault_engine *)e;
 	unsigned got = sl_io_cmdq_pop(&f->injected, done, max);
-	if (got < max && f->inner_inflight) {
-		unsigned want = got >= min ? 0 : SL_MIN(min - got, f->inner_inflight);
+	unsigned inner = atomic_load(&f->inner_inflight);
+	if (got < max && inner) {
+		unsigned want = got >= min ? 0 : SL_MIN(min - got, inner);
 		int r = f->inner->ops->reap(f->inner, want, done + got, max - got, err);
 		if (r < 0)
 			return got ? (int)got : r;
 		for (int i = 0; i < r; i++)
-			adjust(io, f, done[got + (unsigned)i]);
-		f->inner_inflight -= (unsigned)r;
+			adjust(f, done[got + (unsigned)i]);
+		atomic_fetch_sub(&f->inner_inflight, (unsigned)r);
 		got += (unsigned)r;
 	}
 	return (int)got;
 }
 
-static int fault_register_buffer(struct sl_io *io, unsigned slot, void *base, size_t len,
-				 struct sl_err *err)
+/* Only reap (the I/O thread) lowers inner_inflight, and wait runs on that thread: when it
+ * is non-zero here the inner engine has a command that will complete.  Injected completions
+ * need no waiting; when the inner engine holds nothing, return and let reap collect them. */
+static void fault_wait(struct sl_io_engine *e)
 {
-	struct fault_state *f = io->priv;
-	if (!f->inner->ops->register_buffer)
-		return 0;
-	return f->inner->ops->register_buffer(f->inner, slot, base, len, err);
+	struct fault_engine *f = (struct fault_engine *)e;
+	if (atomic_load(&f->inner_inflight) && f->inner->ops->wait)
+		f->inner->ops->wait(f->inner);
 }
 
-static int fault_map(struct sl_io *io, uint64_t off, uint64_t len, const void **ptr)
+static int fault_size(struct sl_io_engine *e, uint64_t *size)
 {
-	struct fault_state *f = io->priv;
+	struct fault_engine *f = (struct fault_engine *)e;
+	uint64_t s = f->inner->size;
+	if (f->inner->ops->size) {
+		int r = f->inner->ops->size(f->inner, &s);
+		if (r < 0)
+			return r;
+	}
+	*size = SL_MIN(s, f->trunc);
+	return 0;
+}
+
+static int fault_mem_register(struct sl_io_engine *e, struct sl_io_mem *m, struct sl_err *err)
+{
+	struct fault_engine *f = (struct fault_engine *)e;
+	return f->inner->ops->mem_register ? f->inner->ops->mem_register(f->inner, m, err) : 0;
+}
+
+static void fault_mem_unregister(struct sl_io_engine *e, struct sl_io_mem *m)
+{
+	struct fault_engine *f = (struct fault_engine *)e;
+	if (f->inner->ops->mem_unregister)
+		f->inner->ops->mem_unregister(f->inner, m);
+}
+
+static int fault_map(struct sl_io_engine *e, uint64_t off, uint64_t len, const void **ptr)
+{
+	struct fault_engine *f = (struct fault_engine *)e;
 	if (!f->inner->ops->map)
 		return -ENOTSUP;
 	return f->inner->ops->map(f->inner, off, len, ptr);
 }
 
-static void fault_close(struct sl_io *io)
+static void fault_close(struct sl_io_engine *e)
 {
-	struct fault_state *f = io->priv;
-	if (!f)
-		return;
+	struct fault_engine *f = (struct fault_engine *)e;
 	/* let the inner engine's commands land before their buffers go away */
 	struct sl_io_cmd *done[64];
-	while (f->inner_inflight) {
+	while (atomic_load(&f->inner_inflight)) {
 		int r = f->inner->ops->reap(f->inner, 1, done, 64, NULL);
 		if (r <= 0)
 			break;
-		f->inner_inflight -= (unsigned)r;
+		atomic_fetch_sub(&f->inner_inflight, (unsigned)r);
 	}
-	sl_io_engine_close(f->inner);
-	io->fd = -1; /* it was the inner engine's */
+	if (f->inner)
+		f->inner->ops->close(f->inner);
+	sl_io_engine_fini(e);
 	free(f->shorten);
 	free(f);
-	io->priv = NULL;
 }
 
-static int fault_open(struct sl_io *io, const char *path, struct sl_err *err)
+static int fault_open(const struct sl_io_source *src, const struct sl_io_engine_params *p,
+		      struct sl_io_engine **out, struct sl_err *err)
 {
-	return sl_errf(err, EINVAL, "the fault engine wraps another; use sl_io_fault_attach");
+	return sl_errf(err, EINVAL, "the fault engine wraps another; use sl_io_fault_wrap");
 }
 
-const struct sl_io_ops sl_io_fault_ops = {
+static const struct sl_io_ops fault_ops = {
 	.name = "fault",
 	.open = fault_open,
 	.submit = fault_submit,
 	.reap = fault_reap,
-	.register_buffer = fault_register_buffer,
+	.wait = fault_wait,
+	.size = fault_size,
+	.mem_register = fault_mem_register,
+	.mem_unregister = fault_mem_unregister,
 	.map = fault_map,
 	.close = fault_close,
 };
 
-int sl_io_fault_attach(struct sl_io *io, const char *spec, struct sl_err *err)
+int sl_io_fault_wrap(struct sl_io_engine *inner, const char *spec, struct sl_io_engine **out,
+		     struct sl_err *err)
 {
-	struct fault_state *f = calloc(1, sizeof(*f));
-	struct sl_io *inner = malloc(sizeof(*inner));
-	if (!f || !inner) {
-		free(f);
-		free(inner);
+	struct fault_engine *f = calloc(1, sizeof(*f));
+	if (!f)
 		return sl_errf(err, ENOMEM, "out of memory");
-	}
-	int r = parse(spec, f->rules, &f->nrules, err);
+	struct sl_io_source src = { .kind = SL_IO_SOURCE_FILE, .path = inner->path };
+	int r = sl_io_engine_init(&f->e, &fault_ops, &src, err);
+	if (r == 0)
+		r = parse(spec, f->rules, &f->nrules, err);
+	f->cap = SL_MAX(inner->qd, 1u);
+	if (r == 0 && !(f->shorten = calloc(f->cap, sizeof(*f->shorten))))
+		r = sl_errf(err, ENOMEM, "out of memory");
 	if (r < 0) {
-		free(f);
-		free(inner);
-		return r;
-	}
-	f->cap = io->qd;
-	f->shorten = calloc(f->cap, sizeof(*f->shorten));
-	inner->path = NULL;
-	*inner = *io; /* the engine as opened moves inside */
-	inner->path = strdup(io->path);
-	if (!f->shorten || !inner->path) {
+		sl_io_engine_fini(&f->e);
 		free(f->shorten);
-		free(inner->path);
 		free(f);
-		free(inner);
-		return sl_errf(err, ENOMEM, "out of memory");
+		return r;
 	}
 	f->inner = inner;
 	f->trunc = UINT64_MAX;
 	for (unsigned i = 0; i < f->nrules; i++)
 		if (f->rules[i].kind == F_TRUNC)
 			f->trunc = SL_MIN(f->trunc, f->rules[i].n);
-	if (io->file_size > f->trunc)
-		io->file_size = f->trunc;
-	io->ops = &sl_io_fault_ops;
-	io->priv = f;
-	snprintf(io->name, sizeof(io->name), "fault(%.24s)", inner->name);
+	/* what the generic layer sees: the inner engine's geometry, the file cut at trunc */
+	f->e.size = SL_MIN(inner->size, f->trunc);
+	f->e.align = inner->align;
+	f->e.mem_align = inner->mem_align;
+	f->e.qd = inner->qd;
+	f->e.sync = inner->sync;
+	snprintf(f->e.name, sizeof(f->e.name), "fault(%.24s)", inner->name);
+	*out = &f->e;
 	return 0;
 }

@@ -4,31 +4,43 @@
  *
  * It is what "auto" falls back to when io_uring or O_DIRECT is refused (seccomp, tmpfs on
  * old kernels, filesystems without direct I/O), and the twin the tests run everywhere.
- * Commands run synchronously inside submit — one thread, no queue — so its queue depth is
- * nominal; the results still go through reap so the consumer code is the same.
- * No alignment requirement (align = mem_align = 1).
+ * Commands run synchronously inside submit (e->sync: with the I/O thread on, that thread
+ * does the reading); the results still go through reap so the consumer code is the same.
+ * No alignment requirement (align = mem_align = 1).  Registered memory needs nothing here:
+ * the iova is the address, and pread takes any address.
  */
-#include "io/io.h"
+#include "io/io_engine.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-struct pread_state {
+struct pread_engine {
+	struct sl_io_engine e; /* first */
 	struct sl_io_cmdq done; /* completed, not yet reaped */
 };
 
-static int pread_open(struct sl_io *io, const char *path, struct sl_err *err)
+static void pread_close(struct sl_io_engine *e)
 {
-	struct pread_state *st = calloc(1, sizeof(*st));
+	sl_io_engine_fini(e);
+	free(e);
+}
+
+static int pread_open(const struct sl_io_source *src, const struct sl_io_engine_params *p,
+		      struct sl_io_engine **out, struct sl_err *err)
+{
+	struct pread_engine *st = calloc(1, sizeof(*st));
 	if (!st)
 		return sl_errf(err, ENOMEM, "out of memory");
-	int r = sl_io_open_file(io, path, false, err);
+	int r = sl_io_engine_init(&st->e, &sl_io_pread_ops, src, err);
+	if (r == 0)
+		r = sl_io_file_open(&st->e, src, false, p, err);
 	if (r < 0) {
-		free(st);
+		pread_close(&st->e);
 		return r;
 	}
-	io->priv = st;
-	io->align = io->mem_align = 1;
+	st->e.qd = p->qd;
+	st->e.sync = true;
+	*out = &st->e;
 	return 0;
 }
 
@@ -51,28 +63,22 @@ static int64_t read_full(int fd, void *buf, uint64_t len, uint64_t off)
 	return (int64_t)got;
 }
 
-static int pread_submit(struct sl_io *io, struct sl_io_cmd **cmds, unsigned n)
+static int pread_submit(struct sl_io_engine *e, struct sl_io_cmd **cmds, unsigned n)
 {
-	struct pread_state *st = io->priv;
+	struct pread_engine *st = (struct pread_engine *)e;
 	for (unsigned i = 0; i < n; i++) {
 		struct sl_io_cmd *c = cmds[i];
-		c->result = read_full(io->fd, c->buf, c->len, c->offset);
+		c->result = read_full(e->fd, c->buf, c->len, c->offset);
 		sl_io_cmdq_push(&st->done, c);
 	}
 	return (int)n;
 }
 
-static int pread_reap(struct sl_io *io, unsigned min, struct sl_io_cmd **done, unsigned max,
+static int pread_reap(struct sl_io_engine *e, unsigned min, struct sl_io_cmd **done, unsigned max,
 		      struct sl_err *err)
 {
-	struct pread_state *st = io->priv;
+	struct pread_engine *st = (struct pread_engine *)e;
 	return (int)sl_io_cmdq_pop(&st->done, done, max);
-}
-
-static void pread_close(struct sl_io *io)
-{
-	free(io->priv);
-	io->priv = NULL;
 }
 
 const struct sl_io_ops sl_io_pread_ops = {
@@ -80,5 +86,6 @@ const struct sl_io_ops sl_io_pread_ops = {
 	.open = pread_open,
 	.submit = pread_submit,
 	.reap = pread_reap,
+	.size = sl_io_file_size_now,
 	.close = pread_close,
 };

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/mem/pool.c — pinned staging pool: slabs, a first-fit page allocator inside them,
- * the budget, mlock, and the fixed-buffer / backend registration of each slab.
+ * the budget, mlock, and the I/O / backend registration of each slab.
  *
- * Why slabs and not one mapping per buffer: io_uring fixed buffers and cuMemHostRegister
- * both cost a registration each and have table limits; a few large slabs keep both cheap
- * (one registration per slab, reads into any buffer inside it use READ_FIXED).
+ * Why slabs and not one mapping per buffer: registered I/O memory (io_uring fixed buffers,
+ * a VFIO engine's IOMMU mappings) and cuMemHostRegister both cost a registration each and
+ * have table limits; a few large slabs keep both cheap (one registration per slab, reads
+ * into any buffer inside it use it).
  * The allocator is deliberately simple (sorted free extents per slab, first fit, coalesce
  * on free; live allocations in a flat array): the cache allocates per tensor, thousands of
  * buffers, not millions.
@@ -20,7 +21,9 @@
 
 #define PAGE 4096ull
 #define SLAB_ALIGN (2ull << 20)
-#define MAX_FIXED_LEN (1ull << 30) /* io_uring's limit for one registered buffer */
+#define MAX_FIXED_LEN (1ull << 30) /* io_uring's limit for one fixed buffer */
+/* Default slab size: the budget in this many slabs (io_uring has 64 fixed-buffer slots). */
+#define TARGET_SLABS 64
 
 struct extent {
 	uint64_t off, len;
@@ -32,7 +35,7 @@ struct slab {
 	uint64_t used;
 	struct extent *free;
 	unsigned nfree, capfree;
-	int slot; /* fixed-buffer slot in the attached engine, -1 if none */
+	struct sl_io_mem *mem; /* its region in the attached io, NULL if none */
 	bool registered; /* the hook accepted it */
 };
 
@@ -50,7 +53,6 @@ struct sl_pool {
 	size_t nallocs, capallocs;
 	struct sl_pool_stats st;
 	struct sl_io *io;
-	bool slot_used[SL_IO_MAX_FIXED];
 	char notice[256];
 };
 
@@ -76,7 +78,7 @@ int sl_pool_create(const struct sl_pool_config *cfg, struct sl_pool **out, struc
 	p->cfg = *cfg;
 	uint64_t slab = cfg->slab_size;
 	if (!slab)
-		slab = SL_MIN(SL_MAX(cfg->budget / SL_IO_MAX_FIXED, 64ull << 20), MAX_FIXED_LEN);
+		slab = SL_MIN(SL_MAX(cfg->budget / TARGET_SLABS, 64ull << 20), MAX_FIXED_LEN);
 	p->cfg.slab_size = SL_ALIGN_UP(slab, SLAB_ALIGN);
 	p->st.budget = cfg->budget;
 	p->st.locked = !cfg->no_lock;
@@ -84,34 +86,25 @@ int sl_pool_create(const struct sl_pool_config *cfg, struct sl_pool **out, struc
 	return 0;
 }
 
-static void slab_set_slot(struct sl_pool *p, struct slab *s)
+/* Make the slab a target for reads of the attached io (reads land only in registered
+ * memory, so a slab that cannot be registered is an error, not a notice). */
+static int slab_register_io(struct sl_pool *p, struct slab *s, struct sl_err *err)
 {
-	s->slot = -1;
-	if (!p->io || s->len > MAX_FIXED_LEN)
-		return;
-	for (unsigned i = 0; i < SL_IO_MAX_FIXED; i++) {
-		if (p->slot_used[i])
-			continue;
-		if (sl_io_register_buffer(p->io, i, s->base, s->len, NULL) == 0) {
-			p->slot_used[i] = true;
-			s->slot = (int)i;
-		}
-		return;
-	}
+	if (!p->io || s->mem)
+		return 0;
+	return sl_io_mem_register(p->io, s->base, s->len, &s->mem, err);
 }
 
-static void slab_clear_slot(struct sl_pool *p, struct slab *s)
+static void slab_unregister_io(struct sl_pool *p, struct slab *s)
 {
-	if (s->slot >= 0 && p->io) {
-		sl_io_register_buffer(p->io, (unsigned)s->slot, NULL, 0, NULL);
-		p->slot_used[s->slot] = false;
-	}
-	s->slot = -1;
+	if (s->mem && p->io)
+		sl_io_mem_unregister(p->io, s->mem);
+	s->mem = NULL;
 }
 
 static void slab_unmap(struct sl_pool *p, struct slab *s)
 {
-	slab_clear_slot(p, s);
+	slab_unregister_io(p, s);
 	if (s->registered && p->cfg.hooks.unregister_slab)
 		p->cfg.hooks.unregister_slab(p->cfg.hooks.ctx, s->base, s->len);
 	munmap(s->base, s->len);
@@ -184,10 +177,14 @@ static struct slab *slab_new(struct sl_pool *p, uint64_t len, struct sl_err *err
 			     strerror(-r));
 		s->registered = r >= 0;
 	}
-	slab_set_slot(p, s);
 	p->slabs[p->nslabs++] = s;
 	p->st.reserved += len;
 	p->st.slabs++;
+	if (slab_register_io(p, s, err) < 0) {
+		slab_unmap(p, s);
+		p->nslabs--;
+		return NULL;
+	}
 	return s;
 }
 
@@ -341,8 +338,13 @@ int sl_pool_attach_io(struct sl_pool *p, struct sl_io *io, struct sl_err *err)
 {
 	sl_pool_detach_io(p);
 	p->io = io;
-	for (unsigned i = 0; i < p->nslabs; i++)
-		slab_set_slot(p, p->slabs[i]);
+	for (unsigned i = 0; i < p->nslabs; i++) {
+		int r = slab_register_io(p, p->slabs[i], err);
+		if (r < 0) {
+			sl_pool_detach_io(p);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -351,7 +353,7 @@ void sl_pool_detach_io(struct sl_pool *p)
 	if (!p->io)
 		return;
 	for (unsigned i = 0; i < p->nslabs; i++)
-		slab_clear_slot(p, p->slabs[i]);
+		slab_unregister_io(p, p->slabs[i]);
 	p->io = NULL;
 }
 

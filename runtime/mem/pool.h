@@ -10,9 +10,9 @@
  *    sl_pool_notice() and the stats record it.
  *  - the byte budget (--host-cache) caps what is handed out: an allocation beyond it fails
  *    with -ENOMEM, it never silently grows.
- *  - each slab is registered with an attached I/O engine as a fixed buffer (io_uring
- *    READ_FIXED skips per-request page pinning) and passed to the register hook (a CUDA
- *    backend calls cuMemHostRegister there).
+ *  - each slab is registered with an attached io as a region (io_uring makes it a fixed
+ *    buffer: READ_FIXED skips per-request page pinning; a VFIO engine maps it for DMA) and
+ *    passed to the register hook (a CUDA backend calls cuMemHostRegister there).
  * Not thread-safe: the cache that owns the pool serialises calls.
  */
 #ifndef SLUICE_POOL_H
@@ -58,8 +58,8 @@ void sl_pool_free(struct sl_pool *pool, void *p);
 /* Unmap slabs nothing is allocated from (memory pressure: give the memory back now). */
 void sl_pool_trim(struct sl_pool *pool);
 
-/* Register every slab, now and later, with io as a fixed buffer.  One engine at a time;
- * detach (or destroy the pool) before closing it. */
+/* Register every slab, now and later, as a region of io (sl_io_mem_register), so reads can
+ * land in pool buffers.  One io at a time; detach (or destroy the pool) before closing it. */
 int sl_pool_attach_io(struct sl_pool *pool, struct sl_io *io, struct sl_err *err);
 void sl_pool_detach_io(struct sl_pool *pool);
 

@@ -76,6 +76,35 @@ static inline int64_t t_verify(const void *buf, uint64_t off, uint64_t len)
 	return -1;
 }
 
+/* sl_io_open on a file path. */
+static inline int t_io_open(const char *engine, const char *path, const struct sl_io_config *cfg,
+			    struct sl_io **io, struct sl_err *err)
+{
+	struct sl_io_source src = { .kind = SL_IO_SOURCE_FILE, .path = path };
+	return sl_io_open(engine, &src, cfg, io, err);
+}
+
+/* A 4 KiB-aligned buffer of len bytes registered with io (reads land only in registered
+ * memory); free with t_reg_free. */
+static inline void *t_reg_alloc(struct sl_io *io, size_t len, struct sl_io_mem **m)
+{
+	struct sl_err err = { "" };
+	void *p = sl_aligned_alloc(4096, len);
+	*m = NULL;
+	if (p && sl_io_mem_register(io, p, len, m, &err) < 0) {
+		fprintf(stderr, "registering %zu bytes: %s\n", len, err.msg);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static inline void t_reg_free(struct sl_io *io, void *p, struct sl_io_mem *m)
+{
+	sl_io_mem_unregister(io, m);
+	free(p);
+}
+
 static inline int t_result(const char *name)
 {
 	if (t_failures) {

@@ -2,7 +2,7 @@
 /*
  * tests/unit/test_pool.c — the staging pool: alignment, the budget (-ENOMEM past it),
  * reuse after free, peak/in-use stats, slab hooks, reads into pool buffers through an
- * attached uring engine (fixed buffers), and the mlock-refused notice (in a child that
+ * attached io (slabs registered as regions; uring fixed buffers), and the mlock-refused notice (in a child that
  * drops CAP_IPC_LOCK and lowers RLIMIT_MEMLOCK).
  */
 #include "mem/pool.h"
@@ -90,8 +90,8 @@ static void test_with_io(void)
 	}
 	struct sl_err err = { "" };
 	struct sl_io *io = NULL;
-	struct sl_io_config icfg = { .no_env = true, .max_request = 256 << 10 };
-	if (sl_io_open("auto", path, &icfg, &io, &err) < 0) {
+	struct sl_io_config icfg = { .max_request = 256 << 10 };
+	if (t_io_open("auto", path, &icfg, &io, &err) < 0) {
 		CHECK_MSG(0, "open: %s", err.msg);
 		unlink(path);
 		return;
@@ -113,6 +113,12 @@ static void test_with_io(void)
 	CHECK_MSG(sl_io_submit(io, &qp, 1, &err) == 0, "submit");
 	CHECK_MSG(sl_io_reap(io, 1, &d, 1, &err) == 1 && q.result == 2 << 20, "reap: %s", err.msg);
 	CHECK_MSG(t_verify(q.data, 12345, 2 << 20) < 0, "async read into pool buffer");
+	/* after detach the slabs are no longer registered: reads into them are refused */
+	sl_pool_detach_io(p);
+	CHECK_MSG(sl_io_submit(io, &qp, 1, &err) == -EINVAL, "submit into a detached pool: %s", err.msg);
+	CHECK_MSG(sl_pool_attach_io(p, io, &err) == 0, "re-attach: %s", err.msg);
+	CHECK_MSG(sl_io_submit(io, &qp, 1, &err) == 0, "submit after re-attach: %s", err.msg);
+	CHECK_MSG(sl_io_reap(io, 1, &d, 1, &err) == 1 && q.result == 2 << 20, "reap: %s", err.msg);
 	sl_pool_free(p, pre);
 	sl_pool_free(p, post);
 	sl_pool_detach_io(p);

@@ -11,7 +11,9 @@
  *            as the weight cache will; for a file that is not GGUF, a synthetic llama-7B
  *            Q4_0 layout (per layer 4 x 9.0 MiB attention + 3 x 24.2 MiB FFN + 2 x 16 KiB
  *            norms, 32-byte aligned) laid over the file.
- * Buffers come from sl_pool (registered as io_uring fixed buffers with the uring engine).
+ * Buffers come from sl_pool, whose slabs are registered I/O memory (io_uring fixed buffers
+ * with the uring engine).  --thread reaps completions on the io's own I/O thread.
+ * The library reads no environment: $SLUICE_IO_FAULT is read here, --fault wins over it.
  * --iolog FILE writes the engine commands as a fio v2 iolog, so fio can replay the same
  * stream (bench/io.sh compares the two).  The page cache is not dropped here (that needs
  * root and is the script's job); O_DIRECT engines bypass it anyway.
@@ -30,7 +32,7 @@ struct opts {
 	const char *file, *engine, *pattern, *iolog, *fault;
 	uint64_t bs, size;
 	long qd;
-	bool json, buffered, small_pages;
+	bool json, buffered, small_pages, thread;
 };
 
 struct range {
@@ -41,11 +43,12 @@ static void usage(void)
 {
 	printf("usage: sluice bench io FILE [--engine auto|uring|pread|mmap] [--bs 1M] [--qd 32]\n"
 	       "                 [--size N] [--pattern seq|rand|tensors] [--buffered] [--json]\n"
-	       "                 [--iolog OUT] [--fault SPEC] [--small-pages]\n"
+	       "                 [--iolog OUT] [--fault SPEC] [--small-pages] [--thread]\n"
 	       "  --size     bytes to read (default: the whole file; rand: min(file, 1G))\n"
 	       "  --buffered uring without O_DIRECT (through the page cache)\n"
 	       "  --iolog    write the issued commands as a fio v2 iolog (fio --read_iolog)\n"
-	       "  --fault    inject I/O faults (as $SLUICE_IO_FAULT)\n"
+	       "  --fault    inject I/O faults (default: $SLUICE_IO_FAULT)\n"
+	       "  --thread   reap completions on a dedicated I/O thread\n"
 	       "  --small-pages  staging buffers on 4 KiB pages, not huge pages (as fio's malloc)\n");
 }
 
@@ -57,7 +60,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "pattern", required_argument, 0, 'p' }, { "json", no_argument, 0, 'j' },
 		{ "iolog", required_argument, 0, 'l' },	 { "buffered", no_argument, 0, 'B' },
 		{ "fault", required_argument, 0, 'f' },	 { "help", no_argument, 0, 'h' },
-		{ "small-pages", no_argument, 0, 'S' },
+		{ "small-pages", no_argument, 0, 'S' }, { "thread", no_argument, 0, 'T' },
 		{ 0, 0, 0, 0 }
 	};
 	*o = (struct opts){ .engine = "auto", .pattern = "seq", .bs = 1 << 20, .qd = 32 };
@@ -84,6 +87,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'B': o->buffered = true; break;
 		case 'f': o->fault = optarg; break;
 		case 'S': o->small_pages = true; break;
+		case 'T': o->thread = true; break;
 		case 'h': usage(); return -1;
 		default: usage(); return 1;
 		}
@@ -290,10 +294,13 @@ int cmd_bench_io(int argc, char **argv)
 	if (pr)
 		return pr < 0 ? 0 : 1;
 	struct sl_err err = { "" };
+	if (!o.fault)
+		o.fault = getenv("SLUICE_IO_FAULT");
 	struct sl_io_config cfg = { .queue_depth = (uint32_t)o.qd, .max_request = o.bs,
-				    .buffered = o.buffered, .fault = o.fault };
+				    .buffered = o.buffered, .fault = o.fault, .thread = o.thread };
+	struct sl_io_source src = { .kind = SL_IO_SOURCE_FILE, .path = o.file };
 	struct sl_io *io = NULL;
-	int r = sl_io_open(o.engine, o.file, &cfg, &io, &err);
+	int r = sl_io_open(o.engine, &src, &cfg, &io, &err);
 	if (r < 0)
 		return cli_error("bench io", "%s", err.msg);
 	if (*sl_io_notice(io))
@@ -332,7 +339,12 @@ int cmd_bench_io(int argc, char **argv)
 			sl_pool_free(pool, warm[--k]);
 		free(warm);
 	}
-	sl_pool_attach_io(pool, io, &err);
+	if (sl_pool_attach_io(pool, io, &err) < 0) {
+		sl_pool_destroy(pool);
+		sl_io_close(io);
+		free(v);
+		return cli_error("bench io", "%s", err.msg);
+	}
 
 	struct iolog log = { NULL, o.file };
 	if (o.iolog) {
