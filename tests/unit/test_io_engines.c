@@ -214,8 +214,8 @@ static void test_registered(const char *engine, const char *path)
 	      "%s: overlapping region: %s", engine, err.msg);
 	CHECK_MSG(sl_io_mem_register(io, loose, 0, &m2, &err) == -EINVAL, "%s: empty region", engine);
 
-	/* many regions: past uring's 64 slots, and one over 1 GiB is not needed to show it —
-	 * the slot-less ones are read with plain reads all the same */
+	/* more regions than uring's 64 fixed-buffer slots: the ones without a slot are read
+	 * with plain reads, all the same */
 	enum { NR = 80 };
 	struct sl_io_mem *ms[NR];
 	void *bufs[NR];
