@@ -2,12 +2,35 @@
 /* runtime/backend/backend.c — backend registry and the device-memory budget every backend enforces. */
 #include "backend/backend.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const struct sl_backend_ops *const backends[] = {
 	&sl_backend_cpu_ops,
+	&sl_backend_cpu_async_ops,
+	&sl_backend_cpu_async_zc_ops,
 };
+
+static char names[256];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void make_names(void)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(backends); i++) {
+		int n = snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "", backends[i]->name);
+		if (n < 0 || (size_t)n >= sizeof(names) - len)
+			break;
+		len += (size_t)n;
+	}
+}
+
+const char *sl_backend_names(void)
+{
+	pthread_once(&names_once, make_names);
+	return names;
+}
 
 int sl_backend_new(const char *name, const struct sl_backend_config *cfg, struct sl_backend **out,
 		   struct sl_err *err)
@@ -30,7 +53,7 @@ int sl_backend_new(const char *name, const struct sl_backend_config *cfg, struct
 		*out = b;
 		return 0;
 	}
-	return sl_errf(err, ENOENT, "unknown backend '%s' (available: cpu)", name);
+	return sl_errf(err, ENOENT, "unknown backend '%s' (available: %s)", name, sl_backend_names());
 }
 
 void sl_backend_free(struct sl_backend *b)

@@ -495,15 +495,18 @@ static int make_resident(struct sl_weights *w, int id, struct sl_err *err)
 		return rc;
 	u->resident = true;
 	w->st.device_resident += u->size;
-	/* The CPU backend's device memory is host memory: read straight into it. */
-	if (!strcmp(w->be->ops->name, "cpu"))
+	/* Host-visible device memory (the CPU backends) is host memory: read straight into it. */
+	if (sl_backend_has(w->be, SL_BE_HOST_VISIBLE))
 		return read_unit_now(w, u, u->dev, err);
 	void *tmp = malloc(u->size);
 	if (!tmp)
 		return sl_errf(err, ENOMEM, "out of memory");
 	rc = read_unit_now(w, u, tmp, err);
-	if (!rc)
-		rc = w->be->ops->upload(w->be, u->dev, tmp, u->size);
+	/* tmp is freed below, so the (possibly queued) upload must have run first. */
+	sl_fence f = 0;
+	if (!rc && ((rc = w->be->ops->upload(w->be, u->dev, tmp, u->size)) ||
+		    (rc = w->be->ops->fence(w->be, SL_Q_COPY, &f)) || (rc = w->be->ops->fence_sync(w->be, f))))
+		rc = sl_errf(err, -rc, "uploading '%s' to the device failed: %s", u->name, w->be->err.msg);
 	free(tmp);
 	return rc;
 }
@@ -646,7 +649,7 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 			planned += b;
 		}
 	}
-	if (!strcmp(w->be->ops->name, "cpu") && !w->zero_copy_map) {
+	if (sl_backend_has(w->be, SL_BE_HOST_VISIBLE) && !w->zero_copy_map) {
 		rc = load_resident_in_place(w, plan, n_plan, err);
 	} else {
 		rc = 0;
@@ -771,9 +774,13 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **dev, struct sl
 			       mib(w->vram_budget));
 	if ((rc = dev_alloc(w, u, err)))
 		return rc;
-	if ((rc = w->be->ops->upload(w->be, u->dev, src, u->size))) {
+	/* This store does not track the copy's fence: wait for it here, so src may be reused
+	 * (the fenced store replaces this). */
+	sl_fence f = 0;
+	if ((rc = w->be->ops->upload(w->be, u->dev, src, u->size)) || (rc = w->be->ops->fence(w->be, SL_Q_COPY, &f)) ||
+	    (rc = w->be->ops->fence_sync(w->be, f))) {
 		dev_evict(w, id);
-		return sl_errf(err, -rc, "uploading '%s' to the device failed", u->name);
+		return sl_errf(err, -rc, "uploading '%s' to the device failed: %s", u->name, w->be->err.msg);
 	}
 	w->dev_pol.ops->insert(&w->dev_pol, id);
 	u->pins++;

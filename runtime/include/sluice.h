@@ -58,7 +58,7 @@ SLUICE_API int sluice_set_cpu_features(const char *level);
 /* ---- loading a model ---- */
 
 struct sluice_model_params {
-	const char *backend;     /* "cpu" (default) */
+	const char *backend;     /* "cpu" (default), "cpu-async", "cpu-async-zc" (test modes) */
 	const char *io_engine;   /* "auto" (default), "uring", "pread", "mmap" */
 	uint64_t vram_budget;    /* bytes of device memory for weights; 0 = unlimited */
 	uint64_t host_cache;     /* bytes of host cache for streamed weights; 0 = unlimited */

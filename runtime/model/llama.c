@@ -166,6 +166,16 @@ static const void *acq(struct fwd *f, const struct sl_tensor_ref *r)
 	return p;
 }
 
+/* A backend op's result: a failure becomes the forward's, with the backend's message. */
+static int bok(struct fwd *f, int rc)
+{
+	if (rc && !f->rc) {
+		f->rc = rc;
+		snprintf(f->c->err.msg, sizeof(f->c->err.msg), "%s", f->be->err.msg);
+	}
+	return rc;
+}
+
 static void rel(struct fwd *f, const struct sl_tensor_ref *r)
 {
 	sl_weights_release(f->m->weights, r->id);
@@ -176,7 +186,7 @@ static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const flo
 	const void *p = acq(f, w);
 	if (!p)
 		return;
-	f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n);
+	bok(f, f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n));
 	rel(f, w);
 }
 
@@ -185,7 +195,7 @@ static void norm(struct fwd *f, float *y, const float *x, const struct sl_tensor
 	const void *p = acq(f, w);
 	if (!p)
 		return;
-	f->be->ops->rmsnorm(f->be, y, x, p, w->cols, n, f->m->hp.rms_eps);
+	bok(f, f->be->ops->rmsnorm(f->be, y, x, p, w->cols, n, f->m->hp.rms_eps));
 	rel(f, w);
 }
 
@@ -196,8 +206,8 @@ static void bias(struct fwd *f, float *y, const struct sl_tensor_ref *b, int n)
 	const float *p = acq(f, b);
 	if (!p)
 		return;
-	for (int i = 0; i < n; i++)
-		f->be->ops->add(f->be, y + (size_t)i * b->cols, p, b->cols);
+	/* one bias row broadcast over the n rows of the batch */
+	bok(f, f->be->ops->add(f->be, y, p, (int64_t)n * b->cols, b->cols));
 	rel(f, b);
 }
 
@@ -214,7 +224,7 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	const void *emb = acq(&f, &m->tok_embd);
 	if (!emb)
 		return f.rc;
-	be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n);
+	bok(&f, be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n));
 	rel(&f, &m->tok_embd);
 
 	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
@@ -232,27 +242,27 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 		bias(&f, v_new, &L->bv, n);
 		if (f.rc)
 			break;
-		be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-			      hp->rope_freq_base, hp->rope_neox);
-		be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-			      hp->rope_freq_base, hp->rope_neox);
-		be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
-				   (int)hp->head_dim, pos0, n, scale);
-		mm(&f, c->xb, &L->wo, c->xb2, n);
-		if (f.rc)
+		if (bok(&f, be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
+					 hp->rope_freq_base, hp->rope_neox)) ||
+		    bok(&f, be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
+					 hp->rope_freq_base, hp->rope_neox)) ||
+		    bok(&f, be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
+					      (int)hp->head_dim, pos0, n, scale)))
 			break;
-		be->ops->add(be, c->x, c->xb, (int64_t)n * E);
+		mm(&f, c->xb, &L->wo, c->xb2, n);
+		if (f.rc || bok(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E)))
+			break;
 
 		norm(&f, c->xb, c->x, &L->ffn_norm, n);
 		mm(&f, c->hb, &L->w_gate, c->xb, n);
 		mm(&f, c->hb2, &L->w_up, c->xb, n);
 		if (f.rc)
 			break;
-		be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)n * F);
-		mm(&f, c->xb, &L->w_down, c->hb, n);
-		if (f.rc)
+		if (bok(&f, be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)n * F)))
 			break;
-		be->ops->add(be, c->x, c->xb, (int64_t)n * E);
+		mm(&f, c->xb, &L->w_down, c->hb, n);
+		if (f.rc || bok(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E)))
+			break;
 	}
 	if (f.rc)
 		return f.rc;
@@ -263,5 +273,8 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	mm(&f, c->logits_dev, &m->output, c->xb, 1);
 	if (f.rc)
 		return f.rc;
-	return be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float));
+	/* The host reads the logits next: everything queued must have run. */
+	if (!bok(&f, be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float))))
+		bok(&f, be->ops->sync(be));
+	return f.rc;
 }
