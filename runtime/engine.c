@@ -161,6 +161,8 @@ SLUICE_API void sluice_model_free(struct sluice_model *m)
 	sl_vocab_free(m->vocab);
 	sl_gguf_close(m->gguf);
 	free(m->layers);
+	free(m->order);
+	free(m->layer_start);
 	free(m);
 }
 
@@ -241,6 +243,7 @@ SLUICE_API void sluice_ctx_free(struct sluice_ctx *c)
 	if (!c)
 		return;
 	struct sl_backend *be = c->m->be;
+	be->ops->sync(be); /* nothing queued may still write the KV cache or activations */
 	for (uint32_t l = 0; c->k_cache && l < c->m->hp.n_layer; l++) {
 		be->ops->free(be, c->k_cache[l], c->kv_bytes);
 		be->ops->free(be, c->v_cache[l], c->kv_bytes);

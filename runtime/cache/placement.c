@@ -23,10 +23,14 @@ static int key_cmp(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* min(2 x step, cap) without overflow; the caller ensures cap >= step. */
-static uint64_t window(uint64_t step, uint64_t cap)
+/* min(steps x step, cap) without overflow, steps >= 1 (0 means the default, 2); the caller ensures
+ * cap >= step. */
+static uint64_t window(uint64_t step, uint64_t cap, int steps)
 {
-	return step + SL_MIN(step, cap - step);
+	uint64_t w = step;
+	for (int i = 1; i < (steps > 0 ? steps : 2) && w < cap; i++)
+		w += SL_MIN(step, cap - w);
+	return w;
 }
 
 static int validate(const struct sl_place_input *in, struct sl_err *err)
@@ -193,7 +197,7 @@ int sl_place(const struct sl_place_input *in, struct sl_place_plan *out, struct 
 	}
 	uint64_t room = in->vram - globals;
 	if (!in->host_visible) {
-		out->dev_window = window(out->step_bytes, room);
+		out->dev_window = window(out->step_bytes, room, in->window_steps);
 		room -= out->dev_window;
 	}
 	first_fit(in, keys, n, false, false, where, done, NULL, SL_PLACE_DEVICE, &room);
@@ -228,7 +232,7 @@ int sl_place(const struct sl_place_input *in, struct sl_place_plan *out, struct 
 				     out->min_host == out->step_span ? "its largest layer" : "what does not fit in --vram");
 			goto out;
 		}
-		out->host_window = window(out->step_span, in->host);
+		out->host_window = window(out->step_span, in->host, in->window_steps);
 		uint64_t hroom = in->host - out->host_window;
 
 		/* Whole layers, spread: the largest p whose layers fit. */

@@ -32,7 +32,7 @@
  *    ... is too small: this model needs at least ...").
  *
  * 4. Device.  Globals are DEVICE.  If not host_visible, dev_window =
- *    min(2 x step_bytes, vram - globals), at least step_bytes: double buffering,
+ *    min(window_steps x step_bytes, vram - globals) (window_steps 2 by default), at least step_bytes: double buffering,
  *    the next layer is copied in while the current one computes.  The rest,
  *    vram - globals - dev_window, is filled greedily first-fit (a unit that does
  *    not fit is skipped; a smaller later one may still fit), never past it:
@@ -106,6 +106,7 @@ struct sl_place_input {
 	bool host_visible; /* compute reads streamed units straight from host buffers: no device streaming window */
 	bool host_tier;    /* false: no host cache of ours (mmap engine: the page cache is the host tier) */
 	int experts_used;  /* routed experts used per token per MoE layer; 0 = dense model */
+	int window_steps;  /* windows hold this many steps (--lookahead); 0 = 2 (double buffering) */
 };
 
 struct sl_place_plan {

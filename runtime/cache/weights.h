@@ -3,11 +3,20 @@
  * runtime/cache/weights.h — the weight store: the only way model code reaches
  * tensor data.
  *
- * Model code registers each tensor it needs (with the layer it belongs to),
- * then during a forward pass brackets every use with acquire/release.  acquire
- * returns a pointer in backend (device) memory and blocks until the bytes are
- * there; release says the kernel is done with them, so they may be evicted.
- * begin_layer(l) tells the store where compute is, so it can prefetch ahead.
+ * Model code registers each unit it needs — a tensor, or a byte range of one
+ * (one expert's slice of a 3-D expert tensor) — with the layer and expert it
+ * belongs to.  During a forward pass it
+ *   - tells the store what it will need next, in the order it will need it:
+ *     sl_weights_prefetch(ids, n) — the units of the coming layers for a dense
+ *     model, the routed experts once the router has run for MoE.  The order is
+ *     the future: the store reads ahead as far as its budgets allow, and evicts
+ *     the unit whose next use is farthest away (never one the list needs sooner
+ *     than what it is making room for);
+ *   - brackets every use with acquire/release.  acquire returns a pointer the
+ *     backend's compute ops may read and, on an asynchronous backend, makes the
+ *     compute queue wait for the unit's copy; release records the unit's "last
+ *     use" marker, and the unit's buffer is reused only once that marker is
+ *     complete.
  *
  * Nothing here knows about transformers; nothing in model/ knows about files.
  */
@@ -21,11 +30,11 @@ struct sl_weights;
 
 struct sl_weights_config {
 	const char *io_engine;   /* "auto", "uring", "pread", "mmap" */
-	const char *io_fault;    /* I/O fault spec (runtime/io/fault.c), NULL: none */
-	uint64_t host_cache;     /* bytes; 0 = unlimited */
-	int lookahead;           /* layers to prefetch ahead; 0 = default */
-	uint64_t vram;           /* device bytes for weights (resident + streamed); 0 = unlimited */
 	const char *io_fault;    /* fault-injection spec for the I/O engine (tests); NULL = none */
+	uint64_t host_cache;     /* bytes; 0 = unlimited */
+	int lookahead;           /* layers of streaming window (host and device); 0 = default (2) */
+	uint64_t vram;           /* device bytes for weights (resident + streamed); 0 = unlimited */
+	int experts_used;        /* MoE: routed experts per token per layer; 0 = dense */
 };
 
 struct sl_weights_stats {
@@ -35,6 +44,8 @@ struct sl_weights_stats {
 	uint64_t hits, misses;
 	uint64_t host_peak;
 	uint64_t device_resident; /* bytes placed permanently in device memory */
+	uint64_t host_pinned;     /* bytes placed permanently in the host cache */
+	uint64_t uploads;         /* bytes copied host -> device while streaming */
 	uint64_t shrink_events;
 };
 
@@ -42,20 +53,26 @@ int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_w
 		   struct sl_weights **out, struct sl_err *err);
 void sl_weights_free(struct sl_weights *w);
 
-/* Register a tensor (or a byte range of one: [off, off+size) inside it; size 0 = whole). layer -1 = global.
- * Returns an id >= 0 or -errno. */
-int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer, uint64_t off, uint64_t size,
-		   struct sl_err *err);
-/* All tensors registered: plan placement and load what stays resident. */
+/* Register a tensor, or the byte range [off, off+size) of one (size 0 = to the end).  layer -1 =
+ * global (always resident); expert -1 = not an expert slice.  Returns an id >= 0 or -errno. */
+int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer, int expert, uint64_t off,
+		   uint64_t size, struct sl_err *err);
+/* All units registered: plan placement, load what stays resident, pin what stays in the host cache. */
 int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err);
 
-int sl_weights_acquire(struct sl_weights *w, int id, const void **dev, struct sl_err *err);
-void sl_weights_release(struct sl_weights *w, int id);
-void sl_weights_begin_layer(struct sl_weights *w, int layer);
+/* The units the model will use next, soonest first (see above).  Never fails: what cannot be
+ * started now is read on demand by acquire. */
+void sl_weights_prefetch(struct sl_weights *w, const int *ids, int n);
+/* A pointer compute may read (device memory, or host memory on a HOST_VISIBLE backend). */
+int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl_err *err);
+/* The kernels that read the unit are queued: record its last use. */
+int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err);
+
 void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *out);
-/* Lower the host-cache budget to at most `bytes` (memory-pressure response). Safe from any thread:
- * it takes effect at the next acquire on the model's thread. */
+/* Lower the host-cache budget to at most `bytes` (memory-pressure response).  Safe from any thread:
+ * it takes effect at the next acquire or prefetch on the model's thread. */
 void sl_weights_shrink(struct sl_weights *w, uint64_t bytes);
+/* Safe from any thread (the pressure monitor reads them). */
 uint64_t sl_weights_host_used(const struct sl_weights *w);
 uint64_t sl_weights_host_budget(const struct sl_weights *w);
 /* The least host cache streaming can work with (one layer's reads). */
@@ -65,5 +82,9 @@ bool sl_weights_streaming(const struct sl_weights *w);
 /* The I/O engine in use ("uring", "pread", "mmap") and why "auto" fell back, if it did ("" if not). */
 const char *sl_weights_io_engine(const struct sl_weights *w);
 const char *sl_weights_io_notice(const struct sl_weights *w);
+
+/* Test hook: skip waiting for last-use markers before reusing a buffer (a deliberately broken
+ * schedule, which the asynchronous test backend must turn into wrong output). */
+void sl_weights_test_break_last_use(struct sl_weights *w, bool on);
 
 #endif

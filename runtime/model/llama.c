@@ -54,7 +54,7 @@ static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *n
 	if (rows == 0 && t->type != SL_TYPE_F32)
 		return sl_errf(err, EINVAL, "%s: tensor '%s' is %s; 1-D tensors must be f32", m->gguf->path, name,
 			       sl_type_name(t->type));
-	int id = sl_weights_add(m->weights, t, layer, 0, 0, err);
+	int id = sl_weights_add(m->weights, t, layer, -1, 0, 0, err);
 	if (id < 0)
 		return id;
 	ref->id = id;
@@ -62,6 +62,38 @@ static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *n
 	ref->cols = cols;
 	ref->rows = want_rows;
 	m->n_params += (uint64_t)sl_gguf_tensor_nelements(t);
+	return 0;
+}
+
+/* The order the forward pass uses a layer's units in (what prefetch is told). */
+static int layer_units(const struct sl_layer *L, int *ids)
+{
+	const struct sl_tensor_ref *seq[] = {
+		&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->bq, &L->bk, &L->bv, &L->wo,
+		&L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down,
+	};
+	int n = 0;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(seq); i++)
+		if (seq[i]->id >= 0)
+			ids[n++] = seq[i]->id;
+	return n;
+}
+
+static int build_order(struct sluice_model *m, struct sl_err *err)
+{
+	const uint32_t L = m->hp.n_layer;
+	m->order = malloc(2 * (size_t)L * 12 * sizeof(int));
+	m->layer_start = malloc(((size_t)L + 1) * sizeof(int));
+	if (!m->order || !m->layer_start)
+		return sl_errf(err, ENOMEM, "out of memory");
+	int n = 0;
+	for (uint32_t l = 0; l < L; l++) {
+		m->layer_start[l] = n;
+		n += layer_units(&m->layers[l], m->order + n);
+	}
+	m->layer_start[L] = n;
+	memcpy(m->order + n, m->order, (size_t)n * sizeof(int));
+	m->n_order = n;
 	return 0;
 }
 
@@ -145,7 +177,7 @@ int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 		    (rc = bind(m, &L->bv, n[11], il, KV, 0, hp->has_qkv_bias, err)))
 			return rc;
 	}
-	return 0;
+	return build_order(m, err);
 }
 
 /* ---- forward ---- */
@@ -155,6 +187,7 @@ struct fwd {
 	struct sluice_model *m;
 	struct sl_backend *be;
 	int rc;
+	int cursor; /* position in m->order of the next per-layer unit the pass uses */
 };
 
 static const void *acq(struct fwd *f, const struct sl_tensor_ref *r)
@@ -162,23 +195,29 @@ static const void *acq(struct fwd *f, const struct sl_tensor_ref *r)
 	const void *p = NULL;
 	if (f->rc)
 		return NULL;
-	f->rc = sl_weights_acquire(f->m->weights, r->id, &p, &f->c->err);
-	return p;
-}
-
-/* A backend op's result: a failure becomes the forward's, with the backend's message. */
-static int bok(struct fwd *f, int rc)
-{
-	if (rc && !f->rc) {
-		f->rc = rc;
-		snprintf(f->c->err.msg, sizeof(f->c->err.msg), "%s", f->be->err.msg);
+	if (r->id == f->m->order[f->cursor]) {
+		/* The future from this unit on: the rest of this layer, every later one, and, wrapping
+		 * into the next token, the units already used.  The store reads ahead as far as its
+		 * budget allows and evicts what is needed farthest away. */
+		sl_weights_prefetch(f->m->weights, f->m->order + f->cursor, f->m->n_order);
+		f->cursor++;
 	}
-	return rc;
+	f->rc = sl_weights_acquire(f->m->weights, r->id, &p, &f->c->err);
+	return f->rc ? NULL : p;
 }
 
 static void rel(struct fwd *f, const struct sl_tensor_ref *r)
 {
-	sl_weights_release(f->m->weights, r->id);
+	int rc = sl_weights_release(f->m->weights, r->id, &f->c->err);
+	if (rc && !f->rc)
+		f->rc = rc;
+}
+
+/* A backend op failed: its message is in be->err. */
+static void op(struct fwd *f, int rc, const char *what)
+{
+	if (rc && !f->rc)
+		f->rc = sl_errf(&f->c->err, -rc, "%s on backend %s: %s", what, f->be->ops->name, f->be->err.msg);
 }
 
 static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const float *x, int n)
@@ -186,7 +225,7 @@ static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const flo
 	const void *p = acq(f, w);
 	if (!p)
 		return;
-	bok(f, f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n));
+	op(f, f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n), "matmul");
 	rel(f, w);
 }
 
@@ -195,7 +234,7 @@ static void norm(struct fwd *f, float *y, const float *x, const struct sl_tensor
 	const void *p = acq(f, w);
 	if (!p)
 		return;
-	bok(f, f->be->ops->rmsnorm(f->be, y, x, p, w->cols, n, f->m->hp.rms_eps));
+	op(f, f->be->ops->rmsnorm(f->be, y, x, p, w->cols, n, f->m->hp.rms_eps), "rmsnorm");
 	rel(f, w);
 }
 
@@ -206,8 +245,7 @@ static void bias(struct fwd *f, float *y, const struct sl_tensor_ref *b, int n)
 	const float *p = acq(f, b);
 	if (!p)
 		return;
-	/* one bias row broadcast over the n rows of the batch */
-	bok(f, f->be->ops->add(f->be, y, p, (int64_t)n * b->cols, b->cols));
+	op(f, f->be->ops->add(f->be, y, p, (int64_t)n * b->cols, b->cols), "bias add");
 	rel(f, b);
 }
 
@@ -216,7 +254,7 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	struct sluice_model *m = c->m;
 	const struct sl_hparams *hp = &m->hp;
 	struct sl_backend *be = m->be;
-	struct fwd f = { c, m, be, 0 };
+	struct fwd f = { c, m, be, 0, 0 };
 	const int E = (int)hp->n_embd, KV = (int)(hp->n_head_kv * hp->head_dim), F = (int)hp->n_ff;
 	const int pos0 = (int)c->pos;
 	const float scale = 1.0f / sqrtf((float)hp->head_dim);
@@ -224,14 +262,14 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	const void *emb = acq(&f, &m->tok_embd);
 	if (!emb)
 		return f.rc;
-	bok(&f, be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n));
+	op(&f, be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n), "get_rows");
 	rel(&f, &m->tok_embd);
 
 	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
 		const struct sl_layer *L = &m->layers[l];
 		float *kc = c->k_cache[l], *vc = c->v_cache[l];
 		float *k_new = kc + (size_t)pos0 * KV, *v_new = vc + (size_t)pos0 * KV;
-		sl_weights_begin_layer(m->weights, (int)l);
+		f.cursor = m->layer_start[l];
 
 		norm(&f, c->xb, c->x, &L->attn_norm, n);
 		mm(&f, c->q, &L->wq, c->xb, n);
@@ -242,27 +280,21 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 		bias(&f, v_new, &L->bv, n);
 		if (f.rc)
 			break;
-		if (bok(&f, be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-					 hp->rope_freq_base, hp->rope_neox)) ||
-		    bok(&f, be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-					 hp->rope_freq_base, hp->rope_neox)) ||
-		    bok(&f, be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
-					      (int)hp->head_dim, pos0, n, scale)))
-			break;
+		op(&f, be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
+				     hp->rope_freq_base, hp->rope_neox), "rope");
+		op(&f, be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
+				     hp->rope_freq_base, hp->rope_neox), "rope");
+		op(&f, be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
+					  (int)hp->head_dim, pos0, n, scale), "attention");
 		mm(&f, c->xb, &L->wo, c->xb2, n);
-		if (f.rc || bok(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E)))
-			break;
+		op(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E), "add");
 
 		norm(&f, c->xb, c->x, &L->ffn_norm, n);
 		mm(&f, c->hb, &L->w_gate, c->xb, n);
 		mm(&f, c->hb2, &L->w_up, c->xb, n);
-		if (f.rc)
-			break;
-		if (bok(&f, be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)n * F)))
-			break;
+		op(&f, be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)n * F), "silu_mul");
 		mm(&f, c->xb, &L->w_down, c->hb, n);
-		if (f.rc || bok(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E)))
-			break;
+		op(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E), "add");
 	}
 	if (f.rc)
 		return f.rc;
@@ -271,10 +303,8 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	float *last = c->x + (size_t)(n - 1) * E;
 	norm(&f, c->xb, last, &m->output_norm, 1);
 	mm(&f, c->logits_dev, &m->output, c->xb, 1);
-	if (f.rc)
-		return f.rc;
-	/* The host reads the logits next: everything queued must have run. */
-	if (!bok(&f, be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float))))
-		bok(&f, be->ops->sync(be));
+	op(&f, be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float)), "download");
+	/* The sampler reads the logits on the host: everything queued must have run. */
+	op(&f, be->ops->sync(be), "sync");
 	return f.rc;
 }

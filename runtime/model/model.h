@@ -22,12 +22,6 @@ struct sl_hparams {
 	bool has_qkv_bias;   /* qwen2 */
 };
 
-/* Weight ids in the weight store; -1 when absent. */
-struct sl_layer_ids {
-	int attn_norm, wq, wk, wv, wo, bq, bk, bv;
-	int ffn_norm, w_gate, w_up, w_down;
-};
-
 struct sl_tensor_ref {
 	int id;                 /* weight store id */
 	uint32_t type;
@@ -49,6 +43,9 @@ struct sluice_model {
 	char name[64];
 	struct sl_tensor_ref tok_embd, output_norm, output;
 	struct sl_layer *layers;
+	/* Execution order of the per-layer units, twice over (so the future seen from any layer is one
+	 * contiguous run that wraps into the next token): layer l's units start at order[layer_start[l]]. */
+	int *order, n_order, *layer_start;
 	struct sl_pressure *pressure; /* memory-pressure monitor, while streaming */
 	uint64_t load_ns;
 	uint64_t n_params;

@@ -6,9 +6,6 @@ set -u
 cd "$(dirname "$0")/../.."
 TMP=${SLUICE_TMP:-$(mktemp -d)}
 fail() { echo "FAIL: $*"; exit 1; }
-# PENDING: runtime/io/io.c still reads SLUICE_IO_FAULT until the I/O rewrite lands (it takes the spec from
-# sl_weights_config.io_fault / sl_io_config.fault instead).  Delete this line when it does.
-PENDING='^runtime/io/io\.c:[0-9]+:.*getenv\("SLUICE_IO_FAULT"\)'
 [ -d runtime ] || fail "runtime/ missing"
 RE='\b(secure_)?getenv[[:space:]]*\(|\benviron\b'
 : >"$TMP/getenv.hits"
@@ -19,11 +16,6 @@ while IFS= read -r -d '' f; do
 done < <(find runtime -name '*.[ch]' -print0)
 # without gcc the loop finds nothing: check plainly then (comments may give false alarms, never misses)
 command -v gcc >/dev/null || grep -rnE "$RE" runtime >"$TMP/getenv.hits"
-if grep -qE "$PENDING" "$TMP/getenv.hits"; then
-    echo "note: pending: $(grep -E "$PENDING" "$TMP/getenv.hits")"
-    grep -vE "$PENDING" "$TMP/getenv.hits" >"$TMP/getenv.rest"
-    mv "$TMP/getenv.rest" "$TMP/getenv.hits"
-fi
 [ -s "$TMP/getenv.hits" ] && fail "runtime/ reads the environment (pass a parameter instead):
 $(head -20 "$TMP/getenv.hits")"
 n=$(find runtime -name '*.[ch]' | wc -l)

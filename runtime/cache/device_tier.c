@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/cache/device_tier.c — device memory for weights: the resident arena and the streaming
+ * window.
+ *
+ * Both are one backend allocation each, carved here (arena.h).  Resident units are read once at
+ * load: on a host-visible backend (the CPU) straight into their place, the whole set queued at
+ * once so the drive sees a deep queue; elsewhere through a registered staging buffer and an
+ * upload.  Streamed units of a backend that cannot read host memory get a slot in the window:
+ * the upload runs on the copy queue and its fence (dev_ready) is what the compute queue waits
+ * for; a slot is reused only after the last kernel reading it completed (dev_last).
+ */
+#include "cache/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEV_ALIGN 256u                  /* GPU-friendly; every type's rows are smaller multiples */
+#define STAGING_MAX ((uint64_t)64 << 20) /* resident load through a staging buffer, per batch */
+
+static void *res_ptr(struct sl_weights *w, const struct unit *u)
+{
+	return (char *)w->res_base + u->dev_off + u->dev_skip;
+}
+
+static void *slot_ptr(struct sl_weights *w, const struct unit *u)
+{
+	return (char *)w->win_base + u->slot_off;
+}
+
+const void *sl_dev_ptr(struct sl_weights *w, int id)
+{
+	struct unit *u = &w->u[id];
+	return u->resident ? res_ptr(w, u) : slot_ptr(w, u);
+}
+
+int sl_dev_setup(struct sl_weights *w, uint64_t resident_len, uint64_t window_len, struct sl_err *err)
+{
+	struct sl_backend *be = w->be;
+	int rc;
+	if (resident_len) {
+		if ((rc = be->ops->alloc(be, resident_len, &w->res_base)))
+			return sl_errf(err, -rc, "cannot allocate %.1f MiB of device memory for the resident weights",
+				       sl_mib(resident_len));
+		w->res_len = resident_len;
+	}
+	if (window_len) {
+		if ((rc = be->ops->alloc(be, window_len, &w->win_base)))
+			return sl_errf(err, -rc, "cannot allocate a %.1f MiB device window for streamed weights",
+				       sl_mib(window_len));
+		w->win_len = window_len;
+	}
+	if ((rc = sl_arena_init(&w->win, window_len, DEV_ALIGN)))
+		return sl_errf(err, -rc, "out of memory");
+	return 0;
+}
+
+void sl_dev_teardown(struct sl_weights *w)
+{
+	struct sl_backend *be = w->be;
+	if (w->res_mem)
+		sl_io_mem_unregister(w->io, w->res_mem);
+	w->res_mem = NULL;
+	if (w->res_base)
+		be->ops->free(be, w->res_base, w->res_len);
+	if (w->win_base)
+		be->ops->free(be, w->win_base, w->win_len);
+	w->res_base = w->win_base = NULL;
+	sl_arena_destroy(&w->win);
+}
+
+void sl_dev_evict(struct sl_weights *w, int id)
+{
+	struct unit *u = &w->u[id];
+	w->be->ops->discard(w->be, slot_ptr(w, u), u->size);
+	sl_arena_free(&w->win, u->slot_off, u->size);
+	u->on_dev = false;
+	u->dev_ready = u->dev_last = 0;
+	w->dev_pol.ops->remove(&w->dev_pol, id);
+}
+
+/* The slot holder to give up for a unit of rank `rank` (see host_tier.c's pick_victim). */
+static int pick_slot_victim(struct sl_weights *w, int32_t rank, bool wait)
+{
+	int best = -1;
+	int64_t best_key = -1;
+	for (int v = w->dev_pol.ops->next_victim(&w->dev_pol, -1); v >= 0;
+	     v = w->dev_pol.ops->next_victim(&w->dev_pol, v)) {
+		struct unit *u = &w->u[v];
+		int64_t key = unit_rank(w, u);
+		if (u->in_use || key <= rank || key <= best_key)
+			continue;
+		if (!wait && !last_use_done(w, u->dev_last))
+			continue;
+		best = v;
+		best_key = key;
+	}
+	return best;
+}
+
+int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, struct sl_err *err)
+{
+	struct unit *u = &w->u[id];
+	struct sl_backend *be = w->be;
+	int rc;
+	while (sl_arena_alloc(&w->win, u->size, &u->slot_off)) {
+		int v = pick_slot_victim(w, rank, wait);
+		if (v < 0)
+			return -ENOSPC;
+		if ((rc = last_use_sync(w, w->u[v].dev_last)))
+			return sl_errf(err, -rc, "waiting for the device: %s", be->err.msg);
+		sl_dev_evict(w, v);
+	}
+	if ((rc = be->ops->upload(be, slot_ptr(w, u), u->req.data, u->size)) ||
+	    (rc = be->ops->fence(be, SL_Q_COPY, &u->dev_ready))) {
+		sl_arena_free(&w->win, u->slot_off, u->size);
+		return sl_errf(err, -rc, "copying '%s' (%llu bytes) to the device: %s", u->name,
+			       (unsigned long long)u->size, be->err.msg);
+	}
+	u->host_done = u->dev_ready; /* the host buffer is free once the copy ran */
+	u->on_dev = true;
+	u->dev_last = 0;
+	w->dev_pol.ops->insert(&w->dev_pol, id);
+	w->st.uploads += u->size;
+	return 0;
+}
+
+/* Host-visible: every resident unit read straight into its place, all queued at once. */
+static int load_in_place(struct sl_weights *w, struct sl_err *err)
+{
+	int rc = sl_io_mem_register(w->io, w->res_base, w->res_len, &w->res_mem, err);
+	if (rc)
+		return rc;
+	uint64_t off = 0;
+	for (int i = 0; i < w->n && !rc; i++) {
+		struct unit *u = &w->u[i];
+		if (u->where != SL_PLACE_DEVICE)
+			continue;
+		u->dev_off = off;
+		off += SL_ALIGN_UP(u->span, sl_io_mem_alignment(w->io));
+		u->resident = true;
+		rc = sl_io_done_submit(w, u, (char *)w->res_base + u->dev_off, err);
+	}
+	/* Reap everything queued, even after an error, so no read lands in freed memory. */
+	while (sl_io_outstanding(w->io)) {
+		struct sl_io_req *done[64];
+		struct sl_err e = { "" };
+		int k = sl_io_reap(w->io, 1, done, 64, &e);
+		if (k < 0) {
+			if (!rc)
+				rc = sl_errf(err, -k, "%s", e.msg);
+			break;
+		}
+		for (int j = 0; j < k; j++) {
+			struct unit *u = done[j]->user;
+			if (done[j]->result < 0 && !rc)
+				rc = sl_errf(err, (int)-done[j]->result, "%s: reading weights of '%s': %s", w->f->path,
+					     u->name, e.msg);
+			u->dev_skip = (uint64_t)((char *)done[j]->data - ((char *)w->res_base + u->dev_off));
+			w->st.bytes_read += u->size;
+		}
+	}
+	return rc;
+}
+
+/* Elsewhere: batches of units read into a registered staging buffer, uploaded, waited for. */
+static int load_staged(struct sl_weights *w, struct sl_err *err)
+{
+	struct sl_backend *be = w->be;
+	uint64_t max_span = 0, total = 0, off = 0;
+	for (int i = 0; i < w->n; i++)
+		if (w->u[i].where == SL_PLACE_DEVICE) {
+			max_span = SL_MAX(max_span, w->u[i].span);
+			total += w->u[i].span;
+			w->u[i].dev_off = off;
+			w->u[i].dev_skip = 0;
+			w->u[i].resident = true;
+			off += SL_ALIGN_UP(w->u[i].size, DEV_ALIGN);
+		}
+	uint64_t len = SL_MAX(max_span, SL_MIN(total, STAGING_MAX));
+	len = SL_ALIGN_UP(len, 4096);
+	void *stage = sl_aligned_alloc(SL_MAX(sl_io_mem_alignment(w->io), 4096u), len);
+	if (!stage)
+		return sl_errf(err, ENOMEM, "out of memory for a %.1f MiB staging buffer", sl_mib(len));
+	struct sl_io_mem *mem = NULL;
+	int rc = sl_io_mem_register(w->io, stage, len, &mem, err);
+	bool host_reg = false;
+	if (!rc) {
+		rc = be->ops->register_host(be, stage, len);
+		host_reg = !rc;
+		if (rc)
+			rc = sl_errf(err, -rc, "registering the staging buffer with the device: %s", be->err.msg);
+	}
+	int i = 0;
+	while (!rc && i < w->n) {
+		/* one batch: as many units as fit in the buffer */
+		int first = i;
+		uint64_t used = 0;
+		for (; i < w->n; i++) {
+			struct unit *u = &w->u[i];
+			if (u->where != SL_PLACE_DEVICE)
+				continue;
+			uint64_t need = SL_ALIGN_UP(u->span, 4096);
+			if (used + need > len)
+				break;
+			if ((rc = sl_io_done_submit(w, u, (char *)stage + used, err)))
+				break;
+			used += need;
+		}
+		while (sl_io_outstanding(w->io)) {
+			struct sl_io_req *done[64];
+			struct sl_err e = { "" };
+			int k = sl_io_reap(w->io, 1, done, 64, &e);
+			if (k < 0) {
+				if (!rc)
+					rc = sl_errf(err, -k, "%s", e.msg);
+				break;
+			}
+			for (int j = 0; j < k; j++) {
+				struct unit *u = done[j]->user;
+				if (done[j]->result < 0) {
+					if (!rc)
+						rc = sl_errf(err, (int)-done[j]->result, "%s: reading weights of '%s': %s",
+							     w->f->path, u->name, e.msg);
+					continue;
+				}
+				w->st.bytes_read += u->size;
+				if (!rc && (rc = be->ops->upload(be, res_ptr(w, u), done[j]->data, u->size)))
+					rc = sl_errf(err, -rc, "copying '%s' to the device: %s", u->name, be->err.msg);
+			}
+		}
+		sl_fence f = 0;
+		if (!rc && (rc = be->ops->fence(be, SL_Q_COPY, &f)) == 0)
+			rc = be->ops->fence_sync(be, f); /* before the staging buffer is reused */
+		if (rc > 0)
+			rc = -rc;
+		if (rc && !err->msg[0])
+			sl_errf(err, -rc, "loading weights to the device: %s", be->err.msg);
+		(void)first;
+	}
+	if (host_reg)
+		be->ops->unregister_host(be, stage, len);
+	if (mem)
+		sl_io_mem_unregister(w->io, mem);
+	free(stage);
+	return rc;
+}
+
+int sl_dev_load_resident(struct sl_weights *w, struct sl_err *err)
+{
+	bool any = false;
+	for (int i = 0; i < w->n && !any; i++)
+		any = w->u[i].where == SL_PLACE_DEVICE;
+	if (!any)
+		return 0;
+	int rc = w->host_visible ? load_in_place(w, err) : load_staged(w, err);
+	for (int i = 0; i < w->n; i++)
+		if (w->u[i].resident)
+			w->st.device_resident += w->u[i].size;
+	return rc;
+}

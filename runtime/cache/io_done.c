@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/cache/io_done.c — the store's side of the I/O layer: submitting a unit's read and
+ * turning completions into unit states.  The I/O layer's own thread (when the store asked for
+ * one) keeps the drive's queue full while the model computes; here, on the model's thread,
+ * finished reads are only collected.
+ */
+#include "cache/store.h"
+
+#include <string.h>
+
+int sl_io_done_submit(struct sl_weights *w, struct unit *u, void *buf, struct sl_err *err)
+{
+	memset(&u->req, 0, sizeof(u->req));
+	u->req.offset = u->file_offset;
+	u->req.len = u->size;
+	u->req.buf = buf;
+	u->req.user = u;
+	struct sl_io_req *r = &u->req;
+	return sl_io_submit(w->io, &r, 1, err);
+}
+
+int sl_io_done_reap(struct sl_weights *w, unsigned min, struct sl_err *err)
+{
+	int rc = 0;
+	if (w->io_rc) {
+		*err = w->io_err;
+		return w->io_rc;
+	}
+	do {
+		struct sl_io_req *done[32];
+		struct sl_err e = { "" };
+		int n = sl_io_reap(w->io, min, done, 32, &e);
+		if (n < 0)
+			return sl_errf(err, -n, "%s", e.msg);
+		for (int i = 0; i < n; i++) {
+			struct unit *u = done[i]->user;
+			if (done[i]->result < 0) {
+				if (!rc)
+					rc = sl_errf(err, (int)-done[i]->result, "%s: reading weights of '%s': %s",
+						     w->f->path, u->name,
+						     e.msg[0] ? e.msg : strerror((int)-done[i]->result));
+				if (!w->io_rc) { /* remembered: a prefetch that meets it has no one to tell */
+					w->io_rc = rc;
+					w->io_err = *err;
+				}
+				u->hstate = H_READY; /* so the drop below is legal; the unit is gone anyway */
+				sl_host_drop(w, (int)(u - w->u));
+				continue;
+			}
+			u->hstate = H_READY;
+		}
+		if ((unsigned)n < 32)
+			break;
+		min = 0;
+	} while (!rc);
+	return rc;
+}
+
+int sl_io_done_wait(struct sl_weights *w, int id, struct sl_err *err)
+{
+	struct unit *u = &w->u[id];
+	uint64_t t0 = sl_now_ns();
+	int rc = 0;
+	while (u->hstate == H_READING && !rc)
+		rc = sl_io_done_reap(w, 1, err);
+	w->st.io_wait_ns += sl_now_ns() - t0;
+	if (!rc && u->hstate != H_READY)
+		rc = sl_errf(err, EIO, "%s: reading weights of '%s' failed", w->f->path, u->name);
+	return rc;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/cache/store.h — the weight store's private state, shared by its files:
+ *
+ *   weights.c      registry, commit (placement → load), the hot path (prefetch/acquire/release)
+ *   host_tier.c    host-cache buffers: allocation, eviction by next use, memory pressure
+ *   device_tier.c  device arenas: resident units, streamed units' slots, copies and fences
+ *   io_done.c      turning I/O completions into unit states
+ *   placement.c    the pure placement function (what goes where)
+ *
+ * Where a unit's bytes are (at most one of each):
+ *   resident       on the device for good (dev_off in the resident arena)
+ *   host pinned    in the host cache for good (until memory pressure takes it back)
+ *   host           in the host cache while streaming: H_READING, then H_READY
+ *   device slot    a streamed copy in the device window (non-host-visible backends)
+ *
+ * Next use.  Each prefetch call ranks the units it names by position (0 = needed first); a unit
+ * it does not name has rank RANK_NONE (needed after everything named).  Eviction takes the
+ * evictable unit with the largest rank — Belady's farthest-next-use, exact for a dense model
+ * whose list covers a whole cycle — and never a unit ranked at or before the one it makes room for.
+ *
+ * Markers.  host_done: the fence after which nothing reads the host buffer (the upload of it, or,
+ * on a host-visible backend, the last kernel that read it).  dev_ready: the upload into the slot.
+ * dev_last: the last kernel that read the slot.  Buffers are reused only when these are complete.
+ *
+ * Single-threaded: only the model's thread calls in.  host_limit_req, host_used_pub and
+ * host_budget_pub are the exceptions (atomics, for the pressure monitor's thread).
+ */
+#ifndef SLUICE_STORE_H
+#define SLUICE_STORE_H
+
+#include "cache/arena.h"
+#include "cache/lru.h"
+#include "cache/placement.h"
+#include "cache/weights.h"
+#include "io/io.h"
+#include "mem/pool.h"
+
+#include <stdatomic.h>
+
+#define RANK_NONE INT32_MAX
+
+enum host_state { H_NONE, H_READING, H_READY };
+
+struct unit {
+	uint64_t file_offset, size, span; /* span: host bytes of an aligned read */
+	int layer, expert;
+	const char *name;
+	uint8_t where;           /* enum sl_place_where (the plan) */
+	/* next use */
+	int32_t rank;
+	uint32_t rank_gen;
+	/* resident: in w->res_base at dev_off; data at dev_off + dev_skip */
+	bool resident;
+	uint64_t dev_off, dev_skip;
+	/* device slot (streamed, non-host-visible) */
+	bool on_dev;
+	uint64_t slot_off;
+	sl_fence dev_ready, dev_last;
+	/* host */
+	enum host_state hstate;
+	bool host_pinned;
+	void *hbuf;              /* aligned read buffer of span bytes; data at req.data */
+	sl_fence host_done;
+	struct sl_io_req req;
+	int in_use;              /* acquired and not yet released */
+};
+
+struct sl_weights {
+	struct gguf_file *f;
+	struct sl_backend *be;
+	struct sl_weights_config cfg;
+	bool host_visible;       /* compute reads host buffers: no device slots for streamed units */
+	struct sl_io *io;
+	bool zero_copy_map;      /* mmap engine: the page cache is the host tier */
+	struct sl_pool *pool;    /* pinned staging memory of the host tier (when --host-cache is set) */
+	struct unit *u;
+	int n, cap;
+	int n_layers;
+	struct sl_place_plan plan;
+	bool streaming;
+
+	/* device tier */
+	uint64_t vram_budget;
+	void *res_base;          /* resident arena (one backend allocation) */
+	uint64_t res_len;
+	struct sl_io_mem *res_mem; /* registered with the I/O engine (host-visible: read in place) */
+	void *win_base;          /* streaming window (one backend allocation) */
+	uint64_t win_len;
+	struct sl_arena win;
+	struct sl_policy dev_pol; /* slot holders, least recently used first */
+
+	/* host tier */
+	uint64_t host_budget, host_used, host_min;
+	_Atomic uint64_t host_limit_req; /* pressure: requested host budget (0 = none pending) */
+	_Atomic uint64_t host_used_pub, host_budget_pub;
+	struct sl_policy host_pol; /* host holders, least recently used first */
+
+	int io_rc;               /* a read failed: the model cannot go on (sticky) */
+	struct sl_err io_err;
+	uint32_t gen;            /* prefetch generation (ranks) */
+	bool break_last_use;     /* test hook */
+	struct sl_weights_stats st;
+};
+
+static inline double sl_mib(uint64_t b)
+{
+	return (double)b / (1024.0 * 1024.0);
+}
+
+static inline int32_t unit_rank(const struct sl_weights *w, const struct unit *u)
+{
+	return u->rank_gen == w->gen ? u->rank : RANK_NONE;
+}
+
+/* host_tier.c */
+void sl_host_drop(struct sl_weights *w, int id);
+/* Evict host entries ranked after `rank` until size more bytes fit; false if they cannot. */
+bool sl_host_make_room(struct sl_weights *w, uint64_t size, int32_t rank, bool wait);
+/* Start reading unit id into the host tier.  -ENOSPC when no room can be made now. */
+int sl_host_start_read(struct sl_weights *w, int id, int32_t rank, bool wait, struct sl_err *err);
+void sl_host_apply_pressure(struct sl_weights *w);
+void sl_host_publish(struct sl_weights *w);
+
+/* device_tier.c */
+int sl_dev_setup(struct sl_weights *w, uint64_t resident_len, uint64_t window_len, struct sl_err *err);
+void sl_dev_teardown(struct sl_weights *w);
+/* Copy a host-ready unit into a device slot (evicting slots ranked after rank; waiting for
+ * their last use only when wait).  -ENOSPC: no room now. */
+int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, struct sl_err *err);
+void sl_dev_evict(struct sl_weights *w, int id);
+/* Resident loading: every DEVICE unit of the plan, read (in place or staged) and uploaded. */
+int sl_dev_load_resident(struct sl_weights *w, struct sl_err *err);
+
+/* io_done.c */
+/* Reap completed reads (wait for at least min).  A failed read is fatal for the model. */
+int sl_io_done_reap(struct sl_weights *w, unsigned min, struct sl_err *err);
+/* Wait for unit id's read; counts the wait as io_wait. */
+int sl_io_done_wait(struct sl_weights *w, int id, struct sl_err *err);
+int sl_io_done_submit(struct sl_weights *w, struct unit *u, void *buf, struct sl_err *err);
+
+/* Has nothing read the buffer since fence f?  The test hook answers yes without asking. */
+static inline bool last_use_done(struct sl_weights *w, sl_fence f)
+{
+	return !f || w->break_last_use || w->be->ops->fence_done(w->be, f);
+}
+
+/* Block until fence f (a last use) is complete. */
+static inline int last_use_sync(struct sl_weights *w, sl_fence f)
+{
+	if (!f || w->break_last_use)
+		return 0;
+	return w->be->ops->fence_sync(w->be, f);
+}
+
+#endif
