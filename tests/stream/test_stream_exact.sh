@@ -28,4 +28,13 @@ else
 fi
 # It really streamed: far more bytes read than the model holds.
 awk -v r="$read_mib" 'BEGIN{exit !(r > 2 * 2560)}' || { echo "FAIL: only ${read_mib} MiB read"; exit 1; }
+# The same under the asynchronous test backends: kernels deferred on a worker, buffers poisoned when
+# released, so a weight used before its copy landed or reused before its last kernel ran would
+# change the tokens.  cpu-async also takes the device path (uploads into a window, as a GPU would).
+for b in cpu-async cpu-async-zc; do
+    "$SLUICE_BIN" run "${ARGS[@]}" --vram 64M --host-cache 128M --backend "$b" >"$SLUICE_TMP/$b.out" 2>"$SLUICE_TMP/$b.err" ||
+        { cat "$SLUICE_TMP/$b.err"; echo "FAIL: --backend $b"; exit 1; }
+    grep 'decode:' "$SLUICE_TMP/$b.err" | sed "s/^/$b: /"
+    cmp "$SLUICE_TMP/full.out" "$SLUICE_TMP/$b.out" || { echo "FAIL: --backend $b output differs"; exit 1; }
+done
 echo ok

@@ -34,7 +34,9 @@ static void run_usage(FILE *out)
 		"      --vram SIZE       device memory for weights, e.g. 8G (default: unlimited)\n"
 		"      --host-cache SIZE host memory for streamed weights, e.g. 16G (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
-		"      --lookahead N     layers read ahead of compute (default 2)\n"
+		"      --lookahead N     layers of streaming window, host and device (default 2)\n"
+		"      --backend NAME    cpu (default); cpu-async, cpu-async-zc: the CPU kernels deferred on a\n"
+		"                        worker with poisoned reuse (tests of the asynchronous schedule)\n"
 		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
 		"      --stats           print streaming statistics\n"
 		"      --no-echo         do not print the prompt\n"
@@ -112,7 +114,7 @@ int cmd_run(int argc, char **argv)
 		{ "vram", required_argument, 0, 'V' },    { "host-cache", required_argument, 0, 'H' },
 		{ "io", required_argument, 0, 'I' },      { "lookahead", required_argument, 0, 'L' },
 		{ "stats", no_argument, 0, 's' },         { "no-echo", no_argument, 0, 'E' },
-		{ "pressure", required_argument, 0, 'R' },
+		{ "pressure", required_argument, 0, 'R' }, { "backend", required_argument, 0, 'B' },
 		{ "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -120,7 +122,7 @@ int cmd_run(int argc, char **argv)
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
-	const char *io = "auto", *pressure = "auto";
+	const char *io = "auto", *pressure = "auto", *backend = "cpu";
 	bool stats = false, echo = true;
 	int verbose = 0, c;
 	optind = 1;
@@ -140,6 +142,7 @@ int cmd_run(int argc, char **argv)
 		case 'V': if (!cli_size("run", "--vram", optarg, &vram)) return 1; break;
 		case 'H': if (!cli_size("run", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
+		case 'B': backend = optarg; break;
 		case 'L': if (!cli_int("run", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
 		case 'R': pressure = optarg; break;
 		case 's': stats = true; break;
@@ -173,6 +176,7 @@ int cmd_run(int argc, char **argv)
 	mp.vram_budget = vram;
 	mp.host_cache = host_cache;
 	mp.io_engine = io;
+	mp.backend = backend;
 	mp.lookahead = (int)lookahead;
 	mp.pressure = pressure;
 	mp.io_fault = getenv("SLUICE_IO_FAULT"); /* tests: fault injection (the library reads no environment) */
