@@ -99,29 +99,33 @@ static void pop(struct cpu_async *a, int q)
 
 /* The next job to run: the compute queue first, the copy queue when compute is done as far as
  * forced or waits for a copy.  Waits that are satisfied are retired here; a wait that is not
- * forces the other queue.  Lock held. */
+ * forces the other queue (which may be one already passed over: look again).  Lock held. */
 static struct cpu_job *pick(struct cpu_async *a, int *qout)
 {
-	for (int q = SL_Q_COMPUTE; q < SL_Q_COUNT; q++) {
-		while (a->ran[q] < a->want[q] && a->head[q]) {
-			struct cpu_job *j = a->head[q];
-			if (j->kind != CPU_JOB_WAIT) {
-				*qout = q;
-				return j;
+	bool forced;
+	do {
+		forced = false;
+		for (int q = SL_Q_COMPUTE; q < SL_Q_COUNT; q++) {
+			while (a->ran[q] < a->want[q] && a->head[q]) {
+				struct cpu_job *j = a->head[q];
+				if (j->kind != CPU_JOB_WAIT) {
+					*qout = q;
+					return j;
+				}
+				const unsigned fq = FENCE_Q(j->wait.f);
+				const uint64_t seq = FENCE_SEQ(j->wait.f);
+				if (a->ran[fq] < seq) {
+					if (a->want[fq] < seq)
+						a->want[fq] = seq, forced = true;
+					break; /* blocked: run the other queue */
+				}
+				pop(a, q);
+				free(j);
+				a->ran[q]++;
+				pthread_cond_broadcast(&a->progress);
 			}
-			const unsigned fq = FENCE_Q(j->wait.f);
-			const uint64_t seq = FENCE_SEQ(j->wait.f);
-			if (a->ran[fq] < seq) {
-				if (a->want[fq] < seq)
-					a->want[fq] = seq;
-				break; /* blocked: go run the other queue */
-			}
-			pop(a, q);
-			free(j);
-			a->ran[q]++;
-			pthread_cond_broadcast(&a->progress);
 		}
-	}
+	} while (forced);
 	return NULL;
 }
 
