@@ -4,8 +4,10 @@
  * matmul: all the weight matrices of a llama model (default: ~1.1B params,
  * TinyLlama shapes: dim 2048, ffn 5632, 22 layers, 4 kv heads of 64, vocab
  * 32000) resident in memory in one type, multiplied by one activation vector
- * per "token", rows split across T threads that sync after every matrix
- * (as the CPU backend does).  Prints tokens/s and effective weight bandwidth.
+ * per "token", through the CPU backend's matmul op with T threads — the
+ * loop decode runs: activations converted once per matrix, rows split across
+ * the backend's thread pool (runtime/quant/matmul.c's sl_matmul_rows).
+ * Prints tokens/s and effective weight bandwidth.
  *
  *   matmul_bench TYPE [threads=1] [tokens=10] [layers=22]
  *   TYPE: f16 q8_0 q6_K q4_K q4_k_m (q4_K with attn_v/ffn_down of half the
@@ -14,18 +16,13 @@
  *   small enough to stay in L2, multiplied 1000 times per "token": the
  *   kernel's own rate, with memory bandwidth out of the picture.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "quant/quant.h"
 #include "sluice.h"
 
@@ -38,39 +35,26 @@ struct mat {
 	uint32_t type;
 	int64_t rows, cols;
 	void *w;
-	void *xq;  /* activations for this matrix, quantized once per token */
+	float *x;  /* the activation row for this matrix */
 	float *y;
 };
 
 static struct mat *mats;
-static int n_mats, n_threads, n_tokens;
-static atomic_int bar_count, bar_gen;
+static int n_mats, n_tokens;
+static struct sl_backend *be;
 
-static void barrier(void)
+static int run_tokens(void)
 {
-	int gen = atomic_load(&bar_gen);
-	if (atomic_fetch_add(&bar_count, 1) == n_threads - 1) {
-		atomic_store(&bar_count, 0);
-		atomic_fetch_add(&bar_gen, 1);
-	} else {
-		/* spin, yielding after a while: the bench machine may be shared with other work */
-		for (int spins = 0; atomic_load(&bar_gen) == gen; spins++)
-			if (spins > 2000)
-				sched_yield();
-	}
-}
-
-static void *worker(void *arg)
-{
-	int id = (int)(intptr_t)arg;
 	for (int tok = 0; tok < n_tokens; tok++)
 		for (int m = 0; m < n_mats; m++) {
 			struct mat *M = &mats[m];
-			int64_t r0 = M->rows * id / n_threads, r1 = M->rows * (id + 1) / n_threads;
-			sl_matmul_rows(M->type, M->w, M->cols, r0, r1, M->xq, 1, M->y, M->rows);
-			barrier();
+			int rc = be->ops->matmul(be, M->y, M->w, M->type, M->rows, M->cols, M->x, 1);
+			if (rc) {
+				fprintf(stderr, "matmul: %s\n", be->err.msg);
+				return rc;
+			}
 		}
-	return NULL;
+	return be->ops->sync(be);
 }
 
 static void add(uint32_t type, int64_t rows, int64_t cols)
@@ -86,14 +70,11 @@ static void add(uint32_t type, int64_t rows, int64_t cols)
 	sl_quantize_rows(type, tmp, M->w, rows < 64 ? rows : 64, cols);
 	for (int64_t r = 64; r < rows; r++)
 		memcpy((char *)M->w + r * rs, (char *)M->w + (r % 64) * rs, rs);
-	float *x = malloc(cols * sizeof(float));
+	M->x = malloc(cols * sizeof(float));
 	for (int64_t i = 0; i < cols; i++)
-		x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-	M->xq = malloc(sl_matmul_scratch_size(type, cols, 1));
-	sl_quantize_activations(type, x, cols, 1, M->xq);
+		M->x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
 	M->y = malloc(rows * sizeof(float));
 	free(tmp);
-	free(x);
 }
 
 static double now(void)
@@ -118,12 +99,18 @@ int main(int argc, char **argv)
 	}
 	bool mix = !strcasecmp(argv[1], "q4_k_m");
 	int type = mix ? SL_TYPE_Q4_K : sl_type_from_name(argv[1]);
-	n_threads = argc > 2 ? atoi(argv[2]) : 1;
+	int n_threads = argc > 2 ? atoi(argv[2]) : 1;
 	n_tokens = argc > 3 ? atoi(argv[3]) : 10;
 	int layers = argc > 4 ? atoi(argv[4]) : 22;
 	if (type < 0 || !sl_type_traits((uint32_t)type)->vec_dot || n_threads < 1 || n_threads > 64 || layers < 0) {
 		fprintf(stderr, "bad type or threads\n");
 		return 2;
+	}
+	struct sl_backend_config cfg = { .mem_budget = 0, .n_threads = n_threads };
+	struct sl_err err = { { 0 } };
+	if (sl_backend_new("cpu", &cfg, &be, &err)) {
+		fprintf(stderr, "cpu backend: %s\n", err.msg);
+		return 1;
 	}
 	mats = calloc((size_t)(layers > 0 ? layers * 7 + 1 : 1000), sizeof *mats);
 	if (layers == 0) {
@@ -154,14 +141,10 @@ int main(int argc, char **argv)
 	/* one warm-up token so page faults and first touches are not timed */
 	int timed = n_tokens;
 	n_tokens = 1;
-	pthread_t th[64];
 	for (int pass = 0; pass < 2; pass++) {
 		double t0 = now();
-		for (int t = 1; t < n_threads; t++)
-			pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
-		worker((void *)0);
-		for (int t = 1; t < n_threads; t++)
-			pthread_join(th[t], NULL);
+		if (run_tokens())
+			return 1;
 		double dt = now() - t0;
 		if (pass == 1)
 			printf("matmul_bench %s (%s): %.3g params, %.1f MB weights, %d thread(s): %.2f tok/s, "
@@ -170,5 +153,6 @@ int main(int argc, char **argv)
 			       bytes * n_tokens / dt / 1e9);
 		n_tokens = timed;
 	}
+	sl_backend_free(be);
 	return 0;
 }

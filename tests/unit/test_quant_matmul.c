@@ -3,9 +3,11 @@
  * test_quant_matmul — sl_quantize_activations + sl_matmul_rows: row ranges
  * split across threads give exactly the single-call result, which equals
  * vec_dot row by row, and agrees with a float64 product of the dequantized
- * operands; batches of 1..4 columns.
+ * operands; batches of 1..4 columns.  The CPU backend's matmul op (which runs
+ * this same loop, rows split across its thread pool) gives exactly that result too.
  */
 #include "test_quant_util.h"
+#include "backend/backend.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -24,6 +26,8 @@ static void *worker(void *p)
 	sl_matmul_rows(j->type, j->w, j->cols, j->r0, j->r1, j->xq, j->nb, j->y, j->rows);
 	return NULL;
 }
+
+static struct sl_backend *be;
 
 static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 {
@@ -58,6 +62,14 @@ static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 	CHECK_MSG(!memcmp(y1, y2, nb * rows * 4), "%s %lldx%lld b=%d: threaded result differs", t->name,
 		 (long long)rows, (long long)cols, nb);
 
+	/* the backend op: same loop, its own row split and activation conversion */
+	memset(y2, 0, nb * rows * 4);
+	CHECK_MSG(be->ops->supports_op(be, SL_OP_MATMUL, type), "%s: cpu backend does not support matmul", t->name);
+	int rc = be->ops->matmul(be, y2, w, type, rows, cols, x, nb);
+	CHECK_MSG(rc == 0, "%s: backend matmul: %d %s", t->name, rc, be->err.msg);
+	CHECK_MSG(!memcmp(y1, y2, nb * rows * 4), "%s %lldx%lld b=%d: backend matmul differs", t->name,
+		 (long long)rows, (long long)cols, nb);
+
 	/* vs vec_dot and vs float64 of dequantized operands */
 	for (int64_t r = 0; r < rows; r++)
 		t->to_float((char *)w + r * wrs, wd + r * cols, cols);
@@ -85,11 +97,21 @@ static void one(uint32_t type, int64_t rows, int64_t cols, int nb)
 
 int main(void)
 {
+	/* three threads, and rows * cols * batch above the backend's single-thread cut-off for
+	 * the larger shapes, so its pool really splits the rows */
+	struct sl_backend_config cfg = { .mem_budget = 0, .n_threads = 3 };
+	struct sl_err err = { { 0 } };
+	if (sl_backend_new("cpu", &cfg, &be, &err)) {
+		fprintf(stderr, "FAIL: cpu backend: %s\n", err.msg);
+		return 1;
+	}
 	for (size_t ti = 0; ti < TQ_NW; ti++) {
 		one(tq_wtypes[ti], 37, 256, 1);
 		one(tq_wtypes[ti], 64, 512, 3);
 		one(tq_wtypes[ti], 19, 1536, 4);
+		one(tq_wtypes[ti], 300, 512, 1);
 	}
+	sl_backend_free(be);
 	printf("matmul (%s): %d failure(s)\n", sl_quant_isa(), t_failures);
 	return t_failures ? 1 : 0;
 }
