@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad type or threads\n");
 		return 2;
 	}
-	struct sl_backend_config cfg = { .mem_budget = 0, .n_threads = n_threads };
+	struct sl_backend_config cfg = { .n_threads = n_threads };
 	struct sl_err err = { { 0 } };
 	if (sl_backend_new("cpu", &cfg, &be, &err)) {
 		fprintf(stderr, "cpu backend: %s\n", err.msg);

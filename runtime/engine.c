@@ -120,7 +120,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		goto fail;
 	/* --vram bounds the weights (the weight store enforces it); the KV cache and activations
 	 * are sized by the context and reported separately. */
-	struct sl_backend_config bc = { .mem_budget = 0, .n_threads = params->n_threads };
+	struct sl_backend_config bc = { .n_threads = params->n_threads };
 	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
 		goto fail;
 	struct sl_weights_config wc = {

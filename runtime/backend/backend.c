@@ -64,14 +64,11 @@ void sl_backend_free(struct sl_backend *b)
 	free(b);
 }
 
-int sl_backend_charge(struct sl_backend *b, size_t size)
+void sl_backend_charge(struct sl_backend *b, size_t size)
 {
-	if (b->cfg.mem_budget && b->mem_used + size > b->cfg.mem_budget)
-		return -ENOMEM;
 	b->mem_used += size;
 	if (b->mem_used > b->mem_peak)
 		b->mem_peak = b->mem_used;
-	return 0;
 }
 
 void sl_backend_uncharge(struct sl_backend *b, size_t size)

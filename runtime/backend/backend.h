@@ -60,8 +60,9 @@ enum sl_be_op {
 	SL_OP_COUNT
 };
 
+/* There is no device memory budget here: --vram is the weight store's (it plans placement within
+ * it), and the device's own capacity is the backend's to know (a GPU asks its driver). */
 struct sl_backend_config {
-	uint64_t mem_budget; /* bytes of device memory; 0 = unlimited */
 	int n_threads;       /* CPU threads (cpu backend); 0 = all CPUs */
 };
 
@@ -73,7 +74,7 @@ struct sl_backend_ops {
 	/* Can this backend run op on weights of type wtype (enum sl_type; ignored where no weight)? */
 	bool (*supports_op)(struct sl_backend *b, enum sl_be_op op, uint32_t wtype);
 
-	/* Device memory, counted against mem_budget: -ENOMEM beyond it.  free() of memory an op
+	/* Device memory (-ENOMEM when the device has no more).  free() of memory an op
 	 * still reads is the caller's bug (wait for the last-use fence first). */
 	int (*alloc)(struct sl_backend *b, size_t size, void **dev);
 	void (*free)(struct sl_backend *b, void *dev, size_t size);
@@ -145,8 +146,8 @@ static inline bool sl_backend_has(const struct sl_backend *b, unsigned cap)
 	return (b->ops->caps & cap) == cap;
 }
 
-/* Budget accounting shared by every backend's alloc/free. */
-int sl_backend_charge(struct sl_backend *b, size_t size);
+/* Accounting (mem_used, mem_peak) shared by every backend's alloc/free. */
+void sl_backend_charge(struct sl_backend *b, size_t size);
 void sl_backend_uncharge(struct sl_backend *b, size_t size);
 
 extern const struct sl_backend_ops sl_backend_cpu_ops;

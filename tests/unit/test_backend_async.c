@@ -27,7 +27,7 @@
 
 static struct sl_backend *mk(const char *name)
 {
-	struct sl_backend_config cfg = { .mem_budget = 0, .n_threads = 2 };
+	struct sl_backend_config cfg = { .n_threads = 2 };
 	struct sl_backend *b = NULL;
 	struct sl_err err = { { 0 } };
 	int rc = sl_backend_new(name, &cfg, &b, &err);

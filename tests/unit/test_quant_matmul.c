@@ -99,7 +99,7 @@ int main(void)
 {
 	/* three threads, and rows * cols * batch above the backend's single-thread cut-off for
 	 * the larger shapes, so its pool really splits the rows */
-	struct sl_backend_config cfg = { .mem_budget = 0, .n_threads = 3 };
+	struct sl_backend_config cfg = { .n_threads = 3 };
 	struct sl_err err = { { 0 } };
 	if (sl_backend_new("cpu", &cfg, &be, &err)) {
 		fprintf(stderr, "FAIL: cpu backend: %s\n", err.msg);

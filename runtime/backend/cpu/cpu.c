@@ -75,10 +75,7 @@ static void cpu_destroy(struct sl_backend *b)
 
 static int cpu_alloc(struct sl_backend *b, size_t size, void **dev)
 {
-	if (sl_backend_charge(b, size))
-		return sl_errf(&b->err, ENOMEM, "%s backend: %zu bytes exceed the device memory budget "
-			       "(%llu of %llu bytes in use)", b->ops->name, size, (unsigned long long)b->mem_used,
-			       (unsigned long long)b->cfg.mem_budget);
+	sl_backend_charge(b, size);
 	/* Page-aligned, so the weight store can read into it with O_DIRECT. */
 	*dev = sl_aligned_alloc(4096, size);
 	if (!*dev) {
