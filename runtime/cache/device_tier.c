@@ -79,23 +79,17 @@ void sl_dev_evict(struct sl_weights *w, int id)
 	w->dev_pol.ops->remove(&w->dev_pol, id);
 }
 
-/* The slot holder to give up for a unit of rank `rank` (see host_tier.c's pick_victim). */
+/* Which slot holder may go for a unit of rank `rank`: not in use, its last kernel done (or waited for). */
+static int64_t slot_key(struct sl_weights *w, const struct unit *u, bool wait)
+{
+	if (u->in_use || (!wait && !last_use_done(w, u->dev_last)))
+		return -1;
+	return unit_rank(w, u);
+}
+
 static int pick_slot_victim(struct sl_weights *w, int32_t rank, bool wait)
 {
-	int best = -1;
-	int64_t best_key = -1;
-	for (int v = w->dev_pol.ops->next_victim(&w->dev_pol, -1); v >= 0;
-	     v = w->dev_pol.ops->next_victim(&w->dev_pol, v)) {
-		struct unit *u = &w->u[v];
-		int64_t key = unit_rank(w, u);
-		if (u->in_use || key <= rank || key <= best_key)
-			continue;
-		if (!wait && !last_use_done(w, u->dev_last))
-			continue;
-		best = v;
-		best_key = key;
-	}
-	return best;
+	return sl_pick_farthest(w, &w->dev_pol, rank, wait, slot_key);
 }
 
 int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, struct sl_err *err)
@@ -125,6 +119,21 @@ int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, s
 	return 0;
 }
 
+static int placed_in_place(struct sl_weights *w, struct unit *u, void *ctx, struct sl_err *err)
+{
+	u->dev_skip = (uint64_t)((char *)u->req.data - ((char *)w->res_base + u->dev_off));
+	w->st.bytes_read += u->size;
+	return 0;
+}
+
+static int staged_upload(struct sl_weights *w, struct unit *u, void *ctx, struct sl_err *err)
+{
+	struct sl_backend *be = w->be;
+	w->st.bytes_read += u->size;
+	int rc = be->ops->upload(be, res_ptr(w, u), u->req.data, u->size);
+	return rc ? sl_errf(err, -rc, "copying '%s' to the device: %s", u->name, be->err.msg) : 0;
+}
+
 /* Host-visible: every resident unit read straight into its place, all queued at once. */
 static int load_in_place(struct sl_weights *w, struct sl_err *err)
 {
@@ -141,26 +150,7 @@ static int load_in_place(struct sl_weights *w, struct sl_err *err)
 		u->resident = true;
 		rc = sl_io_done_submit(w, u, (char *)w->res_base + u->dev_off, err);
 	}
-	/* Reap everything queued, even after an error, so no read lands in freed memory. */
-	while (sl_io_outstanding(w->io)) {
-		struct sl_io_req *done[64];
-		struct sl_err e = { "" };
-		int k = sl_io_reap(w->io, 1, done, 64, &e);
-		if (k < 0) {
-			if (!rc)
-				rc = sl_errf(err, -k, "%s", e.msg);
-			break;
-		}
-		for (int j = 0; j < k; j++) {
-			struct unit *u = done[j]->user;
-			if (done[j]->result < 0 && !rc)
-				rc = sl_errf(err, (int)-done[j]->result, "%s: reading weights of '%s': %s", w->f->path,
-					     u->name, e.msg);
-			u->dev_skip = (uint64_t)((char *)done[j]->data - ((char *)w->res_base + u->dev_off));
-			w->st.bytes_read += u->size;
-		}
-	}
-	return rc;
+	return sl_io_done_drain(w, placed_in_place, NULL, rc, err);
 }
 
 /* Elsewhere: batches of units read into a registered staging buffer, uploaded, waited for. */
@@ -194,7 +184,6 @@ static int load_staged(struct sl_weights *w, struct sl_err *err)
 	int i = 0;
 	while (!rc && i < w->n) {
 		/* one batch: as many units as fit in the buffer */
-		int first = i;
 		uint64_t used = 0;
 		for (; i < w->n; i++) {
 			struct unit *u = &w->u[i];
@@ -207,36 +196,13 @@ static int load_staged(struct sl_weights *w, struct sl_err *err)
 				break;
 			used += need;
 		}
-		while (sl_io_outstanding(w->io)) {
-			struct sl_io_req *done[64];
-			struct sl_err e = { "" };
-			int k = sl_io_reap(w->io, 1, done, 64, &e);
-			if (k < 0) {
-				if (!rc)
-					rc = sl_errf(err, -k, "%s", e.msg);
-				break;
-			}
-			for (int j = 0; j < k; j++) {
-				struct unit *u = done[j]->user;
-				if (done[j]->result < 0) {
-					if (!rc)
-						rc = sl_errf(err, (int)-done[j]->result, "%s: reading weights of '%s': %s",
-							     w->f->path, u->name, e.msg);
-					continue;
-				}
-				w->st.bytes_read += u->size;
-				if (!rc && (rc = be->ops->upload(be, res_ptr(w, u), done[j]->data, u->size)))
-					rc = sl_errf(err, -rc, "copying '%s' to the device: %s", u->name, be->err.msg);
-			}
-		}
+		rc = sl_io_done_drain(w, staged_upload, NULL, rc, err);
 		sl_fence f = 0;
-		if (!rc && (rc = be->ops->fence(be, SL_Q_COPY, &f)) == 0)
-			rc = be->ops->fence_sync(be, f); /* before the staging buffer is reused */
-		if (rc > 0)
-			rc = -rc;
-		if (rc && !err->msg[0])
-			sl_errf(err, -rc, "loading weights to the device: %s", be->err.msg);
-		(void)first;
+		int r = 0;
+		if (!rc && (r = be->ops->fence(be, SL_Q_COPY, &f)) == 0)
+			r = be->ops->fence_sync(be, f); /* before the staging buffer is reused */
+		if (r)
+			rc = sl_errf(err, -r, "loading weights to the device: %s", be->err.msg);
 	}
 	if (host_reg)
 		be->ops->unregister_host(be, stage, len);

@@ -48,24 +48,28 @@ void sl_host_drop(struct sl_weights *w, int id)
  * equals.  A host copy of a unit already copied to a device slot is the cheapest to lose.  Entries
  * whose last reader has not finished are skipped unless `wait` (then the caller waits for it).
  */
+static int64_t host_key(struct sl_weights *w, const struct unit *u, bool wait, bool pinned_too)
+{
+	if (u->hstate != H_READY || u->in_use || (u->host_pinned && !pinned_too))
+		return -1;
+	if (!wait && !last_use_done(w, u->host_done))
+		return -1;
+	return u->on_dev ? (int64_t)RANK_NONE + 1 : unit_rank(w, u);
+}
+
+static int64_t key_unpinned(struct sl_weights *w, const struct unit *u, bool wait)
+{
+	return host_key(w, u, wait, false);
+}
+
+static int64_t key_any(struct sl_weights *w, const struct unit *u, bool wait)
+{
+	return host_key(w, u, wait, true);
+}
+
 static int pick_victim(struct sl_weights *w, int32_t rank, bool pinned_too, bool wait)
 {
-	int best = -1;
-	int64_t best_key = -1;
-	for (int v = w->host_pol.ops->next_victim(&w->host_pol, -1); v >= 0;
-	     v = w->host_pol.ops->next_victim(&w->host_pol, v)) {
-		struct unit *u = &w->u[v];
-		if (u->hstate != H_READY || u->in_use || (u->host_pinned && !pinned_too))
-			continue;
-		int64_t key = u->on_dev ? (int64_t)RANK_NONE + 1 : unit_rank(w, u);
-		if (key <= rank || key <= best_key)
-			continue;
-		if (!wait && !last_use_done(w, u->host_done))
-			continue;
-		best = v;
-		best_key = key;
-	}
-	return best;
+	return sl_pick_farthest(w, &w->host_pol, rank, wait, pinned_too ? key_any : key_unpinned);
 }
 
 static bool evict_one(struct sl_weights *w, int32_t rank, bool pinned_too, bool wait)

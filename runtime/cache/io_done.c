@@ -57,6 +57,29 @@ int sl_io_done_reap(struct sl_weights *w, unsigned min, struct sl_err *err)
 	return rc;
 }
 
+int sl_io_done_drain(struct sl_weights *w, sl_read_done_fn done, void *ctx, int rc, struct sl_err *err)
+{
+	while (sl_io_outstanding(w->io)) {
+		struct sl_io_req *reqs[64];
+		struct sl_err e = { "" };
+		int k = sl_io_reap(w->io, 1, reqs, 64, &e);
+		if (k < 0)
+			return rc ? rc : sl_errf(err, -k, "%s", e.msg);
+		for (int j = 0; j < k; j++) {
+			struct unit *u = reqs[j]->user;
+			int r = 0;
+			if (reqs[j]->result < 0 && !rc)
+				r = sl_errf(err, (int)-reqs[j]->result, "%s: reading weights of '%s': %s", w->f->path,
+					    u->name, e.msg);
+			else if (reqs[j]->result >= 0 && !rc)
+				r = done(w, u, ctx, err);
+			if (r && !rc)
+				rc = r;
+		}
+	}
+	return rc;
+}
+
 int sl_io_done_wait(struct sl_weights *w, int id, struct sl_err *err)
 {
 	struct unit *u = &w->u[id];

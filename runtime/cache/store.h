@@ -132,12 +132,21 @@ void sl_dev_evict(struct sl_weights *w, int id);
 /* Resident loading: every DEVICE unit of the plan, read (in place or staged) and uploaded. */
 int sl_dev_load_resident(struct sl_weights *w, struct sl_err *err);
 
+/* weights.c: the entry of pol whose next use is farthest and strictly after `rank`, least recently
+ * used among equals.  key() gives an entry's next-use key, or -1 when it cannot go now. */
+typedef int64_t (*sl_victim_key_fn)(struct sl_weights *w, const struct unit *u, bool wait);
+int sl_pick_farthest(struct sl_weights *w, struct sl_policy *pol, int32_t rank, bool wait, sl_victim_key_fn key);
+
 /* io_done.c */
 /* Reap completed reads (wait for at least min).  A failed read is fatal for the model. */
 int sl_io_done_reap(struct sl_weights *w, unsigned min, struct sl_err *err);
 /* Wait for unit id's read; counts the wait as io_wait. */
 int sl_io_done_wait(struct sl_weights *w, int id, struct sl_err *err);
 int sl_io_done_submit(struct sl_weights *w, struct unit *u, void *buf, struct sl_err *err);
+/* Reap every outstanding read (even after a failure, so none lands in memory about to be freed),
+ * calling done() for each that succeeded; 0 or the first error. */
+typedef int (*sl_read_done_fn)(struct sl_weights *w, struct unit *u, void *ctx, struct sl_err *err);
+int sl_io_done_drain(struct sl_weights *w, sl_read_done_fn done, void *ctx, int rc, struct sl_err *err);
 
 /* Has nothing read the buffer since fence f?  The test hook answers yes without asking. */
 static inline bool last_use_done(struct sl_weights *w, sl_fence f)

@@ -364,6 +364,20 @@ int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err)
 	return 0;
 }
 
+int sl_pick_farthest(struct sl_weights *w, struct sl_policy *pol, int32_t rank, bool wait, sl_victim_key_fn key)
+{
+	int best = -1;
+	int64_t best_key = rank;
+	for (int v = pol->ops->next_victim(pol, -1); v >= 0; v = pol->ops->next_victim(pol, v)) {
+		int64_t k = key(w, &w->u[v], wait);
+		if (k > best_key) {
+			best = v;
+			best_key = k;
+		}
+	}
+	return best;
+}
+
 /* ---- queries ---- */
 
 void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *out)
