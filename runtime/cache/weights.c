@@ -296,10 +296,29 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 		return 0;
 	}
 	if (w->zero_copy_map) {
-		if ((rc = sl_io_map(w->io, u->file_offset, u->size, ptr, err)))
-			return rc;
-		w->st.misses++;
-		w->st.bytes_read += u->size; /* the page cache decides; count it as read */
+		/* The page cache is the host tier: a mapped pointer stands in for the read buffer. */
+		const void *src;
+		if (!u->on_dev) {
+			if ((rc = sl_io_map(w->io, u->file_offset, u->size, &src, err)))
+				return rc;
+			w->st.misses++;
+			w->st.bytes_read += u->size; /* the page cache decides; count it as read */
+			u->req.data = (void *)src;
+		} else {
+			w->st.hits++;
+		}
+		if (w->host_visible) {
+			*ptr = u->req.data;
+			u->in_use++;
+			return 0;
+		}
+		if (!u->on_dev && (rc = sl_dev_start_upload(w, id, -1, true, err)))
+			return rc == -ENOSPC ? sl_errf(err, ENOMEM, "device window exhausted streaming '%s'", u->name)
+					     : rc;
+		if ((rc = w->be->ops->wait(w->be, SL_Q_COMPUTE, u->dev_ready)))
+			return sl_errf(err, -rc, "device: %s", w->be->err.msg);
+		w->dev_pol.ops->touch(&w->dev_pol, id);
+		*ptr = sl_dev_ptr(w, id);
 		u->in_use++;
 		return 0;
 	}
@@ -351,7 +370,7 @@ int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err)
 	if (u->resident || !u->in_use)
 		return 0;
 	u->in_use--;
-	if (w->zero_copy_map || !(w->be->ops->caps & SL_BE_ASYNC))
+	if (!(w->be->ops->caps & SL_BE_ASYNC))
 		return 0; /* synchronous: the kernels already ran */
 	sl_fence f;
 	int rc = w->be->ops->fence(w->be, SL_Q_COMPUTE, &f);
