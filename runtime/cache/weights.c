@@ -99,11 +99,11 @@ static int open_io(struct sl_weights *w, bool streaming, struct sl_err *err)
 	const char *engine = w->cfg.io_engine ? w->cfg.io_engine : "auto";
 	/* While streaming, a completion thread refills the drive's queue during compute: one large
 	 * layer is far more than the queue holds, and the model's thread only looks between ops. */
-	ioc.thread = streaming && strcmp(engine, "mmap");
+	ioc.thread = streaming;
 	int rc = sl_io_open(engine, &src, &ioc, &w->io, err);
 	if (rc)
 		return rc;
-	w->zero_copy_map = !strcmp(sl_io_engine_name(w->io), "mmap");
+	w->zero_copy_map = sl_io_maps(w->io);
 	return 0;
 }
 

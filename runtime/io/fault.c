@@ -318,6 +318,7 @@ int sl_io_fault_wrap(struct sl_io_engine *inner, const char *spec, struct sl_io_
 	f->e.mem_align = inner->mem_align;
 	f->e.qd = inner->qd;
 	f->e.sync = inner->sync;
+	f->e.maps = inner->maps;
 	snprintf(f->e.name, sizeof(f->e.name), "fault(%.24s)", inner->name);
 	*out = &f->e;
 	return 0;

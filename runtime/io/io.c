@@ -183,6 +183,11 @@ int sl_io_span(const struct sl_io *io, uint64_t off, uint64_t len, uint64_t *ali
 	return 0;
 }
 
+bool sl_io_maps(const struct sl_io *io)
+{
+	return io->eng->maps;
+}
+
 int sl_io_map(struct sl_io *io, uint64_t off, uint64_t len, const void **ptr, struct sl_err *err)
 {
 	struct sl_io_engine *e = io->eng;

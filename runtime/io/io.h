@@ -161,6 +161,9 @@ unsigned sl_io_outstanding(const struct sl_io *io);
  * a registered bounce buffer the io keeps.  Not while asynchronous requests are outstanding. */
 int sl_io_read(struct sl_io *io, uint64_t off, uint64_t len, void *buf, struct sl_err *err);
 
+/* Does the engine hand out pointers into a mapping of the source (the page cache)?  A consumer
+ * then uses the mapping as its host tier instead of reading into buffers of its own. */
+bool sl_io_maps(const struct sl_io *io);
 /* mmap engine only: a pointer into the mapping (no copy).  -ENOTSUP for other engines. */
 int sl_io_map(struct sl_io *io, uint64_t off, uint64_t len, const void **ptr, struct sl_err *err);
 

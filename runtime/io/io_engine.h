@@ -96,6 +96,8 @@ struct sl_io_engine {
 	uint32_t qd;        /* commands it takes in flight at most */
 	bool sync;          /* submit does the I/O itself (pread, mmap): the generic layer calls
 			     * it only from the I/O thread, without the lock, when there is one */
+	bool maps;          /* map() hands out pointers into the page cache (mmap): a capability,
+			     * so a decorator passes on its inner engine's */
 };
 
 extern const struct sl_io_ops sl_io_uring_ops;

@@ -56,6 +56,7 @@ static int mmap_open(const struct sl_io_source *src, const struct sl_io_engine_p
 	}
 	st->e.qd = p->qd;
 	st->e.sync = true;
+	st->e.maps = true;
 	*out = &st->e;
 	return 0;
 }
