@@ -9,6 +9,7 @@
  * (entries ~ U(-1,1)/sqrt(cols)); the output is gibberish, but stable.
  */
 #include "model/synth.h"
+#include "atomic_file.h"
 #include "gguf.h"
 #include "quant/quant.h"
 
@@ -153,6 +154,7 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		return sl_errf(err, ENOMEM, "out of memory");
 	int rc = 0;
 	int fd = -1;
+	struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 
 	sl_gguf_writer_set_str(w, "general.architecture", "llama");
 	sl_gguf_writer_set_str(w, "general.name", "sluice synthetic llama");
@@ -258,11 +260,11 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		}
 		total += sl_gguf_writer_tensor_size(w, idx);
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = sl_errf(err, errno, "%s: cannot create: %s", path, strerror(errno));
+	/* A temporary file renamed over path at the end: an error or a signal never leaves a
+	 * half-written model, nor destroys the file that was there (runtime/atomic_file.h). */
+	if ((rc = sl_atomic_file_open(&af, path, NULL, err)))
 		goto out_ts;
-	}
+	fd = af.fd;
 	if ((rc = sl_gguf_writer_write_header(w, fd, err)))
 		goto out_ts;
 	uint64_t done = 0;
@@ -277,15 +279,13 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	}
 	if (!rc)
 		rc = sl_gguf_writer_finish(w, fd, err);
-	if (!rc && fsync(fd))
-		rc = sl_errf(err, errno, "%s: fsync: %s", path, strerror(errno));
+	if (!rc)
+		rc = sl_atomic_file_commit(&af, err); /* fsync, close, rename */
 out_ts:
 	free(ts);
 out:
-	if (fd >= 0 && close(fd) && !rc)
-		rc = sl_errf(err, errno, "%s: close: %s", path, strerror(errno));
 	if (rc && fd >= 0)
-		unlink(path); /* never leave a half-written model behind */
+		sl_atomic_file_abort(&af); /* never leave a half-written model behind */
 	free(toks);
 	free(scores);
 	free(types);
