@@ -19,6 +19,7 @@
  * root and is the script's job); O_DIRECT engines bypass it anyway.
  */
 #include "cli.h"
+#include "atomic_file.h"
 #include "gguf.h"
 #include "io/io.h"
 #include "mem/pool.h"
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct opts {
 	const char *file, *engine, *pattern, *iolog, *fault;
@@ -300,6 +302,8 @@ int cmd_bench_io(int argc, char **argv)
 				    .buffered = o.buffered, .fault = o.fault, .thread = o.thread };
 	struct sl_io_source src = { .kind = SL_IO_SOURCE_FILE, .path = o.file };
 	struct sl_io *io = NULL;
+	if (cli_check_input("bench io", o.file))
+		return 1;
 	int r = sl_io_open(o.engine, &src, &cfg, &io, &err);
 	if (r < 0)
 		return cli_error("bench io", "%s", err.msg);
@@ -346,14 +350,23 @@ int cmd_bench_io(int argc, char **argv)
 		return cli_error("bench io", "%s", err.msg);
 	}
 
+	/* The iolog is written like every file sluice writes: a temporary file renamed over
+	 * OUT when complete, never the benchmarked file itself (runtime/atomic_file.h). */
 	struct iolog log = { NULL, o.file };
+	struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 	if (o.iolog) {
-		log.f = fopen(o.iolog, "w");
-		if (!log.f) {
+		int lfd = -1;
+		if (sl_atomic_file_open(&af, o.iolog, o.file, &err) < 0 || (lfd = dup(af.fd)) < 0 ||
+		    !(log.f = fdopen(lfd, "w"))) {
+			if (lfd >= 0)
+				close(lfd);
+			if (af.fd >= 0)
+				snprintf(err.msg, sizeof(err.msg), "%s: %s", o.iolog, strerror(errno));
+			sl_atomic_file_abort(&af);
 			sl_pool_destroy(pool);
 			sl_io_close(io);
 			free(v);
-			return cli_error("bench io", "%s: %s", o.iolog, strerror(errno));
+			return cli_error("bench io", "%s", err.msg);
 		}
 		fprintf(log.f, "fio version 2 iolog\n%s add\n%s open\n", o.file, o.file);
 		sl_io_set_trace(io, trace_cmd, &log);
@@ -365,7 +378,14 @@ int cmd_bench_io(int argc, char **argv)
 	uint64_t t1 = sl_now_ns();
 	if (log.f) {
 		fprintf(log.f, "%s close\n", o.file);
-		fclose(log.f);
+		bool bad = ferror(log.f);
+		if ((fclose(log.f) || bad) && r >= 0) {
+			r = -EIO;
+			snprintf(err.msg, sizeof(err.msg), "%s: write error: %s", o.iolog, strerror(errno ? errno : EIO));
+		}
+		if (r >= 0 && sl_atomic_file_commit(&af, &err) < 0)
+			r = -EIO;
+		sl_atomic_file_abort(&af); /* after a commit: nothing left to do */
 	}
 	struct sl_io_stats st;
 	sl_io_get_stats(io, &st);
@@ -384,18 +404,43 @@ int cmd_bench_io(int argc, char **argv)
 		double busy = st.busy_ns ? (double)st.busy_ns / (double)(t1 - t0) * 100 : 0;
 		double avg_cmd = st.commands ? (double)st.bytes / (double)st.commands : 0;
 		if (o.json) {
-			printf("{\"file\":\"%s\",\"engine\":\"%s\",\"pattern\":\"%s\",\"bs\":%llu,\"qd\":%ld,"
-			       "\"alignment\":%u,\"requests\":%zu,\"commands\":%llu,\"bytes\":%llu,"
-			       "\"seconds\":%.6f,\"mib_per_s\":%.1f,\"iops\":%.1f,\"avg_command_bytes\":%.0f,"
-			       "\"lat_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f},\"busy_pct\":%.1f,"
-			       "\"busy_retries\":%llu,\"pool_locked\":%s,\"notice\":\"%s\"}\n",
-			       o.file, sl_io_engine_name(io), o.pattern, (unsigned long long)o.bs, o.qd,
-			       sl_io_alignment(io), n, (unsigned long long)st.commands,
-			       (unsigned long long)bytes, secs, mibs, iops, avg_cmd, p50, p99, p999, busy,
-			       (unsigned long long)st.busy_retries, ps.locked ? "true" : "false",
-			       sl_io_notice(io));
+			/* Strings through the one JSON string writer, numbers through the one number
+			 * writer (a run too short to time gives null, not inf): cli.h. */
+			FILE *j = stdout;
+			const struct { const char *key; double v; int dec; } nums[] = {
+				{ "seconds", secs, 6 }, { "mib_per_s", mibs, 1 }, { "iops", iops, 1 },
+				{ "avg_command_bytes", avg_cmd, 0 },
+			};
+			fputs("{\"file\":", j);
+			cli_json_cstr(j, o.file);
+			fputs(",\"engine\":", j);
+			cli_json_cstr(j, sl_io_engine_name(io));
+			fputs(",\"pattern\":", j);
+			cli_json_cstr(j, o.pattern);
+			fprintf(j, ",\"bs\":%llu,\"qd\":%ld,\"alignment\":%u,\"requests\":%zu,\"commands\":%llu,"
+				   "\"bytes\":%llu",
+				(unsigned long long)o.bs, o.qd, sl_io_alignment(io), n, (unsigned long long)st.commands,
+				(unsigned long long)bytes);
+			for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+				fprintf(j, ",\"%s\":", nums[k].key);
+				cli_json_num(j, nums[k].v, nums[k].dec);
+			}
+			fputs(",\"lat_us\":{\"p50\":", j);
+			cli_json_num(j, p50, 1);
+			fputs(",\"p99\":", j);
+			cli_json_num(j, p99, 1);
+			fputs(",\"p999\":", j);
+			cli_json_num(j, p999, 1);
+			fputs("},\"busy_pct\":", j);
+			cli_json_num(j, busy, 1);
+			fprintf(j, ",\"busy_retries\":%llu,\"pool_locked\":%s,\"notice\":",
+				(unsigned long long)st.busy_retries, ps.locked ? "true" : "false");
+			cli_json_cstr(j, sl_io_notice(io));
+			fputs("}\n", j);
 		} else {
-			printf("file      %s (%llu bytes)\n", o.file, (unsigned long long)sl_io_file_size(io));
+			char sf[1024];
+			printf("file      %s (%llu bytes)\n", cli_safe(o.file, strlen(o.file), sf, sizeof sf),
+			       (unsigned long long)sl_io_file_size(io));
 			printf("engine    %s  alignment %u  qd %u  bs %llu  pattern %s\n", sl_io_engine_name(io),
 			       sl_io_alignment(io), sl_io_queue_depth(io), (unsigned long long)o.bs, o.pattern);
 			printf("read      %llu bytes in %zu requests, %llu commands (avg %.0f KiB) in %.3f s\n",

@@ -4,7 +4,9 @@
 #define SLUICE_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Each subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
 int cmd_run(int argc, char **argv);
@@ -26,5 +28,36 @@ bool cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out);
 
 /* A progress bar on stderr when it is a terminal; silent otherwise. */
 void cli_progress(const char *label, uint64_t done, uint64_t total);
+
+/*
+ * Untrusted text (metadata, tensor names, file names).  One writer of each kind for every tool:
+ *   cli_json_str   a JSON string: quote and backslash escaped, control bytes as \u00XX, each byte that is
+ *                  not part of valid UTF-8 as \ufffd (U+FFFD); valid UTF-8 is written as it is.
+ *   cli_json_num   a JSON number; NaN and infinities are written as null. decimals >= 0: "%.*f";
+ *                  decimals < 0: "%.*g" with -decimals significant digits.
+ *   cli_safe       text for a terminal into buf: control bytes (C0, DEL, C1) and bytes that are
+ *                  not valid UTF-8 as \xNN, a backslash doubled; cut with "..." to fit cap. Returns buf.
+ *   cli_text       cli_safe written to o.
+ * cli_error passes its whole message through cli_safe.
+ */
+void cli_json_str(FILE *o, const char *s, size_t len);
+void cli_json_cstr(FILE *o, const char *s);
+void cli_json_num(FILE *o, double v, int decimals);
+const char *cli_safe(const char *s, size_t len, char *buf, size_t cap);
+void cli_text(FILE *o, const char *s, size_t len);
+
+/* At the end of main: flush and close stdout; a failed write anywhere becomes exit status 1 and
+ * "sluice: writing output: REASON".  Returns the status to exit with. */
+int cli_finish(int status);
+/* fflush(stdout), remembering why it failed for cli_finish: 0 or -1. */
+int cli_flush_stdout(void);
+
+/* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE remove the temporary file of any write in progress
+ * (runtime/atomic_file.h), then end the process as the signal would have. */
+void cli_cleanup_on_signals(void);
+
+/* A model or data file given on the command line must be a regular file or a block device (a FIFO
+ * would block forever, /dev/zero never ends): 0, or 1 after an error message. */
+int cli_check_input(const char *cmd, const char *path);
 
 #endif

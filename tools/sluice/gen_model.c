@@ -80,9 +80,11 @@ int cmd_gen_model(int argc, char **argv)
 	if (p.n_embd % p.head_dim || (p.n_ff % sl_type_traits(p.type)->block_size))
 		return cli_error("gen-model", "--dim/--ff must be multiples of the head size %u and the %s block size",
 				 p.head_dim, sl_type_name(p.type));
+	/* Written to a temporary file renamed over OUT when complete (runtime/atomic_file.h). */
 	if (sl_synth_write(&p, out, quiet ? NULL : progress, NULL, &err))
 		return cli_error("gen-model", "%s", err.msg);
-	fprintf(stderr, "gen-model: %s: llama, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n", out,
-		sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
+	char so[1024];
+	fprintf(stderr, "gen-model: %s: llama, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n",
+		cli_safe(out, strlen(out), so, sizeof so), sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
 	return 0;
 }

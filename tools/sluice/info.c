@@ -13,20 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void json_str(FILE *o, const char *s, uint64_t len)
-{
-	fputc('"', o);
-	for (uint64_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(o, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(o, "\\u%04x", c);
-		else
-			fputc(c, o);
-	}
-	fputc('"', o);
-}
+/* Every string from the file is untrusted: JSON through cli_json_str (NaN/Inf as null, bad
+ * UTF-8 as U+FFFD), text through cli_text (control bytes as \xNN): see cli.h. */
 
 /* A scalar metadata value, as text (json selects quoting). */
 static void print_scalar(FILE *o, const struct gguf_value *v, bool json)
@@ -39,16 +27,19 @@ static void print_scalar(FILE *o, const struct gguf_value *v, bool json)
 		fprintf(o, "%" PRId64, v->i64);
 		break;
 	case GGUF_TYPE_FLOAT32: case GGUF_TYPE_FLOAT64:
-		fprintf(o, "%.9g", v->f64);
+		if (json)
+			cli_json_num(o, v->f64, -9);
+		else
+			fprintf(o, "%.9g", v->f64);
 		break;
 	case GGUF_TYPE_BOOL:
 		fputs(v->b ? "true" : "false", o);
 		break;
 	case GGUF_TYPE_STRING:
 		if (json)
-			json_str(o, v->str.s, v->str.len);
+			cli_json_str(o, v->str.s, v->str.len);
 		else
-			fprintf(o, "%.*s", (int)SL_MIN(v->str.len, 200u), v->str.s);
+			cli_text(o, v->str.s, SL_MIN(v->str.len, 200u));
 		break;
 	case GGUF_TYPE_ARRAY:
 		if (json)
@@ -91,6 +82,8 @@ int cmd_info(int argc, char **argv)
 	const char *path = argv[optind];
 	struct gguf_file *f;
 	struct sl_err err;
+	if (cli_check_input("info", path))
+		return 1;
 	if (sl_gguf_open(path, &f, &err))
 		return cli_error("info", "%s", err.msg);
 
@@ -108,16 +101,16 @@ int cmd_info(int argc, char **argv)
 	FILE *o = stdout;
 	if (json) {
 		fprintf(o, "{\n  \"file\": ");
-		json_str(o, path, strlen(path));
+		cli_json_str(o, path, strlen(path));
 		fprintf(o, ",\n  \"gguf_version\": %u,\n  \"architecture\": ", f->version);
-		json_str(o, arch, strlen(arch));
+		cli_json_str(o, arch, strlen(arch));
 		fprintf(o, ",\n  \"tensor_count\": %" PRIu64 ",\n  \"parameters\": %" PRIu64
 			   ",\n  \"tensor_bytes\": %" PRIu64 ",\n  \"file_bytes\": %" PRIu64
 			   ",\n  \"alignment\": %" PRIu64 ",\n  \"data_offset\": %" PRIu64 ",\n  \"metadata\": {",
 			f->n_tensors, n_elem, total, f->file_size, f->alignment, f->data_offset);
 		for (uint64_t i = 0; i < f->n_kv; i++) {
 			fprintf(o, "%s\n    ", i ? "," : "");
-			json_str(o, f->kv[i].key.s, f->kv[i].key.len);
+			cli_json_str(o, f->kv[i].key.s, f->kv[i].key.len);
 			fputs(": ", o);
 			print_scalar(o, &f->kv[i].val, true);
 		}
@@ -136,7 +129,7 @@ int cmd_info(int argc, char **argv)
 			for (uint64_t i = 0; i < f->n_tensors; i++) {
 				const struct gguf_tensor *t = &f->tensors[i];
 				fprintf(o, "%s\n    {\"name\": ", i ? "," : "");
-				json_str(o, t->name.s, t->name.len);
+				cli_json_str(o, t->name.s, t->name.len);
 				fprintf(o, ", \"type\": \"%s\", \"shape\": [", sl_type_name(t->type));
 				for (uint32_t d = 0; d < t->n_dims; d++)
 					fprintf(o, "%s%" PRId64, d ? ", " : "", t->ne[d]);
@@ -146,9 +139,10 @@ int cmd_info(int argc, char **argv)
 		}
 		fprintf(o, "\n}\n");
 	} else {
-		fprintf(o, "file:          %s\n", path);
+		char sb[1024];
+		fprintf(o, "file:          %s\n", cli_safe(path, strlen(path), sb, sizeof sb));
 		fprintf(o, "gguf version:  %u\n", f->version);
-		fprintf(o, "architecture:  %s\n", arch);
+		fprintf(o, "architecture:  %s\n", cli_safe(arch, strlen(arch), sb, sizeof sb));
 		fprintf(o, "tensors:       %" PRIu64 "\n", f->n_tensors);
 		fprintf(o, "parameters:    %" PRIu64 " (%.2f M)\n", n_elem, n_elem / 1e6);
 		fprintf(o, "tensor bytes:  %" PRIu64 " (%.2f MiB)\n", total, total / 1048576.0);
@@ -160,7 +154,7 @@ int cmd_info(int argc, char **argv)
 					per_type_bytes[t] / 1048576.0);
 		fprintf(o, "\nmetadata:\n");
 		for (uint64_t i = 0; i < f->n_kv; i++) {
-			fprintf(o, "  %-44s ", f->kv[i].key.s);
+			fprintf(o, "  %-44s ", cli_safe(f->kv[i].key.s, f->kv[i].key.len, sb, sizeof sb));
 			print_scalar(o, &f->kv[i].val, false);
 			fputc('\n', o);
 		}
@@ -168,7 +162,8 @@ int cmd_info(int argc, char **argv)
 			fprintf(o, "tensors:\n");
 			for (uint64_t i = 0; i < f->n_tensors; i++) {
 				const struct gguf_tensor *t = &f->tensors[i];
-				fprintf(o, "  %-40s %-6s [", t->name.s, sl_type_name(t->type));
+				fprintf(o, "  %-40s %-6s [", cli_safe(t->name.s, t->name.len, sb, sizeof sb),
+					sl_type_name(t->type));
 				for (uint32_t d = 0; d < t->n_dims; d++)
 					fprintf(o, "%s%" PRId64, d ? ", " : "", t->ne[d]);
 				fprintf(o, "] %" PRIu64 " bytes at %" PRIu64 "\n", t->size, t->file_offset);

@@ -59,16 +59,18 @@ int main(int argc, char **argv)
 		{ "bench", cmd_bench, NULL },
 		{ "topo", cmd_topo, NULL },
 	};
+	/* A signal during a write removes its temporary file (quantize, gen-model, bench io --iolog). */
+	cli_cleanup_on_signals();
 	if (argc < 2)
 		return usage(stderr);
 	const char *c = argv[1];
 	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help"))
-		return usage(stdout);
+		return cli_finish(usage(stdout));
 	if (apply_env())
 		return 1;
 	if (!strcmp(c, "version") || !strcmp(c, "--version")) {
 		printf("sluice %s\n", sluice_version());
-		return 0;
+		return cli_finish(0);
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(c, cmds[i].name))
@@ -77,7 +79,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sluice: '%s' is not available in this build\n", c);
 			return 1;
 		}
-		return cmds[i].fn(argc - 1, argv + 1);
+		/* Every command's output is checked once, here: a full disk or a closed pipe is a failure. */
+		return cli_finish(cmds[i].fn(argc - 1, argv + 1));
 	}
 	fprintf(stderr, "sluice: unknown command '%s'\n", c);
 	usage(stderr);

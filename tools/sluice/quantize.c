@@ -18,6 +18,7 @@
  * threads; tensor data is read with pread in chunks, never all at once.
  */
 #include "cli.h"
+#include "atomic_file.h"
 #include "gguf.h"
 #include "gguf_copy.h"
 #include "quant/quant.h"
@@ -234,6 +235,8 @@ int cmd_quantize(int argc, char **argv)
 
 	struct sl_err err = { { 0 } };
 	struct gguf_file *f = NULL;
+	if (cli_check_input("quantize", in))
+		return 1;
 	if (sl_gguf_open(in, &f, &err) < 0)
 		return cli_error("quantize", "%s", err.msg);
 
@@ -249,11 +252,13 @@ int cmd_quantize(int argc, char **argv)
 		if (!strcmp(k, "general.file_type") || !strcmp(k, "general.quantization_version"))
 			continue;
 		int r = sl_gguf_writer_copy_kv(w, &f->kv[i]);
+		char sk[1024];
 		if (r == 1)
-			fprintf(stderr, "sluice quantize: note: %s widened (%s has no exact writer type)\n", k,
-				sl_gguf_vtype_name(f->kv[i].val.type));
+			fprintf(stderr, "sluice quantize: note: %s widened (%s has no exact writer type)\n",
+				cli_safe(k, f->kv[i].key.len, sk, sizeof sk), sl_gguf_vtype_name(f->kv[i].val.type));
 		else if (r == -ENOTSUP)
-			fprintf(stderr, "sluice quantize: warning: %s (array of arrays) not copied\n", k);
+			fprintf(stderr, "sluice quantize: warning: %s (array of arrays) not copied\n",
+				cli_safe(k, f->kv[i].key.len, sk, sizeof sk));
 		else if (r < 0)
 			rc = r;
 	}
@@ -275,9 +280,12 @@ int cmd_quantize(int argc, char **argv)
 		total_elems += (uint64_t)sl_gguf_tensor_nelements(t);
 	}
 
-	int fd = rc ? -1 : open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (!rc && fd < 0)
-		rc = cli_error("quantize", "%s: %s", out, strerror(errno));
+	/* A temporary file next to OUT, renamed over it only when complete: an error or a signal
+	 * leaves OUT as it was, and OUT may never be IN by any path (runtime/atomic_file.h). */
+	struct sl_atomic_file af = { .fd = -1, .slot = -1 };
+	if (!rc && sl_atomic_file_open(&af, out, in, &err) < 0)
+		rc = cli_error("quantize", "%s", err.msg);
+	int fd = af.fd;
 	if (!rc && sl_gguf_writer_write_header(w, fd, &err) < 0)
 		rc = cli_error("quantize", "%s", err.msg);
 
@@ -318,19 +326,24 @@ int cmd_quantize(int argc, char **argv)
 		free(ibuf), free(obuf), free(fbuf);
 		total_in += t->size;
 		total_out += ors * (uint64_t)rows;
+		char sn[1024];
 		if (verbose && !rc)
-			printf("%-32s %-5s -> %-5s [%lld x %lld]\n", t->name.s, sl_type_name(t->type),
+			printf("%-32s %-5s -> %-5s [%lld x %lld]\n", cli_safe(t->name.s, t->name.len, sn, sizeof sn),
+			       sl_type_name(t->type),
 			       sl_type_name(types[i]), (long long)cols, (long long)rows);
 	}
 	if (!rc && sl_gguf_writer_finish(w, fd, &err) < 0)
 		rc = cli_error("quantize", "%s", err.msg);
-	if (fd >= 0 && close(fd) < 0 && !rc)
-		rc = cli_error("quantize", "%s: %s", out, strerror(errno));
-	if (rc && fd >= 0)
-		unlink(out);
-	if (!rc)
-		printf("quantized %s -> %s (%s): %llu tensors, %.1f MB -> %.1f MB\n", in, out, mix->name,
-		       (unsigned long long)f->n_tensors, total_in / 1e6, total_out / 1e6);
+	if (!rc && sl_atomic_file_commit(&af, &err) < 0)
+		rc = cli_error("quantize", "%s", err.msg);
+	if (rc)
+		sl_atomic_file_abort(&af);
+	if (!rc) {
+		char si[1024], so[1024];
+		printf("quantized %s -> %s (%s): %llu tensors, %.1f MB -> %.1f MB\n", cli_safe(in, strlen(in), si, sizeof si),
+		       cli_safe(out, strlen(out), so, sizeof so), mix->name, (unsigned long long)f->n_tensors,
+		       total_in / 1e6, total_out / 1e6);
+	}
 	free(types);
 	sl_gguf_writer_free(w);
 	sl_gguf_close(f);

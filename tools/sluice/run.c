@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static void run_usage(FILE *out)
@@ -61,29 +62,53 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static char *read_file(const char *path)
+/* The prompt file: a file, a pipe or a terminal; at most this many bytes, and text (no NUL). */
+#define PROMPT_MAX ((size_t)64 << 20)
+
+/* Read the prompt file into *out (NUL-terminated). 0, or 1 after an error message. */
+static int read_prompt(const char *path, char **out)
 {
+	struct stat st;
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return NULL;
-	size_t cap = 4096, len = 0;
+		return cli_error("run", "%s: %s", path, strerror(errno));
+	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return cli_error("run", "%s: %s", path, strerror(EISDIR));
+	}
+	size_t cap = 4096, len = 0, k;
 	char *buf = malloc(cap);
-	size_t k;
 	while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += k;
+		if (len > PROMPT_MAX)
+			break;
 		if (cap - len < 2) {
 			char *nb = realloc(buf, cap *= 2);
-			if (!nb) {
+			if (!nb)
 				free(buf);
-				buf = NULL;
-			}
 			buf = nb;
 		}
 	}
+	int e = ferror(f) ? (errno ? errno : EIO) : 0;
 	fclose(f);
-	if (buf)
-		buf[len] = 0;
-	return buf;
+	if (!buf)
+		return cli_error("run", "%s: out of memory reading the prompt", path);
+	const char *nul = memchr(buf, 0, len);
+	int rc = 0;
+	if (e)
+		rc = cli_error("run", "%s: read error: %s", path, strerror(e));
+	else if (len > PROMPT_MAX)
+		rc = cli_error("run", "%s: prompt file is larger than the limit of %zu MiB", path, PROMPT_MAX >> 20);
+	else if (nul)
+		rc = cli_error("run", "%s: prompt file contains a NUL byte at offset %zu (a prompt is text)", path,
+			       (size_t)(nul - buf));
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[len] = 0;
+	*out = buf;
+	return 0;
 }
 
 /* Print a token's bytes; the first piece after BOS loses the dummy-prefix space. */
@@ -98,8 +123,11 @@ static int emit(struct sluice_model *m, int32_t tok, bool strip_space)
 		p++;
 		n--;
 	}
+	/* stdout gone (a full disk, a closed pipe): stop now rather than generate into nothing. */
+	errno = 0;
 	fwrite(p, 1, n, stdout);
-	fflush(stdout);
+	if (cli_flush_stdout())
+		return -2;
 	return 0;
 }
 
@@ -163,10 +191,13 @@ int cmd_run(int argc, char **argv)
 		return cli_error("run", "--io: unknown engine '%s' (auto, uring, pread, mmap)", io);
 	char *prompt_buf = NULL;
 	if (prompt_file) {
-		prompt_buf = read_file(prompt_file);
-		if (!prompt_buf)
-			return cli_error("run", "%s: %s", prompt_file, strerror(errno));
+		if (read_prompt(prompt_file, &prompt_buf))
+			return 1;
 		prompt = prompt_buf;
+	}
+	if (cli_check_input("run", model_path)) {
+		free(prompt_buf);
+		return 1;
 	}
 	sluice_set_log_level(verbose ? 2 + verbose : 2);
 
@@ -232,9 +263,17 @@ int cmd_run(int argc, char **argv)
 		cli_error("run", "the prompt is empty and the model has no BOS token; give a prompt with -p");
 		goto out;
 	}
+	if (verbose) { /* general.name is untrusted text: escaped for the terminal */
+		char sn[256], sa[128];
+		fprintf(stderr, "sluice: model '%s' (%s), %u layers, vocabulary of %u\n",
+			cli_safe(info.name, strlen(info.name), sn, sizeof sn), cli_safe(info.arch, strlen(info.arch), sa, sizeof sa),
+			info.n_layer, info.n_vocab);
+	}
 	if (echo && len) {
+		errno = 0;
 		fputs(prompt, stdout);
-		fflush(stdout);
+		if (cli_flush_stdout())
+			goto out; /* stdout cannot be written: main's cli_finish says why, status 1 */
 	}
 
 	const float *logits;
@@ -259,9 +298,11 @@ int cmd_run(int argc, char **argv)
 		}
 		if (tok == info.eos)
 			break;
-		if (emit(m, tok, prev == info.bos && (!echo || len == 0))) {
-			fputc('\n', stdout);
-			cli_error("run", "%s", sluice_model_error(m));
+		if ((rc = emit(m, tok, prev == info.bos && (!echo || len == 0)))) {
+			if (rc != -2) { /* -2: stdout failed, reported by main's cli_finish */
+				fputc('\n', stdout);
+				cli_error("run", "%s", sluice_model_error(m));
+			}
 			status = 1;
 			break;
 		}

@@ -24,38 +24,28 @@ static void usage(FILE *o)
 		   "  --sysfs-root  read sysfs from DIR (default $SLUICE_SYSFS_ROOT or /sys)\n");
 }
 
-static void json_str(FILE *o, const char *s)
-{
-	fputc('"', o);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(o, "\\u%04x", c);
-		else
-			fputc(c, o);
-	}
-	fputc('"', o);
-}
-
+/* Strings come from sysfs (or --sysfs-root): written by the one JSON string writer (cli.h). */
 static void json_str_or_null(FILE *o, const char *s)
 {
 	if (*s)
-		json_str(o, s);
+		cli_json_cstr(o, s);
 	else
 		fputs("null", o);
 }
 
 static void print_json(FILE *o, const struct sl_topo *t)
 {
-	fprintf(o, "{\n  \"source\": \"%s\",\n  \"devices\": [", t->source);
+	fputs("{\n  \"source\": ", o);
+	cli_json_cstr(o, t->source);
+	fputs(",\n  \"devices\": [", o);
 	for (uint32_t i = 0; i < t->n_dev; i++) {
 		const struct sl_topo_dev *d = &t->dev[i];
-		fprintf(o, "%s\n    {\"index\": %u, \"bdf\": \"%s\", \"class\": \"%s\", \"class_code\": \"0x%06x\", "
+		fprintf(o, "%s\n    {\"index\": %u, \"bdf\": ", i ? "," : "", i);
+		cli_json_cstr(o, d->bdf);
+		fprintf(o, ", \"class\": \"%s\", \"class_code\": \"0x%06x\", "
 			   "\"vendor\": \"0x%04x\", \"device\": \"0x%04x\", \"subsystem_vendor\": \"0x%04x\", "
 			   "\"subsystem_device\": \"0x%04x\",\n     ",
-			i ? "," : "", i, d->bdf, sl_dev_class_name(d->cls), d->class_code, d->vendor, d->device,
+			sl_dev_class_name(d->cls), d->class_code, d->vendor, d->device,
 			d->subsys_vendor, d->subsys_device);
 		if (d->numa_node >= 0)
 			fprintf(o, "\"numa_node\": %d, ", d->numa_node);
@@ -78,7 +68,7 @@ static void print_json(FILE *o, const struct sl_topo *t)
 		fputs(", \"path\": [", o);
 		for (int k = 0; k < d->depth; k++) {
 			fputs(k ? ", " : "", o);
-			json_str(o, d->path[k]);
+			cli_json_cstr(o, d->path[k]);
 		}
 		fputs("]", o);
 		if (d->cls == SL_DEV_GPU) {
@@ -95,8 +85,11 @@ static void print_json(FILE *o, const struct sl_topo *t)
 	fprintf(o, "%s],\n  \"links\": [", t->n_dev ? "\n  " : "");
 	for (uint32_t k = 0; k < t->n_link; k++) {
 		const struct sl_topo_link *l = &t->link[k];
-		fprintf(o, "%s\n    {\"a\": \"%s\", \"b\": \"%s\", \"relation\": \"%s\", \"hops\": %u}", k ? "," : "",
-			t->dev[l->a].bdf, t->dev[l->b].bdf, sl_topo_rel_name(l->rel), l->hops);
+		fprintf(o, "%s\n    {\"a\": ", k ? "," : "");
+		cli_json_cstr(o, t->dev[l->a].bdf);
+		fputs(", \"b\": ", o);
+		cli_json_cstr(o, t->dev[l->b].bdf);
+		fprintf(o, ", \"relation\": \"%s\", \"hops\": %u}", sl_topo_rel_name(l->rel), l->hops);
 	}
 	fprintf(o, "%s]\n}\n", t->n_link ? "\n  " : "");
 }
