@@ -3,7 +3,7 @@
 # on a generated model and on a model whose rows fit no block size
 # (llama-2-tiny-random: everything falls back to f16), and the quantized
 # model still runs.
-# sluice-timeout: 90
+# sluice-timeout: 300
 set -u
 BIN=${SLUICE_BIN:-build/sluice}
 TMP=${SLUICE_TMP:-$(mktemp -d)}

@@ -2,7 +2,7 @@
 # tests/cli/test_topo.sh — `sluice topo`: runs on any machine (this one may have no GPU
 # or NVMe), --json is valid JSON, option errors fail with a message, and on a small
 # fake sysfs tree the tree and the GPU's nearest NVMe come out right.
-# sluice-timeout: 60
+# sluice-timeout: 300
 set -u
 BIN=${SLUICE_BIN:-build/sluice}
 TMP=${SLUICE_TMP:-$(mktemp -d)}

@@ -2,7 +2,7 @@
 # tests/io/test_bench_io.sh — `sluice bench io` end to end on a small file: every engine and
 # pattern produces sane JSON; SLUICE_IO_FAULT reaches the CLI and turns into a clear error;
 # "auto" falling back to pread says so.
-# sluice-timeout: 60
+# sluice-timeout: 300
 set -u
 BIN=${SLUICE_BIN:-build/sluice}
 [ -x "$BIN" ] || { echo "skip: $BIN not built"; exit 77; }

@@ -4,7 +4,7 @@
 # llama.cpp's tensor-type choices, dequantized error bounds
 # (tests/ref/check_quantized.py).  The per-block cross-check of every type
 # is the unit test test_quant_ref.
-# sluice-timeout: 60
+# sluice-timeout: 300
 set -u
 cd "$(dirname "$0")/../.."
 command -v python3 >/dev/null || { echo "python3 not found"; exit 77; }
