@@ -46,10 +46,21 @@ static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *n
 		return 0;
 	}
 	int64_t want_rows = rows ? rows : 1;
-	if (t->ne[0] != cols || t->ne[1] * t->ne[2] * t->ne[3] != want_rows || (rows == 0 && t->n_dims != 1))
-		return sl_errf(err, EINVAL, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
-			       m->gguf->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)cols,
-			       (long long)want_rows);
+	/* Exact shapes: a matrix is 2-D and a vector 1-D, whatever the element count. */
+	const uint32_t want_dims = rows ? 2 : 1;
+	if (t->n_dims != want_dims || t->ne[0] != cols || t->ne[1] != want_rows) {
+		char got[96];
+		int k = snprintf(got, sizeof(got), "[%lld", (long long)t->ne[0]);
+		for (uint32_t d = 1; d < t->n_dims && d < GGUF_MAX_DIMS && k > 0 && (size_t)k < sizeof(got); d++)
+			k += snprintf(got + k, sizeof(got) - (size_t)k, ", %lld", (long long)t->ne[d]);
+		if (k > 0 && (size_t)k < sizeof(got))
+			snprintf(got + k, sizeof(got) - (size_t)k, "]");
+		if (rows)
+			return sl_errf(err, EINVAL, "%s: tensor '%s' has shape %s (%u-D), expected [%lld, %lld] (2-D)",
+				       m->gguf->path, name, got, t->n_dims, (long long)cols, (long long)want_rows);
+		return sl_errf(err, EINVAL, "%s: tensor '%s' has shape %s (%u-D), expected [%lld] (1-D)", m->gguf->path,
+			       name, got, t->n_dims, (long long)cols);
+	}
 	/* Vectors (norms, biases) are used as float arrays directly. */
 	if (rows == 0 && t->type != SL_TYPE_F32)
 		return sl_errf(err, EINVAL, "%s: tensor '%s' is %s; 1-D tensors must be f32", m->gguf->path, name,
@@ -132,10 +143,28 @@ int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 			       hp->n_rot, hp->head_dim);
 	if (!(hp->rope_freq_base > 0) || !(hp->rms_eps >= 0))
 		return sl_errf(err, EINVAL, "%s: bad rope.freq_base or rms epsilon", m->gguf->path);
+	if (hp->n_ctx_train == 0)
+		return sl_errf(err, EINVAL, "%s: %s.context_length is 0 (the model must say how long a context it takes)",
+			       m->gguf->path, m->arch);
+	/* Layers the metadata does not count would be skipped without a word: refuse them. */
+	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+		const char *tn = m->gguf->tensors[i].name.s, *d = tn + 4;
+		uint64_t blk = 0;
+		if (strncmp(tn, "blk.", 4) || *d < '0' || *d > '9')
+			continue;
+		for (; *d >= '0' && *d <= '9'; d++) /* saturating: any huge number is past block_count */
+			blk = blk > UINT32_MAX ? blk : blk * 10 + (uint64_t)(*d - '0');
+		if (*d == '.' && blk >= hp->n_layer)
+			return sl_errf(err, EINVAL, "%s: tensor '%s' belongs to layer %llu but %s.block_count is %u",
+				       m->gguf->path, tn, (unsigned long long)blk, m->arch, hp->n_layer);
+	}
 
 	const struct gguf_tensor *te = sl_gguf_find_tensor(m->gguf, "token_embd.weight");
 	if (!te)
 		return sl_errf(err, EINVAL, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
+	if (te->n_dims != 2)
+		return sl_errf(err, EINVAL, "%s: tensor 'token_embd.weight' is %u-D, expected 2-D [n_embd, n_vocab]",
+			       m->gguf->path, te->n_dims);
 	hp->n_vocab = (uint32_t)te->ne[1];
 	if (hp->n_vocab != sl_vocab_size(m->vocab))
 		return sl_errf(err, EINVAL, "%s: token_embd has %u rows but the vocabulary has %u tokens", m->gguf->path,
@@ -306,5 +335,14 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	op(&f, be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float)), "download");
 	/* The sampler reads the logits on the host: everything queued must have run. */
 	op(&f, be->ops->sync(be), "sync");
-	return f.rc;
+	if (f.rc)
+		return f.rc;
+	/* NaN or Inf here would sample as token 0 forever: say so instead (n_vocab floats, cheap). */
+	for (uint32_t i = 0; i < hp->n_vocab; i++)
+		if (!isfinite(c->logits[i]))
+			return sl_errf(&c->err, ERANGE,
+				       "non-finite logits at position %d (logit %u is %g): the model's weights or "
+				       "activations overflow",
+				       pos0 + n - 1, i, (double)c->logits[i]);
+	return 0;
 }
