@@ -3,6 +3,7 @@
 #   make            libsluice.a, libsluice.so, the sluice CLI and the test programs, under build/
 #   make check      install missing packages (scripts/deps.sh), build, run every test (tests/run.sh)
 #   make asan       the same tests built with AddressSanitizer + UBSan, under build-asan/
+#   make tsan       the unit tests built with ThreadSanitizer, under build-tsan/
 #   make demo       generate a small synthetic model (cached) and run it; then stories260K if present
 #   make install PREFIX=/usr/local
 #   make print-version  the version (VERSION below, the only place it is written)
@@ -52,7 +53,7 @@ LIB_A   := $(BUILD)/libsluice.a
 LIB_SO  := $(BUILD)/libsluice.so.$(VERSION)
 CLI     := $(BUILD)/sluice
 
-.PHONY: all lib cli tests check asan demo install clean deps print-version
+.PHONY: all lib cli tests check asan tsan demo install clean deps print-version
 # Keep the test objects make would otherwise delete as intermediates.
 .SECONDARY:
 all: lib cli tests $(BUILD)/sluice.pc
@@ -106,6 +107,13 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    bash tests/run.sh --build build-asan --no-vm
 
+# ThreadSanitizer: the unit tests (the threaded ones are what it is for: contexts of one model on
+# several threads, the thread pool, the asynchronous backend, the I/O threads, the pressure monitor).
+# A test TSan cannot run skips itself (exit 77) with the reason, when __SANITIZE_THREAD__ is defined.
+tsan:
+	$(MAKE) BUILD=build-tsan OPT=-O1 DEBUG_DEFS=-DSL_DEBUG SAN="-fsanitize=thread -fno-omit-frame-pointer" all
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 bash tests/run.sh --build build-tsan --no-vm unit/
+
 demo: deps
 	$(MAKE) cli
 	bash scripts/demo.sh $(BUILD)
@@ -122,7 +130,7 @@ install: lib cli $(BUILD)/sluice.pc
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 -include mk/*.mk
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:%=%.d) $(TEST_HELPER_OBJS:.o=.d)
