@@ -10,8 +10,11 @@
 #include "quant/quant.h"
 #include "sys/pressure.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
 
 #define DEFAULT_N_BATCH 64
 
@@ -32,6 +35,8 @@ SLUICE_API void sluice_set_log_level(int level)
 
 SLUICE_API void sluice_model_params_init(struct sluice_model_params *p)
 {
+	if (!p)
+		return;
 	memset(p, 0, sizeof(*p));
 	p->backend = "cpu";
 	p->io_engine = "auto";
@@ -64,11 +69,53 @@ static int ensure_msg(struct sl_err *e, int rc, const char *what)
 	return rc;
 }
 
-/* The model's error buffer, written by the calls that take a const model (tokenize, token_to_piece,
- * get_info): it is the handle's one mutable part, like the error of a FILE. */
+/*
+ * Errors of the calls that take a const model (tokenize, token_to_piece, get_info), which may run on
+ * several threads at once: each thread keeps the message of its own last failed call, and
+ * sluice_model_error(m) gives it back to that thread.  One buffer per thread, not per model: a
+ * thread's failed call on another model replaces it (then sluice_model_error(m) says so).
+ */
+static _Thread_local struct {
+	const struct sluice_model *m;
+	struct sl_err err;
+} tl_model;
+
 static struct sl_err *model_err(const struct sluice_model *m)
 {
-	return &((struct sluice_model *)m)->err;
+	tl_model.m = m;
+	return &tl_model.err;
+}
+
+/*
+ * One context, one thread at a time: every call on a context takes its busy flag, and a second
+ * thread that finds it taken gets -EBUSY.  Its message cannot go into the context's buffer (the
+ * thread that holds the context owns that), so it goes into a per-thread slot that
+ * sluice_ctx_error(c) shows to the refused thread.
+ */
+static _Thread_local struct {
+	const struct sluice_ctx *c;
+	char msg[160];
+} tl_busy;
+
+static int ctx_enter(struct sluice_ctx *c, const char *fn)
+{
+	int idle = 0;
+	if (!atomic_compare_exchange_strong_explicit(&c->busy, &idle, 1, memory_order_acquire, memory_order_relaxed)) {
+		tl_busy.c = c;
+		snprintf(tl_busy.msg, sizeof(tl_busy.msg),
+			 "%s: the context is in use by another thread (a context must be used by one thread at a time)",
+			 fn);
+		sl_log(SL_LOG_ERROR, "%s", tl_busy.msg);
+		return -EBUSY;
+	}
+	if (tl_busy.c == c)
+		tl_busy.c = NULL;
+	return 0;
+}
+
+static void ctx_leave(struct sluice_ctx *c)
+{
+	atomic_store_explicit(&c->busy, 0, memory_order_release);
 }
 
 SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_params *params,
@@ -76,27 +123,43 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 {
 	struct sluice_model_params defaults;
 	struct sl_err err = { "" };
-	int rc;
+	int rc = 0;
 	uint64_t t0 = sl_now_ns();
 	if (!params) {
 		sluice_model_params_init(&defaults);
 		params = &defaults;
 	}
+	if (out)
+		*out = NULL;
 	if (!out || !path) {
-		rc = sl_errf(&err, EINVAL, out ? "no model path given" : "sluice_model_load: out is NULL");
+		rc = sl_errf(&err, EINVAL, out ? "sluice_model_load: path is NULL" : "sluice_model_load: out is NULL");
 		copy_err(errbuf, err_len, &err);
 		return rc;
 	}
-	*out = NULL;
+	if (params->flags || params->reserved) /* room to grow the struct without breaking callers */
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0 (flags %#x, reserved %#x)",
+			     params->flags, params->reserved);
+	else if (params->lookahead < 0 || params->lookahead > SLUICE_MAX_LOOKAHEAD)
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: lookahead %d out of range (0 = default, 1 to %d)",
+			     params->lookahead, SLUICE_MAX_LOOKAHEAD);
+	else if (params->n_threads < 0 || params->n_threads > SLUICE_MAX_THREADS)
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: n_threads %d out of range (0 = all CPUs, 1 to %d)",
+			     params->n_threads, SLUICE_MAX_THREADS);
+	if (rc) {
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
 	struct sluice_model *m = calloc(1, sizeof(*m));
 	if (!m) {
 		rc = sl_errf(&err, ENOMEM, "%s: out of memory for the model handle", path);
 		copy_err(errbuf, err_len, &err);
 		return rc;
 	}
-	if (params->flags || params->reserved) { /* room to grow the struct without breaking callers */
-		rc = sl_errf(&err, EINVAL, "sluice_model_params: flags and reserved must be 0");
-		goto fail;
+	if ((rc = pthread_mutex_init(&m->lock, NULL))) {
+		free(m);
+		rc = sl_errf(&err, rc, "%s: cannot create the model's lock: %s", path, strerror(rc));
+		copy_err(errbuf, err_len, &err);
+		return rc;
 	}
 	if ((rc = sl_gguf_open(path, &m->gguf, &err)))
 		goto fail;
@@ -151,10 +214,9 @@ fail:
 	return rc;
 }
 
-SLUICE_API void sluice_model_free(struct sluice_model *m)
+/* Free the model itself: no context is left and the caller has let go of it. */
+static void model_destroy(struct sluice_model *m)
 {
-	if (!m)
-		return;
 	sl_pressure_stop(m->pressure); /* no callback runs after this returns */
 	sl_weights_free(m->weights);
 	sl_backend_free(m->be);
@@ -163,12 +225,42 @@ SLUICE_API void sluice_model_free(struct sluice_model *m)
 	free(m->layers);
 	free(m->order);
 	free(m->layer_start);
+	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/*
+ * With live contexts the model cannot go yet (they use its weights and backend): it is marked
+ * freed, and the last sluice_ctx_free frees it.  Nothing is freed twice and nothing leaks.
+ */
+SLUICE_API void sluice_model_free(struct sluice_model *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (m->freed) {
+		pthread_mutex_unlock(&m->lock);
+		sl_log(SL_LOG_ERROR, "sluice_model_free: the model was already freed (ignored)");
+		return;
+	}
+	m->freed = true;
+	uint32_t live = m->n_ctxs;
+	pthread_mutex_unlock(&m->lock);
+	if (live) {
+		sl_log(SL_LOG_WARN, "sluice_model_free: %u context%s still use%s the model; it is freed with the last of them",
+		       live, live == 1 ? "" : "s", live == 1 ? "s" : "");
+		return;
+	}
+	model_destroy(m);
 }
 
 SLUICE_API const char *sluice_model_error(const struct sluice_model *m)
 {
-	return m ? m->err.msg : "no model (NULL handle)";
+	if (!m)
+		return "no model (NULL handle)";
+	if (tl_model.m != m)
+		return tl_model.m ? "(this thread's last failed call was on another model)" : "";
+	return tl_model.err.msg;
 }
 
 SLUICE_API int sluice_model_get_info(const struct sluice_model *m, struct sluice_model_info *o)
@@ -203,8 +295,9 @@ SLUICE_API int sluice_tokenize(const struct sluice_model *m, const char *text, s
 {
 	if (!m)
 		return -EINVAL;
-	if ((!text && len) || !n_out)
-		return sl_errf(model_err(m), EINVAL, "sluice_tokenize: %s is NULL", !n_out ? "n_out" : "text");
+	if ((!text && len) || !n_out || (!tokens && cap))
+		return sl_errf(model_err(m), EINVAL, "sluice_tokenize: %s is NULL",
+			       !n_out ? "n_out" : !text && len ? "text" : "tokens (with cap > 0)");
 	int rc = sl_tokenize(m->vocab, text, len, add_bos, tokens, cap, n_out);
 	if (rc == -ENOSPC)
 		return sl_errf(model_err(m), ENOSPC, "tokenize: the text needs %zu tokens, the buffer holds %zu", *n_out,
@@ -235,26 +328,57 @@ SLUICE_API int sluice_token_to_piece(const struct sluice_model *m, int32_t token
 
 SLUICE_API void sluice_ctx_params_init(struct sluice_ctx_params *p)
 {
-	memset(p, 0, sizeof(*p));
+	if (p)
+		memset(p, 0, sizeof(*p));
 }
 
-SLUICE_API void sluice_ctx_free(struct sluice_ctx *c)
+/* The context's device memory, with the model locked. */
+static void ctx_release(struct sluice_ctx *c)
 {
-	if (!c)
-		return;
 	struct sl_backend *be = c->m->be;
 	be->ops->sync(be); /* nothing queued may still write the KV cache or activations */
-	for (uint32_t l = 0; c->k_cache && l < c->m->hp.n_layer; l++) {
+	for (uint32_t l = 0; c->k_cache && l < c->m->hp.n_layer; l++)
 		be->ops->free(be, c->k_cache[l], c->kv_bytes);
+	for (uint32_t l = 0; c->v_cache && l < c->m->hp.n_layer; l++)
 		be->ops->free(be, c->v_cache[l], c->kv_bytes);
-	}
 	free(c->k_cache);
 	free(c->v_cache);
 	float **bufs[7] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev };
 	for (int i = 0; i < 7; i++)
 		be->ops->free(be, *bufs[i], c->act_bytes[i]);
 	free(c->logits);
+}
+
+SLUICE_API void sluice_ctx_free(struct sluice_ctx *c)
+{
+	if (!c)
+		return;
+	/* Freeing a context another thread is using would pull memory from under it: refuse (it leaks). */
+	if (ctx_enter(c, "sluice_ctx_free"))
+		return;
+	struct sluice_model *m = c->m;
+	pthread_mutex_lock(&m->lock);
+	ctx_release(c);
+	bool last = --m->n_ctxs == 0 && m->freed;
+	pthread_mutex_unlock(&m->lock);
+	if (tl_busy.c == c)
+		tl_busy.c = NULL;
 	free(c);
+	if (last)
+		model_destroy(m);
+}
+
+/* MemAvailable in bytes (sysinfo's free + buffers where /proc is missing); 0 when unknown. */
+static uint64_t mem_available(void)
+{
+	uint64_t avail, total;
+	long page = sysconf(_SC_PAGESIZE);
+	if (!sl_meminfo_pages(&avail, &total))
+		return avail * (uint64_t)(page > 0 ? page : 4096);
+	struct sysinfo si;
+	if (!sysinfo(&si))
+		return ((uint64_t)si.freeram + si.bufferram) * si.mem_unit;
+	return 0;
 }
 
 SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_params *p, struct sluice_ctx **out,
@@ -262,14 +386,53 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 {
 	struct sl_err err = { "" };
 	int rc = 0;
+	if (out)
+		*out = NULL;
 	if (!m || !out) {
 		rc = sl_errf(&err, EINVAL, "sluice_ctx_new: %s is NULL", !m ? "model" : "out");
 		copy_err(errbuf, err_len, &err);
 		return rc;
 	}
+	if (p && p->flags) {
+		rc = sl_errf(&err, EINVAL, "sluice_ctx_params: flags %#x: reserved, must be 0", p->flags);
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
 	const struct sl_hparams *hp = &m->hp;
 	struct sl_backend *be = m->be;
-	*out = NULL;
+	const uint32_t n_ctx = p && p->n_ctx ? p->n_ctx : SL_MIN(hp->n_ctx_train, 4096u);
+	const size_t B = DEFAULT_N_BATCH;
+	const uint64_t sizes[7] = {
+		B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_ff, B * hp->n_ff,
+		hp->n_vocab,
+	};
+
+	/* The KV cache is sized by n_ctx alone, outside the weights' --vram budget: refuse up front what
+	 * the machine cannot hold rather than letting it fail (or swap) halfway through a sequence. */
+	const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+	uint64_t kv_layer = 0, kv_total = 0, act = (uint64_t)hp->n_vocab * sizeof(float), need = 0;
+	for (int i = 0; i < 7; i++)
+		act += sizes[i] * sizeof(float);
+	bool ovf = sl_mul_overflow_u64(n_ctx, kv_dim * sizeof(float), &kv_layer) ||
+		   sl_mul_overflow_u64(kv_layer, 2ull * hp->n_layer, &kv_total) ||
+		   sl_add_overflow_u64(kv_total, act, &need) || kv_layer > SIZE_MAX;
+	const uint64_t avail = mem_available();
+	if (ovf || (avail && need > avail)) {
+		uint64_t per_tok = 2ull * hp->n_layer * kv_dim * sizeof(float);
+		uint64_t fit = avail > act ? (avail - act) / per_tok : 0;
+		rc = sl_errf(&err, ENOMEM,
+			     "a context of %u tokens needs %.1f GiB of memory (KV cache %.1f GiB, %llu bytes per token, "
+			     "+ %.1f MiB of activations) but only %.1f GiB is available (MemAvailable): use a smaller "
+			     "context (at most about %llu tokens here)",
+			     n_ctx, ovf ? INFINITY : need / 1073741824.0, ovf ? INFINITY : kv_total / 1073741824.0,
+			     (unsigned long long)per_tok, act / 1048576.0, avail / 1073741824.0,
+			     (unsigned long long)SL_MIN(fit, (uint64_t)UINT32_MAX));
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
+	if (n_ctx > hp->n_ctx_train)
+		sl_warn("context %u is longer than the model was trained for (%u)", n_ctx, hp->n_ctx_train);
+
 	struct sluice_ctx *c = calloc(1, sizeof(*c));
 	if (!c) {
 		rc = sl_errf(&err, ENOMEM, "out of memory for the context handle");
@@ -277,12 +440,20 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 		return rc;
 	}
 	c->m = m;
-	c->n_ctx = p && p->n_ctx ? p->n_ctx : SL_MIN(hp->n_ctx_train, 4096u);
-	if (c->n_ctx > hp->n_ctx_train)
-		sl_warn("context %u is longer than the model was trained for (%u)", c->n_ctx, hp->n_ctx_train);
+	c->n_ctx = n_ctx;
 	c->n_batch = DEFAULT_N_BATCH;
-	const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
-	c->kv_bytes = (size_t)c->n_ctx * kv_dim * sizeof(float);
+	c->kv_bytes = (size_t)kv_layer;
+	atomic_init(&c->busy, 0);
+
+	pthread_mutex_lock(&m->lock);
+	if (m->freed) {
+		pthread_mutex_unlock(&m->lock);
+		free(c);
+		rc = sl_errf(&err, EINVAL, "sluice_ctx_new: the model was freed (sluice_model_free)");
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
+	m->n_ctxs++;
 	c->k_cache = calloc(hp->n_layer, sizeof(float *));
 	c->v_cache = calloc(hp->n_layer, sizeof(float *));
 	c->logits = malloc((size_t)hp->n_vocab * sizeof(float));
@@ -294,15 +465,10 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 		if ((rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->k_cache[l])) ||
 		    (rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->v_cache[l]))) {
 			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory",
-				     c->n_ctx, (unsigned long long)(2 * c->kv_bytes * hp->n_layer >> 20));
+				     c->n_ctx, (unsigned long long)(kv_total >> 20));
 			goto fail;
 		}
 	}
-	const size_t B = c->n_batch;
-	const size_t sizes[7] = {
-		B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_ff, B * hp->n_ff,
-		hp->n_vocab,
-	};
 	float **bufs[7] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev };
 	for (int i = 0; i < 7; i++) {
 		c->act_bytes[i] = sizes[i] * sizeof(float);
@@ -312,49 +478,50 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 			goto fail;
 		}
 	}
+	pthread_mutex_unlock(&m->lock);
 	*out = c;
 	return 0;
 fail:
 	ensure_msg(&err, rc, "sluice_ctx_new");
 	copy_err(errbuf, err_len, &err);
-	sluice_ctx_free(c);
+	ctx_release(c);
+	m->n_ctxs--;
+	pthread_mutex_unlock(&m->lock);
+	free(c);
 	return rc;
 }
 
 SLUICE_API const char *sluice_ctx_error(const struct sluice_ctx *c)
 {
-	return c ? c->err.msg : "no context (NULL handle)";
+	if (!c)
+		return "no context (NULL handle)";
+	if (tl_busy.c == c)
+		return tl_busy.msg;
+	return c->err.msg;
 }
 
 SLUICE_API void sluice_ctx_reset(struct sluice_ctx *c)
 {
-	if (c)
-		c->pos = 0;
+	if (!c || ctx_enter(c, "sluice_ctx_reset"))
+		return;
+	c->pos = 0;
+	ctx_leave(c);
 }
 
-SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t n, const float **logits)
+static int decode_locked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 {
-	if (!c)
-		return -EINVAL;
-	if (!tokens && n)
-		return sl_errf(&c->err, EINVAL, "sluice_decode: tokens is NULL");
-	if (n == 0)
-		return sl_errf(&c->err, EINVAL, "no tokens to decode");
-	if (c->pos + n > c->n_ctx)
-		return sl_errf(&c->err, ENOSPC, "context full: %u + %zu tokens exceed n_ctx %u", c->pos, n, c->n_ctx);
-	for (size_t i = 0; i < n; i++)
-		if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab)
-			return sl_errf(&c->err, EINVAL, "token %d out of range (vocabulary has %u)", tokens[i],
-				       c->m->hp.n_vocab);
 	struct sl_weights_stats before, after;
 	sl_weights_get_stats(c->m->weights, &before);
 	uint64_t t0 = sl_now_ns();
+	const uint32_t pos0 = c->pos;
 	for (size_t done = 0; done < n;) {
 		int k = (int)SL_MIN((size_t)c->n_batch, n - done);
 		c->err.msg[0] = 0;
 		int rc = sl_llama_forward(c, tokens + done, k);
-		if (rc)
+		if (rc) {
+			c->pos = pos0; /* all or nothing: the call's tokens are not in the sequence */
 			return ensure_msg(&c->err, rc, "decode");
+		}
 		c->pos += (uint32_t)k;
 		done += (size_t)k;
 	}
@@ -370,28 +537,70 @@ SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t
 		c->st.gen_tokens += n;
 		c->st.gen_ns += elapsed;
 	}
-	if (logits)
-		*logits = c->logits;
 	return 0;
 }
 
-SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *c, struct sluice_stats *o)
+static int decode_checked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 {
+	if (!tokens && n)
+		return sl_errf(&c->err, EINVAL, "sluice_decode: tokens is NULL");
+	if (n == 0)
+		return sl_errf(&c->err, EINVAL, "no tokens to decode");
+	if (n > c->n_ctx - c->pos)
+		return sl_errf(&c->err, ENOSPC, "context full: %u + %zu tokens exceed n_ctx %u", c->pos, n, c->n_ctx);
+	for (size_t i = 0; i < n; i++)
+		if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab)
+			return sl_errf(&c->err, EINVAL, "token %d out of range (vocabulary has %u)", tokens[i],
+				       c->m->hp.n_vocab);
+	/* Contexts of one model share its weight store and backend: their decodes take turns. */
+	pthread_mutex_lock(&c->m->lock);
+	int rc = decode_locked(c, tokens, n);
+	pthread_mutex_unlock(&c->m->lock);
+	return rc;
+}
+
+SLUICE_API int sluice_decode(struct sluice_ctx *c, const int32_t *tokens, size_t n, const float **logits)
+{
+	if (!c)
+		return -EINVAL;
+	int rc = ctx_enter(c, "sluice_decode");
+	if (rc)
+		return rc;
+	rc = decode_checked(c, tokens, n);
+	if (!rc && logits)
+		*logits = c->logits;
+	ctx_leave(c);
+	return rc;
+}
+
+SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *cc, struct sluice_stats *o)
+{
+	struct sluice_ctx *c = (struct sluice_ctx *)cc; /* the busy flag and the error buffer are mutable */
 	struct sl_weights_stats ws;
 	if (!c)
 		return -EINVAL;
-	if (!o)
-		return sl_errf(&((struct sluice_ctx *)c)->err, EINVAL, "sluice_ctx_get_stats: out is NULL");
+	int rc = ctx_enter(c, "sluice_ctx_get_stats");
+	if (rc)
+		return rc;
+	if (!o) {
+		rc = sl_errf(&c->err, EINVAL, "sluice_ctx_get_stats: out is NULL");
+		ctx_leave(c);
+		return rc;
+	}
 	*o = c->st;
-	sl_weights_get_stats(c->m->weights, &ws);
-	o->load_ns = c->m->load_ns;
+	struct sluice_model *m = c->m;
+	pthread_mutex_lock(&m->lock);
+	sl_weights_get_stats(m->weights, &ws);
+	o->device_peak = m->be->mem_peak;
+	pthread_mutex_unlock(&m->lock);
+	ctx_leave(c);
+	o->load_ns = m->load_ns;
 	o->bytes_read = ws.bytes_read;
 	o->io_wait_ns = ws.io_wait_ns;
 	o->io_busy_ns = ws.io_busy_ns;
 	o->cache_hits = ws.hits;
 	o->cache_misses = ws.misses;
 	o->host_cache_peak = ws.host_peak;
-	o->device_peak = c->m->be->mem_peak;
 	o->shrink_events = ws.shrink_events;
 	return 0;
 }

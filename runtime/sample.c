@@ -47,6 +47,8 @@ struct sluice_sampler {
 
 SLUICE_API void sluice_sampler_params_init(struct sluice_sampler_params *p)
 {
+	if (!p)
+		return;
 	p->temperature = 0.8f;
 	p->top_k = 40;
 	p->top_p = 0.95f;

@@ -15,7 +15,49 @@
  *   - the library never exits the process and never prints unless asked
  *     (sluice_set_log_level);
  *   - the library never reads environment variables: all configuration comes
- *     in as parameters (the sluice command maps its SLUICE_* variables to them).
+ *     in as parameters (the sluice command maps its SLUICE_* variables to them);
+ *   - every function checks its arguments: a NULL handle, a NULL out-pointer,
+ *     a value out of range or a reserved field that is not 0 gives -EINVAL
+ *     (with a message where there is somewhere to put it) and changes nothing.
+ *     The *_params_init and *_free functions do nothing when given NULL.
+ *
+ * Ownership and order:
+ *   - sluice_model_load gives a model, sluice_ctx_new a context on a model,
+ *     sluice_sampler_new a sampler; each is freed with its own *_free, once.
+ *     Strings the library returns (sluice_version, the *_error messages) are
+ *     its own; the params structs and every buffer passed in stay the
+ *     caller's and are not kept after the call returns.
+ *   - Free the contexts of a model before the model.  A model freed while it
+ *     still has contexts is not freed at once: it goes with its last context
+ *     (sluice_ctx_free), so those contexts keep working until then; the model
+ *     handle itself must not be used after sluice_model_free, and no new
+ *     context can be made on it.
+ *   - The logits pointer sluice_decode gives belongs to the context and is
+ *     valid until its next sluice_decode or sluice_ctx_free.
+ *
+ * Threads:
+ *   - a model may be shared by contexts used on different threads at once:
+ *     sluice_ctx_new, sluice_ctx_free, sluice_decode and sluice_ctx_get_stats
+ *     on contexts of one model take a lock of the model, so their decodes
+ *     take turns (one model has one weight stream and one compute backend);
+ *     sluice_tokenize, sluice_token_to_piece and sluice_model_get_info only
+ *     read the model and run in parallel with anything but sluice_model_free;
+ *   - a context is used by one thread at a time (it may move between threads
+ *     between calls).  A call on a context that another thread is inside
+ *     returns -EBUSY (sluice_ctx_free and sluice_ctx_reset, which return
+ *     nothing, then do nothing and log an error), and sluice_ctx_error gives
+ *     the refused thread that message;
+ *   - sluice_model_error gives the message of the calling thread's last failed
+ *     call on the model, so threads sharing a model do not see each other's;
+ *   - a sampler is used by one thread at a time (not checked);
+ *   - sluice_set_log_level and sluice_set_cpu_features are process-wide:
+ *     call them before loading models, not while other threads use the library.
+ *
+ * Memory: vram_budget bounds the weights only.  Each context also has a KV
+ * cache of 2 * n_layer * n_ctx * n_head_kv * head_dim floats and activation
+ * buffers (both in device memory, which for the CPU backends is host memory);
+ * sluice_ctx_new refuses a context the machine cannot hold (more than its
+ * MemAvailable) and says how much it needs.
  */
 #ifndef SLUICE_H
 #define SLUICE_H
@@ -37,10 +79,14 @@ extern "C" {
 struct sluice_model;
 struct sluice_ctx;
 
+/* Limits of struct sluice_model_params (beyond them sluice_model_load returns -EINVAL). */
+#define SLUICE_MAX_THREADS 1024
+#define SLUICE_MAX_LOOKAHEAD 64
+
 /* The library's version, "MAJOR.MINOR.PATCH" (pkg-config --modversion sluice gives the same). */
 SLUICE_API const char *sluice_version(void);
 
-/* 0 quiet (default), 1 errors, 2 warnings, 3 info, 4 debug; messages go to stderr. */
+/* 0 quiet (default), 1 errors, 2 warnings, 3 info, 4 debug; messages go to stderr.  Process-wide. */
 SLUICE_API void sluice_set_log_level(int level);
 
 /*
@@ -60,29 +106,36 @@ SLUICE_API int sluice_set_cpu_features(const char *level);
 struct sluice_model_params {
 	const char *backend;     /* "cpu" (default), "cpu-async", "cpu-async-zc" (test modes) */
 	const char *io_engine;   /* "auto" (default), "uring", "pread", "mmap" */
-	uint64_t vram_budget;    /* bytes of device memory for weights; 0 = unlimited */
+	uint64_t vram_budget;    /* bytes of device memory for weights; 0 = unlimited.  The KV cache and
+				  * activations are not in it: they are sized by each context's n_ctx. */
 	uint64_t host_cache;     /* bytes of host cache for streamed weights; 0 = unlimited */
-	int lookahead;           /* layers prefetched ahead of compute; 0 = default */
-	int n_threads;           /* compute threads; 0 = number of CPUs */
+	int lookahead;           /* layers prefetched ahead of compute; 0 = default, 1..SLUICE_MAX_LOOKAHEAD */
+	int n_threads;           /* compute threads; 0 = number of CPUs, 1..SLUICE_MAX_THREADS */
 	const char *pressure;    /* memory-pressure source while streaming: "auto" (default: /dev/sluice,
 				  * else PSI, else none), "dev", "psi", "inject" (tests), "none" */
 	const char *io_fault;    /* fault injection for the I/O engine, for tests: a spec such as "eio@3";
 				  * NULL (default) or "" = none.  The sluice command takes it from
 				  * $SLUICE_IO_FAULT. */
-	uint32_t flags;          /* reserved, 0 */
-	uint32_t reserved;
+	uint32_t flags;          /* reserved, must be 0 */
+	uint32_t reserved;       /* must be 0 */
 };
 
 /* Fill p with defaults. */
 SLUICE_API void sluice_model_params_init(struct sluice_model_params *p);
 
 /*
- * Open a GGUF model.  On failure returns a negative errno and, when err is not
- * NULL, writes a message naming the file and the problem into err.
+ * Open a GGUF model (params NULL: defaults).  On failure returns a negative
+ * errno and, when err is not NULL, writes a message naming the file and the
+ * problem into err: -EINVAL for a NULL path or out, flags or reserved not 0,
+ * lookahead or n_threads out of range, and for a file that does not describe a
+ * model this library can run exactly (a tensor of the wrong shape or number of
+ * dimensions, layers beyond block_count, context_length 0, ...).
  */
 SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_params *params,
 				 struct sluice_model **out, char *err, size_t err_len);
+/* See "Ownership and order" above: with live contexts the model goes with the last of them. */
 SLUICE_API void sluice_model_free(struct sluice_model *model);
+/* The message of the calling thread's last failed call on model ("" if none). */
 SLUICE_API const char *sluice_model_error(const struct sluice_model *model);
 
 struct sluice_model_info {
@@ -109,7 +162,8 @@ SLUICE_API int sluice_model_get_info(const struct sluice_model *model, struct sl
 
 /*
  * Tokenize text.  Writes at most cap tokens and sets *n_out to the number the
- * text needs; returns -ENOSPC when that is more than cap.
+ * text needs; returns -ENOSPC when that is more than cap.  tokens may be NULL
+ * only with cap 0 (to ask for the count), text only with len 0.
  */
 SLUICE_API int sluice_tokenize(const struct sluice_model *model, const char *text, size_t len,
 			       bool add_bos, int32_t *tokens, size_t cap, size_t *n_out);
@@ -125,18 +179,29 @@ SLUICE_API int sluice_token_to_piece(const struct sluice_model *model, int32_t t
 
 struct sluice_ctx_params {
 	uint32_t n_ctx;          /* 0 = min(model's training context, 4096) */
-	uint32_t flags;
+	uint32_t flags;          /* reserved, must be 0 */
 };
 SLUICE_API void sluice_ctx_params_init(struct sluice_ctx_params *p);
+/*
+ * A context on model (params NULL: defaults).  -EINVAL for a NULL model or
+ * out, flags not 0, or a model already freed; -ENOMEM when the KV cache and
+ * activations need more memory than the machine has available (the message
+ * gives the size and the largest n_ctx that would fit) or cannot be
+ * allocated.  A message goes into err when it is not NULL.
+ */
 SLUICE_API int sluice_ctx_new(struct sluice_model *model, const struct sluice_ctx_params *params,
 			      struct sluice_ctx **out, char *err, size_t err_len);
+/* Frees the context (and its model, when the model was freed already and this was its last). */
 SLUICE_API void sluice_ctx_free(struct sluice_ctx *ctx);
 SLUICE_API const char *sluice_ctx_error(const struct sluice_ctx *ctx);
 
 /*
  * Run tokens through the model at the current position, advancing it.  On
  * success *logits (may be NULL) points at n_vocab floats for the last token,
- * valid until the next call.  -ENOSPC when the context is full.
+ * valid until the next call.  -ENOSPC when the context is full, -EINVAL for
+ * NULL tokens, n == 0 or a token out of range, -EBUSY when another thread is
+ * using the context, -ERANGE when the logits are not finite (NaN or Inf: the
+ * weights or activations overflow).  On failure the position is unchanged.
  */
 SLUICE_API int sluice_decode(struct sluice_ctx *ctx, const int32_t *tokens, size_t n, const float **logits);
 
@@ -189,6 +254,7 @@ struct sluice_stats {
 	uint64_t device_peak;      /* bytes */
 	uint64_t shrink_events;    /* memory-pressure events acted on */
 };
+/* -EINVAL for NULL ctx or out, -EBUSY when another thread is using the context. */
 SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *ctx, struct sluice_stats *out);
 
 #ifdef __cplusplus

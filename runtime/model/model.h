@@ -15,6 +15,9 @@
 #include "sluice.h"
 #include "token/vocab.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 struct sl_hparams {
 	uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx_train, n_rot, head_dim;
 	float rope_freq_base, rms_eps;
@@ -49,7 +52,14 @@ struct sluice_model {
 	struct sl_pressure *pressure; /* memory-pressure monitor, while streaming */
 	uint64_t load_ns;
 	uint64_t n_params;
-	struct sl_err err;
+	/* The weight store, the backend (its scratch, its allocator, its queue) and the I/O engine are
+	 * single-threaded: `lock` is held by everything that reaches them on behalf of a context
+	 * (sluice_decode, sluice_ctx_new, sluice_ctx_free, sluice_ctx_get_stats).  It also guards
+	 * n_ctxs and freed: sluice_model_free with live contexts only marks the model freed, and the
+	 * last sluice_ctx_free frees it. */
+	pthread_mutex_t lock;
+	uint32_t n_ctxs;
+	bool freed;
 };
 
 struct sluice_ctx {
@@ -65,6 +75,7 @@ struct sluice_ctx {
 	float *logits;          /* host copy, n_vocab */
 	struct sluice_stats st;
 	struct sl_err err;
+	atomic_int busy;        /* a call on this context is running (one context, one thread at a time) */
 };
 
 /* Read hyperparameters and register tensors (llama-family). */
