@@ -18,12 +18,30 @@
  *
  * Nothing is lost silently: a full queue increments @dropped (and @seq), a
  * rate-limited event increments @coalesced, and both are reported in the
- * next queued record.
+ * next queued record; a record leaves the queue only once it reached the
+ * reader's buffer whole, so a fault in read() loses none either.
+ *
+ * The shrinker walks every open descriptor under one spinlock, so the number
+ * of descriptors is bounded: max_open for all openers together (-ENFILE), and
+ * max_open_per_user for each user without CAP_SYS_RESOURCE (-EMFILE).  Each
+ * descriptor's ~3 KB is charged to the opener's memory cgroup.
+ *
+ * Openers without CAP_SYS_RESOURCE (checked on the opener's credentials, as
+ * PSI does for its triggers) get at most one event per 2 s: the same
+ * resolution unprivileged PSI triggers have.  See Documentation/driver.md.
  */
 #include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/hashtable.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/user_namespace.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
@@ -38,6 +56,32 @@
 static LIST_HEAD(sluice_files);
 static DEFINE_SPINLOCK(sluice_files_lock);
 static atomic64_t sluice_last_event_ns = ATOMIC64_INIT(0);
+
+/* Limits on open descriptors (module parameters, root may change them at run time). */
+static unsigned int max_open = 1024;
+module_param(max_open, uint, 0644);
+MODULE_PARM_DESC(max_open, "descriptors open at once, all users together; beyond it open() fails with ENFILE (default 1024)");
+static unsigned int max_open_per_user = 64;
+module_param(max_open_per_user, uint, 0644);
+MODULE_PARM_DESC(max_open_per_user,
+		 "descriptors open at once per user without CAP_SYS_RESOURCE; beyond it open() fails with EMFILE; 0: only privileged openers (default 64)");
+
+/**
+ * struct sluice_user - descriptors one unprivileged user holds open
+ * @node: entry in sluice_users, hashed by uid
+ * @uid: the opener's real uid
+ * @files: descriptors open; the entry is freed when it drops to 0
+ */
+struct sluice_user {
+	struct hlist_node node;
+	kuid_t uid;
+	unsigned int files;
+};
+
+/* Both only touched at open and release (process context), under sluice_users_lock. */
+static DEFINE_HASHTABLE(sluice_users, 6);
+static DEFINE_MUTEX(sluice_users_lock);
+static unsigned int sluice_nr_files;
 
 static inline u32 sat_inc(u32 v)
 {
@@ -130,21 +174,85 @@ static struct shrinker sluice_shrinker = {
 	.seeks		= DEFAULT_SEEKS,
 };
 
-struct sluice_file *sluice_file_alloc(void)
+/* Count one more descriptor against the limits; *userp is what to uncharge later. */
+static int sluice_charge(kuid_t uid, bool privileged, struct sluice_user **userp)
 {
-	struct sluice_file *sf = kzalloc(sizeof(*sf), GFP_KERNEL);
+	struct sluice_user *u = NULL, *fresh = NULL;
+	int ret = 0;
 
-	if (!sf)
-		return NULL;
-	sf->ring = kcalloc(SLUICE_QUEUE_LEN, sizeof(*sf->ring), GFP_KERNEL);
-	if (!sf->ring) {
-		kfree(sf);
-		return NULL;
+	*userp = NULL;
+	if (!privileged) {
+		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+		if (!fresh)
+			return -ENOMEM;
 	}
+	mutex_lock(&sluice_users_lock);
+	if (sluice_nr_files >= READ_ONCE(max_open)) {
+		ret = -ENFILE;
+		goto out;
+	}
+	if (!privileged) {
+		hash_for_each_possible(sluice_users, u, node, __kuid_val(uid))
+			if (uid_eq(u->uid, uid))
+				break;
+		if (u ? u->files >= READ_ONCE(max_open_per_user) : !READ_ONCE(max_open_per_user)) {
+			ret = -EMFILE;
+			goto out;
+		}
+		if (!u) {
+			u = fresh;
+			fresh = NULL;
+			u->uid = uid;
+			hash_add(sluice_users, &u->node, __kuid_val(uid));
+		}
+		u->files++;
+		*userp = u;
+	}
+	sluice_nr_files++;
+out:
+	mutex_unlock(&sluice_users_lock);
+	kfree(fresh);
+	return ret;
+}
+
+static void sluice_uncharge(struct sluice_user *u)
+{
+	mutex_lock(&sluice_users_lock);
+	sluice_nr_files--;
+	if (u && !--u->files) {
+		hash_del(&u->node);
+		kfree(u);
+	}
+	mutex_unlock(&sluice_users_lock);
+}
+
+/*
+ * Per-descriptor state for a new open file.  The privilege is the opener's
+ * (file->f_cred), not that of whoever later calls read() or ioctl() on a
+ * passed descriptor.
+ */
+struct sluice_file *sluice_file_alloc(struct file *file)
+{
+	bool privileged = file_ns_capable(file, &init_user_ns, CAP_SYS_RESOURCE);
+	struct sluice_file *sf;
+	int ret;
+
+	/* About 3 KB of queue: charged to the opener's memory cgroup. */
+	sf = kzalloc(sizeof(*sf), GFP_KERNEL_ACCOUNT);
+	if (!sf)
+		return ERR_PTR(-ENOMEM);
+	ret = sluice_charge(file->f_cred->uid, privileged, &sf->user);
+	if (ret) {
+		kfree(sf);
+		return ERR_PTR(ret);
+	}
+	sf->privileged = privileged;
+	mutex_init(&sf->read_lock);
 	spin_lock_init(&sf->lock);
 	init_waitqueue_head(&sf->wait);
 	sf->thresh.min_level = SLUICE_LEVEL_LOW;
-	sf->thresh.min_interval_ns = SLUICE_DEFAULT_INTERVAL_NS;
+	sf->thresh.min_interval_ns = privileged ? SLUICE_DEFAULT_INTERVAL_NS :
+						  SLUICE_UNPRIV_MIN_INTERVAL_NS;
 
 	spin_lock(&sluice_files_lock);
 	list_add_tail(&sf->node, &sluice_files);
@@ -158,7 +266,8 @@ void sluice_file_free(struct sluice_file *sf)
 	spin_lock(&sluice_files_lock);
 	list_del(&sf->node);
 	spin_unlock(&sluice_files_lock);
-	kfree(sf->ring);
+	sluice_uncharge(sf->user);
+	mutex_destroy(&sf->read_lock);
 	kfree(sf);
 }
 
@@ -167,50 +276,59 @@ static bool sluice_has_events(struct sluice_file *sf)
 	return READ_ONCE(sf->len) != 0;
 }
 
-/* Copy as many whole records as fit; block (unless nonblock) until there is one. */
+/*
+ * Copy as many whole records as fit; block (unless nonblock) until there is
+ * one.  Records are copied out first and dequeued after, and only those that
+ * reached the buffer whole: when copy_to_user() faults part-way, the rest stay
+ * queued for the next read().  read_lock keeps two readers of one descriptor
+ * from copying the same records; the shrinker only ever appends behind them.
+ */
 ssize_t sluice_events_read(struct sluice_file *sf, char __user *buf, size_t count,
 			   bool nonblock)
 {
 	struct sluice_event batch[8];
-	size_t want, n, done = 0;
+	size_t want, n, i, done = 0;
+	unsigned long left = 0;
 	int ret;
 
 	if (count < sizeof(struct sluice_event))
 		return -EINVAL;
 	want = count / sizeof(struct sluice_event);
 
-again:
-	while (!sluice_has_events(sf)) {
-		if (nonblock)
-			return -EAGAIN;
-		ret = wait_event_interruptible(sf->wait, sluice_has_events(sf));
-		if (ret)
-			return ret;
+	for (;;) {
+		if (!sluice_has_events(sf)) {
+			if (nonblock)
+				return -EAGAIN;
+			ret = wait_event_interruptible(sf->wait, sluice_has_events(sf));
+			if (ret)
+				return ret;
+		}
+		if (mutex_lock_interruptible(&sf->read_lock))
+			return -ERESTARTSYS;
+		if (sluice_has_events(sf))
+			break;
+		/* Another reader of this descriptor emptied the queue first. */
+		mutex_unlock(&sf->read_lock);
 	}
 
-	while (done < want) {
+	while (done < want && !left) {
 		spin_lock(&sf->lock);
-		for (n = 0; n < ARRAY_SIZE(batch) && done + n < want && sf->len; n++) {
-			batch[n] = sf->ring[sf->head];
-			sf->head = (sf->head + 1) % SLUICE_QUEUE_LEN;
-			sf->len--;
-		}
+		for (n = 0; n < ARRAY_SIZE(batch) && done + n < want && n < sf->len; n++)
+			batch[n] = sf->ring[(sf->head + n) % SLUICE_QUEUE_LEN];
 		spin_unlock(&sf->lock);
-		if (!n) {
-			/* Another reader of this descriptor emptied the queue first. */
-			if (!done)
-				goto again;
+		if (!n)
 			break;
-		}
-		/*
-		 * A fault here loses the records just dequeued; the caller gets
-		 * -EFAULT if nothing was copied, as read(2) promises.
-		 */
-		if (copy_to_user(buf + done * sizeof(batch[0]), batch, n * sizeof(batch[0])))
-			return done ? done * sizeof(batch[0]) : -EFAULT;
-		done += n;
+		left = copy_to_user(buf + done * sizeof(batch[0]), batch, n * sizeof(batch[0]));
+		i = (n * sizeof(batch[0]) - left) / sizeof(batch[0]);
+		spin_lock(&sf->lock);
+		sf->head = (sf->head + i) % SLUICE_QUEUE_LEN;
+		sf->len -= i;
+		spin_unlock(&sf->lock);
+		done += i;
 	}
-	return done * sizeof(struct sluice_event);
+	mutex_unlock(&sf->read_lock);
+	/* read(2): a fault before the first whole record is -EFAULT, after it a short count. */
+	return done ? done * sizeof(struct sluice_event) : -EFAULT;
 }
 
 __poll_t sluice_events_poll(struct sluice_file *sf, struct file *file,
@@ -222,6 +340,10 @@ __poll_t sluice_events_poll(struct sluice_file *sf, struct file *file,
 
 int sluice_set_thresholds(struct sluice_file *sf, struct sluice_thresholds *t)
 {
+	/* An unprivileged descriptor gets PSI's unprivileged resolution: one event per 2 s. */
+	u64 floor = sf->privileged ? SLUICE_MIN_INTERVAL_NS : SLUICE_UNPRIV_MIN_INTERVAL_NS;
+	u64 dflt = max_t(u64, SLUICE_DEFAULT_INTERVAL_NS, floor);
+
 	if (t->flags & ~SLUICE_THRESH_FLAGS_MASK)
 		return -EINVAL;
 	if (!(t->flags & SLUICE_THRESH_QUERY)) {
@@ -229,10 +351,12 @@ int sluice_set_thresholds(struct sluice_file *sf, struct sluice_thresholds *t)
 			return -EINVAL;
 		if (t->min_interval_ns && t->min_interval_ns < SLUICE_MIN_INTERVAL_NS)
 			return -EINVAL;
+		if (t->min_interval_ns && t->min_interval_ns < floor)
+			return -EPERM;
 		spin_lock(&sf->lock);
 		sf->thresh.min_level = t->min_level ?: SLUICE_LEVEL_LOW;
 		sf->thresh.available_pages = t->available_pages;
-		sf->thresh.min_interval_ns = t->min_interval_ns ?: SLUICE_DEFAULT_INTERVAL_NS;
+		sf->thresh.min_interval_ns = t->min_interval_ns ?: dflt;
 		spin_unlock(&sf->lock);
 	}
 	spin_lock(&sf->lock);

@@ -11,6 +11,7 @@
 #define SLUICE_INTERNAL_H
 
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -18,6 +19,7 @@
 
 struct file;
 struct poll_table_struct;
+struct sluice_user;
 
 /* Events each open file can queue; a reader that falls further behind loses events (counted). */
 #define SLUICE_QUEUE_LEN	64
@@ -25,10 +27,15 @@ struct poll_table_struct;
 /**
  * struct sluice_file - state of one open file descriptor of /dev/sluice
  * @node: entry in the global list the shrinker walks (under sluice_files_lock)
+ * @user: the opener's per-user count (NULL for a privileged opener, who is
+ *	not counted per user); see sluice_file_alloc()
+ * @privileged: the opener had CAP_SYS_RESOURCE: the 1 ms rate-limit floor
+ *	applies instead of the 2 s one (SLUICE_UNPRIV_MIN_INTERVAL_NS)
+ * @read_lock: serialises readers, so a record leaves the queue only after
+ *	it reached the reader's buffer whole (a fault loses nothing)
  * @lock: protects everything below; taken from reclaim context, so never
  *	held across anything that may allocate or sleep
  * @wait: readers and pollers sleep here
- * @ring: SLUICE_QUEUE_LEN records, allocated at open so reclaim never allocates
  * @head: index of the oldest queued record
  * @len: number of queued records
  * @seq: sequence number of the last event generated for this descriptor
@@ -36,12 +43,16 @@ struct poll_table_struct;
  * @coalesced: events swallowed by the rate limit since the last queued record
  * @last_ns: time of the last queued record (rate limit)
  * @thresh: this descriptor's thresholds (flags field unused)
+ * @ring: SLUICE_QUEUE_LEN records, allocated with the file at open (charged
+ *	to the opener's memory cgroup) so reclaim never allocates
  */
 struct sluice_file {
 	struct list_head node;
+	struct sluice_user *user;
+	bool privileged;
+	struct mutex read_lock;
 	spinlock_t lock;
 	wait_queue_head_t wait;
-	struct sluice_event *ring;
 	u32 head;
 	u32 len;
 	u64 seq;
@@ -49,12 +60,13 @@ struct sluice_file {
 	u32 coalesced;
 	u64 last_ns;
 	struct sluice_thresholds thresh;
+	struct sluice_event ring[SLUICE_QUEUE_LEN];
 };
 
 /* events.c */
 int sluice_events_init(void);
 void sluice_events_exit(void);
-struct sluice_file *sluice_file_alloc(void);
+struct sluice_file *sluice_file_alloc(struct file *file);
 void sluice_file_free(struct sluice_file *sf);
 ssize_t sluice_events_read(struct sluice_file *sf, char __user *buf, size_t count,
 			   bool nonblock);

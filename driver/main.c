@@ -7,6 +7,7 @@
  * .owner pins the module while any descriptor is open: rmmod then fails
  * with -EBUSY/-EWOULDBLOCK instead of pulling code from under a reader.
  */
+#include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -16,10 +17,10 @@
 
 static int sluice_open(struct inode *inode, struct file *file)
 {
-	struct sluice_file *sf = sluice_file_alloc();
+	struct sluice_file *sf = sluice_file_alloc(file);
 
-	if (!sf)
-		return -ENOMEM;
+	if (IS_ERR(sf))
+		return PTR_ERR(sf);
 	/* misc_open() stored the miscdevice here; we need the per-fd state instead. */
 	file->private_data = sf;
 	return stream_open(inode, file);
@@ -58,7 +59,12 @@ static struct miscdevice sluice_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "sluice",
 	.fops	= &sluice_fops,
-	/* Topology and pressure are not secrets (sysfs and PSI show as much). */
+	/*
+	 * Anyone may open: topology and pressure are no secrets (sysfs and PSI
+	 * show as much).  What PSI restricts for unprivileged users is the
+	 * resolution, and so does events.c (2 s without CAP_SYS_RESOURCE), and
+	 * the opens each user may hold (max_open_per_user).
+	 */
 	.mode	= 0444,
 };
 

@@ -9,6 +9,7 @@
  *
  * One call works on one snapshot: references to the matching pci_devs are
  * taken up front, so devices and link indices agree even if hotplug races.
+ * Memory a call allocates is charged to the caller's memory cgroup.
  */
 #include <linux/device.h>
 #include <linux/iommu.h>
@@ -46,51 +47,61 @@ static bool sluice_wanted(const struct pci_dev *pdev, u32 flags)
 	return (flags & SLUICE_TOPO_ALL_DEVICES) || sluice_kind(pdev) != SLUICE_KIND_OTHER;
 }
 
-/*
- * Collect referenced pci_devs.  Counting first and filling second can race
- * with hotplug, so the fill pass stops at the capacity and we retry.
- */
-static struct pci_dev **sluice_snapshot(u32 flags, u32 *np)
-{
-	struct pci_dev *pdev = NULL, **devs;
-	u32 n, cap;
-	int tries;
-
-	for (tries = 0; tries < 4; tries++) {
-		cap = 0;
-		for_each_pci_dev(pdev)
-			if (sluice_wanted(pdev, flags))
-				cap++;
-		cap = min_t(u32, cap + 8, SLUICE_MAX_DEVICES);
-		devs = kvcalloc(cap, sizeof(*devs), GFP_KERNEL);
-		if (!devs)
-			return ERR_PTR(-ENOMEM);
-		n = 0;
-		for_each_pci_dev(pdev) {
-			if (!sluice_wanted(pdev, flags))
-				continue;
-			if (n == cap) {
-				pci_dev_put(pdev);
-				break;
-			}
-			devs[n++] = pci_dev_get(pdev);
-		}
-		if (n < cap || cap == SLUICE_MAX_DEVICES) {
-			*np = n;
-			return devs;
-		}
-		while (n)
-			pci_dev_put(devs[--n]);
-		kvfree(devs);
-	}
-	return ERR_PTR(-EAGAIN);
-}
-
 static void sluice_snapshot_put(struct pci_dev **devs, u32 n)
 {
 	while (n)
 		pci_dev_put(devs[--n]);
 	kvfree(devs);
+}
+
+/*
+ * Collect referenced pci_devs in one pass, growing the array as needed.
+ *
+ * for_each_pci_dev(pdev) is pci_get_device(..., pdev): it drops the reference
+ * on the device it stands on and takes one on the next, so after a break the
+ * cursor is a pointer we hold no reference to, and passing it to another walk
+ * puts a reference someone else owns.  An earlier version counted in one
+ * walk, filled in a second, and retried both when devices appeared in
+ * between (SR-IOV VFs being enabled): its retry reused the stale cursor, an
+ * underflow of the device's refcount that also made the retry start
+ * mid-list.  So: one walk, the cursor never reused, and the one break drops
+ * the cursor's reference itself.  (No VM test can make devices appear in that
+ * window on demand; the growth path below runs in every SLUICE_TOPO_ALL_DEVICES
+ * call of the VM tests, which have more functions than SLUICE_SNAPSHOT_FIRST.)
+ */
+#define SLUICE_SNAPSHOT_FIRST	8
+
+static struct pci_dev **sluice_snapshot(u32 flags, u32 *np)
+{
+	struct pci_dev *pdev = NULL, **devs, **bigger;
+	u32 n = 0, cap = SLUICE_SNAPSHOT_FIRST;
+
+	devs = kvcalloc(cap, sizeof(*devs), GFP_KERNEL_ACCOUNT);
+	if (!devs)
+		return ERR_PTR(-ENOMEM);
+	for_each_pci_dev(pdev) {
+		if (!sluice_wanted(pdev, flags))
+			continue;
+		if (n == cap) {
+			if (cap == SLUICE_MAX_DEVICES) {
+				pci_dev_put(pdev);	/* the cursor's reference */
+				break;
+			}
+			cap = min_t(u32, cap * 2, SLUICE_MAX_DEVICES);
+			bigger = kvcalloc(cap, sizeof(*devs), GFP_KERNEL_ACCOUNT);
+			if (!bigger) {
+				pci_dev_put(pdev);
+				sluice_snapshot_put(devs, n);
+				return ERR_PTR(-ENOMEM);
+			}
+			memcpy(bigger, devs, n * sizeof(*devs));
+			kvfree(devs);
+			devs = bigger;
+		}
+		devs[n++] = pci_dev_get(pdev);
+	}
+	*np = n;
+	return devs;
 }
 
 /* Highest supported speed as a PCIe generation, the way pcie_get_speed_cap() finds it. */

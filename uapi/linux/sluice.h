@@ -248,6 +248,12 @@ struct sluice_event {
 
 #define SLUICE_MIN_INTERVAL_NS		1000000ULL	/* 1 ms: floor of min_interval_ns */
 #define SLUICE_DEFAULT_INTERVAL_NS	100000000ULL	/* 100 ms */
+/*
+ * Floor and default of min_interval_ns for a descriptor whose opener lacked
+ * CAP_SYS_RESOURCE (the resolution unprivileged PSI triggers get); smaller
+ * values are refused with -EPERM.
+ */
+#define SLUICE_UNPRIV_MIN_INTERVAL_NS	2000000000ULL	/* 2 s */
 
 /**
  * struct sluice_thresholds - argument of %SLUICE_IOC_SET_THRESHOLDS
@@ -258,7 +264,9 @@ struct sluice_event {
  *	available memory is below this many pages.
  * @min_interval_ns: In/Out: rate limit: at most one event per this many ns
  *	for this descriptor; 0 selects %SLUICE_DEFAULT_INTERVAL_NS, other
- *	values below %SLUICE_MIN_INTERVAL_NS are rejected.
+ *	values below %SLUICE_MIN_INTERVAL_NS are rejected (-EINVAL).  If the
+ *	descriptor was opened without CAP_SYS_RESOURCE, 0 selects
+ *	%SLUICE_UNPRIV_MIN_INTERVAL_NS and smaller values get -EPERM.
  *
  * The thresholds belong to the file descriptor.  On return the structure
  * holds the values in effect.
