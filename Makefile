@@ -4,6 +4,7 @@
 #   make check      install missing packages (scripts/deps.sh), build, run every test (tests/run.sh)
 #   make asan       the same tests built with AddressSanitizer + UBSan, under build-asan/
 #   make tsan       the unit tests built with ThreadSanitizer, under build-tsan/
+#   make fuzz       the libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (60), under build-fuzz/
 #   make demo       generate a small synthetic model (cached) and run it; then stories260K if present
 #   make install PREFIX=/usr/local
 #   make print-version  the version (VERSION below, the only place it is written)
@@ -53,7 +54,7 @@ LIB_A   := $(BUILD)/libsluice.a
 LIB_SO  := $(BUILD)/libsluice.so.$(VERSION)
 CLI     := $(BUILD)/sluice
 
-.PHONY: all lib cli tests check asan tsan demo install clean deps print-version
+.PHONY: all lib cli tests check asan tsan fuzz demo install clean deps print-version
 # Keep the test objects make would otherwise delete as intermediates.
 .SECONDARY:
 all: lib cli tests $(BUILD)/sluice.pc
@@ -113,6 +114,11 @@ asan:
 tsan:
 	$(MAKE) BUILD=build-tsan OPT=-O1 DEBUG_DEFS=-DSL_DEBUG SAN="-fsanitize=thread -fno-omit-frame-pointer" all
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 bash tests/run.sh --build build-tsan --no-vm unit/
+# clang, ASan + UBSan, coverage for libFuzzer; the rules are in mk/fuzz.mk.
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 DEBUG_DEFS=-DSL_DEBUG \
+	    SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 demo: deps
 	$(MAKE) cli
@@ -131,6 +137,7 @@ install: lib cli $(BUILD)/sluice.pc
 
 clean:
 	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-fuzz
 
 -include mk/*.mk
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:%=%.d) $(TEST_HELPER_OBJS:.o=.d)
