@@ -114,6 +114,7 @@ asan:
 tsan:
 	$(MAKE) BUILD=build-tsan OPT=-O1 DEBUG_DEFS=-DSL_DEBUG SAN="-fsanitize=thread -fno-omit-frame-pointer" all
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 bash tests/run.sh --build build-tsan --no-vm unit/
+
 # clang, ASan + UBSan, coverage for libFuzzer; the rules are in mk/fuzz.mk.
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 DEBUG_DEFS=-DSL_DEBUG \

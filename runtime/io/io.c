@@ -288,7 +288,7 @@ static void complete_cmd(struct sl_io *io, struct sl_io_cmd *c)
 				if (eof_at(io, c->offset + got))
 					req_fail(io, r, ENODATA,
 						 "%s: file ends at %llu, before the end of [%llu, +%llu)",
-						 path, (unsigned long long)(c->offset + got), ro, rl);
+						 path, (unsigned long long)io->size, ro, rl);
 				else
 					req_fail(io, r, EIO,
 						 "%s: short read: %llu of %llu bytes at offset %llu (range [%llu, +%llu))",

@@ -107,7 +107,11 @@ int sl_token_to_piece_ex(const struct sl_vocab *v, int32_t tok, bool lstrip, cha
  * (when add_space_prefix) dropped from the first text token (normal,
  * user-defined or byte) — BOS or other control tokens in front do not stop
  * the strip, unlike llama.cpp's detokenize — making
- * sl_detokenize(sl_tokenize(x)) == x for every input.  Same errors as
+ * sl_detokenize(sl_tokenize(x)) == x for every input, with two exceptions kept
+ * for llama.cpp's token ids: a literal U+2581 (SentencePiece's space mark) is the
+ * same token as an escaped space and comes back as ' '; and invalid UTF-8 whose
+ * lead byte (0xC0..0xFF) claims a following space's bytes (llama.cpp splits by the
+ * lead byte alone) brings that space back as the raw bytes of U+2581.  Same errors as
  * sl_token_to_piece; *n_out is the full length even on -ENOSPC.
  */
 int sl_detokenize(const struct sl_vocab *v, const int32_t *toks, size_t n, char *buf, size_t cap,

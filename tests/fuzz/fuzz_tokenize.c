@@ -11,19 +11,13 @@
  *   - without PARSE_SPECIAL, sl_detokenize(sl_tokenize(x)) == x (vocab.h promises it);
  *   - sl_token_to_piece_stream, token by token, gives the same bytes as sl_detokenize.
  *
- * Known finding, not fixed yet: runtime/token/spm.c:153-156 splits the escaped text into
- * characters by the lead byte alone, so an invalid lead byte (0xC0..0xFF) swallows the
- * next bytes even when they are not continuation bytes.  When those are the first bytes
- * of an escaped space (U+2581, e2 96 81), the space comes out as byte tokens and
- * detokenizes to the three raw bytes of U+2581: "\xc3 a" round-trips to
- * "\xc3\xe2\x96\x81a".  Such inputs skip the round-trip check unless built with
- * -DFUZZ_KNOWN_BUGS; remove known_spm_bug() with the fix.
+ * Found here, kept by design: spm.c splits characters by the lead byte alone, as
+ * llama.cpp does (tests/unit/test_tokenizer_ref holds it to that), so an invalid lead
+ * byte (0xC0..0xFF) swallows the first bytes of a following escaped space and "\xc3 a"
+ * round-trips to "\xc3\xe2\x96\x81a"; vocab.h states the exception.
  *
- * Second known finding: a literal U+2581 in the text is the same token as an escaped
- * space, so it detokenizes to ' ' ("\xe2\x96\x81" -> " ").  That is inherent in SPM's
- * escaping (llama.cpp does the same); vocab.h's "== x for every input" needs an
- * exception for it, or the tokenizer must byte-encode a literal U+2581.  Inputs that
- * hold one skip the round-trip check too (unless -DFUZZ_KNOWN_BUGS).
+ * By design: a literal U+2581 in the text is the same token as an escaped space, so it
+ * detokenizes to ' ' (as in llama.cpp); vocab.h excepts it, and so does this check.
  */
 #include "gguf.h"
 #include "token/vocab.h"
@@ -56,14 +50,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The input holds U+2581, or a byte 0xC0..0xFF with a space among the bytes its lead nibble claims. */
+/* The two exceptions vocab.h states (both kept for llama.cpp's token ids): a literal
+ * U+2581, or a byte 0xC0..0xFF with a space among the bytes its lead nibble claims. */
 static bool known_spm_bug(const char *t, size_t len)
 {
-#ifdef FUZZ_KNOWN_BUGS
-	(void)t;
-	(void)len;
-	return false;
-#else
 	if (memmem(t, len, "\xe2\x96\x81", 3))
 		return true;
 	for (size_t i = 0; i < len; i++) {
@@ -74,7 +64,6 @@ static bool known_spm_bug(const char *t, size_t len)
 				return true;
 	}
 	return false;
-#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,6 +4,7 @@
 #include "atomic_file.h"
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -221,7 +222,10 @@ bool cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(val, &end, 10);
-	if (errno || end == val || *end || val[0] == '-') {
+	const char *p = val;
+	while (isspace((unsigned char)*p)) /* strtoull skips it too, then takes "-1" as 2^64-1 */
+		p++;
+	if (errno || end == val || *end || *p == '-') {
 		cli_error(cmd, "%s: '%s' is not a non-negative whole number", opt, val);
 		return false;
 	}
