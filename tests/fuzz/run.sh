@@ -60,7 +60,10 @@ for t in "${TARGETS[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "${FUZZ_JOBS:-1}" ]; do sleep 1; done
 done
 wait
+npass=0 nfail=0
 for t in "${TARGETS[@]}"; do
-    [ "$(cat "$WORK/$t.status" 2>/dev/null)" = 0 ] || fail=1
+    if [ "$(cat "$WORK/$t.status" 2>/dev/null)" = 0 ]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fail=1; fi
 done
+# the runner's closing line, as tests/run.sh ends
+echo "fuzz: $npass passed, $nfail failed, 0 skipped"
 exit $fail
