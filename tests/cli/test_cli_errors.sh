@@ -2,31 +2,9 @@
 # tests/cli/test_cli_errors.sh — every bad input gets a message on stderr that names the
 # problem and exit status 1: never a crash (>= 128), never silence, never success.
 set -u
-BIN=${SLUICE_BIN:-build/sluice}
-TMP=${SLUICE_TMP:-$(mktemp -d)}
-MODELS=${SLUICE_MODELS:-../shared/models}
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
-M=$MODELS/stories260K.gguf
+. "$(dirname "$0")/cli_lib.sh"
 V1=$MODELS/tinyllamas-stories-260k-f32.gguf
-if [ ! -d "$MODELS" ]; then  # everything but the GGUF v1 case runs on a generated model
-    echo "note: shared model folder absent ($MODELS): using a generated model, GGUF v1 case not run"
-    M=$TMP/gen.gguf
-    "$BIN" gen-model --size 2M --type f16 -q -o "$M" 2>/dev/null || { echo "FAIL: gen-model"; exit 1; }
-fi
-nfail=0
-bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
-
-# expect_error "PATTERN" CMD...: exit 1, stderr matches PATTERN (grep -Ei), stdout has no stats
-expect_error() {
-    local pat=$1; shift
-    timeout 20 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    local rc=$?
-    if [ $rc -ne 1 ]; then
-        bad "sluice $*: exit $rc, expected 1 ($(head -c 200 "$TMP/err"))"
-    elif ! grep -Eiq -- "$pat" "$TMP/err"; then
-        bad "sluice $*: stderr does not match /$pat/: $(head -c 300 "$TMP/err")"
-    fi
-}
+cli_model "$TMP"   # everything but the GGUF v1 case runs on a generated model without the folder
 
 head -c 600000 "$M" > "$TMP/truncated.gguf"
 echo "this is not a model" > "$TMP/text.gguf"

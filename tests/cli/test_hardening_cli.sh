@@ -14,32 +14,10 @@
 #     model is refused at once, never read (it would block forever).
 # sluice-timeout: 150
 set -u
-BIN=${SLUICE_BIN:-build/sluice}
-TMP=${SLUICE_TMP:-$(mktemp -d)}
-MODELS=${SLUICE_MODELS:-../shared/models}
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built"; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
 TMP=$TMP/hardening
 mkdir -p "$TMP"
-M=$MODELS/stories260K.gguf
-if [ ! -f "$M" ]; then
-    echo "note: shared model folder absent ($MODELS): using a generated model"
-    M=$TMP/gen.gguf
-    "$BIN" gen-model --size 2M --type f16 -q -o "$M" 2>/dev/null || { echo "FAIL: gen-model"; exit 1; }
-fi
-nfail=0
-bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
-
-# expect_error "PATTERN" CMD...: exit exactly 1, stderr matches PATTERN (grep -Ei)
-expect_error() {
-    local pat=$1; shift
-    timeout 20 "$BIN" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    local rc=$?
-    if [ $rc -ne 1 ]; then
-        bad "sluice $*: exit $rc, expected 1 ($(head -c 200 "$TMP/err"))"
-    elif ! grep -Eiq -- "$pat" "$TMP/err"; then
-        bad "sluice $*: stderr does not match /$pat/: $(head -c 300 "$TMP/err")"
-    fi
-}
+cli_model "$TMP"
 no_tmp_left() {  # no_tmp_left DIR WHAT
     local left
     left=$(find "$1" -maxdepth 1 -name '.*sluice-tmp*' | head -3)
