@@ -26,8 +26,8 @@ PREFIX   ?= /usr/local
 VERSION  := 0.1.0
 SOVER    := 0
 
-PKG_CFLAGS := $(shell pkg-config --cflags liburing libdrm 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs liburing libdrm 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags liburing libdrm libpcre2-8 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs liburing libdrm libpcre2-8 2>/dev/null)
 
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter

@@ -8,11 +8,12 @@ set -euo pipefail
 PKGS=(
     build-essential clang pkg-config make git python3 python3-pip
     liburing-dev libdrm-dev             # io_uring engine, DRM topology
+    libpcre2-dev                        # BPE pre-tokenizer regexes (Unicode properties)
     fio                                 # I/O baseline for benchmarks
     qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod dwarves
                                         # kernel module + VM tests
 )
-PIP_PKGS=(gguf numpy)                   # independent GGUF/quantization reference for tests
+PIP_PKGS=(gguf numpy tokenizers)        # independent GGUF/quantization/BPE references for tests
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -32,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=$(command -v python3 || true)
-if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy' 2>/dev/null; then
+if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers' 2>/dev/null; then
     echo "scripts/deps.sh: pip-installing ${PIP_PKGS[*]}" >&2
     "$PY" -m pip install -q "${PIP_PKGS[@]}" >&2 ||
         "$PY" -m pip install -q --break-system-packages "${PIP_PKGS[@]}" >&2

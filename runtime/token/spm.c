@@ -198,16 +198,6 @@ static int spm_fragment(const struct sl_vocab *v, struct work *w, const char *te
 
 /* ---- special-token partition ---- */
 
-struct frag {
-	size_t off, len;
-	int32_t tok; /* -1: raw text */
-};
-
-struct frags {
-	struct frag *a;
-	size_t n, cap;
-};
-
 static int frags_add(struct frags *f, size_t off, size_t len, int32_t tok)
 {
 	if (f->n == f->cap) {
@@ -227,7 +217,7 @@ static int frags_add(struct frags *f, size_t off, size_t len, int32_t tok)
  * token at a time in v->special's order (longest first), left to right: the
  * same fragments llama.cpp's tokenizer_st_partition makes.
  */
-static int partition(const struct sl_vocab *v, const char *text, size_t len, bool parse_special, struct frags *out)
+int sl_vocab_partition(const struct sl_vocab *v, const char *text, size_t len, bool parse_special, struct frags *out)
 {
 	struct frags cur = { 0 }, next = { 0 };
 	int rc = frags_add(&cur, 0, len, -1);
@@ -275,6 +265,8 @@ static int partition(const struct sl_vocab *v, const char *text, size_t len, boo
 int sl_tokenize_ex(const struct sl_vocab *v, const char *text, size_t len, unsigned flags, int32_t *out,
 		   size_t cap, size_t *n_out)
 {
+	if (v->bpe)
+		return sl_bpe_tokenize(v, text, len, flags, out, cap, n_out);
 	*n_out = 0;
 	if ((!text && len) || len > (INT32_MAX - 3) / 3)
 		return -EINVAL;
@@ -296,7 +288,7 @@ int sl_tokenize_ex(const struct sl_vocab *v, const char *text, size_t len, unsig
 			rc = -ENOMEM;
 			goto out;
 		}
-		if ((rc = partition(v, text, len, flags & SL_TOKENIZE_PARSE_SPECIAL, &fr)))
+		if ((rc = sl_vocab_partition(v, text, len, flags & SL_TOKENIZE_PARSE_SPECIAL, &fr)))
 			goto out;
 		bool prev_special = true; /* the input's start counts as after a special token */
 		for (size_t i = 0; i < fr.n; i++) {

@@ -240,8 +240,9 @@ int sl_vocab_load(const struct gguf_file *f, struct sl_vocab **out, struct sl_er
 		return sl_errf(err, ENOENT, "%s: no tokenizer (metadata '%s' is missing)", f->path, KEY_MODEL);
 	if (rc)
 		return rc;
-	if (strcmp(model, "llama") != 0)
-		return sl_errf(err, ENOTSUP, "%s: tokenizer model '%s' is not supported yet (metadata '%s'; only 'llama' is)",
+	bool bpe = !strcmp(model, "gpt2");
+	if (strcmp(model, "llama") != 0 && !bpe)
+		return sl_errf(err, ENOTSUP, "%s: tokenizer model '%s' is not supported (metadata '%s'; 'llama' and 'gpt2' are)",
 			       f->path, model, KEY_MODEL);
 
 	uint64_t n;
@@ -260,18 +261,21 @@ int sl_vocab_load(const struct gguf_file *f, struct sl_vocab **out, struct sl_er
 		return sl_errf(err, ENOMEM, "%s: out of memory", f->path);
 	v->n = (uint32_t)n;
 	v->unk = -1;
+	v->bpe = bpe;
 	if ((rc = load_tokens(f, v, data, err)))
 		goto fail;
-	/* Defaults are llama.cpp's for SPM vocabularies. */
-	if ((rc = read_id(f, "tokenizer.ggml.bos_token_id", 1, v->n, &v->bos, err)) ||
-	    (rc = read_id(f, "tokenizer.ggml.eos_token_id", 2, v->n, &v->eos, err)) ||
-	    (rc = read_id(f, "tokenizer.ggml.unknown_token_id", 0, v->n, &v->unk, err)) ||
+	if (bpe && (rc = sl_bpe_load(f, v, err))) /* sets add_bos's default by tokenizer.ggml.pre */
+		goto fail;
+	/* Defaults are llama.cpp's: SPM bos 1, eos 2, unk 0; BPE bos = eos = 11, no unk. */
+	if ((rc = read_id(f, "tokenizer.ggml.bos_token_id", bpe ? 11 : 1, v->n, &v->bos, err)) ||
+	    (rc = read_id(f, "tokenizer.ggml.eos_token_id", bpe ? 11 : 2, v->n, &v->eos, err)) ||
+	    (rc = read_id(f, "tokenizer.ggml.unknown_token_id", bpe ? -1 : 0, v->n, &v->unk, err)) ||
 	    (rc = read_id(f, "tokenizer.ggml.padding_token_id", -1, v->n, &v->pad, err)) ||
 	    (rc = read_id(f, "tokenizer.ggml.eot_token_id", -1, v->n, &v->eot, err)) ||
 	    (rc = read_id(f, "tokenizer.ggml.eom_token_id", -1, v->n, &v->eom, err)) ||
-	    (rc = read_flag(f, "tokenizer.ggml.add_bos_token", true, &v->add_bos, err)) ||
+	    (rc = read_flag(f, "tokenizer.ggml.add_bos_token", bpe ? v->add_bos : true, &v->add_bos, err)) ||
 	    (rc = read_flag(f, "tokenizer.ggml.add_eos_token", false, &v->add_eos, err)) ||
-	    (rc = read_flag(f, "tokenizer.ggml.add_space_prefix", true, &v->add_space_prefix, err)))
+	    (rc = read_flag(f, "tokenizer.ggml.add_space_prefix", !bpe, &v->add_space_prefix, err)))
 		goto fail;
 	if ((rc = build_tables(f, v, err)))
 		goto fail;
@@ -286,6 +290,8 @@ void sl_vocab_free(struct sl_vocab *v)
 {
 	if (!v)
 		return;
+	if (v->bpe)
+		sl_bpe_free(v);
 	free(v->toks);
 	free(v->text);
 	free(v->table);
@@ -367,6 +373,8 @@ int sl_token_to_piece_ex(const struct sl_vocab *v, int32_t tok, bool lstrip, cha
 		return put(&c, 1, lstrip, buf, cap, n_out);
 	}
 	case SL_TOK_NORMAL: {
+		if (v->bpe)
+			return sl_bpe_piece(v, s, t->len, lstrip, buf, cap, n_out);
 		/* Unescape in one pass, counting all bytes even past cap. */
 		size_t o = 0, i = 0;
 		if (lstrip) {
@@ -441,4 +449,58 @@ int sl_detokenize(const struct sl_vocab *v, const int32_t *toks, size_t n, char 
 	}
 	*n_out = total;
 	return total > cap ? -ENOSPC : 0;
+}
+
+/* ---- streaming without half characters ---- */
+
+void sl_detok_stream_init(struct sl_detok_stream *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->first_text = true;
+}
+
+/* How many bytes at the end of s[0..n) are an incomplete UTF-8 character. */
+static size_t incomplete_tail(const char *s, size_t n)
+{
+	for (size_t back = 1; back <= 3 && back <= n; back++) {
+		uint8_t c = (uint8_t)s[n - back];
+		if ((c & 0xC0) == 0x80)
+			continue; /* a continuation byte: look further back for its lead */
+		size_t want = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+		return want > back ? back : 0;
+	}
+	return 0;
+}
+
+int sl_detok_stream_push(const struct sl_vocab *v, struct sl_detok_stream *st, int32_t tok, char *buf, size_t cap,
+			 size_t *n_out)
+{
+	*n_out = 0;
+	bool first = st->first_text;
+	size_t np = st->n_pend, m;
+	int rc = sl_token_to_piece_stream(v, tok, &first, cap > np ? buf + np : NULL, cap > np ? cap - np : 0, &m);
+	if (rc == -EINVAL)
+		return rc;
+	if (rc || np + m > cap) {
+		*n_out = np + m;
+		return -ENOSPC;
+	}
+	st->first_text = first;
+	if (np)
+		memcpy(buf, st->pend, np);
+	size_t total = np + m, hold = incomplete_tail(buf, total);
+	memcpy(st->pend, buf + total - hold, hold);
+	st->n_pend = (uint8_t)hold;
+	*n_out = total - hold;
+	return 0;
+}
+
+int sl_detok_stream_flush(struct sl_detok_stream *st, char *buf, size_t cap, size_t *n_out)
+{
+	*n_out = st->n_pend;
+	if (st->n_pend > cap)
+		return -ENOSPC;
+	memcpy(buf, st->pend, st->n_pend);
+	st->n_pend = 0;
+	return 0;
 }

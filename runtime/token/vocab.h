@@ -2,9 +2,14 @@
 /*
  * runtime/token/vocab.h — the tokenizer vocabulary stored in a GGUF file.
  *
- * Only `tokenizer.ggml.model = "llama"` (SentencePiece-style BPE with scores,
- * byte fallback) is supported; it is tokenized exactly like llama.cpp's
- * llm_tokenizer_spm.  Other models ("gpt2", "bert", ...) give -ENOTSUP.
+ * `tokenizer.ggml.model = "llama"` (SentencePiece-style BPE with scores, byte
+ * fallback) is tokenized exactly like llama.cpp's llm_tokenizer_spm (spm.c);
+ * "gpt2" (GPT-2-style byte-level BPE: tokenizer.ggml.merges, required, and
+ * tokenizer.ggml.pre, default "default") like llm_tokenizer_bpe (bpe.c).
+ * Other models ("bert", ...) and unknown pre values give -ENOTSUP.  For gpt2
+ * the defaults are llama.cpp's: bos = eos = 11, no unk, add_bos false (true
+ * for llama-bpe), add_space_prefix false; add_space_prefix = true (which
+ * llama.cpp ignores for BPE) puts a space before the text's start.
  *
  * Keys read (all under tokenizer.ggml.):
  *   model            string, required ("llama")
@@ -124,5 +129,26 @@ int sl_detokenize(const struct sl_vocab *v, const int32_t *toks, size_t n, char 
  */
 int sl_token_to_piece_stream(const struct sl_vocab *v, int32_t tok, bool *first_text, char *buf, size_t cap,
 			     size_t *n_out);
+
+/*
+ * Streaming decoder that never prints half a UTF-8 character: a token's
+ * piece (sl_token_to_piece_stream's, so BPE pieces are bytes through the
+ * byte mapping) is appended to what earlier tokens left pending, and an
+ * incomplete UTF-8 sequence at the end (a lead byte followed by fewer
+ * continuation bytes than it announces) is held back for the next token.
+ * Invalid bytes are not held: they print as they come.  push writes the
+ * printable bytes to buf (*n_out of them); -ENOSPC (state unchanged, *n_out =
+ * bytes needed) if cap is too small; -EINVAL for a token out of range.
+ * flush writes what is still pending (at the end of the stream).
+ */
+struct sl_detok_stream {
+	bool first_text;
+	uint8_t n_pend;
+	char pend[4];
+};
+void sl_detok_stream_init(struct sl_detok_stream *st);
+int sl_detok_stream_push(const struct sl_vocab *v, struct sl_detok_stream *st, int32_t tok, char *buf, size_t cap,
+			 size_t *n_out);
+int sl_detok_stream_flush(struct sl_detok_stream *st, char *buf, size_t cap, size_t *n_out);
 
 #endif

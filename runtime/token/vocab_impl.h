@@ -37,7 +37,44 @@ struct sl_vocab {
 	 * longest text first, as llama.cpp's cache_special_tokens. */
 	int32_t *special;
 	uint32_t n_special;
+
+	/* ---- tokenizer.ggml.model = "gpt2" (byte-level BPE, bpe.c) ---- */
+	bool bpe;
+	bool ignore_merges;    /* a pre-token that is a whole token skips merging (llama-bpe) */
+	int n_re;
+	void *re[8];           /* pcre2_code *: the pre-tokenizer regexes, applied in turn */
+	char pre[32];          /* tokenizer.ggml.pre as read ("default" when absent) */
+	/* Merges: rank r joins merge_text[m.off .. +l) and [m.off+l .. +r); a hash table of ranks. */
+	struct sl_bpe_merge { size_t off; uint32_t l, r; } *merges;
+	uint32_t n_merges;
+	char *merge_text;
+	int32_t *merge_table;  /* rank, -1 = empty */
+	uint32_t merge_mask;
+	/* The GPT-2 byte <-> unicode mapping: byte b is the UTF-8 of code point byte_cp[b]. */
+	uint16_t byte_cp[256];
+	int16_t cp_byte[512];  /* inverse for code points < 512, -1 = none */
 };
+
+/* spm.c: special tokens cut out of text, as llama.cpp's tokenizer_st_partition. */
+struct frag {
+	size_t off, len;
+	int32_t tok; /* -1: raw text */
+};
+struct frags {
+	struct frag *a;
+	size_t n, cap;
+};
+int sl_vocab_partition(const struct sl_vocab *v, const char *text, size_t len, bool parse_special,
+		       struct frags *out);
+
+/* bpe.c */
+int sl_bpe_load(const struct gguf_file *f, struct sl_vocab *v, struct sl_err *err);
+void sl_bpe_free(struct sl_vocab *v);
+int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsigned flags, int32_t *out,
+		    size_t cap, size_t *n_out);
+/* The bytes a normal BPE token stands for (its text through the byte mapping). */
+int sl_bpe_piece(const struct sl_vocab *v, const char *s, size_t len, bool lstrip, char *buf, size_t cap,
+		 size_t *n_out);
 
 uint64_t sl_vocab_hash(const char *s, size_t len);
 

@@ -229,13 +229,24 @@ static void expect_error(const char *what, struct spec s, int want_rc, const cha
 		sl_vocab_free(v);
 }
 
+static void pre_unknown(struct gguf_writer *w)
+{
+	static const char *const merges[] = { "a b" };
+	sl_gguf_writer_set_str(w, "tokenizer.ggml.pre", "no-such-pre");
+	sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+}
+
 static void test_errors(void)
 {
 	struct spec s;
 
 	s = base();
+	s.model = "bert";
+	expect_error("bert", s, -ENOTSUP, "tokenizer model 'bert' is not supported");
 	s.model = "gpt2";
-	expect_error("gpt2", s, -ENOTSUP, "tokenizer model 'gpt2' is not supported yet");
+	expect_error("gpt2 without merges", s, -EINVAL, "'tokenizer.ggml.merges' is missing");
+	s.extra = pre_unknown;
+	expect_error("gpt2 unknown pre", s, -ENOTSUP, "pre-tokenizer 'no-such-pre' is not supported");
 	s.model = NULL;
 	expect_error("no model", s, -ENOENT, "tokenizer.ggml.model");
 
