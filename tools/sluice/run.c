@@ -111,10 +111,30 @@ static int read_prompt(const char *path, char **out)
 	return 0;
 }
 
+/*
+ * Bytes of a UTF-8 character begun but not finished at the end of s[0..n)
+ * (a byte-level BPE token can end inside one): held back until the next
+ * token, so the terminal never gets half a character.
+ */
+static size_t incomplete_tail(const char *s, size_t n)
+{
+	for (size_t back = 1; back <= 3 && back <= n; back++) {
+		unsigned char c = (unsigned char)s[n - back];
+		if ((c & 0xC0) == 0x80)
+			continue;
+		size_t want = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+		return want > back ? back : 0;
+	}
+	return 0;
+}
+
+static char pending[4];
+static size_t n_pending;
+
 /* Print a token's bytes; the first piece after BOS loses the dummy-prefix space. */
 static int emit(struct sluice_model *m, int32_t tok, bool strip_space)
 {
-	char piece[256];
+	char piece[256], out[sizeof(piece) + sizeof(pending)];
 	size_t n;
 	if (sluice_token_to_piece(m, tok, piece, sizeof(piece), &n))
 		return -1;
@@ -123,9 +143,15 @@ static int emit(struct sluice_model *m, int32_t tok, bool strip_space)
 		p++;
 		n--;
 	}
+	memcpy(out, pending, n_pending);
+	memcpy(out + n_pending, p, n);
+	n += n_pending;
+	n_pending = incomplete_tail(out, n);
+	n -= n_pending;
+	memcpy(pending, out + n, n_pending);
 	/* stdout gone (a full disk, a closed pipe): stop now rather than generate into nothing. */
 	errno = 0;
-	fwrite(p, 1, n, stdout);
+	fwrite(out, 1, n, stdout);
 	if (cli_flush_stdout())
 		return -2;
 	return 0;
@@ -317,6 +343,8 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	uint64_t t2 = now_ns();
+	fwrite(pending, 1, n_pending, stdout); /* an unfinished character at the end: its bytes as they are */
+	n_pending = 0;
 	fputc('\n', stdout);
 	fflush(stdout);
 
