@@ -21,6 +21,9 @@ The model, as llama.cpp defines the `llama` architecture:
               h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * Wup h)   (SwiGLU)
   logits = Woutput (rmsnorm(x) * output_norm)   (Woutput = token_embd when output.weight is absent)
   rmsnorm(x) = x / sqrt(mean(x^2) + eps);  defaults: rope.freq_base 10000, eps 1e-5, n_rot head_dim.
+`qwen2` (Hugging Face's Qwen2 definition) differs in two places: q, k, v get their biases
+(blk.N.attn_{q,k,v}.bias) added, and RoPE is rotate_half: dims i and i + n_rot/2 of a head
+are the rotated pair.
 
 --act ggml (default) reproduces the one deliberate rounding that ggml-style engines do in a
 matrix product: the activation row is first converted to the weight's "vec_dot type" (f16
@@ -99,8 +102,11 @@ class Model:
         r = gguf.GGUFReader(path)
         self.act = act
         arch = field(r, "general.architecture")
-        if arch != "llama":
-            raise SystemExit(f"{path}: architecture {arch!r}, this reference knows llama only")
+        if arch not in ("llama", "qwen2"):
+            raise SystemExit(f"{path}: architecture {arch!r}, this reference knows llama and qwen2 only")
+        # qwen2 (Hugging Face's Qwen2 definition): q_proj/k_proj/v_proj have biases, and RoPE is
+        # rotate_half: dims i and i + n_rot/2 of a head are rotated together (llama.cpp's NeoX mode).
+        self.qwen2 = arch == "qwen2"
         a = arch + "."
         self.n_embd = field(r, a + "embedding_length")
         self.n_layer = field(r, a + "block_count")
@@ -120,6 +126,12 @@ class Model:
                  "ffn_down"]
         for i in range(self.n_layer):
             self.layers.append({n: weight(r, f"blk.{i}.{n}.weight") for n in names})
+            if self.qwen2:
+                for n in ("attn_q", "attn_k", "attn_v"):
+                    b, _ = weight(r, f"blk.{i}.{n}.bias")
+                    if b is None:
+                        raise SystemExit(f"{path}: qwen2 without blk.{i}.{n}.bias")
+                    self.layers[i][n + "_b"] = b.reshape(-1)
 
     def mm(self, x, wt):
         w, t = wt
@@ -138,6 +150,12 @@ class Model:
         i = np.arange(self.n_rot // 2, dtype=np.float64)[None, :]
         theta = pos * self.base ** (-2.0 * i / self.n_rot)  # [n, n_rot/2]
         c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
+        if self.qwen2:  # rotate_half: x * cos + cat(-x2, x1) * sin over the first n_rot dims
+            h = self.n_rot // 2
+            a, b = x[:, :, 0:h].copy(), x[:, :, h:self.n_rot].copy()
+            x[:, :, 0:h] = a * c - b * s
+            x[:, :, h:self.n_rot] = b * c + a * s
+            return x
         a, b = x[:, :, 0:self.n_rot:2].copy(), x[:, :, 1:self.n_rot:2].copy()
         x[:, :, 0:self.n_rot:2] = a * c - b * s
         x[:, :, 1:self.n_rot:2] = a * s + b * c
@@ -150,9 +168,12 @@ class Model:
         mask = np.triu(np.full((n, n), -np.inf), 1)
         for L in self.layers:
             h = self.rmsnorm(x, L["attn_norm"][0])
-            q = self.rope(self.mm(h, L["attn_q"]), self.n_head)
-            k = self.rope(self.mm(h, L["attn_k"]), self.n_head_kv)
-            v = self.mm(h, L["attn_v"]).reshape(n, self.n_head_kv, self.head_dim)
+            q, k, v = self.mm(h, L["attn_q"]), self.mm(h, L["attn_k"]), self.mm(h, L["attn_v"])
+            if self.qwen2:
+                q, k, v = q + L["attn_q_b"], k + L["attn_k_b"], v + L["attn_v_b"]
+            q = self.rope(q, self.n_head)
+            k = self.rope(k, self.n_head_kv)
+            v = v.reshape(n, self.n_head_kv, self.head_dim)
             out = np.empty((n, self.n_head, self.head_dim))
             for hd in range(self.n_head):
                 kv = hd // group

@@ -3,8 +3,9 @@
  * tests/unit/test_forward_ref.c — the llama forward pass against an independent
  * numpy implementation (tests/ref/llama_ref.py), through the public API only.
  *
- * For each model (stories260K F32, llama-2-tiny-random F16, and synthetic models
- * in f32, f16, bf16 and q8_0) the engine decodes a prompt and continues it
+ * For each model (stories260K F32, llama-2-tiny-random F16, synthetic models
+ * in f32, f16, bf16 and q8_0, and a random f32 qwen2 with a BPE vocabulary
+ * written by tests/ref/gen_qwen2.py) the engine decodes a prompt and continues it
  * greedily for 16 steps; the reference then runs the same token sequence and the
  * logits must agree at every one of the 16 steps:
  *     max |ours - ref| / max |ref|  <  tol
@@ -303,6 +304,21 @@ int main(void)
 		if (synth[i].type == SL_TYPE_F16 || synth[i].type == SL_TYPE_Q8_0)
 			check_batching(synth[i].name, path);
 		unlink(path);
+	}
+
+	/* qwen2: q/k/v biases, NeoX rope, rope base 1e6, a byte-level BPE vocabulary (tests/ref/gen_qwen2.py) */
+	{
+		const char *path = t_tmp_path("qwen2-f32");
+		char cmd[8400];
+		snprintf(cmd, sizeof(cmd), "python3 tests/ref/gen_qwen2.py '%s' 7", path);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "FAIL: %s\n", cmd);
+			t_failures++;
+		} else {
+			check_reference("qwen2 (f32)", path, "The cat was in the hat, with 12345 \xe4\xbd\xa0\xe5\xa5\xbd!", 1e-4, 0);
+			check_batching("qwen2 (f32)", path);
+			unlink(path);
+		}
 	}
 
 	/* real models; skipped only when the shared model folder is absent */
