@@ -236,6 +236,55 @@ static void pre_unknown(struct gguf_writer *w)
 	sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
 }
 
+static void pre_llama_bpe(struct gguf_writer *w)
+{
+	static const char *const merges[] = { "b c", "a b" };
+	sl_gguf_writer_set_str(w, "tokenizer.ggml.pre", "llama-bpe");
+	sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 2);
+}
+
+static void pre_qwen2_ab_first(struct gguf_writer *w)
+{
+	static const char *const merges[] = { "a b", "b c" };
+	sl_gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2");
+	sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 2);
+	sl_gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", true);
+}
+
+/* gpt2 vocabularies: llama.cpp's defaults, merge ranks, BOS/EOS flags. */
+static void test_bpe_basics(void)
+{
+	struct spec s = base();
+	struct sl_vocab *v;
+	struct sl_err err = { { 0 } };
+	int32_t t[8];
+	size_t n;
+
+	s.model = "gpt2";
+	s.extra = pre_llama_bpe;
+	CHECK_MSG(load_spec(&s, &v, &err) == 0, "gpt2/llama-bpe: %s", err.msg);
+	if (v) {
+		CHECK(sl_vocab_add_bos(v) && !sl_vocab_add_eos(v) && !sl_vocab_add_space_prefix(v));
+		CHECK(sl_vocab_bos(v) == 11 && sl_vocab_eos(v) == 11 && sl_vocab_unk(v) == -1);
+		/* "b c" ranks first: abc = a + bc, and a + bc is no merge */
+		CHECK(sl_tokenize_ex(v, "abc", 3, 0, t, 8, &n) == 0 && n == 2 && t[0] == 7 && t[1] == 11);
+		CHECK(sl_tokenize_ex(v, "abc", 3, SL_TOKENIZE_ADD_BOS | SL_TOKENIZE_ADD_EOS, t, 8, &n) == 0 && n == 4 &&
+		      t[0] == 11 && t[3] == 11);
+		sl_vocab_free(v);
+	}
+	s.extra = pre_qwen2_ab_first;
+	CHECK_MSG(load_spec(&s, &v, &err) == 0, "gpt2/qwen2: %s", err.msg);
+	if (v) {
+		CHECK(!sl_vocab_add_bos(v) && sl_vocab_add_eos(v));
+		/* "a b" ranks first: abc = ab + c */
+		CHECK(sl_tokenize_ex(v, "abc", 3, 0, t, 8, &n) == 0 && n == 2 && t[0] == 10 && t[1] == 9);
+		/* the user-defined token is cut out whole before BPE */
+		CHECK(sl_tokenize_ex(v, "ab<tool>c", 9, 0, t, 8, &n) == 0 && n == 3 && t[0] == 10 && t[1] == 14 &&
+		      t[2] == 9);
+		sl_vocab_free(v);
+	}
+}
+
 static void test_errors(void)
 {
 	struct spec s;
@@ -303,6 +352,7 @@ int main(void)
 	test_merges();
 	test_ids();
 	test_errors();
+	test_bpe_basics();
 	unlink(tmp_path);
 	return t_done();
 }
