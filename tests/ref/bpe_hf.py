@@ -87,6 +87,10 @@ def corpus_training():
     words = " ".join(BASE).split()
     for _ in range(400):
         out.append(" ".join(rnd.choice(words) for _ in range(rnd.randint(3, 20))))
+    # character soup of each script, so that merges cross scripts, digits and whitespace runs
+    chars = "".join(BASE) + "\t\t    \n\n0123456789"
+    for _ in range(1500):
+        out.append("".join(rnd.choice(chars) for _ in range(rnd.randint(2, 12))))
     return out
 
 
@@ -94,7 +98,7 @@ def corpus_test():
     rnd = random.Random(1234)
     pieces = BASE + EXTRA + ["  ", "\t", "\n", "\r\n", " 42", "007", "👍", "‍", "。", "،", "।"] + SPECIALS
     out = BASE + EXTRA
-    for _ in range(150):
+    for _ in range(400):
         out.append("".join(rnd.choice(pieces)[: rnd.randint(1, 40)] for _ in range(rnd.randint(1, 6))))
     return out
 
@@ -102,7 +106,7 @@ def corpus_test():
 def train():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=1500, min_frequency=2, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=4000, min_frequency=2, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   special_tokens=SPECIALS)
     tok.train_from_iterator(corpus_training(), trainer=trainer)

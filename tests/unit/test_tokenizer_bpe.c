@@ -22,6 +22,13 @@
 
 #define SCRIPT "tests/ref/bpe_hf.py"
 
+/* ~0.05 s on an idle core at -O2; sanitizers slow it down several times over. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LIMIT_1MB 5.0
+#else
+#define LIMIT_1MB 0.5
+#endif
+
 static const char *const pres[] = { "default", "llama-bpe", "qwen2", "gpt-2", "deepseek-llm", "deepseek-v3" };
 
 static char *read_all(const char *path, size_t *len)
@@ -169,13 +176,17 @@ static int check_pre(const char *dir, const char *pre, char **big, size_t *big_l
 			memmove(*big + *big_len, *big, k);
 			*big_len += k;
 		}
-		size_t nt;
-		double t0 = now();
-		int rc = sl_tokenize_ex(v, *big, mb, 0, NULL, 0, &nt);
-		double dt = now() - t0;
-		printf("%s: 1 MB prompt: %zu tokens in %.3f s\n", pre, nt, dt);
-		if (rc != -ENOSPC || nt == 0 || dt > 0.5) {
-			fprintf(stderr, "FAIL: %s: 1 MB prompt: rc %d, %.3f s (limit 0.5 s)\n", pre, rc, dt);
+		size_t nt = 0;
+		int rc = 0;
+		double dt = 1e9;
+		for (int r = 0; r < 3; r++) { /* the best of three: a shared machine adds noise, never speed */
+			double t0 = now();
+			rc = sl_tokenize_ex(v, *big, mb, 0, NULL, 0, &nt);
+			dt = SL_MIN(dt, now() - t0);
+		}
+		printf("%s: 1 MB prompt: %zu tokens in %.3f s (best of 3)\n", pre, nt, dt);
+		if (rc != -ENOSPC || nt == 0 || dt > LIMIT_1MB) {
+			fprintf(stderr, "FAIL: %s: 1 MB prompt: rc %d, %.3f s (limit %.1f s)\n", pre, rc, dt, LIMIT_1MB);
 			bad++;
 		}
 	}
