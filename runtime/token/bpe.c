@@ -4,7 +4,8 @@
  * "gpt2"), giving the ids llama.cpp's llm_tokenizer_bpe gives:
  *
  *   1. special-token partition, as for SPM (spm.c's sl_vocab_partition);
- *   2. each raw fragment is split by the pre-tokenizer regexes of
+ *   2. each raw fragment, read as code points the way llama.cpp does (an
+ *      invalid byte is U+FFFD, an overlong form its shortest form), is split by the pre-tokenizer regexes of
  *      tokenizer.ggml.pre, applied in turn: every regex cuts every piece into
  *      its matches and the gaps between them (PCRE2 with UTF + UCP, so \p{L},
  *      \p{N} and \s are Unicode's; no hand-written tables);
@@ -409,25 +410,72 @@ static int split(const struct sl_vocab *v, struct work *w, int k, const char *te
 	return split(v, w, k + 1, text + gap, len - gap, e);
 }
 
+/*
+ * llama.cpp's reading of the text as code points (unicode_cpts_from_utf8) and
+ * back to UTF-8 (unicode_cpt_to_utf8): a lead byte with the continuation bytes
+ * it announces is one code point, not checked further, so an overlong form
+ * comes back in its shortest form ("\xc0\xb5" is "5") and a surrogate as it
+ * is; any other byte is U+FFFD, and so is a code point past U+10FFFF (where
+ * llama.cpp throws).  out needs 3 * n bytes; returns its length.
+ */
+static size_t fix_utf8(const char *s, size_t n, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		uint8_t c = (uint8_t)s[i];
+		size_t k = c < 0x80 ? 1 : c < 0xC0 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 0;
+		uint32_t cp = k == 1 ? c : k == 2 ? c & 0x1Fu : k == 3 ? c & 0x0Fu : c & 0x07u;
+		for (size_t j = 1; k && j < k; j++) {
+			if (i + j >= n || ((uint8_t)s[i + j] & 0xC0) != 0x80)
+				k = 0;
+			else
+				cp = cp << 6 | ((uint8_t)s[i + j] & 0x3Fu);
+		}
+		i += k ? k : 1;
+		if (k == 0 || cp > 0x10FFFF)
+			cp = 0xFFFD;
+		if (cp < 0x80) {
+			out[o++] = (char)cp;
+		} else if (cp < 0x800) {
+			out[o++] = (char)(0xC0 | cp >> 6);
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+		} else if (cp < 0x10000) {
+			out[o++] = (char)(0xE0 | cp >> 12);
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+		} else {
+			out[o++] = (char)(0xF0 | cp >> 18);
+			out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+		}
+	}
+	return o;
+}
+
 int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsigned flags, int32_t *out,
 		    size_t cap, size_t *n_out)
 {
 	*n_out = 0;
-	if ((!text && len) || len > (INT32_MAX - 3) / 3)
+	if ((!text && len) || len > (INT32_MAX - 3) / 6)
 		return -EINVAL;
 	struct emit e = { out, out ? cap : 0, 0 };
 	struct frags fr = { 0 };
 	struct work w = { 0 };
-	char *pref = NULL;
+	char *fixed = NULL;
 	int rc = 0;
 
 	if ((flags & SL_TOKENIZE_ADD_BOS) && v->bos >= 0)
 		emit(&e, v->bos);
 	if (len) {
-		w.enc = malloc(2 * len + 2);
-		w.syms = malloc((len + 1) * sizeof(*w.syms));
+		/* A fragment grows by at most 3x (invalid bytes -> U+FFFD) plus a space prefix;
+		 * its byte encoding doubles that. */
+		size_t most = 3 * len + 1;
+		fixed = malloc(most);
+		w.enc = malloc(2 * most);
+		w.syms = malloc(most * sizeof(*w.syms));
 		w.md = pcre2_match_data_create(4, NULL);
-		if (!w.enc || !w.syms || !w.md) {
+		if (!fixed || !w.enc || !w.syms || !w.md) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -438,20 +486,13 @@ int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsi
 				emit(&e, fr.a[i].tok);
 				continue;
 			}
-			const char *s = text + fr.a[i].off;
-			size_t n = fr.a[i].len;
-			if (i == 0 && v->add_space_prefix) {
-				/* tokenizer.ggml.add_space_prefix: a space before the text's start. */
-				if (!(pref = malloc(n + 1))) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				pref[0] = ' ';
-				memcpy(pref + 1, s, n);
-				s = pref;
-				n++;
-			}
-			if ((rc = split(v, &w, 0, s, n, &e)))
+			size_t n = 0;
+			/* tokenizer.ggml.add_space_prefix (which llama.cpp ignores for BPE): a space
+			 * before the text's start. */
+			if (i == 0 && v->add_space_prefix)
+				fixed[n++] = ' ';
+			n += fix_utf8(text + fr.a[i].off, fr.a[i].len, fixed + n);
+			if ((rc = split(v, &w, 0, fixed, n, &e)))
 				goto out;
 		}
 	}
@@ -460,7 +501,7 @@ int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsi
 	*n_out = e.n;
 	rc = e.n > e.cap ? -ENOSPC : 0;
 out:
-	free(pref);
+	free(fixed);
 	free(fr.a);
 	free(w.enc);
 	free(w.syms);

@@ -9,7 +9,10 @@
  * Other models ("bert", ...) and unknown pre values give -ENOTSUP.  For gpt2
  * the defaults are llama.cpp's: bos = eos = 11, no unk, add_bos false (true
  * for llama-bpe), add_space_prefix false; add_space_prefix = true (which
- * llama.cpp ignores for BPE) puts a space before the text's start.
+ * llama.cpp ignores for BPE) puts a space before the text's start.  A gpt2
+ * vocabulary reads the text as llama.cpp does: an invalid UTF-8 byte is
+ * U+FFFD and an overlong form its shortest form, so for gpt2 the round trip
+ * detokenize(tokenize(x)) == x holds for valid UTF-8 only.
  *
  * Keys read (all under tokenizer.ggml.):
  *   model            string, required ("llama")
