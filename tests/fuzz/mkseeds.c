@@ -11,6 +11,8 @@
  *              tensors), and its metadata with the small tensors (<= 4 KiB: the norms)
  *              laid out again with their data.  Whole models (MBs of weights the
  *              reader never looks at) would only slow the fuzzer down.
+ *              Plus one small byte-level BPE vocabulary (tokenizer.ggml.model gpt2) per
+ *              pre-tokenizer type, written here, so that bpe.c is fuzzed too.
  *   tokenize:  the first model with a vocabulary: its token texts, 32 tokens a file,
  *              detokenized, behind a flags byte; plus a few hand-picked texts.
  *   cli_parse: option values, valid and not (no model needed).
@@ -222,6 +224,58 @@ static void cli_seeds(const char *out)
 	}
 }
 
+/* A gpt2 vocabulary: GPT-2's 256 byte characters, a few merges and their tokens, three specials. */
+static void bpe_seeds(const char *out)
+{
+	static const char *const pres[] = { "default", "llama-bpe", "qwen2", "gpt-2", "deepseek-llm", "deepseek-v3" };
+	static const char *const merges[] = { "\xc4\xa0 t", "h e", "\xc4\xa0t he", "i n", "\xc4\xa0 a", "e r" };
+	static const char *const extra[] = { "\xc4\xa0t", "he", "\xc4\xa0the", "in", "\xc4\xa0\x61", "er",
+					     "<|endoftext|>", "<|im_start|>", "<|im_end|>" };
+	char store[256][3];
+	const char *tokens[256 + SL_ARRAY_SIZE(extra)];
+	int32_t types[256 + SL_ARRAY_SIZE(extra)];
+	int k = 0;
+	for (int b = 0; b < 256; b++) {
+		bool keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+		unsigned cp = keep ? (unsigned)b : 256u + (unsigned)k++;
+		if (cp < 0x80) {
+			store[b][0] = (char)cp;
+			store[b][1] = 0;
+		} else {
+			store[b][0] = (char)(0xC0 | cp >> 6);
+			store[b][1] = (char)(0x80 | (cp & 0x3F));
+			store[b][2] = 0;
+		}
+		tokens[b] = store[b];
+		types[b] = 1;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(extra); i++) {
+		tokens[256 + i] = extra[i];
+		types[256 + i] = extra[i][0] == '<' ? 3 : 1;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(pres); i++) {
+		struct gguf_writer *w = sl_gguf_writer_new(0);
+		sl_gguf_writer_set_str(w, "general.architecture", "qwen2");
+		sl_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+		sl_gguf_writer_set_str(w, "tokenizer.ggml.pre", pres[i]);
+		sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, SL_ARRAY_SIZE(tokens));
+		sl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, SL_ARRAY_SIZE(types));
+		sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, SL_ARRAY_SIZE(merges));
+		sl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 256 + 8);
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/bpe-%s.gguf", out, pres[i]);
+		struct sl_err err = { { 0 } };
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || sl_gguf_writer_write_header(w, fd, &err) || sl_gguf_writer_finish(w, fd, &err)) {
+			fprintf(stderr, "mkseeds: %s: %s\n", path, fd < 0 ? strerror(errno) : err.msg);
+			exit(1);
+		}
+		close(fd);
+		sl_gguf_writer_free(w);
+		n_written++;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -265,6 +319,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%s", models, names[i]);
 		gguf_seeds(path, names[i], dir);
 	}
+	bpe_seeds(dir);
 	/* stories260K first: the vocabulary fuzz_tokenize loads */
 	snprintf(dir, sizeof(dir), "%s/tokenize", out);
 	snprintf(path, sizeof(path), "%s/stories260K.gguf", models);
