@@ -22,12 +22,8 @@
 
 #define SCRIPT "tests/ref/bpe_hf.py"
 
-/* ~0.05 s on an idle core at -O2; sanitizers slow it down several times over. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LIMIT_1MB 5.0
-#else
-#define LIMIT_1MB 0.5
-#endif
+/* The 1 MB prompt's time is reported, not asserted (no timed assertions in tests; the figure
+ * goes to Documentation/performance.md): about 0.05 s on an idle core at -O2. */
 
 static const char *const pres[] = { "default", "llama-bpe", "qwen2", "gpt-2", "deepseek-llm", "deepseek-v3" };
 
@@ -185,8 +181,8 @@ static int check_pre(const char *dir, const char *pre, char **big, size_t *big_l
 			dt = SL_MIN(dt, now() - t0);
 		}
 		printf("%s: 1 MB prompt: %zu tokens in %.3f s (best of 3)\n", pre, nt, dt);
-		if (rc != -ENOSPC || nt == 0 || dt > LIMIT_1MB) {
-			fprintf(stderr, "FAIL: %s: 1 MB prompt: rc %d, %.3f s (limit %.1f s)\n", pre, rc, dt, LIMIT_1MB);
+		if (rc != -ENOSPC || nt == 0) {
+			fprintf(stderr, "FAIL: %s: 1 MB prompt: rc %d, %zu tokens\n", pre, rc, nt);
 			bad++;
 		}
 	}
