@@ -6,6 +6,7 @@
  * weight store and the architecture code.  Prompts are run in chunks of
  * n_batch tokens so activation memory stays bounded whatever the prompt.
  */
+#include "trace.h"
 #include "model/model.h"
 #include "quant/quant.h"
 #include "sys/pressure.h"
@@ -514,10 +515,13 @@ static int decode_locked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 	sl_weights_get_stats(c->m->weights, &before);
 	uint64_t t0 = sl_now_ns();
 	const uint32_t pos0 = c->pos;
+	SL_TRACE_THREAD("model");
 	for (size_t done = 0; done < n;) {
 		int k = (int)SL_MIN((size_t)c->n_batch, n - done);
 		c->err.msg[0] = 0;
+		SL_TRACE_B("token", n > 1 ? "prompt batch" : "token", "tokens,pos", k, c->pos, 0, 0);
 		int rc = sl_llama_forward(c, tokens + done, k);
+		SL_TRACE_E();
 		if (rc) {
 			c->pos = pos0; /* all or nothing: the call's tokens are not in the sequence */
 			return ensure_msg(&c->err, rc, "decode");

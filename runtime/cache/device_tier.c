@@ -10,6 +10,7 @@
  * the upload runs on the copy queue and its fence (dev_ready) is what the compute queue waits
  * for; a slot is reused only after the last kernel reading it completed (dev_last).
  */
+#include "trace.h"
 #include "cache/store.h"
 
 #include <stdlib.h>
@@ -105,8 +106,10 @@ int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, s
 			return sl_errf(err, -rc, "waiting for the device: %s", be->err.msg);
 		sl_dev_evict(w, v);
 	}
+	SL_TRACE_B("upload", "upload", "bytes,unit,prefetch", u->size, id, !wait, 0);
 	if ((rc = be->ops->upload(be, slot_ptr(w, u), u->req.data, u->size)) ||
 	    (rc = be->ops->fence(be, SL_Q_COPY, &u->dev_ready))) {
+		SL_TRACE_E();
 		sl_arena_free(&w->win, u->slot_off, u->size);
 		return sl_errf(err, -rc, "copying '%s' (%llu bytes) to the device: %s", u->name,
 			       (unsigned long long)u->size, be->err.msg);
@@ -116,6 +119,7 @@ int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, s
 	u->dev_last = 0;
 	w->dev_pol.ops->insert(&w->dev_pol, id);
 	w->st.uploads += u->size;
+	SL_TRACE_E();
 	return 0;
 }
 
@@ -130,7 +134,9 @@ static int staged_upload(struct sl_weights *w, struct unit *u, void *ctx, struct
 {
 	struct sl_backend *be = w->be;
 	w->st.bytes_read += u->size;
+	SL_TRACE_B("upload", "upload", "bytes,unit,prefetch", u->size, u - w->u, 0, 0);
 	int rc = be->ops->upload(be, res_ptr(w, u), u->req.data, u->size);
+	SL_TRACE_E();
 	return rc ? sl_errf(err, -rc, "copying '%s' to the device: %s", u->name, be->err.msg) : 0;
 }
 

@@ -7,6 +7,7 @@
  * unused entry whose next use is farthest away (store.h); pinned entries go only under memory
  * pressure, when the budget falls below what was pinned.
  */
+#include "trace.h"
 #include "cache/store.h"
 
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 void sl_host_publish(struct sl_weights *w)
 {
 	atomic_store(&w->host_used_pub, w->host_used);
+	SL_TRACE_C("host cache used", w->host_used);
 	atomic_store(&w->host_budget_pub, w->host_budget);
 	if (w->host_used > w->st.host_peak)
 		w->st.host_peak = w->host_used;
@@ -28,6 +30,7 @@ void sl_host_drop(struct sl_weights *w, int id)
 	/* Nothing reads it any more (the caller checked host_done): the asynchronous test
 	 * backend poisons it, so a reader we forgot about shows up as a wrong token. */
 	w->be->ops->discard(w->be, u->hbuf, u->span);
+	SL_TRACE_I("cache", "evict", "unit,bytes,pinned", id, u->span, u->host_pinned, 0);
 	sl_pool_free(w->pool, u->hbuf);
 	u->hbuf = NULL;
 	w->host_used -= u->span;
@@ -101,6 +104,7 @@ void sl_host_apply_pressure(struct sl_weights *w)
 	if (!lim)
 		return;
 	w->st.shrink_events++;
+	SL_TRACE_I("pressure", "memory pressure", "limit,budget,used", lim, w->host_budget, w->host_used, 0);
 	lim = SL_MAX(lim, w->host_min); /* below one layer, streaming cannot work at all */
 	if (lim < w->host_budget)
 		w->host_budget = lim;
@@ -110,6 +114,7 @@ void sl_host_apply_pressure(struct sl_weights *w)
 	while (w->host_used > w->host_budget && evict_one(w, -1, true, true))
 		;
 	sl_pool_trim(w->pool); /* hand emptied slabs back to the system now */
+	SL_TRACE_C("host cache budget", w->host_budget);
 	sl_host_publish(w);
 }
 

@@ -5,6 +5,7 @@
  * one) keeps the drive's queue full while the model computes; here, on the model's thread,
  * finished reads are only collected.
  */
+#include "trace.h"
 #include "cache/store.h"
 
 #include <string.h>
@@ -84,9 +85,11 @@ int sl_io_done_wait(struct sl_weights *w, int id, struct sl_err *err)
 {
 	struct unit *u = &w->u[id];
 	uint64_t t0 = sl_now_ns();
+	SL_TRACE_B("cache", "io wait", "unit,bytes", id, u->size, 0, 0);
 	int rc = 0;
 	while (u->hstate == H_READING && !rc)
 		rc = sl_io_done_reap(w, 1, err);
+	SL_TRACE_E();
 	w->st.io_wait_ns += sl_now_ns() - t0;
 	if (!rc && u->hstate != H_READY)
 		rc = sl_errf(err, EIO, "%s: reading weights of '%s' failed", w->f->path, u->name);

@@ -13,6 +13,7 @@
  *              queue wait for the upload; returns the pointer compute reads.
  *   release    records the last-use fence; the buffer is reused only after it.
  */
+#include "trace.h"
 #include "cache/store.h"
 
 #include <stdlib.h>
@@ -254,6 +255,7 @@ void sl_weights_prefetch(struct sl_weights *w, const int *ids, int n)
 			continue;
 		if (sl_host_start_read(w, ids[i], PREFETCH_RANK, false, &e))
 			break;
+		SL_TRACE_I("cache", "prefetch issued", "unit,bytes,rank", ids[i], u->size, i, 0);
 	}
 	/* Uploads of what has arrived, in the same order, without waiting for the device. */
 	if (!w->host_visible)
@@ -293,6 +295,7 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 	if (u->resident) {
 		*ptr = sl_dev_ptr(w, id);
 		w->st.hits++;
+		SL_TRACE_I("cache", "hit", "unit,resident", id, 1, 0, 0);
 		return 0;
 	}
 	if (w->zero_copy_map) {
@@ -332,6 +335,7 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 		w->st.hits++;
 	else
 		w->st.misses++;
+	SL_TRACE_I("cache", present ? "hit" : "miss", "unit,bytes", id, u->size, 0, 0);
 	if (!w->host_visible && !u->on_dev) {
 		if ((rc = need_host(w, id, err)))
 			return rc;

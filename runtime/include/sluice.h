@@ -257,6 +257,37 @@ struct sluice_stats {
 /* -EINVAL for NULL ctx or out, -EBUSY when another thread is using the context. */
 SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *ctx, struct sluice_stats *out);
 
+/* ---- tracing (process-wide) ---- */
+
+/*
+ * Record a trace of every model in the process: I/O requests (submit to completion, bytes,
+ * offset), host-to-device uploads, each compute op of each layer (name, layer, shape, weight
+ * type), cache hits, misses, evictions and prefetches, memory-pressure events, token boundaries
+ * and counters (host cache used, I/O bytes in flight), one track per thread ("model", "io", ...).
+ * path: the Chrome JSON trace sluice_trace_stop writes (opens in ui.perfetto.dev and
+ * chrome://tracing), replaced atomically; NULL: record only (for sluice_trace_totals).
+ * Buffers of fixed size are allocated here; when one fills, later events of its thread are
+ * dropped and counted (otherData.dropped_events).  Returns 0, -EBUSY (already on), -EINVAL,
+ * -ENOMEM, or the file's error; the message goes to err.
+ */
+SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len);
+/* Stop recording and write the file given to sluice_trace_start.  0, -EINVAL (not on) or -errno. */
+SLUICE_API int sluice_trace_stop(char *err, size_t err_len);
+
+struct sluice_trace_total {
+	const char *cat;   /* "io", "upload", "compute", "cache", "token", ... (the library's strings) */
+	const char *name;  /* the span or event: "read", "matmul", "io wait", "hit", ... */
+	uint64_t count;    /* spans ended or events recorded */
+	uint64_t ns;       /* total time of the spans on one thread (0 for events and I/O requests) */
+	uint64_t bytes;    /* total of the "bytes" argument, where there is one */
+};
+/*
+ * The totals of the last (or current) trace session by (cat, name), into out[0..max).  *n: the
+ * entries written.  0, -EINVAL (n NULL, out NULL with max > 0) or -ENOSPC (max too small; the
+ * first max are written).
+ */
+SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
  * completed moves to the done list, which sl_io_reap drains.  Without the I/O thread the
  * consumer pumps and reaps in sl_io_reap; with it, io_thread.c does (see io.h).
  */
+#include "trace.h"
 #include "io/io_priv.h"
 
 #include <stdlib.h>
@@ -249,6 +250,8 @@ static void req_maybe_finish(struct sl_io *io, struct sl_io_req *r)
 		io->stats.errors++;
 	io->stats.requests++;
 	r->priv.mem->reqs--;
+	SL_TRACE_AE("io", "read", r);
+	SL_TRACE_CADD(SL_TC_IO_BYTES_IN_FLIGHT, -(int64_t)r->len);
 	done_push(io, r);
 }
 
@@ -481,6 +484,8 @@ int sl_io_submit(struct sl_io *io, struct sl_io_req **reqs, unsigned n, struct s
 		r->result = 0;
 		m->reqs++;
 		io->outstanding++;
+		SL_TRACE_AB("io", "read", r, "bytes,offset,queue depth", r->len, r->offset, io->inflight, 0);
+		SL_TRACE_CADD(SL_TC_IO_BYTES_IN_FLIGHT, r->len);
 		if (r->offset + r->len > io->size) {
 			/* known before any I/O: the source is shorter than the caller believes */
 			r->priv.issued = alen;

@@ -16,6 +16,7 @@
  * the commands it saw in flight, and wait() returns.  Finished requests go to the done list
  * (done_push broadcasts done_cv), where sl_io_reap picks them up.
  */
+#include "trace.h"
 #include "io/io_priv.h"
 
 #include <string.h>
@@ -26,6 +27,7 @@ static void *thread_main(void *arg)
 	struct sl_io *io = arg;
 	struct sl_io_engine *e = io->eng;
 	unsigned spins = 0;
+	SL_TRACE_THREAD("io");
 	pthread_mutex_lock(&io->mu);
 	while (!io->stop) {
 		bool busy = sl_io_pump(io);

@@ -7,6 +7,7 @@
  * Per layer:  x += Wo · attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
  *             x += Wdown · (silu(Wgate·n(x)) * Wup·n(x))        n = RMSNorm
  */
+#include "trace.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
@@ -217,6 +218,7 @@ struct fwd {
 	struct sl_backend *be;
 	int rc;
 	int cursor; /* position in m->order of the next per-layer unit the pass uses */
+	int layer;  /* for the trace: -1 outside the layers */
 };
 
 static const void *acq(struct fwd *f, const struct sl_tensor_ref *r)
@@ -254,7 +256,9 @@ static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const flo
 	const void *p = acq(f, w);
 	if (!p)
 		return;
+	SL_TRACE_B("compute", "matmul", "layer,rows,cols,$type", f->layer, w->rows, w->cols, sl_type_name(w->type));
 	op(f, f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n), "matmul");
+	SL_TRACE_E();
 	rel(f, w);
 }
 
@@ -263,7 +267,9 @@ static void norm(struct fwd *f, float *y, const float *x, const struct sl_tensor
 	const void *p = acq(f, w);
 	if (!p)
 		return;
+	SL_TRACE_B("compute", "rmsnorm", "layer,cols,tokens,$type", f->layer, w->cols, n, sl_type_name(w->type));
 	op(f, f->be->ops->rmsnorm(f->be, y, x, p, w->cols, n, f->m->hp.rms_eps), "rmsnorm");
+	SL_TRACE_E();
 	rel(f, w);
 }
 
@@ -274,7 +280,9 @@ static void bias(struct fwd *f, float *y, const struct sl_tensor_ref *b, int n)
 	const float *p = acq(f, b);
 	if (!p)
 		return;
+	SL_TRACE_B("compute", "bias add", "layer,cols,tokens,$type", f->layer, b->cols, n, sl_type_name(b->type));
 	op(f, f->be->ops->add(f->be, y, p, (int64_t)n * b->cols, b->cols), "bias add");
+	SL_TRACE_E();
 	rel(f, b);
 }
 
@@ -283,7 +291,7 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	struct sluice_model *m = c->m;
 	const struct sl_hparams *hp = &m->hp;
 	struct sl_backend *be = m->be;
-	struct fwd f = { c, m, be, 0, 0 };
+	struct fwd f = { c, m, be, 0, 0, -1 };
 	const int E = (int)hp->n_embd, KV = (int)(hp->n_head_kv * hp->head_dim), F = (int)hp->n_ff;
 	const int pos0 = (int)c->pos;
 	const float scale = 1.0f / sqrtf((float)hp->head_dim);
@@ -291,7 +299,9 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	const void *emb = acq(&f, &m->tok_embd);
 	if (!emb)
 		return f.rc;
+	SL_TRACE_B("compute", "get_rows", "layer,cols,tokens,$type", -1, E, n, sl_type_name(m->tok_embd.type));
 	op(&f, be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n), "get_rows");
+	SL_TRACE_E();
 	rel(&f, &m->tok_embd);
 
 	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
@@ -299,6 +309,7 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 		float *kc = c->k_cache[l], *vc = c->v_cache[l];
 		float *k_new = kc + (size_t)pos0 * KV, *v_new = vc + (size_t)pos0 * KV;
 		f.cursor = m->layer_start[l];
+		f.layer = (int)l;
 
 		norm(&f, c->xb, c->x, &L->attn_norm, n);
 		mm(&f, c->q, &L->wq, c->xb, n);
@@ -309,32 +320,45 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 		bias(&f, v_new, &L->bv, n);
 		if (f.rc)
 			break;
+		SL_TRACE_B("compute", "rope", "layer,heads,head_dim,tokens", l, hp->n_head + hp->n_head_kv, hp->head_dim, n);
 		op(&f, be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
 				     hp->rope_freq_base, hp->rope_neox), "rope");
 		op(&f, be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
 				     hp->rope_freq_base, hp->rope_neox), "rope");
+		SL_TRACE_E();
+		SL_TRACE_B("compute", "attention", "layer,heads,kv_len,tokens", l, hp->n_head, pos0 + n, n);
 		op(&f, be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
 					  (int)hp->head_dim, pos0, n, scale), "attention");
+		SL_TRACE_E();
 		mm(&f, c->xb, &L->wo, c->xb2, n);
+		SL_TRACE_B("compute", "add", "layer,cols,tokens", l, E, n, 0);
 		op(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E), "add");
+		SL_TRACE_E();
 
 		norm(&f, c->xb, c->x, &L->ffn_norm, n);
 		mm(&f, c->hb, &L->w_gate, c->xb, n);
 		mm(&f, c->hb2, &L->w_up, c->xb, n);
+		SL_TRACE_B("compute", "silu_mul", "layer,cols,tokens", l, F, n, 0);
 		op(&f, be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)n * F), "silu_mul");
+		SL_TRACE_E();
 		mm(&f, c->xb, &L->w_down, c->hb, n);
+		SL_TRACE_B("compute", "add", "layer,cols,tokens", l, E, n, 0);
 		op(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E), "add");
+		SL_TRACE_E();
 	}
 	if (f.rc)
 		return f.rc;
 
 	/* Only the last token's logits are needed. */
 	float *last = c->x + (size_t)(n - 1) * E;
+	f.layer = -1;
 	norm(&f, c->xb, last, &m->output_norm, 1);
 	mm(&f, c->logits_dev, &m->output, c->xb, 1);
 	op(&f, be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float)), "download");
 	/* The sampler reads the logits on the host: everything queued must have run. */
+	SL_TRACE_B("compute", "sync", "", 0, 0, 0, 0);
 	op(&f, be->ops->sync(be), "sync");
+	SL_TRACE_E();
 	if (f.rc)
 		return f.rc;
 	/* NaN or Inf here would sample as token 0 forever: say so instead (n_vocab floats, cheap). */

@@ -40,6 +40,7 @@ static void run_usage(FILE *out)
 		"                        worker with poisoned reuse (tests of the asynchronous schedule)\n"
 		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
 		"      --stats           print streaming statistics\n"
+		"      --trace FILE      write a Chrome JSON trace of the load and the decode (ui.perfetto.dev)\n"
 		"      --no-echo         do not print the prompt\n"
 		"  -v, --verbose         library messages to stderr (repeat for more)\n"
 		"  -h, --help\n");
@@ -169,14 +170,14 @@ int cmd_run(int argc, char **argv)
 		{ "io", required_argument, 0, 'I' },      { "lookahead", required_argument, 0, 'L' },
 		{ "stats", no_argument, 0, 's' },         { "no-echo", no_argument, 0, 'E' },
 		{ "pressure", required_argument, 0, 'R' }, { "backend", required_argument, 0, 'B' },
-		{ "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
+		{ "trace", required_argument, 0, 'X' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
-	const char *io = "auto", *pressure = "auto", *backend = "cpu";
+	const char *io = "auto", *pressure = "auto", *backend = "cpu", *trace = NULL;
 	bool stats = false, echo = true;
 	int verbose = 0, c;
 	optind = 1;
@@ -200,6 +201,7 @@ int cmd_run(int argc, char **argv)
 		case 'L': if (!cli_int("run", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
 		case 'R': pressure = optarg; break;
 		case 's': stats = true; break;
+		case 'X': trace = optarg; break;
 		case 'E': echo = false; break;
 		case 'v': verbose++; break;
 		case 'h': run_usage(stdout); return 0;
@@ -243,6 +245,14 @@ int cmd_run(int argc, char **argv)
 	struct sluice_sampler *smp = NULL;
 	int32_t *toks = NULL;
 	int status = 1, rc;
+	bool tracing = false;
+	if (trace) {
+		if ((rc = sluice_trace_start(trace, err, sizeof(err)))) {
+			cli_error("run", "--trace: %s", err);
+			goto out;
+		}
+		tracing = true;
+	}
 	if ((rc = sluice_model_load(model_path, &mp, &m, err, sizeof(err)))) {
 		cli_error("run", "%s", err);
 		goto out;
@@ -363,6 +373,9 @@ int cmd_run(int argc, char **argv)
 			st.cache_hits + st.cache_misses ? 100.0 * st.cache_hits / (double)(st.cache_hits + st.cache_misses) : 100.0,
 			secs(st.io_wait_ns), secs(st.io_busy_ns), secs(st.compute_ns), st.host_cache_peak / 1048576.0,
 			st.device_peak / 1048576.0, (unsigned long long)st.shrink_events);
+		fprintf(stderr, "sluice: exact: bytes_read %llu prompt_tokens %llu gen_tokens %llu\n",
+			(unsigned long long)st.bytes_read, (unsigned long long)st.prompt_tokens,
+			(unsigned long long)st.gen_tokens);
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		fprintf(stderr, "sluice: peak RSS %.1f MiB\n", ru.ru_maxrss / 1024.0);
@@ -377,6 +390,10 @@ int cmd_run(int argc, char **argv)
 			mx > 0 ? tok / mx : 1.0);
 	}
 out:
+	if (tracing && sluice_trace_stop(err, sizeof(err))) { /* before the model goes: its names are in it */
+		cli_error("run", "--trace: %s", err);
+		status = 1;
+	}
 	free(toks);
 	free(prompt_buf);
 	sluice_sampler_free(smp);

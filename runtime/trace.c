@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/trace.c — the trace recorder (trace.h) and its Chrome JSON writer; the public
+ * sluice_trace_start / sluice_trace_stop / sluice_trace_totals.
+ */
+#include "trace.h"
+
+#include "atomic_file.h"
+#include "internal.h"
+#include "sluice.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int sl_trace_on;
+
+struct ev {
+	uint64_t ts;
+	const char *cat, *name, *keys;
+	uint64_t id;
+	int64_t v[4];
+	char ph;
+};
+
+struct tbuf {
+	struct ev *ev;
+	atomic_uint n;       /* events written (the owner stores it with release) */
+	uint64_t drops;      /* only the owner writes it */
+	unsigned depth;      /* spans recorded and not yet ended */
+	unsigned skip;       /* spans whose begin was dropped: their ends are dropped too */
+	long tid;
+	const char *name;
+};
+
+static struct tbuf bufs[SL_TRACE_THREADS];
+static atomic_uint nbufs;        /* buffers claimed in this session */
+static atomic_uint gen;          /* session number: a thread re-claims a buffer in a new one */
+static atomic_ullong lost;       /* events of threads past the last buffer */
+static _Atomic int64_t counters[SL_TC_N];
+static const char *const counter_names[SL_TC_N] = { "io bytes in flight" };
+static uint64_t t0;
+static bool have_file;
+static struct sl_atomic_file af;
+static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
+
+static _Thread_local struct tbuf *tl_buf;
+static _Thread_local unsigned tl_gen;
+static _Thread_local const char *tl_name;
+
+void sl_trace_thread(const char *name)
+{
+	tl_name = name;
+	if (tl_buf && tl_gen == atomic_load_explicit(&gen, memory_order_acquire))
+		tl_buf->name = name;
+}
+
+static struct tbuf *my_buf(void)
+{
+	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
+	if (tl_gen == g)
+		return tl_buf;
+	tl_gen = g;
+	unsigned i = atomic_fetch_add(&nbufs, 1);
+	if (i >= SL_TRACE_THREADS) {
+		tl_buf = NULL;
+		return NULL;
+	}
+	struct tbuf *b = &bufs[i];
+	b->drops = 0;
+	b->depth = b->skip = 0;
+	b->tid = (long)syscall(SYS_gettid);
+	b->name = tl_name;
+	atomic_store_explicit(&b->n, 0, memory_order_release);
+	tl_buf = b;
+	return b;
+}
+
+void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
+		  int64_t c, int64_t d)
+{
+	struct tbuf *t = my_buf();
+	if (!t) {
+		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+		return;
+	}
+	unsigned n = atomic_load_explicit(&t->n, memory_order_relaxed);
+	if (ph == 'E') {
+		if (t->skip) {
+			t->skip--;
+			return;
+		}
+		if (!t->depth) /* began before tracing did */
+			return;
+		t->depth--; /* room was kept for it */
+	} else {
+		/* keep room for the ends of the open spans (and this one's) */
+		unsigned need = t->depth + (ph == 'B' ? 2 : 1);
+		if (t->skip || n + need > SL_TRACE_EVENTS) {
+			t->drops++;
+			if (ph == 'B')
+				t->skip++;
+			return;
+		}
+		if (ph == 'B')
+			t->depth++;
+	}
+	struct ev *e = &t->ev[n];
+	e->ts = sl_now_ns();
+	e->ph = ph;
+	e->cat = cat;
+	e->name = name;
+	e->keys = keys;
+	e->id = id;
+	e->v[0] = a;
+	e->v[1] = b;
+	e->v[2] = c;
+	e->v[3] = d;
+	atomic_store_explicit(&t->n, n + 1, memory_order_release);
+}
+
+void sl_trace_counter_add(enum sl_trace_counter k, int64_t delta)
+{
+	int64_t v = atomic_fetch_add_explicit(&counters[k], delta, memory_order_relaxed) + delta;
+	sl_trace_rec('C', "counter", counter_names[k], 0, "", v, 0, 0, 0);
+}
+
+static void set_err(char *err, size_t len, const char *msg)
+{
+	if (err && len)
+		snprintf(err, len, "%s", msg);
+}
+
+SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
+{
+	struct sl_err e = { { 0 } };
+	int rc = 0;
+	pthread_mutex_lock(&ctl);
+	if (sl_trace_on) {
+		rc = sl_errf(&e, EBUSY, "sluice_trace_start: tracing is already on");
+		goto out;
+	}
+	if (path && !*path) {
+		rc = sl_errf(&e, EINVAL, "sluice_trace_start: empty path");
+		goto out;
+	}
+	for (unsigned i = 0; i < SL_TRACE_THREADS; i++)
+		if (!bufs[i].ev && !(bufs[i].ev = calloc(SL_TRACE_EVENTS, sizeof(struct ev)))) {
+			rc = sl_errf(&e, ENOMEM, "sluice_trace_start: out of memory for the trace buffers (%u x %zu bytes)",
+				     SL_TRACE_THREADS, (size_t)SL_TRACE_EVENTS * sizeof(struct ev));
+			goto out;
+		}
+	have_file = false;
+	if (path) {
+		if ((rc = sl_atomic_file_open(&af, path, NULL, &e)) < 0)
+			goto out;
+		have_file = true;
+	}
+	for (int k = 0; k < SL_TC_N; k++)
+		atomic_store(&counters[k], 0);
+	atomic_store(&lost, 0);
+	atomic_store(&nbufs, 0);
+	t0 = sl_now_ns();
+	atomic_fetch_add_explicit(&gen, 1, memory_order_release);
+	__atomic_store_n(&sl_trace_on, 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&ctl);
+	if (rc)
+		set_err(err, err_len, e.msg);
+	return rc;
+}
+
+/* ---- the JSON writer: a buffer flushed to the temporary file ---- */
+
+struct jw {
+	int fd;
+	int err; /* first write error, positive */
+	size_t len;
+	char buf[1 << 16];
+};
+
+static void jw_flush(struct jw *w)
+{
+	size_t off = 0;
+	while (off < w->len && !w->err) {
+		ssize_t k = write(w->fd, w->buf + off, w->len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			w->err = k < 0 ? errno : EIO;
+		else
+			off += (size_t)k;
+	}
+	w->len = 0;
+}
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+	while (n) {
+		if (w->len == sizeof(w->buf))
+			jw_flush(w);
+		size_t k = SL_MIN(n, sizeof(w->buf) - w->len);
+		memcpy(w->buf + w->len, s, k);
+		w->len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+static void jw_printf(struct jw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jw_printf(struct jw *w, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		jw_put(w, tmp, SL_MIN((size_t)n, sizeof(tmp) - 1));
+}
+
+/* The library's one JSON string writer: quotes, escapes '"', '\\' and control bytes. */
+static void jw_str(struct jw *w, const char *s, size_t n)
+{
+	jw_put(w, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			char esc[2] = { '\\', (char)ch };
+			jw_put(w, esc, 2);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			jw_printf(w, "\\u%04x", ch);
+		} else {
+			jw_put(w, (const char *)&ch, 1);
+		}
+	}
+	jw_put(w, "\"", 1);
+}
+
+static void jw_cstr(struct jw *w, const char *s)
+{
+	jw_str(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void jw_ts(struct jw *w, uint64_t ns)
+{
+	uint64_t rel = ns > t0 ? ns - t0 : 0;
+	jw_printf(w, "\"ts\":%llu.%03llu", (unsigned long long)(rel / 1000), (unsigned long long)(rel % 1000));
+}
+
+static void jw_args(struct jw *w, const struct ev *e)
+{
+	const char *k = e->keys;
+	if (e->ph == 'C') {
+		jw_printf(w, ",\"args\":{\"value\":%lld}", (long long)e->v[0]);
+		return;
+	}
+	if (!k || !*k)
+		return;
+	jw_put(w, ",\"args\":{", 9);
+	for (int i = 0; i < 4 && *k; i++) {
+		const char *end = strchr(k, ',');
+		size_t len = end ? (size_t)(end - k) : strlen(k);
+		bool str = *k == '$';
+		if (i)
+			jw_put(w, ",", 1);
+		jw_str(w, k + str, len - str);
+		jw_put(w, ":", 1);
+		if (str)
+			jw_cstr(w, (const char *)(intptr_t)e->v[i]);
+		else
+			jw_printf(w, "%lld", (long long)e->v[i]);
+		k += len + (end ? 1 : 0);
+	}
+	jw_put(w, "}", 1);
+}
+
+/* Asynchronous spans (I/O requests) still open when tracing stopped end there: sorted by
+ * (cat, name, id, time), each key's begins and ends alternate, and a begin left over is open. */
+struct aref {
+	const struct ev *e;
+	long tid;
+};
+
+static int aref_cmp(const void *pa, const void *pb)
+{
+	const struct ev *a = ((const struct aref *)pa)->e, *b = ((const struct aref *)pb)->e;
+	int c = strcmp(a->cat, b->cat);
+	if (!c)
+		c = strcmp(a->name, b->name);
+	if (!c)
+		c = a->id < b->id ? -1 : a->id > b->id;
+	if (!c)
+		c = a->ts < b->ts ? -1 : a->ts > b->ts;
+	if (!c) /* an end and a begin at the same time: the end is of the earlier use of the id */
+		c = (a->ph == 'b') - (b->ph == 'b');
+	return c;
+}
+
+static void close_async(struct jw *w, unsigned nb, long pid, uint64_t t_end)
+{
+	size_t n = 0, k = 0;
+	for (unsigned i = 0; i < nb; i++) {
+		unsigned cnt = atomic_load_explicit(&bufs[i].n, memory_order_acquire);
+		for (unsigned j = 0; j < cnt; j++)
+			n += bufs[i].ev[j].ph == 'b' || bufs[i].ev[j].ph == 'e';
+	}
+	struct aref *a = n ? malloc(n * sizeof(*a)) : NULL;
+	if (!a)
+		return;
+	for (unsigned i = 0; i < nb; i++) {
+		unsigned cnt = atomic_load_explicit(&bufs[i].n, memory_order_acquire);
+		for (unsigned j = 0; j < cnt && k < n; j++)
+			if (bufs[i].ev[j].ph == 'b' || bufs[i].ev[j].ph == 'e')
+				a[k++] = (struct aref){ &bufs[i].ev[j], bufs[i].tid };
+	}
+	qsort(a, k, sizeof(*a), aref_cmp);
+	for (size_t i = 0; i < k; i++) {
+		const struct ev *e = a[i].e;
+		bool last_of_key = i + 1 == k || e->id != a[i + 1].e->id || strcmp(e->cat, a[i + 1].e->cat) ||
+				   strcmp(e->name, a[i + 1].e->name);
+		if (e->ph != 'b' || !last_of_key)
+			continue;
+		jw_printf(w, ",\n{\"ph\":\"e\",\"pid\":%ld,\"tid\":%ld,", pid, a[i].tid);
+		jw_ts(w, t_end);
+		jw_put(w, ",\"name\":", 8);
+		jw_cstr(w, e->name);
+		jw_put(w, ",\"cat\":", 7);
+		jw_cstr(w, e->cat);
+		jw_printf(w, ",\"id\":\"0x%llx\",\"args\":{\"open_at_stop\":1}}", (unsigned long long)e->id);
+	}
+	free(a);
+}
+
+static void write_trace(struct jw *w, unsigned nb, uint64_t t_end)
+{
+	uint64_t drops = atomic_load(&lost);
+	const long pid = (long)getpid();
+	jw_printf(w, "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%ld,\"tid\":0,"
+		     "\"args\":{\"name\":\"sluice\"}}", pid);
+	for (unsigned i = 0; i < nb; i++) {
+		struct tbuf *b = &bufs[i];
+		unsigned n = atomic_load_explicit(&b->n, memory_order_acquire);
+		drops += b->drops;
+		jw_printf(w, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%ld,\"tid\":%ld,\"args\":{\"name\":", pid,
+			  b->tid);
+		if (b->name)
+			jw_cstr(w, b->name);
+		else
+			jw_printf(w, "\"thread %ld\"", b->tid);
+		jw_put(w, "}}", 2);
+		unsigned depth = 0;
+		for (unsigned j = 0; j < n; j++) {
+			const struct ev *e = &b->ev[j];
+			jw_printf(w, ",\n{\"ph\":\"%c\",\"pid\":%ld,\"tid\":%ld,", e->ph, pid, b->tid);
+			jw_ts(w, e->ts);
+			if (e->ph == 'E') {
+				depth--;
+				jw_put(w, "}", 1);
+				continue;
+			}
+			if (e->ph == 'B')
+				depth++;
+			jw_put(w, ",\"name\":", 8);
+			jw_cstr(w, e->name);
+			jw_put(w, ",\"cat\":", 7);
+			jw_cstr(w, e->cat);
+			if (e->ph == 'b' || e->ph == 'e')
+				jw_printf(w, ",\"id\":\"0x%llx\"", (unsigned long long)e->id);
+			if (e->ph == 'i')
+				jw_put(w, ",\"s\":\"t\"", 8);
+			jw_args(w, e);
+			jw_put(w, "}", 1);
+		}
+		/* spans still open when tracing stopped end there */
+		for (; depth; depth--) {
+			jw_printf(w, ",\n{\"ph\":\"E\",\"pid\":%ld,\"tid\":%ld,", pid, b->tid);
+			jw_ts(w, t_end);
+			jw_put(w, "}", 1);
+		}
+	}
+	close_async(w, nb, pid, t_end);
+	jw_printf(w, "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"dropped_events\":%llu,\"threads\":%u}}\n",
+		  (unsigned long long)drops, nb);
+}
+
+SLUICE_API int sluice_trace_stop(char *err, size_t err_len)
+{
+	struct sl_err e = { { 0 } };
+	int rc = 0;
+	pthread_mutex_lock(&ctl);
+	if (!sl_trace_on) {
+		rc = sl_errf(&e, EINVAL, "sluice_trace_stop: tracing is not on");
+		goto out;
+	}
+	__atomic_store_n(&sl_trace_on, 0, __ATOMIC_RELEASE);
+	uint64_t t_end = sl_now_ns();
+	if (!have_file)
+		goto out;
+	have_file = false;
+	unsigned nb = SL_MIN(atomic_load(&nbufs), SL_TRACE_THREADS);
+	struct jw *w = malloc(sizeof(*w));
+	if (!w) {
+		sl_atomic_file_abort(&af);
+		rc = sl_errf(&e, ENOMEM, "sluice_trace_stop: out of memory");
+		goto out;
+	}
+	w->fd = af.fd;
+	w->err = 0;
+	w->len = 0;
+	write_trace(w, nb, t_end);
+	jw_flush(w);
+	int werr = w->err;
+	free(w);
+	if (werr) {
+		rc = sl_errf(&e, werr, "%s: cannot write the trace: %s", af.path, strerror(werr));
+		sl_atomic_file_abort(&af);
+		goto out;
+	}
+	rc = sl_atomic_file_commit(&af, &e);
+out:
+	pthread_mutex_unlock(&ctl);
+	if (rc)
+		set_err(err, err_len, e.msg);
+	return rc;
+}
+
+/* ---- totals of the current session (sluice profile) ---- */
+
+static struct sluice_trace_total *total_of(struct sluice_trace_total *out, size_t max, size_t *n, bool *full,
+					   const char *cat, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (out[i].name == name && out[i].cat == cat)
+			return &out[i];
+	if (*n >= max) {
+		*full = true;
+		return NULL;
+	}
+	struct sluice_trace_total *t = &out[(*n)++];
+	memset(t, 0, sizeof(*t));
+	t->cat = cat;
+	t->name = name;
+	return t;
+}
+
+SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, size_t *n_out)
+{
+	if (!n_out || (!out && max))
+		return -EINVAL;
+	pthread_mutex_lock(&ctl);
+	size_t n = 0;
+	bool full = false;
+	unsigned nb = SL_MIN(atomic_load(&nbufs), SL_TRACE_THREADS);
+	for (unsigned i = 0; i < nb; i++) {
+		struct tbuf *b = &bufs[i];
+		unsigned cnt = atomic_load_explicit(&b->n, memory_order_acquire);
+		const struct ev *stack[64];
+		unsigned depth = 0;
+		for (unsigned j = 0; j < cnt; j++) {
+			const struct ev *e = &b->ev[j];
+			if (e->ph == 'B') {
+				if (depth < SL_ARRAY_SIZE(stack))
+					stack[depth] = e;
+				depth++;
+			} else if (e->ph == 'E' && depth) {
+				depth--;
+				if (depth >= SL_ARRAY_SIZE(stack))
+					continue;
+				const struct ev *s = stack[depth];
+				struct sluice_trace_total *t = total_of(out, max, &n, &full, s->cat, s->name);
+				if (t) {
+					t->count++;
+					t->ns += e->ts - s->ts;
+					if (s->keys && !strncmp(s->keys, "bytes", 5))
+						t->bytes += (uint64_t)s->v[0];
+				}
+			} else if (e->ph == 'b' || e->ph == 'i') {
+				struct sluice_trace_total *t = total_of(out, max, &n, &full, e->cat, e->name);
+				if (t) {
+					t->count++;
+					if (e->keys && !strncmp(e->keys, "bytes", 5))
+						t->bytes += (uint64_t)e->v[0];
+				}
+			}
+		}
+	}
+	pthread_mutex_unlock(&ctl);
+	*n_out = n;
+	return full ? -ENOSPC : 0;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/trace.h — timestamped spans, instant events and counters, written as a Chrome JSON
+ * trace (ui.perfetto.dev, chrome://tracing) by sluice_trace_stop.
+ *
+ * Off (the default): every SL_TRACE_* is one predictable branch on a global flag.
+ * On: each thread claims one of SL_TRACE_THREADS buffers of SL_TRACE_EVENTS events, all
+ * allocated by sluice_trace_start; recording is a thread-local store and one release store of
+ * the count — no lock, no allocation.  A full buffer (or a thread past the last buffer) drops
+ * events and counts them; a span whose begin was dropped loses its end too, so spans always
+ * pair and nest on a thread.
+ *
+ *   SL_TRACE_B(cat, name, keys, a, b, c, d)   begin a span on the calling thread's track
+ *   SL_TRACE_E()                              end the innermost span of the calling thread
+ *   SL_TRACE_I(cat, name, keys, a, b, c, d)   an instant event
+ *   SL_TRACE_AB / SL_TRACE_AE(cat, name, id)  an asynchronous span (begin and end may be on
+ *                                             different threads: an I/O request), keyed by id
+ *   SL_TRACE_C(name, value)                   a counter's new value
+ *   SL_TRACE_CADD(counter, delta)             add to one of enum sl_trace_counter and record it
+ *   SL_TRACE_THREAD(name)                     names the calling thread's track ("model", "io")
+ *
+ * cat, name and keys are string literals (kept by pointer).  keys names the arguments a..d,
+ * comma-separated ("bytes,offset"); a key starting with '$' marks a `const char *` argument of
+ * static lifetime (a type name) instead of an integer.
+ */
+#ifndef SLUICE_TRACE_H
+#define SLUICE_TRACE_H
+
+#include <stdint.h>
+
+#define SL_TRACE_THREADS 64
+#define SL_TRACE_EVENTS (1u << 16)
+
+extern int sl_trace_on;
+
+enum sl_trace_counter { SL_TC_IO_BYTES_IN_FLIGHT, SL_TC_N };
+
+void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
+		  int64_t c, int64_t d);
+void sl_trace_counter_add(enum sl_trace_counter k, int64_t delta);
+void sl_trace_thread(const char *name);
+
+#define SL_TRACE_ACTIVE __builtin_expect(__atomic_load_n(&sl_trace_on, __ATOMIC_RELAXED), 0)
+#define SL_TRACE_V(x) ((int64_t)(intptr_t)(x))
+#define SL_TRACE_B(cat, name, keys, a, b, c, d)                                                                    \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_rec('B', cat, name, 0, keys, SL_TRACE_V(a), SL_TRACE_V(b), SL_TRACE_V(c),        \
+				     SL_TRACE_V(d));                                                               \
+	} while (0)
+#define SL_TRACE_E()                                                                                               \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_rec('E', "", "", 0, "", 0, 0, 0, 0);                                              \
+	} while (0)
+#define SL_TRACE_I(cat, name, keys, a, b, c, d)                                                                    \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_rec('i', cat, name, 0, keys, SL_TRACE_V(a), SL_TRACE_V(b), SL_TRACE_V(c),        \
+				     SL_TRACE_V(d));                                                               \
+	} while (0)
+#define SL_TRACE_AB(cat, name, id, keys, a, b, c, d)                                                               \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_rec('b', cat, name, (uint64_t)(uintptr_t)(id), keys, SL_TRACE_V(a),              \
+				     SL_TRACE_V(b), SL_TRACE_V(c), SL_TRACE_V(d));                                 \
+	} while (0)
+#define SL_TRACE_AE(cat, name, id)                                                                                 \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_rec('e', cat, name, (uint64_t)(uintptr_t)(id), "", 0, 0, 0, 0);                  \
+	} while (0)
+#define SL_TRACE_C(name, value)                                                                                    \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_rec('C', "counter", name, 0, "", SL_TRACE_V(value), 0, 0, 0);                    \
+	} while (0)
+#define SL_TRACE_CADD(k, delta)                                                                                    \
+	do {                                                                                                       \
+		if (SL_TRACE_ACTIVE)                                                                               \
+			sl_trace_counter_add(k, (int64_t)(delta));                                                 \
+	} while (0)
+#define SL_TRACE_THREAD(name) sl_trace_thread(name)
+
+#endif
