@@ -10,6 +10,7 @@
 
 /* Each subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
 int cmd_run(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gen_model(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

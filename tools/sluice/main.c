@@ -20,6 +20,7 @@ static int usage(FILE *out)
 		"\n"
 		"commands:\n"
 		"  run        generate text from a GGUF model\n"
+		"  profile    where the time per token goes, and the bottleneck\n"
 		"  info       print a model's architecture, hyperparameters and tensors\n"
 		"  gen-model  write a synthetic model with random weights (any size)\n"
 		"  quantize   convert a model's tensors to another type (q4_k_m, q8_0, ...)\n"
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
 {
 	const struct subcmd cmds[] = {
 		{ "run", cmd_run, NULL },
+		{ "profile", cmd_profile, NULL },
 		{ "info", cmd_info, NULL },
 		{ "gen-model", cmd_gen_model, NULL },
 		{ "quantize", cmd_quantize, NULL },

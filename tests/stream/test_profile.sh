@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `sluice profile` names the bottleneck from measured numbers: disk-bound when a small host cache
+# streams most weights each token (the line gives bytes/token, MB/s and the saving of a larger
+# --host-cache), compute-bound when everything is resident; the breakdown lists io wait and the ops.
+set -uo pipefail
+M=$SLUICE_TMP/profile.gguf
+"$SLUICE_BIN" gen-model --size 64M --dim 256 --type q8_0 -q -o "$M" || exit 1
+fail=0
+check() { # check NAME PATTERN ARGS...
+    local name=$1 pat=$2; shift 2
+    out=$("$SLUICE_BIN" profile -m "$M" -n 6 "$@" 2>&1); rc=$?
+    if [ $rc -ne 0 ] || ! grep -qE -- "$pat" <<<"$out" || ! grep -q "io wait" <<<"$out" ||
+       ! grep -q "matmul .*ops per token" <<<"$out"; then
+        echo "FAIL ($name): exit $rc"; echo "$out"; fail=1
+    else
+        echo "ok ($name): $(grep bottleneck <<<"$out")"
+    fi
+}
+check disk-bound '^bottleneck: disk-bound: io wait is .*MiB/token read at [0-9]+ MB/s; a --host-cache larger by .* save up to' \
+    --vram 8M --host-cache 16M
+check compute-bound '^bottleneck: compute-bound: every weight is in memory'
+out=$("$SLUICE_BIN" profile 2>&1); [ $? -eq 1 ] && grep -q "no model given" <<<"$out" || { echo "FAIL: no -m: $out"; fail=1; }
+exit $fail
