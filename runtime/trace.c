@@ -26,9 +26,16 @@ struct ev {
 	char ph;
 };
 
-struct tbuf {
-	struct ev *ev;
+struct chunk {
+	unsigned idx;        /* in the pool */
 	atomic_uint n;       /* events written (the owner stores it with release) */
+};
+
+struct tbuf {
+	struct chunk ch[SL_TRACE_CHUNKS];
+	atomic_uint nch;     /* chunks taken (the owner stores it with release) */
+	struct ev *cur;      /* the last chunk's events, and how many are written */
+	unsigned cur_n;
 	uint64_t drops;      /* only the owner writes it */
 	unsigned depth;      /* spans recorded and not yet ended */
 	unsigned skip;       /* spans whose begin was dropped: their ends are dropped too */
@@ -37,6 +44,8 @@ struct tbuf {
 };
 
 static struct tbuf bufs[SL_TRACE_THREADS];
+static struct ev *pool;          /* SL_TRACE_CHUNKS chunks of SL_TRACE_CHUNK events */
+static atomic_uint next_chunk;
 static atomic_uint nbufs;        /* buffers claimed in this session */
 static atomic_uint gen;          /* session number: a thread re-claims a buffer in a new one */
 static atomic_ullong lost;       /* events of threads past the last buffer */
@@ -58,6 +67,12 @@ void sl_trace_thread(const char *name)
 		tl_buf->name = name;
 }
 
+/* every event of thread buffer b, in order: e (const struct ev *) */
+#define FOR_EACH_EV(b, e)                                                                                          \
+	for (unsigned c_ = 0, nc_ = atomic_load_explicit(&(b)->nch, memory_order_acquire); c_ < nc_; c_++)         \
+		for (unsigned j_ = 0, n_ = atomic_load_explicit(&(b)->ch[c_].n, memory_order_acquire); j_ < n_; j_++) \
+			for (const struct ev *e = &pool[(size_t)(b)->ch[c_].idx * SL_TRACE_CHUNK + j_]; e; e = NULL)
+
 static struct tbuf *my_buf(void)
 {
 	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
@@ -74,9 +89,27 @@ static struct tbuf *my_buf(void)
 	b->depth = b->skip = 0;
 	b->tid = (long)syscall(SYS_gettid);
 	b->name = tl_name;
-	atomic_store_explicit(&b->n, 0, memory_order_release);
+	b->cur = NULL;
+	b->cur_n = 0;
+	atomic_store_explicit(&b->nch, 0, memory_order_release);
 	tl_buf = b;
 	return b;
+}
+
+static bool new_chunk(struct tbuf *t)
+{
+	unsigned k = atomic_load_explicit(&t->nch, memory_order_relaxed);
+	if (k >= SL_TRACE_CHUNKS)
+		return false;
+	unsigned idx = atomic_fetch_add_explicit(&next_chunk, 1, memory_order_relaxed);
+	if (idx >= SL_TRACE_CHUNKS)
+		return false;
+	t->ch[k].idx = idx;
+	atomic_store_explicit(&t->ch[k].n, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->nch, k + 1, memory_order_release);
+	t->cur = pool + (size_t)idx * SL_TRACE_CHUNK;
+	t->cur_n = 0;
+	return true;
 }
 
 void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
@@ -87,7 +120,6 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
 		return;
 	}
-	unsigned n = atomic_load_explicit(&t->n, memory_order_relaxed);
 	if (ph == 'E') {
 		if (t->skip) {
 			t->skip--;
@@ -95,11 +127,11 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 		}
 		if (!t->depth) /* began before tracing did */
 			return;
-		t->depth--; /* room was kept for it */
+		t->depth--; /* room was kept for it in this chunk */
 	} else {
-		/* keep room for the ends of the open spans (and this one's) */
+		/* keep room in the chunk for the ends of the open spans (and this one's) */
 		unsigned need = t->depth + (ph == 'B' ? 2 : 1);
-		if (t->skip || n + need > SL_TRACE_EVENTS) {
+		if (t->skip || ((!t->cur || t->cur_n + need > SL_TRACE_CHUNK) && !new_chunk(t))) {
 			t->drops++;
 			if (ph == 'B')
 				t->skip++;
@@ -108,7 +140,7 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 		if (ph == 'B')
 			t->depth++;
 	}
-	struct ev *e = &t->ev[n];
+	struct ev *e = &t->cur[t->cur_n];
 	e->ts = sl_now_ns();
 	e->ph = ph;
 	e->cat = cat;
@@ -119,7 +151,8 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 	e->v[1] = b;
 	e->v[2] = c;
 	e->v[3] = d;
-	atomic_store_explicit(&t->n, n + 1, memory_order_release);
+	atomic_store_explicit(&t->ch[atomic_load_explicit(&t->nch, memory_order_relaxed) - 1].n, ++t->cur_n,
+			      memory_order_release);
 }
 
 void sl_trace_counter_add(enum sl_trace_counter k, int64_t delta)
@@ -147,12 +180,12 @@ SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
 		rc = sl_errf(&e, EINVAL, "sluice_trace_start: empty path");
 		goto out;
 	}
-	for (unsigned i = 0; i < SL_TRACE_THREADS; i++)
-		if (!bufs[i].ev && !(bufs[i].ev = calloc(SL_TRACE_EVENTS, sizeof(struct ev)))) {
-			rc = sl_errf(&e, ENOMEM, "sluice_trace_start: out of memory for the trace buffers (%u x %zu bytes)",
-				     SL_TRACE_THREADS, (size_t)SL_TRACE_EVENTS * sizeof(struct ev));
-			goto out;
-		}
+	/* kept for the next session: a thread still inside sl_trace_rec may write to it */
+	if (!pool && !(pool = calloc((size_t)SL_TRACE_CHUNKS * SL_TRACE_CHUNK, sizeof(struct ev)))) {
+		rc = sl_errf(&e, ENOMEM, "sluice_trace_start: out of memory for the trace buffers (%zu bytes)",
+			     (size_t)SL_TRACE_CHUNKS * SL_TRACE_CHUNK * sizeof(struct ev));
+		goto out;
+	}
 	have_file = false;
 	if (path) {
 		if ((rc = sl_atomic_file_open(&af, path, NULL, &e)) < 0)
@@ -163,6 +196,7 @@ SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
 		atomic_store(&counters[k], 0);
 	atomic_store(&lost, 0);
 	atomic_store(&nbufs, 0);
+	atomic_store(&next_chunk, 0);
 	t0 = sl_now_ns();
 	atomic_fetch_add_explicit(&gen, 1, memory_order_release);
 	__atomic_store_n(&sl_trace_on, 1, __ATOMIC_RELEASE);
@@ -303,20 +337,16 @@ static int aref_cmp(const void *pa, const void *pb)
 static void close_async(struct jw *w, unsigned nb, long pid, uint64_t t_end)
 {
 	size_t n = 0, k = 0;
-	for (unsigned i = 0; i < nb; i++) {
-		unsigned cnt = atomic_load_explicit(&bufs[i].n, memory_order_acquire);
-		for (unsigned j = 0; j < cnt; j++)
-			n += bufs[i].ev[j].ph == 'b' || bufs[i].ev[j].ph == 'e';
-	}
+	for (unsigned i = 0; i < nb; i++)
+		FOR_EACH_EV(&bufs[i], e)
+			n += e->ph == 'b' || e->ph == 'e';
 	struct aref *a = n ? malloc(n * sizeof(*a)) : NULL;
 	if (!a)
 		return;
-	for (unsigned i = 0; i < nb; i++) {
-		unsigned cnt = atomic_load_explicit(&bufs[i].n, memory_order_acquire);
-		for (unsigned j = 0; j < cnt && k < n; j++)
-			if (bufs[i].ev[j].ph == 'b' || bufs[i].ev[j].ph == 'e')
-				a[k++] = (struct aref){ &bufs[i].ev[j], bufs[i].tid };
-	}
+	for (unsigned i = 0; i < nb; i++)
+		FOR_EACH_EV(&bufs[i], e)
+			if ((e->ph == 'b' || e->ph == 'e') && k < n)
+				a[k++] = (struct aref){ e, bufs[i].tid };
 	qsort(a, k, sizeof(*a), aref_cmp);
 	for (size_t i = 0; i < k; i++) {
 		const struct ev *e = a[i].e;
@@ -343,7 +373,6 @@ static void write_trace(struct jw *w, unsigned nb, uint64_t t_end)
 		     "\"args\":{\"name\":\"sluice\"}}", pid);
 	for (unsigned i = 0; i < nb; i++) {
 		struct tbuf *b = &bufs[i];
-		unsigned n = atomic_load_explicit(&b->n, memory_order_acquire);
 		drops += b->drops;
 		jw_printf(w, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%ld,\"tid\":%ld,\"args\":{\"name\":", pid,
 			  b->tid);
@@ -353,8 +382,7 @@ static void write_trace(struct jw *w, unsigned nb, uint64_t t_end)
 			jw_printf(w, "\"thread %ld\"", b->tid);
 		jw_put(w, "}}", 2);
 		unsigned depth = 0;
-		for (unsigned j = 0; j < n; j++) {
-			const struct ev *e = &b->ev[j];
+		FOR_EACH_EV(b, e) {
 			jw_printf(w, ",\n{\"ph\":\"%c\",\"pid\":%ld,\"tid\":%ld,", e->ph, pid, b->tid);
 			jw_ts(w, e->ts);
 			if (e->ph == 'E') {
@@ -457,11 +485,9 @@ SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, s
 	unsigned nb = SL_MIN(atomic_load(&nbufs), SL_TRACE_THREADS);
 	for (unsigned i = 0; i < nb; i++) {
 		struct tbuf *b = &bufs[i];
-		unsigned cnt = atomic_load_explicit(&b->n, memory_order_acquire);
 		const struct ev *stack[64];
 		unsigned depth = 0;
-		for (unsigned j = 0; j < cnt; j++) {
-			const struct ev *e = &b->ev[j];
+		FOR_EACH_EV(b, e) {
 			if (e->ph == 'B') {
 				if (depth < SL_ARRAY_SIZE(stack))
 					stack[depth] = e;

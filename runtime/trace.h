@@ -4,10 +4,11 @@
  * trace (ui.perfetto.dev, chrome://tracing) by sluice_trace_stop.
  *
  * Off (the default): every SL_TRACE_* is one predictable branch on a global flag.
- * On: each thread claims one of SL_TRACE_THREADS buffers of SL_TRACE_EVENTS events, all
- * allocated by sluice_trace_start; recording is a thread-local store and one release store of
- * the count — no lock, no allocation.  A full buffer (or a thread past the last buffer) drops
- * events and counts them; a span whose begin was dropped loses its end too, so spans always
+ On: sluice_trace_start allocates a pool of SL_TRACE_CHUNKS chunks of SL_TRACE_CHUNK events;
+ * each thread claims one of SL_TRACE_THREADS buffers and takes chunks from the pool as it fills
+ * them (an atomic increment); recording is a store into the thread's chunk and one release store
+ * of its count — no lock, no allocation.  When the pool is used up (or a thread comes past the
+ * last buffer) events are dropped and counted; a span whose begin was dropped loses its end too, so spans always
  * pair and nest on a thread.
  *
  *   SL_TRACE_B(cat, name, keys, a, b, c, d)   begin a span on the calling thread's track
@@ -29,7 +30,8 @@
 #include <stdint.h>
 
 #define SL_TRACE_THREADS 64
-#define SL_TRACE_EVENTS (1u << 16)
+#define SL_TRACE_CHUNK 4096u  /* events */
+#define SL_TRACE_CHUNKS 256u  /* 1 Mi events in all, 80 MiB of address space, touched as used */
 
 extern int sl_trace_on;
 
