@@ -6,8 +6,8 @@
  * weight store and the architecture code.  Prompts are run in chunks of
  * n_batch tokens so activation memory stays bounded whatever the prompt.
  */
-#include "trace.h"
 #include "model/model.h"
+#include "trace.h"
 #include "quant/quant.h"
 #include "sys/pressure.h"
 

@@ -10,8 +10,8 @@
  * the upload runs on the copy queue and its fence (dev_ready) is what the compute queue waits
  * for; a slot is reused only after the last kernel reading it completed (dev_last).
  */
-#include "trace.h"
 #include "cache/store.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>

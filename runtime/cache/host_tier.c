@@ -7,8 +7,8 @@
  * unused entry whose next use is farthest away (store.h); pinned entries go only under memory
  * pressure, when the budget falls below what was pinned.
  */
-#include "trace.h"
 #include "cache/store.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>

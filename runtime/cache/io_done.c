@@ -5,8 +5,8 @@
  * one) keeps the drive's queue full while the model computes; here, on the model's thread,
  * finished reads are only collected.
  */
-#include "trace.h"
 #include "cache/store.h"
+#include "trace.h"
 
 #include <string.h>
 

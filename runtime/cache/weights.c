@@ -13,8 +13,8 @@
  *              queue wait for the upload; returns the pointer compute reads.
  *   release    records the last-use fence; the buffer is reused only after it.
  */
-#include "trace.h"
 #include "cache/store.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,8 +12,8 @@
  * completed moves to the done list, which sl_io_reap drains.  Without the I/O thread the
  * consumer pumps and reaps in sl_io_reap; with it, io_thread.c does (see io.h).
  */
-#include "trace.h"
 #include "io/io_priv.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -16,8 +16,8 @@
  * the commands it saw in flight, and wait() returns.  Finished requests go to the done list
  * (done_push broadcasts done_cv), where sl_io_reap picks them up.
  */
-#include "trace.h"
 #include "io/io_priv.h"
+#include "trace.h"
 
 #include <string.h>
 #include <unistd.h>

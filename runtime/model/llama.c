@@ -7,8 +7,8 @@
  * Per layer:  x += Wo · attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x))
  *             x += Wdown · (silu(Wgate·n(x)) * Wup·n(x))        n = RMSNorm
  */
-#include "trace.h"
 #include "model/model.h"
+#include "trace.h"
 #include "quant/quant.h"
 
 #include <math.h>

@@ -30,6 +30,7 @@
  * come back from the next fence_sync()/sync().
  */
 #include "backend/cpu/cpu.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ static void *worker(void *arg)
 	struct cpu *c = b->priv;
 	struct cpu_async *a = c->async;
 	struct sl_err err;
+	SL_TRACE_THREAD("device queues (cpu-async)");
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		int q;
@@ -147,7 +149,9 @@ static void *worker(void *arg)
 		}
 		pop(a, q);
 		pthread_mutex_unlock(&a->lock);
+		SL_TRACE_B("device", q == SL_Q_COPY ? "copy queue job" : "compute queue job", "kind", j->kind, 0, 0, 0);
 		int rc = sl_cpu_job_run(c, j, &err);
+		SL_TRACE_E();
 		if (j->poison_hi > j->poison_lo)
 			memset(j->poison_lo, POISON, (size_t)(j->poison_hi - j->poison_lo));
 		free(j);

@@ -11,6 +11,7 @@
  */
 #include "backend/cpu/threadpool.h"
 #include "internal.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,6 +66,7 @@ static void *worker(void *varg)
 	int ith = wa->ith;
 	free(wa);
 	unsigned seen = 0;
+	SL_TRACE_THREAD("compute pool");
 	for (;;) {
 		unsigned s;
 		int spins = 0;
@@ -81,8 +83,11 @@ static void *worker(void *varg)
 		if (atomic_load(&p->stop))
 			return NULL;
 		atomic_fetch_add(&p->active, 1);
-		if (atomic_load(&p->seq) == s)
+		if (atomic_load(&p->seq) == s) {
+			SL_TRACE_B("pool", "task", "chunks", p->n_chunks, 0, 0, 0);
 			work(p, ith);
+			SL_TRACE_E();
+		}
 		atomic_fetch_sub(&p->active, 1);
 		seen = s;
 	}
