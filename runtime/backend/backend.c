@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* runtime/backend/backend.c — backend registry and the device-memory budget every backend enforces. */
 #include "backend/backend.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@ void sl_backend_free(struct sl_backend *b)
 void sl_backend_charge(struct sl_backend *b, size_t size)
 {
 	b->mem_used += size;
+	SL_TRACE_C("device memory used", b->mem_used);
 	if (b->mem_used > b->mem_peak)
 		b->mem_peak = b->mem_used;
 }
@@ -74,4 +76,5 @@ void sl_backend_charge(struct sl_backend *b, size_t size)
 void sl_backend_uncharge(struct sl_backend *b, size_t size)
 {
 	b->mem_used -= SL_MIN(size, b->mem_used);
+	SL_TRACE_C("device memory used", b->mem_used);
 }

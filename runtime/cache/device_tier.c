@@ -75,6 +75,8 @@ void sl_dev_evict(struct sl_weights *w, int id)
 	struct unit *u = &w->u[id];
 	w->be->ops->discard(w->be, slot_ptr(w, u), u->size);
 	sl_arena_free(&w->win, u->slot_off, u->size);
+	SL_TRACE_I("cache", "device evict", "unit,bytes", id, u->size, 0, 0);
+	SL_TRACE_C("device window used", w->win.used);
 	u->on_dev = false;
 	u->dev_ready = u->dev_last = 0;
 	w->dev_pol.ops->remove(&w->dev_pol, id);
@@ -119,6 +121,7 @@ int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, s
 	u->dev_last = 0;
 	w->dev_pol.ops->insert(&w->dev_pol, id);
 	w->st.uploads += u->size;
+	SL_TRACE_C("device window used", w->win.used);
 	SL_TRACE_E();
 	return 0;
 }
