@@ -115,6 +115,9 @@ static bool new_chunk(struct tbuf *t)
 void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
 		  int64_t c, int64_t d)
 {
+	/* acquire: the session that turned the flag on (its gen, its pool) is seen whole */
+	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
+		return;
 	struct tbuf *t = my_buf();
 	if (!t) {
 		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);

@@ -13,9 +13,11 @@
 
 static size_t count(const char *s, const char *pat)
 {
-	size_t n = 0;
-	for (const char *p = s; (p = strstr(p, pat)); p += strlen(pat))
-		n++;
+	/* not strstr in a loop: a sanitizer's strstr measures the whole rest of a 100 MB file each call */
+	size_t n = 0, len = strlen(pat);
+	for (const char *p = s; *p; p++)
+		if (*p == pat[0] && !strncmp(p, pat, len))
+			n++, p += len - 1;
 	return n;
 }
 
@@ -115,7 +117,9 @@ int main(void)
 	double on_ns = (double)(sl_now_ns() - t0) / (double)M;
 	CHECK(sluice_trace_stop(err, sizeof err) == 0);
 	printf("trace event cost: off %.2f ns, on %.1f ns\n", off_ns, on_ns);
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__) /* instrumented loads cost more */
 	CHECK(off_ns < 5);
+#endif
 	remove(path);
 	return t_done();
 }
