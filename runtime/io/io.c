@@ -437,6 +437,7 @@ bool sl_io_pump(struct sl_io *io)
 		if (io->inflight == 0)
 			io->busy_since = now;
 		io->inflight += taken;
+		SL_TRACE_C("io queue depth", io->inflight);
 		if (io->trace) /* offsets and lengths only: the commands may be complete already */
 			for (unsigned i = 0; i < taken; i++)
 				io->trace(io->trace_ctx, batch[i]->offset, batch[i]->len);
@@ -484,7 +485,8 @@ int sl_io_submit(struct sl_io *io, struct sl_io_req **reqs, unsigned n, struct s
 		r->result = 0;
 		m->reqs++;
 		io->outstanding++;
-		SL_TRACE_AB("io", "read", r, "bytes,offset,queue depth", r->len, r->offset, io->inflight, 0);
+		SL_TRACE_AB("io", "read", r, "bytes,offset,queue depth,$engine", r->len, r->offset, io->inflight,
+			    io->eng->ops->name);
 		SL_TRACE_CADD(SL_TC_IO_BYTES_IN_FLIGHT, r->len);
 		if (r->offset + r->len > io->size) {
 			/* known before any I/O: the source is shorter than the caller believes */
@@ -539,6 +541,7 @@ int sl_io_engine_reap(struct sl_io *io, unsigned min, struct sl_err *err)
 	if (r < 0)
 		return r;
 	io->inflight -= (unsigned)r;
+	SL_TRACE_C("io queue depth", io->inflight);
 	if (r > 0 && io->inflight == 0)
 		io->stats.busy_ns += sl_now_ns() - io->busy_since;
 	for (int i = 0; i < r; i++)
