@@ -116,10 +116,8 @@ int main(void)
 		SL_TRACE_I("test", "on", "i", i, 0, 0, 0);
 	double on_ns = (double)(sl_now_ns() - t0) / (double)M;
 	CHECK(sluice_trace_stop(err, sizeof err) == 0);
+	/* printed for Documentation/performance.md, never asserted (no timed assertions in tests) */
 	printf("trace event cost: off %.2f ns, on %.1f ns\n", off_ns, on_ns);
-#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__) /* instrumented loads cost more */
-	CHECK(off_ns < 5);
-#endif
 	remove(path);
 	return t_done();
 }
