@@ -20,6 +20,7 @@
  * token.  Decoding maps a normal token's code points back to bytes.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "token/merge_heap.h"
 #include "token/vocab_impl.h"
 
 #include <pcre2.h>
@@ -226,84 +227,15 @@ void sl_bpe_free(struct sl_vocab *v)
 
 /* ---- tokenizing ---- */
 
-struct emit {
-	int32_t *out;
-	size_t cap, n;
-};
-
-static void emit(struct emit *e, int32_t tok)
-{
-	if (e->n < e->cap)
-		e->out[e->n] = tok;
-	e->n++;
-}
-
 struct sym {
 	uint32_t off, n; /* into the encoded word; n = 0 once merged into its left neighbour */
 	int32_t prev, next;
 };
 
-struct bigram {
-	int32_t left, right, rank;
-	uint32_t size;
-};
-
-struct heap {
-	struct bigram *a;
-	size_t n, cap;
-};
-
-static bool better(const struct bigram *x, const struct bigram *y)
-{
-	return x->rank < y->rank || (x->rank == y->rank && x->left < y->left);
-}
-
-static int heap_push(struct heap *h, struct bigram b)
-{
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 256;
-		struct bigram *a = realloc(h->a, cap * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		h->a = a;
-		h->cap = cap;
-	}
-	size_t i = h->n++;
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!better(&b, &h->a[p]))
-			break;
-		h->a[i] = h->a[p];
-		i = p;
-	}
-	h->a[i] = b;
-	return 0;
-}
-
-static struct bigram heap_pop(struct heap *h)
-{
-	struct bigram top = h->a[0], last = h->a[--h->n];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && better(&h->a[c + 1], &h->a[c]))
-			c++;
-		if (!better(&h->a[c], &last))
-			break;
-		h->a[i] = h->a[c];
-		i = c;
-	}
-	if (h->n)
-		h->a[i] = last;
-	return top;
-}
-
 struct work {
 	char *enc;         /* the byte-encoded word (at most 2 bytes per input byte) */
 	struct sym *syms;
-	struct heap heap;
+	struct sl_bigram_heap heap;
 	size_t cap;        /* bytes of input the buffers hold */
 	pcre2_match_data *md;
 };
@@ -316,11 +248,11 @@ static int add_bigram(const struct sl_vocab *v, struct work *w, int32_t left, in
 	int32_t rank = find_rank(v, w->enc + l->off, l->n, r->n);
 	if (rank < 0)
 		return 0;
-	return heap_push(&w->heap, (struct bigram){ left, right, rank, l->n + r->n });
+	return sl_bigram_push(&w->heap, (struct sl_bigram){ left, right, rank, l->n + r->n });
 }
 
 /* One pre-tokenized word: byte-encode, merge, emit. */
-static int bpe_word(const struct sl_vocab *v, struct work *w, const char *text, size_t len, struct emit *e)
+static int bpe_word(const struct sl_vocab *v, struct work *w, const char *text, size_t len, struct sl_tok_out *e)
 {
 	if (len == 0)
 		return 0;
@@ -337,7 +269,7 @@ static int bpe_word(const struct sl_vocab *v, struct work *w, const char *text, 
 	if (v->ignore_merges) {
 		int32_t id = sl_vocab_find(v, w->enc, m);
 		if (id >= 0) {
-			emit(e, id);
+			sl_tok_emit(e, id);
 			return 0;
 		}
 	}
@@ -346,7 +278,7 @@ static int bpe_word(const struct sl_vocab *v, struct work *w, const char *text, 
 	for (int32_t i = 1; i < ns && !rc; i++)
 		rc = add_bigram(v, w, i - 1, i);
 	while (!rc && w->heap.n) {
-		struct bigram b = heap_pop(&w->heap);
+		struct sl_bigram b = sl_bigram_pop(&w->heap);
 		struct sym *l = &w->syms[b.left], *r = &w->syms[b.right];
 		/* Stale: one side was merged away or grew since the pair was pushed. */
 		if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
@@ -366,21 +298,21 @@ static int bpe_word(const struct sl_vocab *v, struct work *w, const char *text, 
 		const struct sym *s = &w->syms[i];
 		int32_t id = sl_vocab_find(v, w->enc + s->off, s->n);
 		if (id >= 0) {
-			emit(e, id);
+			sl_tok_emit(e, id);
 			continue;
 		}
 		/* llama.cpp: each byte of the symbol's text as a one-byte token, where there is one. */
 		for (uint32_t j = 0; j < s->n; j++) {
 			int32_t bt = sl_vocab_find(v, w->enc + s->off + j, 1);
 			if (bt >= 0)
-				emit(e, bt);
+				sl_tok_emit(e, bt);
 		}
 	}
 	return 0;
 }
 
 /* Split [off, off+len) of text by regex k and on, then tokenize the words. */
-static int split(const struct sl_vocab *v, struct work *w, int k, const char *text, size_t len, struct emit *e)
+static int split(const struct sl_vocab *v, struct work *w, int k, const char *text, size_t len, struct sl_tok_out *e)
 {
 	if (len == 0)
 		return 0;
@@ -459,14 +391,14 @@ int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsi
 	*n_out = 0;
 	if ((!text && len) || len > (INT32_MAX - 3) / 6)
 		return -EINVAL;
-	struct emit e = { out, out ? cap : 0, 0 };
+	struct sl_tok_out e = { out, out ? cap : 0, 0 };
 	struct frags fr = { 0 };
 	struct work w = { 0 };
 	char *fixed = NULL;
 	int rc = 0;
 
 	if ((flags & SL_TOKENIZE_ADD_BOS) && v->bos >= 0)
-		emit(&e, v->bos);
+		sl_tok_emit(&e, v->bos);
 	if (len) {
 		/* A fragment grows by at most 3x (invalid bytes -> U+FFFD) plus a space prefix;
 		 * its byte encoding doubles that. */
@@ -483,7 +415,7 @@ int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsi
 			goto out;
 		for (size_t i = 0; i < fr.n; i++) {
 			if (fr.a[i].tok >= 0) {
-				emit(&e, fr.a[i].tok);
+				sl_tok_emit(&e, fr.a[i].tok);
 				continue;
 			}
 			size_t n = 0;
@@ -497,7 +429,7 @@ int sl_bpe_tokenize(const struct sl_vocab *v, const char *text, size_t len, unsi
 		}
 	}
 	if ((flags & SL_TOKENIZE_ADD_EOS) && v->eos >= 0)
-		emit(&e, v->eos);
+		sl_tok_emit(&e, v->eos);
 	*n_out = e.n;
 	rc = e.n > e.cap ? -ENOSPC : 0;
 out:

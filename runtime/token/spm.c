@@ -21,6 +21,7 @@
  * merged symbol's text is by construction a token, so that path never runs
  * and is left out here.
  */
+#include "token/merge_heap.h"
 #include "token/vocab_impl.h"
 
 #include <stdlib.h>
@@ -34,86 +35,13 @@ struct sym {
 	int32_t prev, next;
 };
 
-struct bigram {
-	int32_t left, right;
-	float score;
-	uint32_t size;
-};
-
-struct emit {
-	int32_t *out;
-	size_t cap, n;
-};
-
-static void emit(struct emit *e, int32_t tok)
-{
-	if (e->n < e->cap)
-		e->out[e->n] = tok;
-	e->n++;
-}
-
-/* ---- a binary max-heap of bigrams: higher score first, then lower left ---- */
-
-struct heap {
-	struct bigram *a;
-	size_t n, cap;
-	bool oom;
-};
-
-static bool better(const struct bigram *x, const struct bigram *y)
-{
-	return x->score > y->score || (x->score == y->score && x->left < y->left);
-}
-
-static void heap_push(struct heap *h, struct bigram b)
-{
-	if (h->n == h->cap) { /* grows as needed: most pairs of a text are no token */
-		size_t cap = h->cap ? 2 * h->cap : 256;
-		struct bigram *a = realloc(h->a, cap * sizeof(*a));
-		if (!a) {
-			h->oom = true;
-			return;
-		}
-		h->a = a;
-		h->cap = cap;
-	}
-	size_t i = h->n++;
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!better(&b, &h->a[p]))
-			break;
-		h->a[i] = h->a[p];
-		i = p;
-	}
-	h->a[i] = b;
-}
-
-static struct bigram heap_pop(struct heap *h)
-{
-	struct bigram top = h->a[0], last = h->a[--h->n];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && better(&h->a[c + 1], &h->a[c]))
-			c++;
-		if (!better(&h->a[c], &last))
-			break;
-		h->a[i] = h->a[c];
-		i = c;
-	}
-	if (h->n)
-		h->a[i] = last;
-	return top;
-}
-
 /* ---- one raw-text fragment ---- */
 
 struct work {
 	char *esc;          /* the escaped fragment */
 	struct sym *syms;
-	struct heap heap;
+	struct sl_bigram_heap heap;
+	bool oom;           /* a push failed: the fragment's result is -ENOMEM */
 };
 
 static void try_add_bigram(const struct sl_vocab *v, struct work *w, int32_t left, int32_t right)
@@ -125,11 +53,13 @@ static void try_add_bigram(const struct sl_vocab *v, struct work *w, int32_t lef
 	int32_t id = sl_vocab_find(v, w->syms[left].text, size);
 	if (id < 0)
 		return;
-	heap_push(&w->heap, (struct bigram){ left, right, v->toks[id].score, size });
+	/* best score first: the key is its negation */
+	if (sl_bigram_push(&w->heap, (struct sl_bigram){ left, right, -(double)v->toks[id].score, size }))
+		w->oom = true;
 }
 
 static int spm_fragment(const struct sl_vocab *v, struct work *w, const char *text, size_t len, bool prefix,
-			struct emit *e)
+			struct sl_tok_out *e)
 {
 	/* Escape: optional dummy prefix, then ' ' -> U+2581. */
 	size_t m = 0;
@@ -163,7 +93,7 @@ static int spm_fragment(const struct sl_vocab *v, struct work *w, const char *te
 	for (int32_t i = 1; i < ns; i++)
 		try_add_bigram(v, w, i - 1, i);
 	while (w->heap.n) {
-		struct bigram b = heap_pop(&w->heap);
+		struct sl_bigram b = sl_bigram_pop(&w->heap);
 		struct sym *l = &w->syms[b.left], *r = &w->syms[b.right];
 		/* Stale: one side was merged away or grew since the pair was pushed. */
 		if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
@@ -176,21 +106,21 @@ static int spm_fragment(const struct sl_vocab *v, struct work *w, const char *te
 		try_add_bigram(v, w, l->prev, b.left);
 		try_add_bigram(v, w, b.left, l->next);
 	}
-	if (w->heap.oom)
+	if (w->oom)
 		return -ENOMEM;
 
 	for (int32_t i = 0; i != -1; i = w->syms[i].next) {
 		const struct sym *s = &w->syms[i];
 		int32_t id = sl_vocab_find(v, s->text, s->n);
 		if (id >= 0) {
-			emit(e, id);
+			sl_tok_emit(e, id);
 			continue;
 		}
 		for (uint32_t j = 0; j < s->n; j++) {
 			int32_t bt = v->byte_tok[(uint8_t)s->text[j]];
 			if (bt < 0)
 				return -EINVAL; /* no byte tokens and no unk: the text cannot be encoded */
-			emit(e, bt);
+			sl_tok_emit(e, bt);
 		}
 	}
 	return 0;
@@ -270,13 +200,13 @@ int sl_tokenize_ex(const struct sl_vocab *v, const char *text, size_t len, unsig
 	*n_out = 0;
 	if ((!text && len) || len > (INT32_MAX - 3) / 3)
 		return -EINVAL;
-	struct emit e = { out, out ? cap : 0, 0 };
+	struct sl_tok_out e = { out, out ? cap : 0, 0 };
 	struct frags fr = { 0 };
 	struct work w = { 0 };
 	int rc = 0;
 
 	if ((flags & SL_TOKENIZE_ADD_BOS) && v->bos >= 0)
-		emit(&e, v->bos);
+		sl_tok_emit(&e, v->bos);
 	if (len) {
 		/* The escaped text: every space becomes 3 bytes, plus a prefix. */
 		size_t m = len + 3;
@@ -293,7 +223,7 @@ int sl_tokenize_ex(const struct sl_vocab *v, const char *text, size_t len, unsig
 		bool prev_special = true; /* the input's start counts as after a special token */
 		for (size_t i = 0; i < fr.n; i++) {
 			if (fr.a[i].tok >= 0) {
-				emit(&e, fr.a[i].tok);
+				sl_tok_emit(&e, fr.a[i].tok);
 				prev_special = true;
 				continue;
 			}
@@ -304,7 +234,7 @@ int sl_tokenize_ex(const struct sl_vocab *v, const char *text, size_t len, unsig
 		}
 	}
 	if ((flags & SL_TOKENIZE_ADD_EOS) && v->eos >= 0)
-		emit(&e, v->eos);
+		sl_tok_emit(&e, v->eos);
 	*n_out = e.n;
 	rc = e.n > e.cap ? -ENOSPC : 0;
 out:
