@@ -129,6 +129,8 @@ void sl_dev_teardown(struct sl_weights *w);
  * their last use only when wait).  -ENOSPC: no room now. */
 int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, struct sl_err *err);
 void sl_dev_evict(struct sl_weights *w, int id);
+/* Where compute reads a unit on the device: its resident place or its window slot. */
+const void *sl_dev_ptr(struct sl_weights *w, int id);
 /* Resident loading: every DEVICE unit of the plan, read (in place or staged) and uploaded. */
 int sl_dev_load_resident(struct sl_weights *w, struct sl_err *err);
 

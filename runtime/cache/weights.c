@@ -25,8 +25,6 @@
  * demand, but ahead of time it only means reading the evicted unit twice in one pass. */
 #define PREFETCH_RANK (RANK_NONE - 1)
 
-const void *sl_dev_ptr(struct sl_weights *w, int id);
-
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,
 		   struct sl_weights **out, struct sl_err *err)
 {
@@ -288,6 +286,32 @@ static int need_host(struct sl_weights *w, int id, struct sl_err *err)
 	return sl_io_done_wait(w, id, err);
 }
 
+/* A backend that cannot read host memory: the unit's slot in the device window, copied there
+ * now if no prefetch did (from u->req.data: a host-cache buffer or the mapping), and the compute
+ * queue made to wait for that copy. */
+static int use_on_device(struct sl_weights *w, int id, const void **ptr, struct sl_err *err)
+{
+	struct unit *u = &w->u[id];
+	int rc;
+	if (!u->on_dev) {
+		u->in_use++; /* its host buffer must survive the upload's eviction pass */
+		rc = sl_dev_start_upload(w, id, -1, true, err);
+		u->in_use--;
+		if (rc == -ENOSPC)
+			return sl_errf(err, ENOMEM,
+				       "device window exhausted streaming '%s' (%llu bytes; %.1f MiB window, all of it in use)",
+				       u->name, (unsigned long long)u->size, sl_mib(w->win_len));
+		if (rc)
+			return rc;
+	}
+	/* compute must not start before the copy into the slot has landed */
+	if ((rc = w->be->ops->wait(w->be, SL_Q_COMPUTE, u->dev_ready)))
+		return sl_errf(err, -rc, "device: %s", w->be->err.msg);
+	w->dev_pol.ops->touch(&w->dev_pol, id);
+	*ptr = sl_dev_ptr(w, id);
+	return 0;
+}
+
 int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl_err *err)
 {
 	struct unit *u = &w->u[id];
@@ -310,18 +334,10 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 		} else {
 			w->st.hits++;
 		}
-		if (w->host_visible) {
+		if (w->host_visible)
 			*ptr = u->req.data;
-			u->in_use++;
-			return 0;
-		}
-		if (!u->on_dev && (rc = sl_dev_start_upload(w, id, -1, true, err)))
-			return rc == -ENOSPC ? sl_errf(err, ENOMEM, "device window exhausted streaming '%s'", u->name)
-					     : rc;
-		if ((rc = w->be->ops->wait(w->be, SL_Q_COMPUTE, u->dev_ready)))
-			return sl_errf(err, -rc, "device: %s", w->be->err.msg);
-		w->dev_pol.ops->touch(&w->dev_pol, id);
-		*ptr = sl_dev_ptr(w, id);
+		else if ((rc = use_on_device(w, id, ptr, err)))
+			return rc;
 		u->in_use++;
 		return 0;
 	}
@@ -336,30 +352,14 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 	else
 		w->st.misses++;
 	SL_TRACE_I("cache", present ? "hit" : "miss", "unit,bytes", id, u->size, 0, 0);
-	if (!w->host_visible && !u->on_dev) {
+	if (w->host_visible || !u->on_dev)
 		if ((rc = need_host(w, id, err)))
 			return rc;
-		u->in_use++; /* its host buffer must survive the upload's eviction pass */
-		rc = sl_dev_start_upload(w, id, -1, true, err);
-		u->in_use--;
-		if (rc == -ENOSPC)
-			return sl_errf(err, ENOMEM,
-				       "device window exhausted streaming '%s' (%llu bytes; %.1f MiB window, all of it in use)",
-				       u->name, (unsigned long long)u->size, sl_mib(w->win_len));
-		if (rc)
-			return rc;
-	}
 	if (w->host_visible) {
-		if ((rc = need_host(w, id, err)))
-			return rc;
 		w->host_pol.ops->touch(&w->host_pol, id);
 		*ptr = u->req.data;
-	} else {
-		/* compute must not start before the copy into the slot has landed */
-		if ((rc = w->be->ops->wait(w->be, SL_Q_COMPUTE, u->dev_ready)))
-			return sl_errf(err, -rc, "device: %s", w->be->err.msg);
-		w->dev_pol.ops->touch(&w->dev_pol, id);
-		*ptr = sl_dev_ptr(w, id);
+	} else if ((rc = use_on_device(w, id, ptr, err))) {
+		return rc;
 	}
 	u->in_use++;
 	/* Collect whatever else finished meanwhile, so buffers free up early. */
