@@ -18,23 +18,6 @@ static uint64_t next(void)
 	return z ^ (z >> 31);
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(*len);
-	if (b && fread(b, 1, *len, f) != *len) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	return b;
-}
-
 static void mutate(uint8_t *b, size_t len, size_t header)
 {
 	int n = 1 + (int)(next() % 4);
@@ -103,7 +86,7 @@ int main(void)
 	const char *out = t_tmp_path("mutant.gguf");
 	for (size_t k = 0; k < 2; k++) {
 		size_t len;
-		uint8_t *orig = slurp(t_model(models[k].file), &len);
+		uint8_t *orig = t_read_file(t_model(models[k].file), &len);
 		CHECK(orig != NULL);
 		if (!orig)
 			return t_done();

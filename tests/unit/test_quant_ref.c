@@ -53,17 +53,11 @@ static int write_file(const char *dir, const char *name, const char *ext, const 
 static void *read_file(const char *dir, const char *name, const char *ext, size_t *n)
 {
 	char path[512];
-	snprintf(path, sizeof path, "%s/%s%s", dir, name, ext);
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	if (snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= (int)sizeof path) {
+		*n = 0;
 		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	void *p = malloc(len > 0 ? (size_t)len : 1);
-	*n = fread(p, 1, (size_t)len, f);
-	fclose(f);
-	return p;
+	}
+	return t_read_file(path, n);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
  * repository root (tests/run.sh does).  Skips (77) only without python3 or
  * its `tokenizers` / `gguf` packages.
  */
+#include "helpers/testutil.h"
 #include "gguf.h"
 #include "token/vocab.h"
 
@@ -26,33 +27,6 @@
  * goes to Documentation/performance.md): about 0.05 s on an idle core at -O2. */
 
 static const char *const pres[] = { "default", "llama-bpe", "qwen2", "gpt-2", "deepseek-llm", "deepseek-v3" };
-
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	if (b)
-		b[n] = 0;
-	*len = (size_t)n;
-	return b;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Length of a complete UTF-8 prefix of s[0..n): an incomplete tail is left out. */
 static bool utf8_complete(const char *s, size_t n)
@@ -86,7 +60,7 @@ static int check_pre(const char *dir, const char *pre, char **big, size_t *big_l
 		return 1;
 	}
 	size_t n;
-	char *data = read_all(path, &n);
+	char *data = t_read_file(path, &n);
 	if (!data) {
 		fprintf(stderr, "FAIL: cannot read %s\n", path);
 		sl_vocab_free(v);
@@ -176,9 +150,9 @@ static int check_pre(const char *dir, const char *pre, char **big, size_t *big_l
 		int rc = 0;
 		double dt = 1e9;
 		for (int r = 0; r < 3; r++) { /* the best of three: a shared machine adds noise, never speed */
-			double t0 = now();
+			double t0 = (double)sl_now_ns() * 1e-9;
 			rc = sl_tokenize_ex(v, *big, mb, 0, NULL, 0, &nt);
-			dt = SL_MIN(dt, now() - t0);
+			dt = SL_MIN(dt, (double)sl_now_ns() * 1e-9 - t0);
 		}
 		printf("%s: 1 MB prompt: %zu tokens in %.3f s (best of 3)\n", pre, nt, dt);
 		if (rc != -ENOSPC || nt == 0) {

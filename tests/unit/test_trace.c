@@ -21,25 +21,6 @@ static size_t count(const char *s, const char *pat)
 	return n;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = 0;
-	fclose(f);
-	return s;
-}
-
 static void *worker(void *arg)
 {
 	long k = (long)arg;
@@ -96,7 +77,7 @@ int main(void)
 	CHECK(sluice_trace_totals(NULL, 1, &nt) == -EINVAL);
 	CHECK(sluice_trace_stop(err, sizeof err) == 0);
 
-	char *s = slurp(path);
+	char *s = t_read_file(path, NULL);
 	CHECK(s != NULL);
 	if (s) {
 		CHECK(strncmp(s, "{\"traceEvents\":[", 16) == 0);

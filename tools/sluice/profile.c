@@ -5,6 +5,7 @@
  * one line, from what was measured.
  */
 #include "cli.h"
+#include "internal.h"
 #include "sluice.h"
 
 #include <errno.h>
@@ -31,13 +32,6 @@ static void profile_usage(FILE *out)
 		"      --backend NAME    cpu (default), cpu-async, cpu-async-zc\n"
 		"      --trace FILE      also write the trace (Chrome JSON)\n"
 		"  -h, --help\n");
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int32_t argmax(const float *x, uint32_t n)
@@ -132,7 +126,7 @@ int cmd_profile(int argc, char **argv)
 		goto out;
 	}
 	tracing = true;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = sl_now_ns();
 	for (long i = 0; i < n_tok; i++) {
 		tok = argmax(logits, info.n_vocab);
 		if (sluice_decode(ctx, &tok, 1, &logits)) {
@@ -140,7 +134,7 @@ int cmd_profile(int argc, char **argv)
 			goto out;
 		}
 	}
-	uint64_t wall = now_ns() - t0;
+	uint64_t wall = sl_now_ns() - t0;
 	sluice_ctx_get_stats(ctx, &s1);
 	tracing = false;
 	if (sluice_trace_stop(err, sizeof(err))) {

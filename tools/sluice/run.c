@@ -6,6 +6,7 @@
  * speeds, streaming statistics) goes to stderr so stdout can be piped.
  */
 #include "cli.h"
+#include "internal.h"
 #include "sluice.h"
 
 #include <errno.h>
@@ -54,13 +55,6 @@ static double secs(uint64_t ns)
 static double per_sec(double n, uint64_t ns)
 {
 	return ns ? n / secs(ns) : 0.0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The prompt file: a file, a pipe or a terminal; at most this many bytes, and text (no NUL). */
@@ -313,12 +307,12 @@ int cmd_run(int argc, char **argv)
 	}
 
 	const float *logits;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = sl_now_ns();
 	if ((rc = sluice_decode(ctx, toks, n_prompt, &logits))) {
 		cli_error("run", "%s", sluice_ctx_error(ctx));
 		goto out;
 	}
-	uint64_t t1 = now_ns();
+	uint64_t t1 = sl_now_ns();
 	struct sluice_stats st0; /* after the prompt: the decode phase is measured from here */
 	sluice_ctx_get_stats(ctx, &st0);
 	long generated = 0;
@@ -352,7 +346,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 	}
-	uint64_t t2 = now_ns();
+	uint64_t t2 = sl_now_ns();
 	fwrite(pending, 1, n_pending, stdout); /* an unfinished character at the end: its bytes as they are */
 	n_pending = 0;
 	fputc('\n', stdout);

@@ -161,3 +161,27 @@ void t_expect_gguf_error(const char *path, ...)
 	va_end(ap);
 	printf("ok: %s\n", err.msg);
 }
+
+void *t_read_file(const char *path, size_t *len)
+{
+	if (len)
+		*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	long n = -1;
+	if (fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	char *b = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	if (!b)
+		return NULL;
+	b[n] = 0;
+	if (len)
+		*len = (size_t)n;
+	return b;
+}

@@ -37,6 +37,9 @@ int t_done(void);
 
 /* A path for a scratch file ($SLUICE_TMP or /var/tmp), unique to this process; static buffer per call slot. */
 const char *t_tmp_path(const char *name);
+/* The whole file, with a NUL after it (text can be used as a string); *len (may be NULL) gets its
+ * size.  NULL when it cannot be read whole. */
+void *t_read_file(const char *path, size_t *len);
 /* The folder of shared test models; NULL when absent. */
 const char *t_models_dir(void);
 /* A model path inside it, or t_skip() when the folder is absent. */
