@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * firmware/kernels.h — the contract between the firmware kernels, the CUDA backend that launches
+ * them, the SIMT shim that runs them on the CPU, and the stand-in driver of the tests.
+ *
+ * Every kernel is `extern "C" __global__`, named exactly as below, with exactly these parameters
+ * (the backend passes cuLaunchKernel an array of pointers to values of these C types; on the device
+ * the parameters are laid out as PTX declares them: each aligned to its own size).  Sizes that can
+ * exceed 2^31 are long long; device pointers are 64-bit.  Grid and block are fixed per kernel (below)
+ * so that the launcher and the kernel agree without negotiating; a kernel must be correct for any
+ * shape its parameters allow (rows not a multiple of the rows per block, n up to 512, vocab 997 ...),
+ * and never needs dynamic shared memory (shmem = 0).
+ *
+ * Layouts are the CPU backend's (runtime/backend/backend.h): a weight of `rows` rows of `cols`
+ * elements in ggml's block layout (runtime/quant/blocks.h); activations are n rows of floats.
+ *
+ * Numerics mirror the CPU backend so greedy tokens agree: a matrix product first converts the
+ * activations to the weight type's vec_dot_type (runtime/quant/quant.h: q8_0 for q4_0/q5_0/q8_0,
+ * q8_1 for q4_1/q5_1, q8_K for q2_K..q6_K, f16 for f16, bf16 for bf16, nothing for f32) with the
+ * same rounding as the CPU's reference quantizer, then takes per-block integer dot products and
+ * accumulates the block results in float.
+ *
+ * The type tags below (T) are ggml's names: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_K q3_K q4_K
+ * q5_K q6_K (13 weight types).
+ */
+#ifndef SLUICE_FIRMWARE_KERNELS_H
+#define SLUICE_FIRMWARE_KERNELS_H
+
+/* Block sizes the launcher uses (threads per block). */
+#define SL_FW_BLOCK 256        /* every 1-D kernel */
+#define SL_FW_MMV_WARPS 4      /* sl_mmv_T: blockDim = (32, SL_FW_MMV_WARPS, 1) */
+#define SL_FW_ROPE_BLOCK 64
+#define SL_FW_ATTN_BLOCK 128
+#define SL_FW_MAX_HEAD_DIM 256 /* attention's head_dim limit (the backend refuses larger) */
+#define SL_FW_GRID_CAP 65535u  /* grid-stride kernels use at most this many blocks */
+
+/*
+ * Activation conversion, before a matrix product.
+ *   sl_quantize_q8_0 / sl_quantize_q8_1 / sl_quantize_q8_K / sl_convert_f16 / sl_convert_bf16
+ *   (const float *x, void *y, long long cols, int n)
+ *   x: n rows of cols floats; y: n rows of sl_row_size(type, cols) bytes, packed.
+ *   cols is a multiple of the type's block size (32, 256 for q8_K, 1 for f16/bf16).
+ *   grid (ceil(cols / 256), n, 1), block (256, 1, 1).
+ *
+ * Matrix-vector / small-batch product, one per weight type T:
+ *   sl_mmv_T(const void *w, const void *xa, float *y, long long rows, long long cols, int n)
+ *   xa: the converted activations (for f32: the floats themselves), n rows;
+ *   y[b * rows + r] = dot(row r of w, activation row b), b < n.
+ *   grid (ceil(rows / SL_FW_MMV_WARPS), 1, 1), block (32, SL_FW_MMV_WARPS, 1): one warp per row.
+ *
+ * Embedding rows, one per weight type T:
+ *   sl_get_rows_T(const void *w, const int *ids, float *y, long long cols, int n)
+ *   y[i][:] = row ids[i] of w as floats (ggml's dequantization, bit-exact); ids in device memory.
+ *   grid (n, 1, 1), block (256, 1, 1).
+ *
+ * sl_rmsnorm(float *y, const float *x, const float *w, long long dim, int n, float eps)
+ *   y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w; y may equal x.  grid (n, 1, 1), block (256, 1, 1).
+ *
+ * sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox)
+ *   as backend.h's rope (neox 0: adjacent pairs, 1: halves).  grid (n_head, n, 1), block (64, 1, 1).
+ *
+ * sl_attention(float *out, const float *q, const float *kc, const float *vc, int n_head, int n_head_kv,
+ *              int head_dim, int pos0, int n, float scale)
+ *   as backend.h's attention (causal, GQA: head h reads kv head h / (n_head / n_head_kv)), any
+ *   context length (online softmax; no per-context shared memory), head_dim <= SL_FW_MAX_HEAD_DIM.
+ *   grid (n_head, n, 1), block (128, 1, 1).
+ *
+ * sl_silu_mul(float *gate, const float *up, long long n)        gate[i] = silu(gate[i]) * up[i]
+ * sl_add(float *y, const float *x, long long n, long long n_x)  y[i] += x[i % n_x]
+ *   grid (min(ceil(n / 256), SL_FW_GRID_CAP), 1, 1), block (256, 1, 1), grid-stride loop.
+ *
+ * sl_softmax(float *x, long long cols, int rows)   each row in place.  grid (rows, 1, 1), block (256, 1, 1).
+ */
+
+#endif
