@@ -606,5 +606,7 @@ SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *cc, struct sluice_s
 	o->cache_misses = ws.misses;
 	o->host_cache_peak = ws.host_peak;
 	o->shrink_events = ws.shrink_events;
+	o->prefetch_used = ws.prefetch_used;
+	o->prefetch_wasted = ws.prefetch_wasted;
 	return 0;
 }

@@ -76,6 +76,7 @@ void sl_dev_evict(struct sl_weights *w, int id)
 	w->be->ops->discard(w->be, slot_ptr(w, u), u->size);
 	sl_arena_free(&w->win, u->slot_off, u->size);
 	SL_TRACE_I("cache", "device evict", "unit,bytes", id, u->size, 0, 0);
+	sl_prefetch_wasted(w, u, id);
 	SL_TRACE_C("device window used", w->win.used);
 	u->on_dev = false;
 	u->dev_ready = u->dev_last = 0;

@@ -31,6 +31,8 @@ void sl_host_drop(struct sl_weights *w, int id)
 	 * backend poisons it, so a reader we forgot about shows up as a wrong token. */
 	w->be->ops->discard(w->be, u->hbuf, u->span);
 	SL_TRACE_I("cache", "evict", "unit,bytes,pinned", id, u->span, u->host_pinned, 0);
+	if (w->host_visible || !u->on_dev) /* the host copy was the prefetch's only result */
+		sl_prefetch_wasted(w, u, id);
 	sl_pool_free(w->pool, u->hbuf);
 	u->hbuf = NULL;
 	w->host_used -= u->span;

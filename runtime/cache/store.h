@@ -35,6 +35,7 @@
 #include "cache/weights.h"
 #include "io/io.h"
 #include "mem/pool.h"
+#include "trace.h"
 
 #include <stdatomic.h>
 
@@ -64,6 +65,7 @@ struct unit {
 	sl_fence host_done;
 	struct sl_io_req req;
 	int in_use;              /* acquired and not yet released */
+	bool prefetched;         /* read ahead by a prefetch and not yet used (stats: used / wasted) */
 };
 
 struct sl_weights {
@@ -102,6 +104,16 @@ struct sl_weights {
 	bool break_last_use;     /* test hook */
 	struct sl_weights_stats st;
 };
+
+/* A prefetched unit leaves the tier it was prefetched into before its use: the read was wasted. */
+static inline void sl_prefetch_wasted(struct sl_weights *w, struct unit *u, int id)
+{
+	if (!u->prefetched)
+		return;
+	u->prefetched = false;
+	w->st.prefetch_wasted++;
+	SL_TRACE_I("cache", "prefetch wasted", "unit,bytes", id, u->size, 0, 0);
+}
 
 static inline double sl_mib(uint64_t b)
 {

@@ -253,6 +253,7 @@ void sl_weights_prefetch(struct sl_weights *w, const int *ids, int n)
 			continue;
 		if (sl_host_start_read(w, ids[i], PREFETCH_RANK, false, &e))
 			break;
+		u->prefetched = true;
 		SL_TRACE_I("cache", "prefetch issued", "unit,bytes,rank", ids[i], u->size, i, 0);
 	}
 	/* Uploads of what has arrived, in the same order, without waiting for the device. */
@@ -352,6 +353,11 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 	else
 		w->st.misses++;
 	SL_TRACE_I("cache", present ? "hit" : "miss", "unit,bytes", id, u->size, 0, 0);
+	if (u->prefetched) { /* whether or not it has arrived yet, the read ahead is used now */
+		u->prefetched = false;
+		w->st.prefetch_used++;
+		SL_TRACE_I("cache", "prefetch used", "unit,bytes,arrived", id, u->size, present, 0);
+	}
 	if (w->host_visible || !u->on_dev)
 		if ((rc = need_host(w, id, err)))
 			return rc;

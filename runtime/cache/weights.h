@@ -47,6 +47,8 @@ struct sl_weights_stats {
 	uint64_t host_pinned;     /* bytes placed permanently in the host cache */
 	uint64_t uploads;         /* bytes copied host -> device while streaming */
 	uint64_t shrink_events;
+	uint64_t prefetch_used;    /* units a prefetch read that were then used */
+	uint64_t prefetch_wasted;  /* units a prefetch read that were evicted before their use */
 };
 
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,

@@ -253,9 +253,18 @@ struct sluice_stats {
 	uint64_t host_cache_peak;  /* bytes */
 	uint64_t device_peak;      /* bytes */
 	uint64_t shrink_events;    /* memory-pressure events acted on */
+	uint64_t prefetch_used;    /* weight units read ahead and then used */
+	uint64_t prefetch_wasted;  /* weight units read ahead and evicted before their use */
 };
 /* -EINVAL for NULL ctx or out, -EBUSY when another thread is using the context. */
 SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *ctx, struct sluice_stats *out);
+/*
+ * The stats as Prometheus text (exposition format 0.0.4): counters named sluice_*_total, times in
+ * seconds, sizes in bytes, each with # HELP and # TYPE lines.  A server sums the stats of its
+ * contexts and appends its own request metrics.  *out_len: the text's length (without the NUL).
+ * 0; -ENOSPC when len <= *out_len (the text is cut; call again with *out_len + 1); -EINVAL.
+ */
+SLUICE_API int sluice_stats_prometheus(const struct sluice_stats *st, char *buf, size_t len, size_t *out_len);
 
 /* ---- tracing (process-wide) ---- */
 

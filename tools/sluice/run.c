@@ -5,6 +5,7 @@
  * Text goes to stdout as tokens are produced; everything else (load time,
  * speeds, streaming statistics) goes to stderr so stdout can be piped.
  */
+#include "atomic_file.h"
 #include "cli.h"
 #include "internal.h"
 #include "sluice.h"
@@ -17,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void run_usage(FILE *out)
 {
@@ -42,6 +44,7 @@ static void run_usage(FILE *out)
 		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
 		"      --stats           print streaming statistics\n"
 		"      --trace FILE      write a Chrome JSON trace of the load and the decode (ui.perfetto.dev)\n"
+		"      --metrics FILE    write the run's statistics as Prometheus text (- for stdout)\n"
 		"      --no-echo         do not print the prompt\n"
 		"  -v, --verbose         library messages to stderr (repeat for more)\n"
 		"  -h, --help\n");
@@ -152,6 +155,54 @@ static int emit(struct sluice_model *m, int32_t tok, bool strip_space)
 	return 0;
 }
 
+/* --metrics: the stats as Prometheus text, to stdout or written like every file sluice writes. */
+static int write_metrics(const char *path, const struct sluice_stats *st)
+{
+	size_t len = 0;
+	char *text = NULL;
+	for (size_t cap = 4096;; cap = len + 1) {
+		char *t = realloc(text, cap);
+		if (!t) {
+			free(text);
+			return cli_error("run", "--metrics: out of memory");
+		}
+		text = t;
+		int rc = sluice_stats_prometheus(st, text, cap, &len);
+		if (!rc)
+			break;
+		if (rc != -ENOSPC) {
+			free(text);
+			return cli_error("run", "--metrics: %s", strerror(-rc));
+		}
+	}
+	int rc = 0;
+	if (!strcmp(path, "-")) {
+		fwrite(text, 1, len, stdout);
+		rc = cli_flush_stdout() ? 1 : 0;
+	} else {
+		struct sl_atomic_file af = { .fd = -1, .slot = -1 };
+		struct sl_err err = { "" };
+		bool ok = sl_atomic_file_open(&af, path, NULL, &err) >= 0;
+		for (size_t done = 0; ok && done < len;) {
+			ssize_t k = write(af.fd, text + done, len - done);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				sl_errf(&err, k < 0 ? errno : EIO, "write: %s", strerror(k < 0 ? errno : EIO));
+				ok = false;
+			} else {
+				done += (size_t)k;
+			}
+		}
+		if (!ok || sl_atomic_file_commit(&af, &err) < 0) {
+			sl_atomic_file_abort(&af);
+			rc = cli_error("run", "--metrics %s: %s", path, err.msg);
+		}
+	}
+	free(text);
+	return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -164,14 +215,14 @@ int cmd_run(int argc, char **argv)
 		{ "io", required_argument, 0, 'I' },      { "lookahead", required_argument, 0, 'L' },
 		{ "stats", no_argument, 0, 's' },         { "no-echo", no_argument, 0, 'E' },
 		{ "pressure", required_argument, 0, 'R' }, { "backend", required_argument, 0, 'B' },
-		{ "trace", required_argument, 0, 'X' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
+		{ "trace", required_argument, 0, 'X' },   { "metrics", required_argument, 0, 'M' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
-	const char *io = "auto", *pressure = "auto", *backend = "cpu", *trace = NULL;
+	const char *io = "auto", *pressure = "auto", *backend = "cpu", *trace = NULL, *metrics = NULL;
 	bool stats = false, echo = true;
 	int verbose = 0, c;
 	optind = 1;
@@ -196,6 +247,7 @@ int cmd_run(int argc, char **argv)
 		case 'R': pressure = optarg; break;
 		case 's': stats = true; break;
 		case 'X': trace = optarg; break;
+		case 'M': metrics = optarg; break;
 		case 'E': echo = false; break;
 		case 'v': verbose++; break;
 		case 'h': run_usage(stdout); return 0;
@@ -361,12 +413,13 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr,
 			"sluice: weights read %.1f MiB (load + prompt + decode; %.2f MiB/token) | cache hits %llu misses %llu (%.1f%% hit) | "
 			"io wait %.3f s | io busy %.3f s | compute %.3f s | host cache peak %.1f MiB | device peak %.1f MiB"
-			" | pressure events %llu\n",
+			" | pressure events %llu | prefetch used %llu wasted %llu\n",
 			st.bytes_read / 1048576.0, generated ? st.bytes_read / 1048576.0 / (double)(generated + n_prompt) : 0.0,
 			(unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
 			st.cache_hits + st.cache_misses ? 100.0 * st.cache_hits / (double)(st.cache_hits + st.cache_misses) : 100.0,
 			secs(st.io_wait_ns), secs(st.io_busy_ns), secs(st.compute_ns), st.host_cache_peak / 1048576.0,
-			st.device_peak / 1048576.0, (unsigned long long)st.shrink_events);
+			st.device_peak / 1048576.0, (unsigned long long)st.shrink_events,
+			(unsigned long long)st.prefetch_used, (unsigned long long)st.prefetch_wasted);
 		fprintf(stderr, "sluice: exact: bytes_read %llu prompt_tokens %llu gen_tokens %llu\n",
 			(unsigned long long)st.bytes_read, (unsigned long long)st.prompt_tokens,
 			(unsigned long long)st.gen_tokens);
@@ -383,6 +436,8 @@ int cmd_run(int argc, char **argv)
 			generated ? (st.bytes_read - st0.bytes_read) / 1048576.0 / (double)generated : 0.0, wait, busy, comp,
 			mx > 0 ? tok / mx : 1.0);
 	}
+	if (metrics && write_metrics(metrics, &st))
+		status = 1;
 out:
 	if (tracing && sluice_trace_stop(err, sizeof(err))) { /* before the model goes: its names are in it */
 		cli_error("run", "--trace: %s", err);
