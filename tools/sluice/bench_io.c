@@ -289,6 +289,43 @@ static int run(struct sl_io *io, struct sl_pool *pool, const struct range *v, si
 	return ret;
 }
 
+/* What the drive gives for this file read the way bench io reads by default: sequential 1 MiB
+ * reads at queue depth 32 with O_DIRECT (the page cache cannot flatter it), `size` bytes from the
+ * start (0: the whole file).  `sluice profile` states its bottleneck against this figure. */
+int bench_io_probe(const char *path, const char *engine, uint64_t size, double *mb_per_s, struct sl_err *err)
+{
+	struct opts o = { .file = path, .engine = engine, .pattern = "seq", .bs = 1 << 20, .qd = 32, .size = size };
+	struct sl_io_config cfg = { .queue_depth = 32, .max_request = o.bs };
+	struct sl_io_source src = { .kind = SL_IO_SOURCE_FILE, .path = path };
+	struct sl_io *io = NULL;
+	struct sl_pool *pool = NULL;
+	struct range *v = NULL;
+	size_t n = 0;
+	int r = sl_io_open(engine, &src, &cfg, &io, err);
+	if (r < 0)
+		return r;
+	if ((r = plan(&o, sl_io_file_size(io), &v, &n)) < 0 || n == 0) {
+		r = sl_errf(err, ENODATA, "%s: too small to measure (%llu bytes)", path,
+			    (unsigned long long)sl_io_file_size(io));
+		goto out;
+	}
+	struct sl_pool_config pc = { .budget = 64 * SL_ALIGN_UP(o.bs + 8192, 4096) };
+	if ((r = sl_pool_create(&pc, &pool, err)) < 0 || (r = sl_pool_attach_io(pool, io, err)) < 0)
+		goto out;
+	uint64_t bytes = 0, t0 = sl_now_ns();
+	r = run(io, pool, v, n, &bytes, err);
+	uint64_t dt = sl_now_ns() - t0;
+	if (r >= 0)
+		*mb_per_s = dt ? (double)bytes / 1e6 / ((double)dt / 1e9) : 0;
+out:
+	if (pool)
+		sl_pool_destroy(pool);
+	if (io)
+		sl_io_close(io);
+	free(v);
+	return r < 0 ? r : 0;
+}
+
 int cmd_bench_io(int argc, char **argv)
 {
 	struct opts o;

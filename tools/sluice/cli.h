@@ -16,6 +16,9 @@ int cmd_gen_model(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_quantize(int argc, char **argv) __attribute__((weak));
 int cmd_bench_io(int argc, char **argv) __attribute__((weak));
+struct sl_err;
+/* The drive's sequential O_DIRECT rate for a file, as bench io measures it by default (MB/s). */
+int bench_io_probe(const char *path, const char *engine, uint64_t size, double *mb_per_s, struct sl_err *err);
 int cmd_topo(int argc, char **argv) __attribute__((weak));
 
 /* Print "sluice CMD: message" to stderr. Returns 1 (the exit status for usage and input errors). */
