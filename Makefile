@@ -135,6 +135,8 @@ install: lib cli $(BUILD)/sluice.pc
 	install -m 644 runtime/include/sluice.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' runtime/sluice.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sluice.pc
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/sluice
+	install -m 755 scripts/trace_plot.py $(DESTDIR)$(PREFIX)/share/sluice/
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -33,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=$(command -v python3 || true)
-if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers' 2>/dev/null; then
+if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers, matplotlib' 2>/dev/null; then
     echo "scripts/deps.sh: pip-installing ${PIP_PKGS[*]}" >&2
     "$PY" -m pip install -q "${PIP_PKGS[@]}" >&2 ||
         "$PY" -m pip install -q --break-system-packages "${PIP_PKGS[@]}" >&2

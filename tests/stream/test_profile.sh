@@ -27,5 +27,14 @@ else
         --vram 8M --host-cache 16M
 fi
 check compute-bound '^bottleneck: compute-bound: every weight is in memory'
+# --plot: the last token's timeline as a PNG, through scripts/trace_plot.py (matplotlib)
+PNG=$SLUICE_TMP/profile.png
+out=$("$SLUICE_BIN" profile -m "$M" -n 2 --vram 8M --host-cache 16M --backend cpu-async --plot "$PNG" 2>&1); rc=$?
+if [ $rc -ne 0 ] || [ "$(head -c 8 "$PNG" 2>/dev/null | od -An -tx1 | tr -d ' \n')" != 89504e470d0a1a0a ] ||
+   ! grep -q "copy queue" <<<"$out"; then
+    echo "FAIL (plot): exit $rc"; echo "$out"; fail=1
+else
+    echo "ok (plot): $(grep -F "$PNG" <<<"$out")"
+fi
 out=$("$SLUICE_BIN" profile 2>&1); [ $? -eq 1 ] && grep -q "no model given" <<<"$out" || { echo "FAIL: no -m: $out"; fail=1; }
 exit $fail

@@ -289,6 +289,19 @@ static int run(struct sl_io *io, struct sl_pool *pool, const struct range *v, si
 	return ret;
 }
 
+/* Map, lock and register the whole pool now, so a run measures reads, not page faults and mlock
+ * (the slabs stay when their buffers are freed). */
+static void warm_pool(struct sl_pool *pool, uint64_t budget)
+{
+	void **warm = calloc(budget / (2 << 20) + 1, sizeof(*warm));
+	size_t k = 0;
+	while (warm && sl_pool_alloc(pool, 2 << 20, &warm[k], NULL) == 0)
+		k++;
+	while (k)
+		sl_pool_free(pool, warm[--k]);
+	free(warm);
+}
+
 /* What the drive gives for this file read the way bench io reads by default: sequential 1 MiB
  * reads at queue depth 32 with O_DIRECT (the page cache cannot flatter it), `size` bytes from the
  * start (0: the whole file).  `sluice profile` states its bottleneck against this figure. */
@@ -310,7 +323,10 @@ int bench_io_probe(const char *path, const char *engine, uint64_t size, double *
 		goto out;
 	}
 	struct sl_pool_config pc = { .budget = 64 * SL_ALIGN_UP(o.bs + 8192, 4096) };
-	if ((r = sl_pool_create(&pc, &pool, err)) < 0 || (r = sl_pool_attach_io(pool, io, err)) < 0)
+	if ((r = sl_pool_create(&pc, &pool, err)) < 0)
+		goto out;
+	warm_pool(pool, pc.budget); /* measure reads, not page faults and mlock */
+	if ((r = sl_pool_attach_io(pool, io, err)) < 0)
 		goto out;
 	uint64_t bytes = 0, t0 = sl_now_ns();
 	r = run(io, pool, v, n, &bytes, err);
@@ -369,17 +385,7 @@ int cmd_bench_io(int argc, char **argv)
 		free(v);
 		return cli_error("bench io", "%s", err.msg);
 	}
-	/* Map, lock and register the whole pool now, so the run measures reads, not page
-	 * faults and mlock (the slabs stay when their buffers are freed). */
-	{
-		void **warm = calloc(budget / (2 << 20) + 1, sizeof(*warm));
-		size_t k = 0;
-		while (warm && sl_pool_alloc(pool, 2 << 20, &warm[k], NULL) == 0)
-			k++;
-		while (k)
-			sl_pool_free(pool, warm[--k]);
-		free(warm);
-	}
+	warm_pool(pool, budget);
 	if (sl_pool_attach_io(pool, io, &err) < 0) {
 		sl_pool_destroy(pool);
 		sl_io_close(io);

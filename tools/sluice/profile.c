@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void profile_usage(FILE *out)
 {
@@ -31,6 +34,8 @@ static void profile_usage(FILE *out)
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
 		"      --backend NAME    cpu (default), cpu-async, cpu-async-zc\n"
 		"      --trace FILE      also write the trace (Chrome JSON)\n"
+		"      --plot FILE.png   plot the last token's timeline: reads, copies, compute, waits\n"
+		"                        (scripts/trace_plot.py, needs python3 with matplotlib)\n"
 		"      --no-probe        do not measure the drive (bench io's sequential read of the model)\n"
 		"  -h, --help\n");
 }
@@ -46,6 +51,51 @@ static int32_t argmax(const float *x, uint32_t n)
 
 #define MAX_TOTALS 64
 
+/* scripts/trace_plot.py beside the sluice binary: ../scripts in a build tree, ../share/sluice
+ * when installed. */
+static int find_plot_script(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	const char *rel[] = { "/../scripts/trace_plot.py", "/../share/sluice/trace_plot.py" };
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(out, len, "%s%s", exe, rel[i]);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int draw_plot(const char *argv0, const char *trace, const char *png)
+{
+	char script[PATH_MAX + 64];
+	if (find_plot_script(script, sizeof(script)))
+		return cli_error("profile", "--plot: scripts/trace_plot.py not found beside %s", argv0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return cli_error("profile", "--plot: fork: %s", strerror(errno));
+	if (pid == 0) {
+		execlp("python3", "python3", script, trace, png, (char *)NULL);
+		fprintf(stderr, "sluice profile: --plot: python3: %s\n", strerror(errno));
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return cli_error("profile", "--plot: waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return cli_error("profile", "--plot: %s failed (see above); the numbers above stand", script);
+	return 0;
+}
+
 int cmd_profile(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -53,12 +103,14 @@ int cmd_profile(int argc, char **argv)
 		{ "vram", required_argument, 0, 'V' },   { "host-cache", required_argument, 0, 'H' },
 		{ "io", required_argument, 0, 'I' },     { "backend", required_argument, 0, 'B' },
 		{ "trace", required_argument, 0, 'X' },  { "help", no_argument, 0, 'h' },
-		{ "no-probe", no_argument, 0, 'P' },
+		{ "no-probe", no_argument, 0, 'P' },     { "plot", required_argument, 0, 'G' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *io = "auto", *backend = "cpu", *trace = NULL;
 	long n_tok = 8, threads = 0;
 	bool probe = true;
+	const char *plot = NULL;
+	char trace_tmp[64] = "";
 	uint64_t vram = 0, host_cache = 0;
 	int c;
 	optind = 1;
@@ -74,6 +126,7 @@ int cmd_profile(int argc, char **argv)
 		case 'B': backend = optarg; break;
 		case 'X': trace = optarg; break;
 		case 'P': probe = false; break;
+		case 'G': plot = optarg; break;
 		case 'h': profile_usage(stdout); return 0;
 		case ':': return cli_error("profile", "option '%s' needs a value", argv[optind - 1]);
 		default: return cli_error("profile", "unknown option '%s' (see sluice profile --help)", argv[optind - 1]);
@@ -86,6 +139,14 @@ int cmd_profile(int argc, char **argv)
 	if (cli_check_input("profile", model_path))
 		return 1;
 	sluice_set_log_level(2);
+	if (plot && !trace) { /* the plot is drawn from a trace: keep one in a temporary file */
+		strcpy(trace_tmp, "/tmp/sluice-profile-XXXXXX.json");
+		int fd = mkstemps(trace_tmp, 5);
+		if (fd < 0)
+			return cli_error("profile", "--plot: temporary trace file: %s", strerror(errno));
+		close(fd);
+		trace = trace_tmp;
+	}
 
 	struct sluice_model_params mp;
 	sluice_model_params_init(&mp);
@@ -213,10 +274,14 @@ int cmd_profile(int argc, char **argv)
 		       "(%.1f%% of the token); io wait is %.1f%%\n",
 		       mib_tok, mbs_busy, drive_txt, 100.0 * compute_ms / tok_ms, 100.0 * wait_share);
 	status = 0;
+	if (plot)
+		status = draw_plot(argv[0], trace, plot);
 out:
 	if (tracing)
 		sluice_trace_stop(NULL, 0);
 	sluice_ctx_free(ctx);
 	sluice_model_free(m);
+	if (*trace_tmp)
+		unlink(trace_tmp);
 	return status;
 }
