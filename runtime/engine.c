@@ -51,7 +51,27 @@ static void on_pressure(void *arg, int level, uint64_t avail_pages)
 	uint64_t target = sl_pressure_target(level, sl_weights_host_used(m->weights), sl_weights_host_min(m->weights));
 	sl_info("memory pressure %s (%llu pages available): host cache down to %llu MiB", sl_pressure_level_name(level),
 		(unsigned long long)avail_pages, (unsigned long long)(target >> 20));
+	SL_TRACE_I("pressure", "pressure event", "$source,$level,avail_pages,target", sl_pressure_source(m->pressure),
+		   sl_pressure_level_name(level), avail_pages, target);
 	sl_weights_shrink(m->weights, target);
+}
+
+/* The system as the trace shows it: which drive feeds the model and on which NUMA node, the
+ * backend that computes, and where memory-pressure events come from (the kernel module's
+ * /dev/sluice, or PSI).  The strings live as long as the model, past sluice_trace_stop. */
+static void trace_system_view(struct sluice_model *m, const char *path)
+{
+	if (!SL_TRACE_ACTIVE)
+		return;
+	struct sl_err e = { "" };
+	if (sl_storage_of_file(path, NULL, &m->storage, &e))
+		snprintf(m->storage.block, sizeof(m->storage.block), "unknown");
+	SL_TRACE_I("system", "model storage", "$drive,$pci,numa_node", m->storage.block, m->storage.bdf,
+		   m->storage.numa_node, 0);
+	SL_TRACE_I("system", "compute backend", "$backend,host_visible", m->be->ops->name,
+		   sl_backend_has(m->be, SL_BE_HOST_VISIBLE), 0, 0);
+	if (m->pressure)
+		SL_TRACE_I("system", "pressure source", "$source", sl_pressure_source(m->pressure), 0, 0, 0);
 }
 
 static void copy_err(char *dst, size_t len, const struct sl_err *e)
@@ -206,6 +226,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		goto fail;
 	m->load_ns = sl_now_ns() - t0;
 	sl_info("CPU kernels: %s", sl_quant_isa());
+	trace_system_view(m, path);
 	*out = m;
 	return 0;
 fail:

@@ -13,6 +13,7 @@
 #include "cache/weights.h"
 #include "gguf.h"
 #include "sluice.h"
+#include "sys/storage.h"
 #include "token/vocab.h"
 
 #include <pthread.h>
@@ -50,6 +51,7 @@ struct sluice_model {
 	 * contiguous run that wraps into the next token): layer l's units start at order[layer_start[l]]. */
 	int *order, n_order, *layer_start;
 	struct sl_pressure *pressure; /* memory-pressure monitor, while streaming */
+	struct sl_storage storage;    /* the drive the model file is on (the trace names it) */
 	uint64_t load_ns;
 	uint64_t n_params;
 	/* The weight store, the backend (its scratch, its allocator, its queue) and the I/O engine are

@@ -92,6 +92,11 @@ def main():
         io_reads, io_bytes, bytes_read)
     assert tok == tokens, "token spans cover %d tokens, %d decoded" % (tok, tokens)
     assert ops["matmul"] > 0 and ops["rmsnorm"] > 0, ops
+    # the system view: which drive fed the model (and its PCI function / NUMA node), which backend
+    system = {e["name"]: e.get("args", {}) for e in evs if e.get("cat") == "system"}
+    assert "model storage" in system and system["model storage"].get("drive"), system
+    assert "numa_node" in system["model storage"], system
+    assert system.get("compute backend", {}).get("backend"), system
     if sys.argv[4:] == ["uploads"]:  # a backend that cannot read host memory copies to the device
         assert spans["upload"] > 0, spans
     print("ok: %d events, %d threads (%s), %d I/O requests = %d bytes, %d tokens, spans %s" % (
