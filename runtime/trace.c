@@ -4,6 +4,7 @@
  * sluice_trace_start / sluice_trace_stop / sluice_trace_totals.
  */
 #include "trace.h"
+#include "trace_internal.h"
 
 #include "atomic_file.h"
 #include "internal.h"
@@ -18,40 +19,15 @@
 
 int sl_trace_on;
 
-struct ev {
-	uint64_t ts;
-	const char *cat, *name, *keys;
-	uint64_t id;
-	int64_t v[4];
-	char ph;
-};
-
-struct chunk {
-	unsigned idx;        /* in the pool */
-	atomic_uint n;       /* events written (the owner stores it with release) */
-};
-
-struct tbuf {
-	struct chunk ch[SL_TRACE_CHUNKS];
-	atomic_uint nch;     /* chunks taken (the owner stores it with release) */
-	struct ev *cur;      /* the last chunk's events, and how many are written */
-	unsigned cur_n;
-	uint64_t drops;      /* only the owner writes it */
-	unsigned depth;      /* spans recorded and not yet ended */
-	unsigned skip;       /* spans whose begin was dropped: their ends are dropped too */
-	long tid;
-	const char *name;
-};
-
-static struct tbuf bufs[SL_TRACE_THREADS];
-static struct ev *pool;          /* SL_TRACE_CHUNKS chunks of SL_TRACE_CHUNK events */
+struct tbuf sl_trace_bufs[SL_TRACE_THREADS];
+struct ev *sl_trace_pool;        /* SL_TRACE_CHUNKS chunks of SL_TRACE_CHUNK events */
 static atomic_uint next_chunk;
 static atomic_uint nbufs;        /* buffers claimed in this session */
 static atomic_uint gen;          /* session number: a thread re-claims a buffer in a new one */
 static atomic_ullong lost;       /* events of threads past the last buffer */
 static _Atomic int64_t counters[SL_TC_N];
 static const char *const counter_names[SL_TC_N] = { "io bytes in flight" };
-static uint64_t t0;
+uint64_t sl_trace_t0;
 static bool have_file;
 static struct sl_atomic_file af;
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
@@ -67,12 +43,6 @@ void sl_trace_thread(const char *name)
 		tl_buf->name = name;
 }
 
-/* every event of thread buffer b, in order: e (const struct ev *) */
-#define FOR_EACH_EV(b, e)                                                                                          \
-	for (unsigned c_ = 0, nc_ = atomic_load_explicit(&(b)->nch, memory_order_acquire); c_ < nc_; c_++)         \
-		for (unsigned j_ = 0, n_ = atomic_load_explicit(&(b)->ch[c_].n, memory_order_acquire); j_ < n_; j_++) \
-			for (const struct ev *e = &pool[(size_t)(b)->ch[c_].idx * SL_TRACE_CHUNK + j_]; e; e = NULL)
-
 static struct tbuf *my_buf(void)
 {
 	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
@@ -84,7 +54,7 @@ static struct tbuf *my_buf(void)
 		tl_buf = NULL;
 		return NULL;
 	}
-	struct tbuf *b = &bufs[i];
+	struct tbuf *b = &sl_trace_bufs[i];
 	b->drops = 0;
 	b->depth = b->skip = 0;
 	b->tid = (long)syscall(SYS_gettid);
@@ -107,7 +77,7 @@ static bool new_chunk(struct tbuf *t)
 	t->ch[k].idx = idx;
 	atomic_store_explicit(&t->ch[k].n, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->nch, k + 1, memory_order_release);
-	t->cur = pool + (size_t)idx * SL_TRACE_CHUNK;
+	t->cur = sl_trace_pool + (size_t)idx * SL_TRACE_CHUNK;
 	t->cur_n = 0;
 	return true;
 }
@@ -184,7 +154,7 @@ SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
 		goto out;
 	}
 	/* kept for the next session: a thread still inside sl_trace_rec may write to it */
-	if (!pool && !(pool = calloc((size_t)SL_TRACE_CHUNKS * SL_TRACE_CHUNK, sizeof(struct ev)))) {
+	if (!sl_trace_pool && !(sl_trace_pool = calloc((size_t)SL_TRACE_CHUNKS * SL_TRACE_CHUNK, sizeof(struct ev)))) {
 		rc = sl_errf(&e, ENOMEM, "sluice_trace_start: out of memory for the trace buffers (%zu bytes)",
 			     (size_t)SL_TRACE_CHUNKS * SL_TRACE_CHUNK * sizeof(struct ev));
 		goto out;
@@ -200,7 +170,7 @@ SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
 	atomic_store(&lost, 0);
 	atomic_store(&nbufs, 0);
 	atomic_store(&next_chunk, 0);
-	t0 = sl_now_ns();
+	sl_trace_t0 = sl_now_ns();
 	atomic_fetch_add_explicit(&gen, 1, memory_order_release);
 	__atomic_store_n(&sl_trace_on, 1, __ATOMIC_RELEASE);
 out:
@@ -212,14 +182,7 @@ out:
 
 /* ---- the JSON writer: a buffer flushed to the temporary file ---- */
 
-struct jw {
-	int fd;
-	int err; /* first write error, positive */
-	size_t len;
-	char buf[1 << 16];
-};
-
-static void jw_flush(struct jw *w)
+void sl_trace_jw_flush(struct jw *w)
 {
 	size_t off = 0;
 	while (off < w->len && !w->err) {
@@ -234,11 +197,11 @@ static void jw_flush(struct jw *w)
 	w->len = 0;
 }
 
-static void jw_put(struct jw *w, const char *s, size_t n)
+void sl_trace_jw_put(struct jw *w, const char *s, size_t n)
 {
 	while (n) {
 		if (w->len == sizeof(w->buf))
-			jw_flush(w);
+			sl_trace_jw_flush(w);
 		size_t k = SL_MIN(n, sizeof(w->buf) - w->len);
 		memcpy(w->buf + w->len, s, k);
 		w->len += k;
@@ -256,25 +219,25 @@ static void jw_printf(struct jw *w, const char *fmt, ...)
 	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		jw_put(w, tmp, SL_MIN((size_t)n, sizeof(tmp) - 1));
+		sl_trace_jw_put(w, tmp, SL_MIN((size_t)n, sizeof(tmp) - 1));
 }
 
 /* The library's one JSON string writer: quotes, escapes '"', '\\' and control bytes. */
 static void jw_str(struct jw *w, const char *s, size_t n)
 {
-	jw_put(w, "\"", 1);
+	sl_trace_jw_put(w, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if (ch == '"' || ch == '\\') {
 			char esc[2] = { '\\', (char)ch };
-			jw_put(w, esc, 2);
+			sl_trace_jw_put(w, esc, 2);
 		} else if (ch < 0x20 || ch == 0x7f) {
 			jw_printf(w, "\\u%04x", ch);
 		} else {
-			jw_put(w, (const char *)&ch, 1);
+			sl_trace_jw_put(w, (const char *)&ch, 1);
 		}
 	}
-	jw_put(w, "\"", 1);
+	sl_trace_jw_put(w, "\"", 1);
 }
 
 static void jw_cstr(struct jw *w, const char *s)
@@ -284,7 +247,7 @@ static void jw_cstr(struct jw *w, const char *s)
 
 static void jw_ts(struct jw *w, uint64_t ns)
 {
-	uint64_t rel = ns > t0 ? ns - t0 : 0;
+	uint64_t rel = ns > sl_trace_t0 ? ns - sl_trace_t0 : 0;
 	jw_printf(w, "\"ts\":%llu.%03llu", (unsigned long long)(rel / 1000), (unsigned long long)(rel % 1000));
 }
 
@@ -297,22 +260,22 @@ static void jw_args(struct jw *w, const struct ev *e)
 	}
 	if (!k || !*k)
 		return;
-	jw_put(w, ",\"args\":{", 9);
+	sl_trace_jw_put(w, ",\"args\":{", 9);
 	for (int i = 0; i < 4 && *k; i++) {
 		const char *end = strchr(k, ',');
 		size_t len = end ? (size_t)(end - k) : strlen(k);
 		bool str = *k == '$';
 		if (i)
-			jw_put(w, ",", 1);
+			sl_trace_jw_put(w, ",", 1);
 		jw_str(w, k + str, len - str);
-		jw_put(w, ":", 1);
+		sl_trace_jw_put(w, ":", 1);
 		if (str)
 			jw_cstr(w, (const char *)(intptr_t)e->v[i]);
 		else
 			jw_printf(w, "%lld", (long long)e->v[i]);
 		k += len + (end ? 1 : 0);
 	}
-	jw_put(w, "}", 1);
+	sl_trace_jw_put(w, "}", 1);
 }
 
 /* Asynchronous spans (I/O requests) still open when tracing stopped end there: sorted by
@@ -341,15 +304,15 @@ static void close_async(struct jw *w, unsigned nb, long pid, uint64_t t_end)
 {
 	size_t n = 0, k = 0;
 	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&bufs[i], e)
+		FOR_EACH_EV(&sl_trace_bufs[i], e)
 			n += e->ph == 'b' || e->ph == 'e';
 	struct aref *a = n ? malloc(n * sizeof(*a)) : NULL;
 	if (!a)
 		return;
 	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&bufs[i], e)
+		FOR_EACH_EV(&sl_trace_bufs[i], e)
 			if ((e->ph == 'b' || e->ph == 'e') && k < n)
-				a[k++] = (struct aref){ e, bufs[i].tid };
+				a[k++] = (struct aref){ e, sl_trace_bufs[i].tid };
 	qsort(a, k, sizeof(*a), aref_cmp);
 	for (size_t i = 0; i < k; i++) {
 		const struct ev *e = a[i].e;
@@ -359,9 +322,9 @@ static void close_async(struct jw *w, unsigned nb, long pid, uint64_t t_end)
 			continue;
 		jw_printf(w, ",\n{\"ph\":\"e\",\"pid\":%ld,\"tid\":%ld,", pid, a[i].tid);
 		jw_ts(w, t_end);
-		jw_put(w, ",\"name\":", 8);
+		sl_trace_jw_put(w, ",\"name\":", 8);
 		jw_cstr(w, e->name);
-		jw_put(w, ",\"cat\":", 7);
+		sl_trace_jw_put(w, ",\"cat\":", 7);
 		jw_cstr(w, e->cat);
 		jw_printf(w, ",\"id\":\"0x%llx\",\"args\":{\"open_at_stop\":1}}", (unsigned long long)e->id);
 	}
@@ -375,7 +338,7 @@ static void write_trace(struct jw *w, unsigned nb, uint64_t t_end)
 	jw_printf(w, "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%ld,\"tid\":0,"
 		     "\"args\":{\"name\":\"sluice\"}}", pid);
 	for (unsigned i = 0; i < nb; i++) {
-		struct tbuf *b = &bufs[i];
+		struct tbuf *b = &sl_trace_bufs[i];
 		drops += b->drops;
 		jw_printf(w, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%ld,\"tid\":%ld,\"args\":{\"name\":", pid,
 			  b->tid);
@@ -383,39 +346,45 @@ static void write_trace(struct jw *w, unsigned nb, uint64_t t_end)
 			jw_cstr(w, b->name);
 		else
 			jw_printf(w, "\"thread %ld\"", b->tid);
-		jw_put(w, "}}", 2);
+		sl_trace_jw_put(w, "}}", 2);
 		unsigned depth = 0;
 		FOR_EACH_EV(b, e) {
 			jw_printf(w, ",\n{\"ph\":\"%c\",\"pid\":%ld,\"tid\":%ld,", e->ph, pid, b->tid);
 			jw_ts(w, e->ts);
 			if (e->ph == 'E') {
 				depth--;
-				jw_put(w, "}", 1);
+				sl_trace_jw_put(w, "}", 1);
 				continue;
 			}
 			if (e->ph == 'B')
 				depth++;
-			jw_put(w, ",\"name\":", 8);
+			sl_trace_jw_put(w, ",\"name\":", 8);
 			jw_cstr(w, e->name);
-			jw_put(w, ",\"cat\":", 7);
+			sl_trace_jw_put(w, ",\"cat\":", 7);
 			jw_cstr(w, e->cat);
 			if (e->ph == 'b' || e->ph == 'e')
 				jw_printf(w, ",\"id\":\"0x%llx\"", (unsigned long long)e->id);
 			if (e->ph == 'i')
-				jw_put(w, ",\"s\":\"t\"", 8);
+				sl_trace_jw_put(w, ",\"s\":\"t\"", 8);
 			jw_args(w, e);
-			jw_put(w, "}", 1);
+			sl_trace_jw_put(w, "}", 1);
 		}
 		/* spans still open when tracing stopped end there */
 		for (; depth; depth--) {
 			jw_printf(w, ",\n{\"ph\":\"E\",\"pid\":%ld,\"tid\":%ld,", pid, b->tid);
 			jw_ts(w, t_end);
-			jw_put(w, "}", 1);
+			sl_trace_jw_put(w, "}", 1);
 		}
 	}
 	close_async(w, nb, pid, t_end);
 	jw_printf(w, "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"dropped_events\":%llu,\"threads\":%u}}\n",
 		  (unsigned long long)drops, nb);
+}
+
+bool sl_trace_path_is_perfetto(const char *path)
+{
+	size_t n = strlen(path);
+	return (n >= 15 && !strcmp(path + n - 15, ".perfetto-trace")) || (n >= 8 && !strcmp(path + n - 8, ".pftrace"));
 }
 
 SLUICE_API int sluice_trace_stop(char *err, size_t err_len)
@@ -442,8 +411,15 @@ SLUICE_API int sluice_trace_stop(char *err, size_t err_len)
 	w->fd = af.fd;
 	w->err = 0;
 	w->len = 0;
-	write_trace(w, nb, t_end);
-	jw_flush(w);
+	if (sl_trace_path_is_perfetto(af.path)) {
+		uint64_t drops = atomic_load(&lost);
+		for (unsigned i = 0; i < nb; i++)
+			drops += sl_trace_bufs[i].drops;
+		sl_trace_write_perfetto(w, nb, t_end, drops);
+	} else {
+		write_trace(w, nb, t_end);
+	}
+	sl_trace_jw_flush(w);
 	int werr = w->err;
 	free(w);
 	if (werr) {
@@ -487,7 +463,7 @@ SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, s
 	bool full = false;
 	unsigned nb = SL_MIN(atomic_load(&nbufs), SL_TRACE_THREADS);
 	for (unsigned i = 0; i < nb; i++) {
-		struct tbuf *b = &bufs[i];
+		struct tbuf *b = &sl_trace_bufs[i];
 		const struct ev *stack[64];
 		unsigned depth = 0;
 		FOR_EACH_EV(b, e) {

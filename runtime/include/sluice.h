@@ -273,8 +273,9 @@ SLUICE_API int sluice_stats_prometheus(const struct sluice_stats *st, char *buf,
  * offset), host-to-device uploads, each compute op of each layer (name, layer, shape, weight
  * type), cache hits, misses, evictions and prefetches, memory-pressure events, token boundaries
  * and counters (host cache used, I/O bytes in flight), one track per thread ("model", "io", ...).
- * path: the Chrome JSON trace sluice_trace_stop writes (opens in ui.perfetto.dev and
- * chrome://tracing), replaced atomically; NULL: record only (for sluice_trace_totals).
+ * path: the trace sluice_trace_stop writes, replaced atomically: Perfetto's protobuf format for a
+ * path ending in .perfetto-trace or .pftrace (ui.perfetto.dev; each thread a track, I/O requests on
+ * lanes, counters), else Chrome JSON (ui.perfetto.dev and chrome://tracing); NULL: record only (for sluice_trace_totals).
  * Buffers of fixed size are allocated here; when one fills, later events of its thread are
  * dropped and counted (otherData.dropped_events).  Returns 0, -EBUSY (already on), -EINVAL,
  * -ENOMEM, or the file's error; the message goes to err.

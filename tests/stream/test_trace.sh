@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `sluice run --trace`: a streamed run (and one on the asynchronous backend, which uploads) writes a
-# Chrome JSON trace that parses strictly, whose spans pair and nest on each thread, whose I/O
+# Chrome JSON trace (and with .perfetto-trace, Perfetto's protobuf) that parses strictly, whose spans pair and nest on each thread, whose I/O
 # request spans add up to the bytes the run read (--stats) and whose token spans cover the tokens
 # decoded; a trace that cannot be written is an error that names the file.
 set -uo pipefail
@@ -19,6 +19,20 @@ for backend in cpu cpu-async; do
         echo "$backend: $out"
     else
         echo "FAIL ($backend): $out"; fail=1
+    fi
+done
+# the same runs in Perfetto's protobuf format (.perfetto-trace), decoded by Perfetto's own bindings
+P=$SLUICE_TMP/t.perfetto-trace
+for backend in cpu cpu-async; do
+    rm -f "$P"
+    err=$("$SLUICE_BIN" run -m "$M" --vram 8M --host-cache 16M --backend $backend --trace "$P" -n 4 --temp 0 \
+          -p hello --stats 2>&1 >/dev/null) || { echo "FAIL: run ($backend, perfetto): $err"; fail=1; continue; }
+    read -r bytes prompt gen < <(sed -n 's/.*exact: bytes_read \([0-9]*\) prompt_tokens \([0-9]*\) gen_tokens \([0-9]*\).*/\1 \2 \3/p' <<<"$err")
+    extra=; [ $backend = cpu-async ] && extra=uploads
+    if out=$(python3 "$(dirname "$0")/trace_check_perfetto.py" "$P" "$bytes" $((prompt + gen)) $extra 2>&1); then
+        echo "$backend (perfetto): $out"
+    else
+        echo "FAIL ($backend, perfetto): $out"; fail=1
     fi
 done
 # tracing off: no file, and the same text as with it on

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/trace_internal.h — the recorded events and the file writer's buffer, shared by the
+ * recorder and the JSON writer (trace.c) and the Perfetto protobuf writer (trace_perfetto.c).
+ */
+#ifndef SLUICE_TRACE_INTERNAL_H
+#define SLUICE_TRACE_INTERNAL_H
+
+#include "internal.h"
+#include "trace.h"
+
+#include <stdatomic.h>
+
+struct ev {
+	uint64_t ts;
+	const char *cat, *name, *keys;
+	uint64_t id;
+	int64_t v[4];
+	char ph;
+};
+
+struct chunk {
+	unsigned idx;        /* in the pool */
+	atomic_uint n;       /* events written (the owner stores it with release) */
+};
+
+struct tbuf {
+	struct chunk ch[SL_TRACE_CHUNKS];
+	atomic_uint nch;     /* chunks taken (the owner stores it with release) */
+	struct ev *cur;      /* the last chunk's events, and how many are written */
+	unsigned cur_n;
+	uint64_t drops;      /* only the owner writes it */
+	unsigned depth;      /* spans recorded and not yet ended */
+	unsigned skip;       /* spans whose begin was dropped: their ends are dropped too */
+	long tid;
+	const char *name;
+};
+
+extern struct tbuf sl_trace_bufs[SL_TRACE_THREADS];
+extern struct ev *sl_trace_pool;
+extern uint64_t sl_trace_t0; /* the session's start: timestamps are written relative to it */
+
+/* every event of thread buffer b, in order: e (const struct ev *) */
+#define FOR_EACH_EV(b, e)                                                                                          \
+	for (unsigned c_ = 0, nc_ = atomic_load_explicit(&(b)->nch, memory_order_acquire); c_ < nc_; c_++)         \
+		for (unsigned j_ = 0, n_ = atomic_load_explicit(&(b)->ch[c_].n, memory_order_acquire); j_ < n_; j_++) \
+			for (const struct ev *e = &sl_trace_pool[(size_t)(b)->ch[c_].idx * SL_TRACE_CHUNK + j_]; e; e = NULL)
+
+/* A buffered writer to the trace file: the first write error is kept (positive errno). */
+struct jw {
+	int fd;
+	int err; /* first write error, positive */
+	size_t len;
+	char buf[1 << 16];
+};
+
+void sl_trace_jw_flush(struct jw *w);
+void sl_trace_jw_put(struct jw *w, const char *s, size_t n);
+
+/* The Perfetto writer (trace_perfetto.c): nb thread buffers, spans still open end at t_end. */
+void sl_trace_write_perfetto(struct jw *w, unsigned nb, uint64_t t_end, uint64_t dropped);
+/* Does this path ask for the Perfetto format (.perfetto-trace, .pftrace)? */
+bool sl_trace_path_is_perfetto(const char *path);
+
+#endif
