@@ -217,9 +217,20 @@ FW_FN float fw_vdot_q6_K(const fw_u8 *w, const fw_u8 *a, int p)
 		if (r >= rows)                                                                                \
 			return; /* the whole warp: no collective is left waiting */                           \
 		const long long nb = cols / (QK);                                                             \
-		const fw_u8 *wr = (const fw_u8 *)w + r * nb * (WB);                                           \
-		const fw_u8 *xb = (const fw_u8 *)xa;                                                          \
+		const fw_u8 *FW_RESTRICT wr = (const fw_u8 *)w + r * nb * (WB);                               \
+		const fw_u8 *FW_RESTRICT xb = (const fw_u8 *)xa;                                              \
 		const int lane = threadIdx.x, part = lane % (PARTS);                                          \
+		if (n == 1) {                                                                                 \
+			/* decode: unrolled so several blocks' loads are in flight per lane (HBM latency) */   \
+			float acc = 0.0f;                                                                     \
+			FW_UNROLL_N(4)                                                                        \
+			for (long long ib = lane / (PARTS); ib < nb; ib += 32 / (PARTS))                      \
+				acc += fw_vdot_##T(wr + ib * (WB), xb + ib * (AB), part);                     \
+			acc = fw_warp_sum(acc);                                                               \
+			if (lane == 0)                                                                        \
+				y[r] = acc;                                                                   \
+			return;                                                                               \
+		}                                                                                             \
 		for (int b0 = 0; b0 < n; b0 += FW_MMV_NB) {                                                   \
 			float acc[FW_MMV_NB];                                                                 \
 			FW_UNROLL                                                                             \
