@@ -12,6 +12,7 @@
  */
 #include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -624,6 +625,13 @@ static void t_two_devices(void)
 	OK(cu.cuMemcpyDtoDAsync(x1, x0, sizeof v, s1));
 	OK(cu.cuMemcpyDtoHAsync(out, x1, sizeof out, s1));
 	CHECK(all_eq(out, N, 42));
+	/* an event records on its own context's streams only; a kernel launches on its module's */
+	IS(CUDA_ERROR_INVALID_HANDLE, cu.cuEventRecord(e0, s1));
+	CUmodule m1 = load_toys(); /* in c1 */
+	IS(CUDA_ERROR_INVALID_HANDLE, launch_add(fn(m1, "fakecuda_add"), x1, x1, N, 1, s0));
+	OK(launch_add(fn(m1, "fakecuda_add"), x1, x1, N, 1, s1));
+	OK(cu.cuMemcpyDtoHAsync(out, x1, sizeof out, s1));
+	CHECK(all_eq(out, N, 43));
 	OK(cu.cuDevicePrimaryCtxRelease(1));
 	IS(CUDA_ERROR_INVALID_CONTEXT, cu.cuMemAlloc(&x1, 4)); /* c1 is current, and gone */
 	OK(cu.cuCtxSetCurrent(c0));
@@ -698,6 +706,45 @@ static void t_firmware(void)
 	OK(cu.cuModuleUnload(m));
 }
 
+/* Several host threads on one context (the backend's I/O and compute threads): each keeps its own
+ * stream and data; the fake serializes the calls. */
+static CUcontext thr_ctx;
+static CUfunction thr_add;
+
+static void *thr_main(void *arg)
+{
+	int id = (int)(intptr_t)arg, bad = 0;
+	enum { N = 256 };
+	float v[N], out[N];
+	CUdeviceptr d;
+	CUstream s;
+	if (cu.cuCtxSetCurrent(thr_ctx) || cu.cuMemAlloc(&d, sizeof v) || cu.cuStreamCreate(&s, CU_STREAM_NON_BLOCKING))
+		return (void *)1;
+	for (int it = 0; it < 200; it++) {
+		fill(v, N, (float)(id * 1000 + it));
+		bad |= cu.cuMemcpyHtoDAsync(d, v, sizeof v, s) != 0;
+		bad |= launch_add(thr_add, d, d, N, 1, s) != 0;
+		bad |= cu.cuMemcpyDtoHAsync(out, d, sizeof out, s) != 0;
+		bad |= !all_eq(out, N, (float)(id * 1000 + it + 1));
+	}
+	bad |= cu.cuStreamDestroy(s) != 0 || cu.cuMemFree(d) != 0;
+	return (void *)(intptr_t)bad;
+}
+
+static void t_threads(void)
+{
+	thr_ctx = setup(0);
+	thr_add = fn(load_toys(), "fakecuda_add");
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_create(&t[i], NULL, thr_main, (void *)(intptr_t)i) == 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad = NULL;
+		pthread_join(t[i], &bad);
+		CHECK_MSG(!bad, "thread %d saw wrong data or an error", i);
+	}
+}
+
 /* ---- driver ---- */
 
 static void scenario(const char *name, void (*fn)(void), const char *const *env)
@@ -743,6 +790,7 @@ int main(void)
 	scenario("no devices", t_no_devices, (const char *const[]){ "FAKECUDA_DEVICES", "0", NULL });
 	scenario("two devices", t_two_devices,
 		 (const char *const[]){ "FAKECUDA_DEVICES", "2", "FAKECUDA_MEM", "32M", NULL });
+	scenario("threads", t_threads, NULL);
 	char ptx_path[PATH_MAX];
 	snprintf(ptx_path, sizeof ptx_path, "%.*s/gen/firmware_compute_90.ptx", (int)(strlen(lib_path) - 22), lib_path);
 	fw_ptx = t_read_file(ptx_path, NULL);
