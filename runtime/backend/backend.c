@@ -11,6 +11,7 @@ static const struct sl_backend_ops *const backends[] = {
 	&sl_backend_cpu_ops,
 	&sl_backend_cpu_async_ops,
 	&sl_backend_cpu_async_zc_ops,
+	&sl_backend_cuda_ops,
 };
 
 static char names[256];
@@ -38,6 +39,16 @@ int sl_backend_new(const char *name, const struct sl_backend_config *cfg, struct
 {
 	if (!name || !*name)
 		name = "cpu";
+	if (!strcmp(name, "auto")) {
+		/* A GPU when there is one that works; the CPU otherwise (a machine without CUDA is
+		 * not an error for the default). */
+		struct sl_err why = { "" };
+		int rc = sl_backend_new("cuda", cfg, out, &why);
+		if (!rc)
+			return 0;
+		sl_info("backend auto: %s; running on the CPU", why.msg);
+		return sl_backend_new("cpu", cfg, out, err);
+	}
 	for (size_t i = 0; i < SL_ARRAY_SIZE(backends); i++) {
 		if (strcmp(backends[i]->name, name))
 			continue;
@@ -54,7 +65,7 @@ int sl_backend_new(const char *name, const struct sl_backend_config *cfg, struct
 		*out = b;
 		return 0;
 	}
-	return sl_errf(err, ENOENT, "unknown backend '%s' (available: %s)", name, sl_backend_names());
+	return sl_errf(err, ENOENT, "unknown backend '%s' (available: auto, %s)", name, sl_backend_names());
 }
 
 void sl_backend_free(struct sl_backend *b)
