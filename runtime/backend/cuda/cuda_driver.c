@@ -46,7 +46,11 @@ static void load(void)
 	void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
 		const char *why = dlerror();
-		load_rc = sl_errf(err, ENODEV, "no CUDA driver (libcuda.so.1: %s)", why ? why : "not found");
+		/* glibc's text already starts with the file's name; say it once. */
+		if (why && !strncmp(why, "libcuda.so.1", 12))
+			load_rc = sl_errf(err, ENODEV, "no CUDA driver (%s)", why);
+		else
+			load_rc = sl_errf(err, ENODEV, "no CUDA driver (libcuda.so.1: %s)", why ? why : "not found");
 		return;
 	}
 	/* The library stays loaded for the life of the process: the driver does not support being
