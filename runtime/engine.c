@@ -543,8 +543,8 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
 		if ((rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->k_cache[l])) ||
 		    (rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->v_cache[l]))) {
-			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory",
-				     c->n_ctx, (unsigned long long)(kv_total >> 20));
+			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory: %s",
+				     c->n_ctx, (unsigned long long)(kv_total >> 20), be->err.msg);
 			goto fail;
 		}
 	}
@@ -553,7 +553,7 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 		c->act_bytes[i] = sizes[i] * sizeof(float);
 		if ((rc = be->ops->alloc(be, c->act_bytes[i], (void **)bufs[i]))) {
 			c->act_bytes[i] = 0;
-			rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory");
+			rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory: %s", be->err.msg);
 			goto fail;
 		}
 	}
