@@ -20,8 +20,10 @@
 #include "backend/backend.h"
 #include "firmware/kernels.h"
 #include "firmware/simt/simt.h"
+#include "firmware/simt/simt_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 static struct sl_backend *be;
@@ -166,6 +168,126 @@ static void test_elementwise(void)
 }
 
 
+
+/* ---- the shim's built-ins, on kernels of the test's own (simt_run, the launcher's engine) ---- */
+
+static int vote_out[96][6];
+
+static void k_votes(const void *a)
+{
+	(void)a;
+	const int t = threadIdx.x, lane = t & 31;
+	vote_out[t][0] = (int)__ballot_sync(0xffffffffu, lane & 1);
+	vote_out[t][1] = __any_sync(0xffffffffu, lane == 7);
+	vote_out[t][2] = __all_sync(0xffffffffu, lane < 40);
+	vote_out[t][3] = __all_sync(0xffffffffu, lane != 3);
+	vote_out[t][4] = __shfl_down_sync(0xffffffffu, t, 4); /* past the warp's end: own value */
+	vote_out[t][5] = __shfl_sync(0xffffffffu, t * 10, 5);
+}
+
+/* lane 0 of each warp waits at the block barrier while its warp waits for it at a shuffle */
+static void k_deadlock(const void *a)
+{
+	(void)a;
+	if ((threadIdx.x & 31) == 0)
+		__syncthreads();
+	else
+		(void)__shfl_xor_sync(0xffffffffu, 1, 1);
+}
+
+static void test_shim(void)
+{
+	char err[256] = "";
+	struct simt_dim3 g = { 1, 1, 1 }, b = { 96, 1, 1 };
+	struct simt_kernel_desc kv = { "k_votes", NULL, 0, NULL, k_votes };
+	CHECK(simt_run(&kv, NULL, g, b, err, sizeof err) == 0);
+	for (int t = 0; t < 96; t++) {
+		CHECK_MSG(vote_out[t][0] == (int)0xaaaaaaaau, "ballot %d: %x", t, vote_out[t][0]);
+		CHECK(vote_out[t][1] == 1 && vote_out[t][2] == 1 && vote_out[t][3] == 0);
+		CHECK_MSG(vote_out[t][4] == ((t & 31) + 4 < 32 ? t + 4 : t), "shfl_down %d: %d", t, vote_out[t][4]);
+		CHECK_MSG(vote_out[t][5] == ((t & ~31) + 5) * 10, "shfl %d: %d", t, vote_out[t][5]);
+	}
+	struct simt_kernel_desc kd = { "k_deadlock", NULL, 0, NULL, k_deadlock };
+	struct simt_dim3 b2 = { 64, 1, 1 };
+	CHECK_MSG(simt_run(&kd, NULL, g, b2, err, sizeof err) == -EDEADLK && strstr(err, "deadlock"), "%s", err);
+
+	/* __dp4a and the half conversions against plain arithmetic and runtime/quant's */
+	for (int i = 0; i < 100000; i++) {
+		const int x = (int)tq_rand(), y = (int)tq_rand(), c = (int)(tq_rand() >> 40);
+		int want = c;
+		for (int k = 0; k < 4; k++)
+			want += (int8_t)(x >> (8 * k)) * (int8_t)(y >> (8 * k));
+		CHECK(__dp4a(x, y, c) == want);
+		uint32_t bits = (uint32_t)tq_rand();
+		float f;
+		memcpy(&f, &bits, 4);
+		if (f == f) {
+			CHECK_MSG(simt_float_to_half(f) == sl_fp32_to_fp16(f), "f2h %a", f);
+			const uint16_t h = (uint16_t)bits;
+			const float a = simt_half_to_float(h), r = sl_fp16_to_fp32(h);
+			CHECK(!memcmp(&a, &r, 4) || (a != a && r != r));
+		}
+	}
+}
+
+/* Launches from several threads at once (the stand-in driver runs streams on threads): each has
+ * its own fibers and its own __shared__ storage, so results equal the single-threaded ones. */
+struct th_job {
+	const void *w, *xa;
+	float *y;
+	int rc;
+};
+
+static void *th_mmv(void *arg)
+{
+	struct th_job *j = arg;
+	for (int rep = 0; rep < 3 && !j->rc; rep++) {
+		struct pk p = { .o = 0 };
+		pk_ptr(&p, j->w);
+		pk_ptr(&p, j->xa);
+		pk_ptr(&p, j->y);
+		pk_ll(&p, 61);
+		pk_ll(&p, 512);
+		pk_int(&p, 2);
+		char err[128];
+		struct simt_dim3 g = { 16, 1, 1 }, b = { 32, SL_FW_MMV_WARPS, 1 };
+		j->rc = simt_launch("sl_mmv_q4_K", g, b, 0, p.b, p.o, err, sizeof err);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	const long long rows = 61, cols = 512;
+	float *wf = malloc(rows * cols * 4), *x = malloc(2 * cols * 4);
+	for (long long i = 0; i < rows * cols; i++)
+		wf[i] = tq_normal();
+	for (long long i = 0; i < 2 * cols; i++)
+		x[i] = tq_normal();
+	void *w = malloc(sl_row_size(SL_TYPE_Q4_K, cols) * rows), *xa = malloc(sl_row_size(SL_TYPE_Q8_K, cols) * 2);
+	sl_quantize_rows(SL_TYPE_Q4_K, wf, w, rows, cols);
+	sl_quantize_rows(SL_TYPE_Q8_K, x, xa, 2, cols);
+	struct th_job jobs[3];
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++) {
+		jobs[i] = (struct th_job){ w, xa, poisoned(rows * 2 * 4), 0 };
+		pthread_create(&th[i], NULL, th_mmv, &jobs[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		CHECK(jobs[i].rc == 0);
+		CHECK_MSG(!memcmp(jobs[i].y, jobs[0].y, rows * 2 * 4), "thread %d differs", i);
+		CHECK(jobs[i].y[0] == jobs[i].y[0]);
+	}
+	for (int i = 0; i < 3; i++)
+		free(jobs[i].y);
+	free(wf);
+	free(x);
+	free(w);
+	free(xa);
+}
+
 /* ---- activation conversion: bit-exact bytes ---- */
 
 static void test_convert(void)
@@ -221,7 +343,9 @@ static void test_mmv(void)
 		double worst = 0;
 		for (int ri = 0; ri < 3; ri++)
 			for (int ni = 0; ni < 3; ni++) {
-				const long long rows = rows_l[ri], cols = (ri == 2 ? 512 : 768) + (tt->block_size == 1 ? 3 : 0);
+				/* plain types: even and odd cols (the decode path reads 4-byte words when it can) */
+				const long long odd = tt->block_size == 1 && ((ri + ni) & 1) ? 3 : 0;
+				const long long rows = rows_l[ri], cols = (ri == 2 ? 512 : 768) + odd;
 				const int n = n_l[ni];
 				if (ri == 2 && ni != 1)
 					continue; /* the big matrix once, with n = 3 */
@@ -454,6 +578,8 @@ int main(void)
 		return 1;
 	}
 	test_registry();
+	test_shim();
+	test_threads();
 	test_elementwise();
 	test_convert();
 	test_get_rows();
