@@ -29,7 +29,8 @@ static void profile_usage(FILE *out)
 		"      --vram SIZE       device memory for weights (default: unlimited)\n"
 		"      --host-cache SIZE host memory for streamed weights (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
-		"      --backend NAME    cpu (default), cpu-async, cpu-async-zc\n"
+		"      --backend NAME    auto (default: cuda when a GPU works, else cpu), cuda, cpu, cpu-async,\n"
+		"                        cpu-async-zc\n"
 		"      --trace FILE      also write the trace (Chrome JSON)\n"
 		"  -h, --help\n");
 }
@@ -54,7 +55,7 @@ int cmd_profile(int argc, char **argv)
 		{ "trace", required_argument, 0, 'X' },  { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *model_path = NULL, *io = "auto", *backend = "cpu", *trace = NULL;
+	const char *model_path = NULL, *io = "auto", *backend = "auto", *trace = NULL;
 	long n_tok = 8, threads = 0;
 	uint64_t vram = 0, host_cache = 0;
 	int c;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# --backend cuda on the stand-in driver prints exactly the CPU backend's greedy tokens: stories260K
+# (resident) and a generated q4_k_m model under a --vram smaller than the model (streamed through
+# the device window, copy and compute streams ordered only by events).
+set -uo pipefail
+. "$(dirname "$0")/cuda_lib.sh"
+skip_without_firmware
+fail=0
+same() { # same NAME MODEL ARGS...
+    local name=$1 model=$2; shift 2
+    local cpu gpu rc
+    cpu=$("$SLUICE_BIN" run -m "$model" --backend cpu --temp 0 --no-echo "$@" 2>/dev/null) || { echo "FAIL ($name): cpu run"; fail=1; return; }
+    gpu=$(fake_run -- run -m "$model" --backend cuda --temp 0 --no-echo "$@" 2>"$SLUICE_TMP/err"); rc=$?
+    if [ $rc -ne 0 ] || [ "$cpu" != "$gpu" ] || [ -z "$cpu" ]; then
+        echo "FAIL ($name): exit $rc"; echo "cpu:  $cpu"; echo "cuda: $gpu"; cat "$SLUICE_TMP/err"; fail=1
+    else
+        echo "ok ($name): $gpu"
+    fi
+}
+same stories260K "$SLUICE_MODELS/stories260K.gguf" -p "Once upon a time" -n 24
+M=$SLUICE_TMP/q4km.gguf
+"$SLUICE_BIN" gen-model --size 16M --type f16 -q -o "$SLUICE_TMP/f16.gguf" >/dev/null &&
+    "$SLUICE_BIN" quantize -q "$SLUICE_TMP/f16.gguf" "$M" --type q4_k_m >/dev/null || { echo "FAIL: making the q4_k_m model"; exit 1; }
+same q4_k_m-resident "$M" -p "hello world" -n 16
+same q4_k_m-streamed "$M" -p "hello world" -n 16 --vram 3M
+same q4_k_m-streamed-lookahead1 "$M" -p "hello" -n 8 --vram 3M --lookahead 1 --host-cache 4M
+# The streamed run really streamed: uploads during the decode.
+out=$(fake_run -- run -m "$M" --backend cuda --temp 0 --no-echo -p hi -n 4 --vram 3M --stats 2>&1)
+grep -q "device peak" <<<"$out" || { echo "FAIL: --stats of the streamed run: $out"; fail=1; }
+exit $fail
