@@ -16,6 +16,8 @@
 #                 all 32 takes minutes; decode per layer is the same, and the roofline below is
 #                 computed from the bytes of the model actually run, so the ratio carries over)
 #   --cache DIR   where the generated model is kept between runs (default /var/tmp/sluice-device-check)
+#   --backend B   the backend checked against cpu (default cuda; cpu-async tries the script's own
+#                 flow with no firmware at all)
 #
 # Rows of the table (what each measures, and how):
 #   op <name>            tests/unit/test_backend_ops cuda: every backend op and weight type against
@@ -60,6 +62,7 @@ LAYERS=
 DIM=4096
 FF=14336
 CACHE=/var/tmp/sluice-device-check
+BACKEND=cuda
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) BUILD=$2; shift 2 ;;
@@ -69,13 +72,14 @@ while [ $# -gt 0 ]; do
         --dim) DIM=$2; shift 2 ;;
         --ff) FF=$2; shift 2 ;;
         --cache) CACHE=$2; shift 2 ;;
+        --backend) BACKEND=$2; shift 2 ;;
         -h|--help) sed -n '2,60p' "$0"; exit 0 ;;
         *) echo "device-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 if [ $FAKE -eq 1 ]; then
     # a tiny model of the same structure: the stand-in driver runs kernels on the CPU, slowly
-    LAYERS=${LAYERS:-2}; [ "$DIM" = 4096 ] && DIM=256; [ "$FF" = 14336 ] && FF=768
+    LAYERS=${LAYERS:-8}; [ "$DIM" = 4096 ] && DIM=256; [ "$FF" = 14336 ] && FF=768
     BW_ARGS=(--sizes 1,4 --min-mib 4 --d2d-mib 4)
     NPRED=8
 else
@@ -127,7 +131,7 @@ fi
 
 # --- every op against the CPU ---
 t0=$SECONDS
-timeout 150 "$BUILD/tests/unit/test_backend_ops" cuda >"$LOGS/backend_ops.log" 2>&1
+timeout 150 "$BUILD/tests/unit/test_backend_ops" "$BACKEND" >"$LOGS/backend_ops.log" 2>&1
 rc=$?
 nops=0
 while read -r _ name _ cases _ err _ bound status; do
@@ -150,7 +154,7 @@ else
     for mode in resident streamed; do
         args=()
         [ $mode = streamed ] && args=(--vram $((size * 6 / 10)))
-        timeout 120 "$BUILD/tests/gpu/logits_diff" "$STORIES" cuda "${args[@]}" >"$LOGS/logits-$mode.log" 2>&1
+        timeout 120 "$BUILD/tests/gpu/logits_diff" "$STORIES" "$BACKEND" "${args[@]}" >"$LOGS/logits-$mode.log" 2>&1
         rc=$?
         line=$(grep -m1 '^logits ' "$LOGS/logits-$mode.log")
         if [ -n "$line" ]; then
@@ -188,11 +192,11 @@ fi
 # --- decode on the 8B-shaped model: resident, then streamed ---
 run_decode() {  # run_decode LOG [sluice run args...]: prints "TOKPS GEN IOBUSY_S"
     local log=$1; shift
-    timeout 150 "$BUILD/sluice" run -m "$GEN_MODEL" --backend cuda -p "the quick brown fox" -n $NPRED --temp 0 \
+    timeout 150 "$BUILD/sluice" run -m "$GEN_MODEL" --backend "$BACKEND" -p "the quick brown fox" -n $NPRED --temp 0 \
         --no-echo --stats "$@" >"$log" 2>&1 || return 1
     awk '/generated [0-9]+ tok/ { for (i = 1; i <= NF; i++) if ($i == "generated") { g = $(i + 1); t = $(i + 3) } }
-         /decode:.*io busy/ { for (i = 1; i <= NF; i++) if ($i == "busy") b = $(i + 1) }
-         END { if (g == "") exit 1; printf "%s %s %s\n", t, g, b == "" ? 0 : b }' "$log"
+         /decode:.*io busy/ { for (i = 1; i <= NF; i++) { if ($i == "busy") b = $(i + 1); if ($i == "efficiency") e = $(i + 1) } }
+         END { if (g == "") exit 1; printf "%s %s %s %s\n", t, g, b == "" ? 0 : b, e == "" ? "n/a" : e }' "$log"
 }
 if [ -n "$GEN_PID" ]; then
     wait "$GEN_PID" || { echo "device-check: gen-model failed: $(tail -n1 "$LOGS/gen-model.log")" >&2; rm -f "$GEN_MODEL"; }
@@ -204,7 +208,7 @@ else
     TB=$("$BUILD/sluice" info "$GEN_MODEL" --json | awk -F'[:,]' '/"tensor_bytes"/ { gsub(/ /, "", $2); print $2 }')
     EMB=$("$BUILD/sluice" info "$GEN_MODEL" --tensors | awk '$1 == "token_embd.weight" { for (i = 1; i <= NF; i++) if ($i == "bytes") print $(i - 1) }')
     WB=$((TB - ${EMB:-0}))
-    shape="d$DIM ff$FF, $LAYERS of 32 layers, $(awk -v b="$WB" 'BEGIN { printf "%.2f", b / 1e9 }') GB/token"
+    shape="d$DIM ff$FF, $LAYERS of 32 layers, $(awk -v b="$WB" 'BEGIN { printf "%.1f", b / 1e6 }') MB/token"
     if res=$(run_decode "$LOGS/decode-resident.log"); then
         set -- $res
         TOKPS=$1
@@ -218,7 +222,7 @@ else
         VRAM=$((WB / 2))
         if st=$(run_decode "$LOGS/decode-streamed.log" --vram "$VRAM"); then
             set -- $st
-            SPS=$1 SGEN=$2 SBUSY=$3
+            SPS=$1 SGEN=$2 SBUSY=$3 SOWN=$4
             eff=$(awk -v s="$SPS" -v r="$TOKPS" -v wb="$WB" -v v="$VRAM" -v pin="${PIN64:-0}" -v busy="$SBUSY" -v g="$SGEN" '
                 BEGIN {
                     ts = 1 / s; tc = 1 / r; feed = 0
@@ -227,7 +231,7 @@ else
                     m = tc > feed ? tc : feed
                     printf "%.2f %.2f %.2f %.2f", ts / m, ts * 1e3, tc * 1e3, feed * 1e3 }')
             set -- $eff
-            row "overlap streamed" "$(meets "$1" 1.15 '<=')" "$1 = token $2 ms / max(compute $3 ms, feed $4 ms), $SPS tok/s at --vram 50% (target <= 1.15)"
+            row "overlap streamed" "$(meets "$1" 1.15 '<=')" "$1 = token $2 ms / max(compute $3 ms, feed $4 ms), $SPS tok/s at --vram 50%; sluice --stats says $SOWN (target <= 1.15)"
         else
             fail_row "overlap streamed" "sluice run failed: $(grep -m1 'error\|sluice run' "$LOGS/decode-streamed.log" | cut -c1-90)"
         fi
@@ -239,7 +243,7 @@ fi
 # --- the table ---
 dev=$(awk '$1 == "device" { print $3 " (cc " $5 ", " $7 " SMs)" }' "$LOGS/bw_probe.log" 2>/dev/null)
 {
-    echo "sluice device check: ${dev:-unknown device}$([ $FAKE -eq 1 ] && echo ', STAND-IN DRIVER (numbers meaningless)'), $(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS - T_START)) s"
+    echo "sluice device check ($BACKEND): ${dev:-unknown device}$([ $FAKE -eq 1 ] && echo ', STAND-IN DRIVER (numbers meaningless)'), $(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS - T_START)) s"
     printf '%-28s %-7s %s\n' check result detail
     printf '%s\n' "${ROWS[@]}"
 } | tee ${OUT:+"$OUT/device-check.txt"}
