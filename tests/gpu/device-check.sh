@@ -4,7 +4,7 @@
 #   tests/gpu/device-check.sh [--build DIR] [--fake] [--models DIR] [--layers N] [--dim N] [--ff N]
 #                             [--cache DIR] [--skip-gen]
 #
-#   --build DIR   a build made elsewhere (the lead builds on a machine with liburing/pcre2 and carries
+#   --build DIR   a build made elsewhere, or a folder made from one by tests/gpu/pack.sh (the lead builds on a machine with liburing/pcre2 and carries
 #                 it; carried shared libraries are found through LD_LIBRARY_PATH as usual).  It is
 #                 used as it is when it has sluice, test_backend_ops, bw_probe and logits_diff;
 #                 otherwise this script runs `make -j16 BUILD=DIR` first.
@@ -96,6 +96,8 @@ if [ $missing -eq 1 ]; then
     make -j16 BUILD="$BUILD" all >&2 || { echo "device-check: the build failed" >&2; exit 1; }
 fi
 BUILD=$(cd "$BUILD" && pwd)
+# a folder made by tests/gpu/pack.sh carries the shared libraries the programs need in lib/
+[ -d "$BUILD/lib" ] && export LD_LIBRARY_PATH=$BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 if [ $FAKE -eq 1 ]; then
     [ -e "$BUILD/fakecuda/libcuda.so.1" ] || { echo "device-check: --fake: $BUILD/fakecuda/libcuda.so.1 is not built" >&2; exit 1; }
     export LD_LIBRARY_PATH=$BUILD/fakecuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
