@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole tests/gpu/device-check.sh flow on the stand-in driver with a tiny generated model, so
-# the script is known to work before scarce GPU minutes are spent on it: the table is produced, has
-# every row, and every correctness row passes (the performance numbers mean nothing here).
+# the script is known to work before scarce GPU minutes are spent on it: the table is produced and
+# has every row, each with a result.  Whether the kernels are right is test_backend_ops_fake's
+# question (a FAIL row here is reported, not failed on twice); the performance numbers mean nothing.
 # sluice-timeout: 400
 set -u
 . "$(dirname "$0")/gpu_lib.sh"
@@ -22,5 +23,8 @@ for r in "op matmul/q4_K" "op get_rows/q6_K" "op attention" "op rope/neox" "op a
     grep -q "^$r " "$t" || { echo "FAIL: no row '$r' in the table"; fail=1; }
 done
 grep -q "STAND-IN DRIVER" "$t" || { echo "FAIL: the table does not say it ran on the stand-in driver"; fail=1; }
-[ $rc -eq 0 ] || { echo "FAIL: device-check.sh exited $rc"; fail=1; }
+cat "$t"
+# 0: every correctness row passed, 1: one failed; anything else is the script itself going wrong
+[ $rc -le 1 ] || { echo "FAIL: device-check.sh exited $rc"; fail=1; }
+grep -q "^op .* FAIL" "$t" && echo "note: kernel rows FAIL above: see test_backend_ops_fake"
 exit $fail
