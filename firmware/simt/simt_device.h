@@ -48,6 +48,7 @@ uint64_t simt_warp_exchange(uint64_t v, int src);
 int simt_lane(void);
 /* Every live lane deposits pred; returns the ballot of the warp. */
 unsigned simt_warp_ballot(int pred);
+/* The lanes that took part in this lane's last collective. */
 unsigned simt_warp_live_mask(void);
 
 #define __syncthreads() simt_syncthreads()
@@ -90,7 +91,12 @@ SIMT_SHFL_DEFS(ll, long long)
 #define __shfl_sync(m, v, l) SIMT_PICK(idx, v)(m, v, l)
 #define __ballot_sync(m, p) simt_warp_ballot(!!(p))
 #define __any_sync(m, p) (simt_warp_ballot(!!(p)) != 0u)
-#define __all_sync(m, p) (simt_warp_ballot(!!(p)) == simt_warp_live_mask())
+static inline int simt_warp_all(int pred)
+{
+	const unsigned b = simt_warp_ballot(pred);
+	return b == simt_warp_live_mask(); /* the lanes of that same ballot */
+}
+#define __all_sync(m, p) simt_warp_all(!!(p))
 
 /* Signed byte-wise dot product plus accumulator, as the hardware's dp4a. */
 static inline int __dp4a(int a, int b, int c)

@@ -76,6 +76,8 @@ struct simt_fiber {
 
 struct simt_warp {
 	unsigned gen, arrived, live;
+	unsigned amask;    /* lanes arrived at the open collective */
+	unsigned pmask[2]; /* lanes that took part in a released one, by generation parity */
 	uint64_t slot[2][32];
 };
 
@@ -222,7 +224,9 @@ static void bar_check(struct simt_launch_state *ls)
 static void warp_check(struct simt_launch_state *ls, struct simt_warp *w)
 {
 	if (w->arrived && w->arrived >= w->live) {
+		w->pmask[w->gen & 1] = w->amask;
 		w->arrived = 0;
+		w->amask = 0;
 		w->gen++;
 		ls->progress++;
 	}
@@ -265,11 +269,12 @@ uint64_t simt_warp_exchange(uint64_t v, int src)
 	/* Two slot sets: a lane can be one collective ahead of a slower lane still reading, never two. */
 	w->slot[g & 1][f->lane] = v;
 	w->arrived++;
+	w->amask |= 1u << f->lane;
 	warp_check(ls, w);
 	while (w->gen == g)
 		to_sched(f, 0);
-	int base = f->warp * 32;
-	if (src < 0 || src > 31 || base + src >= ls->nthreads || ls->f[base + src].done)
+	/* a lane outside the warp or not at this collective (returned) gives the caller its own value */
+	if (src < 0 || src > 31 || !(w->pmask[g & 1] >> src & 1))
 		return v;
 	return w->slot[g & 1][src];
 }
@@ -279,36 +284,29 @@ int simt_lane(void)
 	return cur->lane;
 }
 
+/* The lanes of the last collective this lane took part in. */
 unsigned simt_warp_live_mask(void)
 {
 	struct simt_fiber *f = cur;
-	unsigned m = 0;
-	for (int l = 0; l < 32; l++) {
-		int t = f->warp * 32 + l;
-		if (t < f->ls->nthreads && !f->ls->f[t].done)
-			m |= 1u << l;
-	}
-	return m;
+	struct simt_warp *w = &f->ls->warps[f->warp];
+	return w->pmask[(w->gen - 1) & 1];
 }
 
 unsigned simt_warp_ballot(int pred)
 {
 	struct simt_fiber *f = cur;
-	int base = f->warp * 32;
-	uint64_t mine = (uint64_t)(pred != 0);
-	unsigned m = 0;
-	/* one exchange per source lane would cost 32 barriers; instead every lane deposits and then
-	 * reads all the slots of that generation directly */
 	struct simt_launch_state *ls = f->ls;
 	struct simt_warp *w = &ls->warps[f->warp];
-	unsigned g = w->gen;
-	w->slot[g & 1][f->lane] = mine;
+	unsigned g = w->gen, m = 0;
+	/* every lane deposits, then reads all the slots of that generation (one barrier, not 32) */
+	w->slot[g & 1][f->lane] = (uint64_t)(pred != 0);
 	w->arrived++;
+	w->amask |= 1u << f->lane;
 	warp_check(ls, w);
 	while (w->gen == g)
 		to_sched(f, 0);
 	for (int l = 0; l < 32; l++)
-		if (base + l < ls->nthreads && !ls->f[base + l].done && w->slot[g & 1][l])
+		if ((w->pmask[g & 1] >> l & 1) && w->slot[g & 1][l])
 			m |= 1u << l;
 	return m;
 }
@@ -381,7 +379,7 @@ int simt_run(const struct simt_kernel_desc *k, const void *args, struct simt_dim
 				ls.bar_gen = ls.bar_arrived = 0;
 				ls.bar_live = (unsigned)n;
 				for (int w = 0; w < ls.nwarps; w++) {
-					ls.warps[w].gen = ls.warps[w].arrived = 0;
+					ls.warps[w].gen = ls.warps[w].arrived = ls.warps[w].amask = 0;
 					ls.warps[w].live = (unsigned)(n - w * 32 < 32 ? n - w * 32 : 32);
 				}
 				for (int i = 0; i < n; i++) {

@@ -19,18 +19,6 @@
 
 #include <string.h>
 
-/* Until the firmware build (mk/firmware.mk) lands, the PTX symbols may be absent: weak, they are
- * then NULL and the backend says the firmware is missing. */
-#pragma weak sl_fw_ptx_compute_80
-#pragma weak sl_fw_ptx_compute_80_len
-#pragma weak sl_fw_ptx_compute_90
-#pragma weak sl_fw_ptx_compute_90_len
-
-static size_t ptx_len(const size_t *len)
-{
-	return len ? *len : 0;
-}
-
 static const struct {
 	uint32_t type;
 	const char *name;
@@ -84,9 +72,9 @@ int sl_cuda_fw_load(struct sl_backend *b, struct sl_err *err)
 	const char *ptx;
 	size_t len;
 	if (c->cc_major >= 9) {
-		ptx = sl_fw_ptx_compute_90, len = ptx_len(&sl_fw_ptx_compute_90_len);
+		ptx = sl_fw_ptx_compute_90, len = sl_fw_ptx_compute_90_len;
 	} else if (c->cc_major >= 8) {
-		ptx = sl_fw_ptx_compute_80, len = ptx_len(&sl_fw_ptx_compute_80_len);
+		ptx = sl_fw_ptx_compute_80, len = sl_fw_ptx_compute_80_len;
 	} else {
 		return sl_errf(err, ENOTSUP,
 			       "CUDA device %d (%s) has compute capability %d.%d; sluice's firmware needs 8.0 or newer",
