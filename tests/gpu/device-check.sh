@@ -9,7 +9,8 @@
 #                 used as it is when it has sluice, test_backend_ops, bw_probe and logits_diff;
 #                 otherwise this script runs `make -j16 BUILD=DIR` first.
 #   --fake        run the whole flow on the tests' stand-in driver (DIR/fakecuda/libcuda.so.1) with
-#                 a tiny model and small copies: checks the script, not the GPU (numbers meaningless)
+#                 a tiny model, fewer op cases and steps, small copies: checks the script, not the GPU
+#                 (numbers meaningless)
 #   --models DIR  where stories260K.gguf is (default: $SLUICE_MODELS, ./shared/models,
 #                 ../shared/models, DIR/models, /work/shared/models)
 #   --layers N    layers of the generated 8B-shaped model (default 8 of llama-8B's 32: generating
@@ -79,13 +80,13 @@ while [ $# -gt 0 ]; do
 done
 if [ $FAKE -eq 1 ]; then
     # a tiny model of the same structure: the stand-in driver runs kernels on the CPU, slowly
-    LAYERS=${LAYERS:-8}; [ "$DIM" = 4096 ] && DIM=256; [ "$FF" = 14336 ] && FF=768
+    LAYERS=${LAYERS:-4}; [ "$DIM" = 4096 ] && DIM=256; [ "$FF" = 14336 ] && FF=768
     BW_ARGS=(--sizes 1,4 --min-mib 4 --d2d-mib 4)
-    NPRED=8
+    NPRED=4 STEPS=4 OPS_ARGS=(--quick)
 else
     LAYERS=${LAYERS:-8}
     BW_ARGS=(--sizes 1,4,16,64 --min-mib 512 --d2d-mib 1024)
-    NPRED=128
+    NPRED=128 STEPS=24 OPS_ARGS=()
 fi
 
 need=(sluice tests/unit/test_backend_ops tests/gpu/bw_probe tests/gpu/logits_diff)
@@ -133,7 +134,7 @@ fi
 
 # --- every op against the CPU ---
 t0=$SECONDS
-timeout 150 "$BUILD/tests/unit/test_backend_ops" "$BACKEND" >"$LOGS/backend_ops.log" 2>&1
+timeout 150 "$BUILD/tests/unit/test_backend_ops" "${OPS_ARGS[@]}" "$BACKEND" >"$LOGS/backend_ops.log" 2>&1
 rc=$?
 nops=0
 while read -r _ name _ cases _ err _ bound status; do
@@ -156,7 +157,7 @@ else
     for mode in resident streamed; do
         args=()
         [ $mode = streamed ] && args=(--vram $((size * 6 / 10)))
-        timeout 120 "$BUILD/tests/gpu/logits_diff" "$STORIES" "$BACKEND" "${args[@]}" >"$LOGS/logits-$mode.log" 2>&1
+        timeout 120 "$BUILD/tests/gpu/logits_diff" "$STORIES" "$BACKEND" -n $STEPS "${args[@]}" >"$LOGS/logits-$mode.log" 2>&1
         rc=$?
         line=$(grep -m1 '^logits ' "$LOGS/logits-$mode.log")
         if [ -n "$line" ]; then

@@ -3,7 +3,7 @@
 # the script is known to work before scarce GPU minutes are spent on it: the table is produced and
 # has every row, each with a result.  Whether the kernels are right is test_backend_ops_fake's
 # question (a FAIL row here is reported, not failed on twice); the performance numbers mean nothing.
-# sluice-timeout: 400
+# sluice-timeout: 600
 set -u
 . "$(dirname "$0")/gpu_lib.sh"
 need_fake

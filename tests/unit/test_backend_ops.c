@@ -3,8 +3,10 @@
  * test_backend_ops — every op of runtime/backend/backend.h on one backend against the "cpu"
  * backend, on random inputs.
  *
- *   test_backend_ops [BACKEND...]
+ *   test_backend_ops [--quick] [BACKEND...]
  *
+ * --quick: one matmul/get_rows shape (61 x 1024) and n = 1, 3 only (device-check.sh --fake, where
+ * the stand-in driver runs the kernels on CPU fibers, only checks its own flow with it).
  * With no argument it checks every backend of this build but "cpu" ("cpu-async", "cpu-async-zc",
  * and "cuda" when it can be created: the CUDA one is checked through the stand-in driver by
  * tests/gpu/test_backend_ops_fake.sh and on a real GPU by tests/gpu/device-check.sh).  Named
@@ -193,6 +195,7 @@ static void note(struct stat *s, double err, const char *what, long idx)
 /* ---- the backends under test ---- */
 
 static struct sl_backend *ref; /* "cpu" */
+static bool quick;
 
 /* ---- matmul and get_rows, per weight type ---- */
 
@@ -284,7 +287,7 @@ static void test_weights(struct sl_backend *be)
 			  be->ops->name, sl_type_name(t));
 		CHECK_MSG(gr_ok == ref->ops->supports_op(ref, SL_OP_GET_ROWS, t),
 			  "%s: supports_op(get_rows, %s) differs from cpu", be->ops->name, sl_type_name(t));
-		for (size_t si = 0; si < SL_ARRAY_SIZE(shapes); si++) {
+		for (size_t si = quick ? SL_ARRAY_SIZE(shapes) - 1 : 0; si < SL_ARRAY_SIZE(shapes); si++) {
 			int64_t rows = shapes[si].rows, cols = shapes[si].cols;
 			struct stat *ms = stat_of(mname, bound_matmul(t, cols)), *gs = stat_of(gname, BOUND_GET_ROWS);
 			ms->bound = fmax(ms->bound, bound_matmul(t, cols));
@@ -299,7 +302,7 @@ static void test_weights(struct sl_backend *be)
 				for (int64_t k = 0; k < cols; k++)
 					wabs[r] += fabs(deq[r * cols + k]);
 			}
-			for (size_t ni = 0; ni < SL_ARRAY_SIZE(ns) && mm_ok; ni++) {
+			for (size_t ni = 0; ni < SL_ARRAY_SIZE(ns) - quick && mm_ok; ni++) {
 				int n = ns[ni];
 				float *x = randv((size_t)(n * cols), 1.0f);
 				ms->cases++;
@@ -319,7 +322,7 @@ static void test_weights(struct sl_backend *be)
 				}
 				free(x);
 			}
-			for (size_t ni = 0; ni < SL_ARRAY_SIZE(ns) && gr_ok; ni++) {
+			for (size_t ni = 0; ni < SL_ARRAY_SIZE(ns) - quick && gr_ok; ni++) {
 				int n = ns[ni];
 				int32_t ids[8];
 				for (int i = 0; i < n; i++) /* the first and last rows, then random (repeats allowed) */
@@ -593,8 +596,11 @@ int main(int argc, char **argv)
 	CHECK_MSG(ref, "cpu: %s", err.msg);
 	if (!ref)
 		return t_done();
-	if (argc > 1) {
-		for (int i = 1; i < argc; i++)
+	int first = 1;
+	if (argc > 1 && !strcmp(argv[1], "--quick"))
+		quick = true, first = 2;
+	if (argc > first) {
+		for (int i = first; i < argc; i++)
 			check_backend(argv[i]);
 	} else {
 		/* every backend but the reference; cuda only where it can be created (a driver and a device) */
