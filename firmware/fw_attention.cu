@@ -3,10 +3,10 @@
  * firmware/fw_attention.cu — causal attention with GQA over the KV cache, decode and prompt alike.
  *
  * grid (n_head, n), block 128 (4 warps).  Query token i (position pos0 + i) of head h attends to
- * cache rows 0..pos0+i of kv head h / (n_head / n_head_kv).  Warp w takes positions w, w+4, ...:
- * the 32 lanes split the head's dims (up to 8 each, head_dim <= 256), take q·k by a shuffle sum and
- * keep an online softmax (running max m, running sum l, output accumulator rescaled when m grows),
- * so any context length runs in registers.  The 4 warps' (m, l, acc) are merged through shared
+ * cache rows 0..pos0+i of kv head h / (n_head / n_head_kv).  Warp w takes positions 4w.., 4w+16..,
+ * ..., 4 at a time (their K rows load together); the 32 lanes split the head's dims (up to 8 each,
+ * head_dim <= 256), take q·k by a shuffle sum and keep an online softmax (running max m, running
+ * sum l, output accumulator rescaled when m grows), so any context length runs in registers.  The 4 warps' (m, l, acc) are merged through shared
  * memory at the end.  The CPU computes the same softmax(q·k * scale)·V in another order; the
  * difference is float rounding.
  */
@@ -14,6 +14,7 @@
 
 #define FW_ATTN_WARPS (SL_FW_ATTN_BLOCK / 32)
 #define FW_ATTN_PER_LANE (SL_FW_MAX_HEAD_DIM / 32)
+#define FW_ATTN_CHUNK 4
 
 FW_KERNEL sl_attention(float *out, const float *q, const float *kc, const float *vc, int n_head, int n_head_kv,
 		       int head_dim, int pos0, int n, float scale)
@@ -35,24 +36,47 @@ FW_KERNEL sl_attention(float *out, const float *q, const float *kc, const float 
 		acc[k] = 0.0f;
 	}
 	float m = -fw_u2f(0x7f800000u), l = 0.0f;
-	for (int p = warp; p < len; p += FW_ATTN_WARPS) {
-		const float *kp = kc + p * kv_stride + (long long)kvh * head_dim;
-		const float *vp = vc + p * kv_stride + (long long)kvh * head_dim;
-		float s = 0.0f;
+	/* FW_ATTN_CHUNK positions at a time: their K rows are independent loads, in flight together */
+	for (int p0 = warp * FW_ATTN_CHUNK; p0 < len; p0 += FW_ATTN_CHUNK * FW_ATTN_WARPS) {
+		float s[FW_ATTN_CHUNK];
 		FW_UNROLL
-		for (int k = 0; k < FW_ATTN_PER_LANE; k++) {
-			const int d = k * 32 + lane;
-			if (d < head_dim)
-				s += qv[k] * kp[d];
+		for (int j = 0; j < FW_ATTN_CHUNK; j++) {
+			s[j] = 0.0f;
+			if (p0 + j < len) {
+				const float *kp = kc + (p0 + j) * kv_stride + (long long)kvh * head_dim;
+				FW_UNROLL
+				for (int k = 0; k < FW_ATTN_PER_LANE; k++) {
+					const int d = k * 32 + lane;
+					if (d < head_dim)
+						s[j] += qv[k] * kp[d];
+				}
+			}
 		}
-		s = fw_warp_sum(s) * scale;
-		const float mn = fmaxf(m, s);
-		const float corr = expf(m - mn), e = expf(s - mn);
-		l = l * corr + e;
+		float mn = m;
 		FW_UNROLL
-		for (int k = 0; k < FW_ATTN_PER_LANE; k++) {
-			const int d = k * 32 + lane;
-			acc[k] = acc[k] * corr + (d < head_dim ? e * vp[d] : 0.0f);
+		for (int j = 0; j < FW_ATTN_CHUNK; j++) {
+			s[j] = fw_warp_sum(s[j]) * scale; /* warp-uniform: every lane takes part */
+			if (p0 + j < len)
+				mn = fmaxf(mn, s[j]);
+		}
+		const float corr = expf(m - mn);
+		l *= corr;
+		FW_UNROLL
+		for (int k = 0; k < FW_ATTN_PER_LANE; k++)
+			acc[k] *= corr;
+		FW_UNROLL
+		for (int j = 0; j < FW_ATTN_CHUNK; j++) {
+			if (p0 + j < len) {
+				const float e = expf(s[j] - mn);
+				const float *vp = vc + (p0 + j) * kv_stride + (long long)kvh * head_dim;
+				l += e;
+				FW_UNROLL
+				for (int k = 0; k < FW_ATTN_PER_LANE; k++) {
+					const int d = k * 32 + lane;
+					if (d < head_dim)
+						acc[k] += e * vp[d];
+				}
+			}
 		}
 		m = mn;
 	}

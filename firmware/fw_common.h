@@ -17,6 +17,8 @@
 #define FW_KERNEL extern "C" __global__ void
 #define FW_FN static __device__ __forceinline__
 #define FW_UNROLL _Pragma("unroll")
+#define FW_UNROLL_N(k) _Pragma(FW_STR_(unroll k))
+#define FW_STR_(x) #x
 #define FW_RESTRICT __restrict__
 
 typedef unsigned char fw_u8;
@@ -42,6 +44,7 @@ FW_FN float fw_u2f(unsigned u) { return __uint_as_float(u); }
 #define FW_KERNEL void
 #define FW_FN static inline
 #define FW_UNROLL
+#define FW_UNROLL_N(k)
 #define FW_RESTRICT restrict
 
 typedef unsigned char fw_u8;
@@ -72,11 +75,13 @@ FW_FN fw_u16 fw_f2bf(float f)
 	return (fw_u16)((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
 }
 
-/* Little-endian loads from a byte address: 2-byte aligned for the 16/32-bit loads marked _a2. */
+/* Little-endian loads from a byte address: 2-byte aligned for the 16/32-bit loads marked _a2.  Only
+ * for memory no thread of the kernel writes (weights, converted activations): on the device they go
+ * through the read-only data path (ld.global.nc). */
 FW_FN fw_u16 fw_ld16(const fw_u8 *p)
 {
 #ifdef __CUDACC__
-	return *(const fw_u16 *)p;
+	return __ldg((const fw_u16 *)p);
 #else
 	fw_u16 v;
 	memcpy(&v, p, 2);
@@ -87,7 +92,7 @@ FW_FN int fw_ld32_a2(const fw_u8 *p)
 {
 #ifdef __CUDACC__
 	const fw_u16 *q = (const fw_u16 *)p;
-	return (int)((unsigned)q[0] | ((unsigned)q[1] << 16));
+	return (int)((unsigned)__ldg(q) | ((unsigned)__ldg(q + 1) << 16));
 #else
 	int v;
 	memcpy(&v, p, 4);
@@ -97,7 +102,7 @@ FW_FN int fw_ld32_a2(const fw_u8 *p)
 FW_FN int fw_ld32_a4(const fw_u8 *p)
 {
 #ifdef __CUDACC__
-	return *(const int *)p;
+	return __ldg((const int *)p);
 #else
 	int v;
 	memcpy(&v, p, 4);

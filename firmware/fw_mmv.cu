@@ -217,9 +217,20 @@ FW_FN float fw_vdot_q6_K(const fw_u8 *w, const fw_u8 *a, int p)
 		if (r >= rows)                                                                                \
 			return; /* the whole warp: no collective is left waiting */                           \
 		const long long nb = cols / (QK);                                                             \
-		const fw_u8 *wr = (const fw_u8 *)w + r * nb * (WB);                                           \
-		const fw_u8 *xb = (const fw_u8 *)xa;                                                          \
+		const fw_u8 *FW_RESTRICT wr = (const fw_u8 *)w + r * nb * (WB);                               \
+		const fw_u8 *FW_RESTRICT xb = (const fw_u8 *)xa;                                              \
 		const int lane = threadIdx.x, part = lane % (PARTS);                                          \
+		if (n == 1) {                                                                                 \
+			/* decode: unrolled so several blocks' loads are in flight per lane (HBM latency) */   \
+			float acc = 0.0f;                                                                     \
+			FW_UNROLL_N(4)                                                                        \
+			for (long long ib = lane / (PARTS); ib < nb; ib += 32 / (PARTS))                      \
+				acc += fw_vdot_##T(wr + ib * (WB), xb + ib * (AB), part);                     \
+			acc = fw_warp_sum(acc);                                                               \
+			if (lane == 0)                                                                        \
+				y[r] = acc;                                                                   \
+			return;                                                                               \
+		}                                                                                             \
 		for (int b0 = 0; b0 < n; b0 += FW_MMV_NB) {                                                   \
 			float acc[FW_MMV_NB];                                                                 \
 			FW_UNROLL                                                                             \
@@ -254,10 +265,11 @@ FW_MMV_Q(q6_K, 256, 210, 292, 16)
 
 /*
  * Plain types: the activation is the same type as the weight (f32 for f32).  Lanes take consecutive
- * pairs of elements (coalesced); the dot accumulates in float per lane (the CPU's is in double: the
- * difference is bounded by the float rounding of cols terms).
+ * elements (coalesced), for decode consecutive 4-byte words (two f16/bf16) when the row allows; the
+ * dot accumulates in float per lane (the CPU's is in double: the difference is bounded by the float
+ * rounding of cols terms).
  */
-#define FW_MMV_PLAIN(T, ETYPE, LOAD)                                                                          \
+#define FW_MMV_PLAIN(T, ETYPE, LOAD, DOT4)                                                                    \
 	FW_KERNEL sl_mmv_##T(const void *w, const void *xa, float *y, long long rows, long long cols, int n)  \
 	{                                                                                                     \
 		const long long r = (long long)blockIdx.x * blockDim.y + threadIdx.y;                         \
@@ -266,6 +278,18 @@ FW_MMV_Q(q6_K, 256, 210, 292, 16)
 		const ETYPE *wr = (const ETYPE *)w + r * cols;                                                \
 		const ETYPE *xb = (const ETYPE *)xa;                                                          \
 		const int lane = threadIdx.x;                                                                 \
+		if (n == 1 && (sizeof(ETYPE) == 4 || (cols & 1) == 0)) {                                      \
+			/* decode: 4-byte loads (two elements of a 16-bit type), unrolled */                  \
+			const fw_u8 *wp = (const fw_u8 *)wr, *xp = (const fw_u8 *)xb;                         \
+			float acc = 0.0f;                                                                     \
+			FW_UNROLL_N(4)                                                                        \
+			for (long long i = lane; i < cols * (long long)sizeof(ETYPE) / 4; i += 32)            \
+				acc += DOT4(fw_ld32_a4(wp + 4 * i), fw_ld32_a4(xp + 4 * i));                  \
+			acc = fw_warp_sum(acc);                                                               \
+			if (lane == 0)                                                                        \
+				y[r] = acc;                                                                   \
+			return;                                                                               \
+		}                                                                                             \
 		for (int b0 = 0; b0 < n; b0 += FW_MMV_NB) {                                                   \
 			float acc[FW_MMV_NB];                                                                 \
 			FW_UNROLL                                                                             \
@@ -290,6 +314,14 @@ FW_MMV_Q(q6_K, 256, 210, 292, 16)
 #define FW_LOAD_F32(v) (v)
 #define FW_LOAD_F16(v) fw_h2f(v)
 #define FW_LOAD_BF16(v) fw_bf2f(v)
-FW_MMV_PLAIN(f32, float, FW_LOAD_F32)
-FW_MMV_PLAIN(f16, fw_u16, FW_LOAD_F16)
-FW_MMV_PLAIN(bf16, fw_u16, FW_LOAD_BF16)
+/* The dot of the elements in two 4-byte words. */
+#define FW_DOT4_F32(a, b) (fw_u2f((unsigned)(a)) * fw_u2f((unsigned)(b)))
+#define FW_DOT4_F16(a, b)                                                                     \
+	(fw_h2f((fw_u16)(a)) * fw_h2f((fw_u16)(b)) +                                          \
+	 fw_h2f((fw_u16)((unsigned)(a) >> 16)) * fw_h2f((fw_u16)((unsigned)(b) >> 16)))
+#define FW_DOT4_BF16(a, b)                                                                    \
+	(fw_u2f((unsigned)(a) << 16) * fw_u2f((unsigned)(b) << 16) +                          \
+	 fw_u2f((unsigned)(a) & 0xffff0000u) * fw_u2f((unsigned)(b) & 0xffff0000u))
+FW_MMV_PLAIN(f32, float, FW_LOAD_F32, FW_DOT4_F32)
+FW_MMV_PLAIN(f16, fw_u16, FW_LOAD_F16, FW_DOT4_F16)
+FW_MMV_PLAIN(bf16, fw_u16, FW_LOAD_BF16, FW_DOT4_BF16)

@@ -12,9 +12,6 @@ else
 FAKECUDA_FW := $(BUILD)/tests/fakecuda/simt_stub.o
 endif
 
-# firmware/simt/simt.h's first comment holds "firmware/*.cu", which -Wcomment rejects
-$(FAKECUDA_OBJS) $(BUILD)/tests/fakecuda/simt_stub.o: CFLAGS_ALL += -Wno-comment
-
 .PHONY: fakecuda
 fakecuda: $(FAKECUDA_SO)
 all tests: $(FAKECUDA_SO)

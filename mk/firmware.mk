@@ -71,3 +71,10 @@ $(BUILD)/tests/unit/test_fw_kernels: $(BUILD)/tests/unit/test_fw_kernels.o $(TES
 	$(CC) -o $@ $< $(TEST_HELPER_OBJS) $(FW_HOST_LIB) $(LIB_A) $(LDLIBS_ALL)
 
 -include $(FW_HOST_OBJS:.o=.d)
+
+# The firmware on a real GPU (firmware/tools/fw_gpu_check.c): not built by default; links the
+# toolkit's libcuda stub, the driver's libcuda.so.1 is used where it runs.
+.PHONY: fw-gpu-check
+fw-gpu-check: $(BUILD)/fw_gpu_check
+$(BUILD)/fw_gpu_check: firmware/tools/fw_gpu_check.c $(LIB_A)
+	$(CC) $(CFLAGS_ALL) -I$(CUDA_HOME)/include -o $@ $< $(LIB_A) -L$(CUDA_HOME)/lib64/stubs -lcuda $(LDLIBS_ALL)

@@ -135,10 +135,13 @@ static bool ctx_bytes(const struct sl_hparams *hp, uint64_t n_ctx, uint64_t *kv_
 }
 
 /* Every matrix must have kernels on this backend: a GPU's firmware may lack a type the CPU reads.
- * Refused at load, by tensor and type, rather than failing at the first token. */
+ * Refused at load, by tensor and type, rather than failing at the first token.  (The CPU backends
+ * — no device memory of their own, no mem_info — keep their own checks, where the types are read.) */
 static int check_backend_types(struct sluice_model *m, const char *path, struct sl_err *err)
 {
 	struct sl_backend *be = m->be;
+	if (!be->ops->mem_info)
+		return 0;
 	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
 		const struct gguf_tensor *t = &m->gguf->tensors[i];
 		if (t->n_dims != 2)
@@ -262,6 +265,16 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	struct sl_backend_config bc = { .n_threads = params->n_threads };
 	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
 		goto fail;
+	if ((rc = check_backend_types(m, path, &err)) && params->backend && !strcmp(params->backend, "auto")) {
+		/* auto: a GPU whose firmware lacks one of the model's types is no GPU for this model */
+		sl_info("backend auto: %s; running on the CPU", err.msg);
+		sl_backend_free(m->be);
+		m->be = NULL;
+		err.msg[0] = 0;
+		rc = sl_backend_new("cpu", &bc, &m->be, &err);
+	}
+	if (rc)
+		goto fail;
 	struct sl_weights_config wc = {
 		.io_engine = params->io_engine ? params->io_engine : "auto",
 		.host_cache = params->host_cache,
@@ -271,8 +284,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;
-	if ((rc = sl_llama_load(m, &err)) || (rc = check_backend_types(m, path, &err)) ||
-	    (rc = bound_by_device(m, &err)))
+	if ((rc = sl_llama_load(m, &err)) || (rc = bound_by_device(m, &err)))
 		goto fail;
 	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
 		goto fail;

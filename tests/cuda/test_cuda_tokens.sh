@@ -30,4 +30,18 @@ same q4_k_m-streamed-lookahead1 "$M" -p "hello" -n 8 --vram 700K --lookahead 1 -
 # The streamed run really streamed: weights were read again during the decode (cache misses).
 out=$(fake_run -- run -m "$M" --backend cuda --temp 0 --no-echo -p hi -n 4 --vram 700K --stats 2>&1)
 grep -qE "misses [1-9]" <<<"$out" || { echo "FAIL: the --vram 700K run did not stream: $out"; fail=1; }
+# No --vram: the device's own free memory bounds the weights (free - KV cache - activations -
+# 256 MiB - 2%).  A 265.5 MiB stand-in device leaves them 0.7 MiB, so the model streams, with the
+# CPU's tokens, and -v shows the arithmetic.
+cpu=$("$SLUICE_BIN" run -m "$M" --backend cpu --temp 0 --no-echo -p hello -n 6 2>/dev/null)
+gpu=$(fake_run FAKECUDA_MEM=271900K -- run -m "$M" --backend cuda --temp 0 --no-echo -p hello -n 6 -v --stats 2>"$SLUICE_TMP/err")
+err=$(cat "$SLUICE_TMP/err")
+if [ -z "$cpu" ] || [ "$gpu" != "$cpu" ]; then
+    echo "FAIL (budget from free memory): tokens differ"; echo "cpu:  $cpu"; echo "cuda: $gpu"; echo "$err"; fail=1
+elif ! grep -qE "weights get at most 0\.[0-9] MiB \(KV cache .* reserve 26[0-9]\.[0-9] MiB\)" <<<"$err" ||
+     ! grep -qE "misses [1-9]" <<<"$err"; then
+    echo "FAIL (budget from free memory): no budget line or no streaming"; echo "$err"; fail=1
+else
+    echo "ok (budget from free memory): $(grep 'weights get' <<<"$err")"
+fi
 exit $fail

@@ -393,6 +393,9 @@ FK_API CUresult cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned 
 	struct fk_stream *s = k ? fk_stream_of(sh, &r) : NULL;
 	if (!s)
 		goto out;
+	r = CUDA_ERROR_INVALID_HANDLE; /* a kernel runs in its module's context, on a stream of it */
+	if (s->ctx != k->m->ctx)
+		goto out;
 	r = CUDA_ERROR_INVALID_VALUE;
 	if (!gx || !gy || !gz || !bx || !by || !bz || gy > 65535 || gz > 65535 || bz > 64 ||
 	    (unsigned long long)bx * by * bz > 1024 || shmem > 48 * 1024 || extra ||

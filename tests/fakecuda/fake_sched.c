@@ -420,6 +420,10 @@ FK_API CUresult cuEventRecord(CUevent h, CUstream sh)
 	struct fk_stream *s = e ? fk_stream_of(sh, &r) : NULL;
 	if (!s)
 		goto out;
+	if (s->ctx != e->ctx) { /* the driver wants both in one context (a wait may cross them) */
+		r = CUDA_ERROR_INVALID_HANDLE;
+		goto out;
+	}
 	struct fk_op *op = fk_op_new(FK_RECORD);
 	struct fk_done *c = op ? done_new(s, 0) : NULL;
 	if (!c) {

@@ -8,7 +8,8 @@
  * and argument errors.  Bounds are relative to the output's scale: float summation order differs.
  *
  * The test re-runs itself with LD_LIBRARY_PATH pointing at the stand-in driver (ld.so reads it at
- * start only); without the stand-in it fails: make all always builds it.
+ * start only); without the stand-in it fails: make all always builds it.  With SLUICE_TEST_FAKECUDA=1
+ * already set it runs on whatever libcuda.so.1 the loader finds: a real GPU (tests/cuda/gpu_smoke.sh).
  */
 #include "helpers/testutil.h"
 #include "backend/backend.h"

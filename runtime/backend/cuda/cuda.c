@@ -32,18 +32,13 @@ static struct cuda *C(struct sl_backend *b)
 
 #define FAIL(b, r, ...) sl_cuda_fail(C(b)->cu, (r), &(b)->err, __VA_ARGS__)
 
-/* The device's context on the calling thread (ops may come from any thread the engine uses). */
+/* The device's context on the calling thread (ops may come from any thread the engine uses, and
+ * the application may switch contexts in between: set it every time, a thread-local store). */
 static int enter(struct sl_backend *b)
 {
-	static _Thread_local CUcontext current;
 	struct cuda *c = C(b);
-	if (current == c->ctx)
-		return 0;
 	CUresult r = c->cu->cuCtxSetCurrent(c->ctx);
-	if (r)
-		return FAIL(b, r, "cuCtxSetCurrent(device %d)", c->ordinal);
-	current = c->ctx;
-	return 0;
+	return r ? FAIL(b, r, "cuCtxSetCurrent(device %d)", c->ordinal) : 0;
 }
 
 /* ---- set-up ---- */

@@ -33,9 +33,15 @@ int sl_cuda_fail(const struct sl_cuda *cu, CUresult r, struct sl_err *err, const
 	int e = r == CUDA_ERROR_OUT_OF_MEMORY ? ENOMEM
 		: r == CUDA_ERROR_NO_DEVICE || r == CUDA_ERROR_INVALID_DEVICE ? ENODEV
 		: EIO;
+	/* These errors are sticky: any later call returns them, so the call named is where it was
+	 * seen, not what failed (unless it already says so). */
+	const bool sticky = r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED;
+	const char *note = sticky && !strstr(what, "earlier") && strncmp(what, "cuLaunchKernel", 14)
+				   ? " (an earlier queued kernel or copy failed)"
+				   : "";
 	if (name)
-		return sl_errf(err, e, "%s: %s: %s", what, name, text ? text : "(no description)");
-	return sl_errf(err, e, "%s: CUDA error %d", what, r);
+		return sl_errf(err, e, "%s: %s: %s%s", what, name, text ? text : "(no description)", note);
+	return sl_errf(err, e, "%s: CUDA error %d%s", what, r, note);
 }
 
 static void load(void)
