@@ -103,7 +103,7 @@ if [ $FAKE -eq 1 ]; then
     [ -e "$BUILD/fakecuda/libcuda.so.1" ] || { echo "device-check: --fake: $BUILD/fakecuda/libcuda.so.1 is not built" >&2; exit 1; }
     export LD_LIBRARY_PATH=$BUILD/fakecuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 else
-    reason=$("$BUILD/tests/gpu/bw_probe" --detect) || { echo "no real GPU: $reason"; exit 77; }
+    reason=$("$BUILD/tests/gpu/bw_probe" --detect) || { echo "device-check: $reason"; exit 77; }
 fi
 
 LOGS=${OUT:+$OUT/device-check-logs}
