@@ -10,11 +10,7 @@
  * core kernel (rmsnorm, attention, ...) is a broken firmware build and fails the backend.
  */
 #include "backend/cuda/cuda.h"
-/* embed.h's comment says "firmware/" "*.cu" in one word, which -Wcomment flags. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "firmware/embed.h"
-#pragma GCC diagnostic pop
 #include "firmware/kernels.h"
 
 #include <string.h>
