@@ -35,7 +35,7 @@ void sl_host_drop(struct sl_weights *w, int id)
 		sl_prefetch_wasted(w, u, id);
 	sl_pool_free(w->pool, u->hbuf);
 	u->hbuf = NULL;
-	w->host_used -= u->span;
+	w->host_used -= sl_host_bytes(u);
 	u->hstate = H_NONE;
 	u->host_done = 0;
 	if (u->host_pinned) {
@@ -124,7 +124,7 @@ int sl_host_start_read(struct sl_weights *w, int id, int32_t rank, bool wait, st
 {
 	struct unit *u = &w->u[id];
 	int rc;
-	if (!sl_host_make_room(w, u->span, rank, wait))
+	if (!sl_host_make_room(w, sl_host_bytes(u), rank, wait))
 		return -ENOSPC;
 	/* The budget has room, but the pool may be fragmented: evict until a piece fits. */
 	while ((rc = sl_pool_alloc(w->pool, u->span, &u->hbuf, NULL)) == -ENOMEM)
@@ -133,12 +133,12 @@ int sl_host_start_read(struct sl_weights *w, int id, int32_t rank, bool wait, st
 	if (rc)
 		return sl_errf(err, -rc, "host cache: cannot allocate a %llu-byte read buffer",
 			       (unsigned long long)u->span);
-	w->host_used += u->span;
+	w->host_used += sl_host_bytes(u);
 	sl_host_publish(w);
 	if ((rc = sl_io_done_submit(w, u, u->hbuf, err))) {
 		sl_pool_free(w->pool, u->hbuf);
 		u->hbuf = NULL;
-		w->host_used -= u->span;
+		w->host_used -= sl_host_bytes(u);
 		sl_host_publish(w);
 		return rc;
 	}

@@ -105,6 +105,14 @@ struct sl_weights {
 	struct sl_weights_stats st;
 };
 
+/* Host-cache bytes a unit takes: the pool hands out whole pages, so the budget counts those (a
+ * 512-byte-aligned read span of a small tensor still occupies a 4 KiB page of a slab). */
+#define SL_HOST_PAGE 4096u
+static inline uint64_t sl_host_bytes(const struct unit *u)
+{
+	return SL_ALIGN_UP(u->span, SL_HOST_PAGE);
+}
+
 /* A prefetched unit leaves the tier it was prefetched into before its use: the read was wasted. */
 static inline void sl_prefetch_wasted(struct sl_weights *w, struct unit *u, int id)
 {

@@ -120,7 +120,8 @@ static int plan(struct sl_weights *w, int n_layers, struct sl_err *err)
 			return sl_errf(err, EOVERFLOW, "'%s': bad file range", u->name);
 		}
 		int layer = u->layer >= 0 && u->layer < n_layers ? u->layer : -1;
-		pu[i] = (struct sl_place_unit){ .size = u->size, .span = u->span, .layer = layer, .expert = u->expert };
+		/* the host tier counts pages (sl_host_bytes): so does the plan */
+		pu[i] = (struct sl_place_unit){ .size = u->size, .span = sl_host_bytes(u), .layer = layer, .expert = u->expert };
 	}
 	struct sl_place_input in = {
 		.units = pu, .n_units = w->n, .n_layers = n_layers,
@@ -164,11 +165,18 @@ static int make_pool(struct sl_weights *w, struct sl_err *err)
 {
 	uint64_t budget = w->host_budget;
 	bool unlimited = budget == UINT64_MAX;
-	if (unlimited) { /* everything not on the device fits: the pool holds exactly that */
+	if (unlimited) { /* everything not on the device fits: the pool holds that, and slack */
+		uint64_t largest = 0;
 		budget = 0;
 		for (int i = 0; i < w->n; i++)
-			if (w->u[i].where != SL_PLACE_DEVICE)
-				budget += SL_ALIGN_UP(w->u[i].span, 4096);
+			if (w->u[i].where != SL_PLACE_DEVICE) {
+				budget += sl_host_bytes(&w->u[i]);
+				largest = SL_MAX(largest, sl_host_bytes(&w->u[i]));
+			}
+		/* Units are packed first-fit into slabs (budget / 64, at least 64 MiB): each slab's
+		 * tail can be too short for the next unit, so allow one largest unit per slab. */
+		uint64_t slab = SL_MAX(budget / 64, (uint64_t)64 << 20);
+		budget += (budget / slab + 2) * largest;
 		budget = SL_MAX(budget, (uint64_t)1 << 20);
 	}
 	/* An unlimited cache would lock the whole model in memory: leave that to the kernel. */
@@ -183,19 +191,39 @@ static int make_pool(struct sl_weights *w, struct sl_err *err)
 	return 0;
 }
 
+/* Read the units the plan pins in the host cache.  The plan counts bytes; the pool hands out
+ * pages inside slabs, so the last units can fail to find a contiguous piece although the bytes
+ * add up (each slab's tail is too short for the next unit).  Such a unit is not pinned: it streams
+ * through the window like any other, which costs reads, not correctness. */
 static int pin_host(struct sl_weights *w, struct sl_err *err)
 {
 	int rc = 0;
+	uint64_t demoted = 0, largest = 0;
+	for (int i = 0; i < w->n; i++)
+		if (w->u[i].where != SL_PLACE_DEVICE)
+			largest = SL_MAX(largest, sl_host_bytes(&w->u[i]));
+	/* What streaming needs free at all times: the plan's window, plus one unit of slack for the
+	 * slabs' tails (a budgeted cache only; an unlimited one was sized with slack). */
+	uint64_t keep = w->host_budget == UINT64_MAX ? 0 : w->plan.host_window + largest;
 	for (int i = 0; i < w->n && !rc; i++) {
 		if (w->u[i].where != SL_PLACE_HOST)
 			continue;
-		if ((rc = sl_host_start_read(w, i, -1, true, err)) == -ENOSPC)
-			rc = sl_errf(err, ENOMEM, "host cache placement failed");
+		bool room = w->host_budget == UINT64_MAX ||
+			    w->host_used + sl_host_bytes(&w->u[i]) + keep <= w->host_budget;
+		if (!room || (rc = sl_host_start_read(w, i, -1, true, err)) == -ENOSPC) {
+			w->u[i].where = SL_PLACE_STREAM;
+			demoted += w->u[i].size;
+			rc = 0;
+			continue;
+		}
 		if (!rc) {
 			w->u[i].host_pinned = true;
 			w->st.host_pinned += w->u[i].size;
 		}
 	}
+	if (demoted)
+		sl_info("host placement: %.1f MiB planned for the host cache did not fit its slabs and will stream",
+			sl_mib(demoted));
 	while (sl_io_outstanding(w->io)) {
 		int r = sl_io_done_reap(w, 1, err);
 		if (r && !rc)
@@ -261,7 +289,7 @@ void sl_weights_prefetch(struct sl_weights *w, const int *ids, int n)
 			u->rank = nr;
 			u->rank_gen = w->gen;
 			if (streamed(u))
-				need += u->span;
+				need += sl_host_bytes(u);
 		}
 	}
 	sl_host_apply_pressure(w);
