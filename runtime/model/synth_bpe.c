@@ -62,12 +62,10 @@ static const char *const specials_llama3[] = {
 	"<|reserved_special_token_0|>",
 };
 
-/* Qwen2.5's ChatML template (the Jinja source, abridged of its tool-call branches). */
+/* A ChatML template in the style of Qwen2.5's (no tool calls, no default system message). */
 static const char chatml_template[] =
 	"{%- if messages[0]['role'] == 'system' %}\n"
 	"    {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
-	"{%- else %}\n"
-	"    {{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}\n"
 	"{%- endif %}\n"
 	"{%- for message in messages %}\n"
 	"    {%- if not (message.role == 'system' and loop.first) %}\n"
