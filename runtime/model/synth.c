@@ -155,7 +155,8 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 
 /* Fill one tensor: rows of random values, converted to the tensor's type and written in chunks. */
 static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
-			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, uint64_t *done, uint64_t total,
+			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, int64_t boost_row,
+			uint64_t *done, uint64_t total,
 			sl_synth_progress_fn progress, void *parg, struct sl_err *err)
 {
 	size_t row_bytes = sl_row_size(type, cols);
@@ -174,7 +175,7 @@ static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, i
 		for (int64_t r = 0; r < nr; r++) {
 			const bool zero = r0 + r >= zero_lo && r0 + r < zero_hi;
 			for (int64_t c = 0; c < cols; c++)
-				f[c] = zero ? 0.0f : offset + scale * rnd(&s);
+				f[c] = zero ? 0.0f : offset + (r0 + r == boost_row ? 4 * scale : scale) * rnd(&s);
 			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
 		}
 		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
@@ -239,6 +240,9 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	char (*bytes)[8] = NULL, (*wbuf)[32] = NULL, (*pbuf)[32] = NULL;
 	struct sl_synth_vocab sv = { 0 };
 	uint32_t first_word = 0; /* output rows [3, first_word) are zero */
+	/* The output row of the chat template's end of turn has four times the spread of the others,
+	 * so that it wins now and then and chat replies end by themselves (-1: none). */
+	int64_t eot_row = -1;
 	if (bpe) {
 		if ((rc = sl_synth_bpe_vocab(!qwen2, &sv, err)))
 			goto out;
@@ -256,6 +260,7 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		sl_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", sv.add_bos);
 		sl_gguf_writer_set_str(w, "tokenizer.chat_template", sv.chat_template);
 		first_word = 256; /* the byte tokens' output rows are zero, as the SPM ones */
+		eot_row = sv.first_special + (qwen2 ? 2 : 4); /* <|im_end|>, <|eot_id|> */
 		goto tensors;
 	}
 
@@ -377,7 +382,8 @@ tensors:;
 			continue;
 		}
 		rc = write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
-				  ts[i].scale, ts[i].offset, out ? (bpe ? 0 : 3) : 0, out ? (int64_t)first_word : 0, &done, total,
+				  ts[i].scale, ts[i].offset, out ? (bpe ? 0 : 3) : 0, out ? (int64_t)first_word : 0,
+				  out ? eot_row : -1, &done, total,
 				  progress, parg, err);
 	}
 	if (!rc)
