@@ -106,6 +106,12 @@ static int add_msg(struct session *s, const char *role, const char *content, siz
 	return 0;
 }
 
+static void drop_last(struct session *s)
+{
+	if (s->n_msgs)
+		free((char *)s->msgs[--s->n_msgs].content);
+}
+
 static void forget(struct session *s, bool keep_system)
 {
 	size_t keep = keep_system && s->n_msgs && !strcmp(s->msgs[0].role, "system") ? 1 : 0;
@@ -163,8 +169,10 @@ static int turn(struct session *s, const char *user, size_t user_len)
 	char *r = NULL;
 	size_t rlen = 0;
 	struct sl_err err;
-	if (sl_chat_render(s->tmpl, s->msgs, s->n_msgs, true, s->bos_text, &r, &rlen, &err))
+	if (sl_chat_render(s->tmpl, s->msgs, s->n_msgs, true, s->bos_text, &r, &rlen, &err)) {
+		drop_last(s);
 		return cli_error("chat", "%s", err.msg);
+	}
 	const float *logits = NULL;
 	size_t n_eval = 0;
 	bool reused = s->kv_len && s->kv_len <= rlen && !memcmp(r, s->kv_text, s->kv_len);
@@ -176,11 +184,16 @@ static int turn(struct session *s, const char *user, size_t user_len)
 	}
 	size_t from = s->kv_len;
 	int rc = eval_text(s, r + from, rlen - from, &logits, &n_eval);
-	if (!rc && kv_append(s, r + from, rlen - from))
-		rc = cli_error("chat", "out of memory");
+	if (!rc && kv_append(s, r + from, rlen - from)) {
+		free(r);
+		forget(s, true); /* the cache holds text we could not record: start over */
+		return cli_error("chat", "out of memory");
+	}
 	free(r);
-	if (rc)
+	if (rc) { /* the message was not taken in: it is not part of the conversation */
+		drop_last(s);
 		return rc;
+	}
 	if (!logits) /* nothing new to evaluate: cannot happen with a generation prompt, but be safe */
 		return cli_error("chat", "the template added nothing to evaluate");
 	if (s->verbose)
