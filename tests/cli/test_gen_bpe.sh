@@ -45,4 +45,21 @@ grep -q "byte-level BPE" "$TMP/e" || fail "qwen2 --vocab spm: $(cat "$TMP/e")"
 "$BIN" gen-model --vocab wordpiece -o "$TMP/x.gguf" 2>"$TMP/e" && fail "--vocab wordpiece accepted"
 grep -q "'wordpiece'" "$TMP/e" || fail "--vocab wordpiece: $(cat "$TMP/e")"
 [ -e "$TMP/x.gguf" ] && fail "a refused gen-model left a file"
+# rope scaling: only none and llama3 (with its rope_freqs tensor) run; the others are refused by name
+if python3 -c 'import numpy, gguf' 2>/dev/null; then
+    for sc in none yarn linear llama3; do
+        python3 tests/ref/gen_qwen2.py "$TMP/sc.gguf" 7 $sc >/dev/null || fail "gen_qwen2.py $sc"
+        "$BIN" run -m "$TMP/sc.gguf" -p hi -n 2 --temp 0 >/dev/null 2>"$TMP/e"
+        st=$?
+        case $sc in
+        none) [ $st = 0 ] || fail "rope scaling none refused: $(cat "$TMP/e")" ;;
+        llama3) [ $st != 0 ] && grep -q 'llama3 but the file has no rope_freqs tensor' "$TMP/e" ||
+            fail "llama3 scaling without rope_freqs: $(cat "$TMP/e")" ;;
+        *) [ $st != 0 ] && grep -q "rope scaling '$sc' (qwen2.rope.scaling.type) is not supported" "$TMP/e" ||
+            fail "rope scaling $sc: $(cat "$TMP/e")" ;;
+        esac
+    done
+else
+    echo "(python3 with numpy and gguf missing: rope-scaling refusals not checked)"
+fi
 echo "gen-model qwen2 / llama bpe: ok"

@@ -182,6 +182,16 @@ static void check_reference(const char *name, const char *path, const char *prom
 		rc = sluice_decode(c, &t, 1, &lg);
 		CHECK_MSG(rc == 0, "%s: decode step %d: %s", name, s, sluice_ctx_error(c));
 	}
+	if (rc == 0 && g_vram) {
+		/* streamed: the weights did not all fit, so decoding read some of them again */
+		struct sluice_stats st;
+		CHECK(sluice_ctx_get_stats(c, &st) == 0);
+		printf("%-22s streamed: %.2f MiB read for %.2f MiB of weights, %llu misses\n", name,
+		       (double)st.bytes_read / 1048576.0, (double)info.weight_bytes / 1048576.0,
+		       (unsigned long long)st.cache_misses);
+		CHECK_MSG(st.bytes_read > info.weight_bytes, "%s: the budgets did not make it stream (%llu bytes read)", name,
+			  (unsigned long long)st.bytes_read);
+	}
 	if (rc == 0) {
 		/* toks[0..n): prompt + 15 generated; ours[s] are the logits at position np-1+s */
 		for (int pass = 0; pass < (tol_exact > 0 ? 2 : 1); pass++) {
