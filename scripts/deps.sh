@@ -14,7 +14,7 @@ PKGS=(
     qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod dwarves
                                         # kernel module + VM tests
 )
-PIP_PKGS=(gguf numpy tokenizers)        # independent GGUF/quantization/BPE references for tests
+PIP_PKGS=(gguf numpy tokenizers jinja2) # independent GGUF/quantization/BPE/chat-template references for tests
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=$(command -v python3 || true)
-if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers' 2>/dev/null; then
+if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers, jinja2' 2>/dev/null; then
     echo "scripts/deps.sh: pip-installing ${PIP_PKGS[*]}" >&2
     "$PY" -m pip install -q "${PIP_PKGS[@]}" >&2 ||
         "$PY" -m pip install -q --break-system-packages "${PIP_PKGS[@]}" >&2

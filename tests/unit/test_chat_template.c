@@ -4,10 +4,19 @@
  * Jinja source, names, end-of-turn texts, and the rendered prompt of each
  * template for a conversation (system, user, assistant with a <think> part,
  * user, then the assistant prompt), written out by hand from the families'
- * published templates.
+ * published templates.  Then the templates gen-model writes (a ChatML one and Llama-3's own)
+ * are rendered by jinja2 from the file (tests/ref/chat_jinja.py, as transformers does) and must
+ * give the same text as the built-in template recognised from them (skipped without jinja2).
  */
 #include "chat/chat.h"
+#include "gguf.h"
 #include "helpers/testutil.h"
+#include "model/synth.h"
+#include "quant/quant.h"
+#include "token/vocab.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +43,53 @@ static void check_render(enum sl_chat_template t, const char *bos, const char *w
 		CHECK_MSG(len == strlen(out) && !strcmp(out, want), "%s:\n got [%s]\nwant [%s]", sl_chat_name(t), out, want);
 		free(out);
 	}
+}
+
+/* gen-model's template for arch/bpe, rendered by jinja2 and by the built-in template it is recognised as. */
+static void check_jinja(const char *arch)
+{
+	struct sl_synth_params p = { .size_bytes = 1 << 20, .type = SL_TYPE_F32, .seed = 1, .arch = arch, .bpe = true,
+				     .n_embd = 64, .n_layer = 1 };
+	struct sl_err err = { "" };
+	const char *path = t_tmp_path("chat-jinja.gguf");
+	if (sl_synth_plan(&p, &err) || sl_synth_write(&p, path, NULL, NULL, &err)) {
+		CHECK_MSG(0, "gen %s: %s", arch, err.msg);
+		return;
+	}
+	char cmd[4300], want[8192];
+	snprintf(cmd, sizeof cmd, "python3 tests/ref/chat_jinja.py '%s'", path);
+	FILE *f = popen(cmd, "r");
+	size_t n = f ? fread(want, 1, sizeof want - 1, f) : 0;
+	int st = f ? pclose(f) : -1;
+	want[n] = 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		printf("%s: jinja2 not available, rendering not cross-checked (%s)\n", arch, want);
+		unlink(path);
+		return;
+	}
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", cmd);
+	struct gguf_file *g;
+	struct sl_vocab *v;
+	const char *jinja = NULL;
+	if (sl_gguf_open(path, &g, &err) || sl_vocab_load(g, &v, &err)) {
+		CHECK_MSG(0, "%s: %s", path, err.msg);
+		return;
+	}
+	CHECK(sl_gguf_get_str(g, "tokenizer.chat_template", &jinja, &err) == 0);
+	enum sl_chat_template t = sl_chat_detect(jinja);
+	size_t bl;
+	const char *bos = sl_vocab_text(v, sl_vocab_bos(v), &bl);
+	char *out = NULL;
+	size_t len;
+	CHECK(sl_chat_render(t, conv, SL_ARRAY_SIZE(conv), true, bos, &out, &len, &err) == 0);
+	printf("%s: recognised as %s; jinja2 and built-in renderings %s\n", arch, sl_chat_name(t),
+	       out && !strcmp(out, want) ? "agree" : "DIFFER");
+	CHECK_MSG(out && !strcmp(out, want), "%s (%s):\n built-in [%s]\n   jinja2 [%s]", arch, sl_chat_name(t),
+		  out ? out : "", want);
+	free(out);
+	sl_vocab_free(v);
+	sl_gguf_close(g);
+	unlink(path);
 }
 
 int main(void)
@@ -94,5 +150,12 @@ int main(void)
 	CHECK(sl_chat_render((enum sl_chat_template)99, conv, 1, true, NULL, &out, &len, &err) == -EINVAL);
 	CHECK(sl_chat_render(SL_CHAT_CHATML, NULL, 0, false, NULL, &out, &len, &err) == 0 && len == 0);
 	free(out);
+
+	if (system("python3 -c 'import jinja2, gguf' >/dev/null 2>&1") == 0) {
+		check_jinja("qwen2");
+		check_jinja("llama");
+	} else {
+		printf("python3 with jinja2 and gguf not available: renderings not cross-checked\n");
+	}
 	return t_done();
 }
