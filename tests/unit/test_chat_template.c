@@ -76,6 +76,10 @@ static void check_jinja(const char *arch)
 		return;
 	}
 	CHECK(sl_gguf_get_str(g, "tokenizer.chat_template", &jinja, &err) == 0);
+	/* the file names no eot: the vocabulary finds it by its text, as llama.cpp (eos stays end of text) */
+	const char *eot = sl_chat_eot_texts(sl_chat_detect(jinja))[0];
+	CHECK_MSG(sl_vocab_is_eog(v, sl_vocab_find(v, eot, strlen(eot))), "%s: %s is not an end of generation", arch, eot);
+	CHECK(sl_vocab_eos(v) != sl_vocab_find(v, eot, strlen(eot)));
 	enum sl_chat_template t = sl_chat_detect(jinja);
 	size_t bl;
 	const char *bos = sl_vocab_text(v, sl_vocab_bos(v), &bl);
