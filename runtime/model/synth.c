@@ -175,7 +175,7 @@ static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, i
 		for (int64_t r = 0; r < nr; r++) {
 			const bool zero = r0 + r >= zero_lo && r0 + r < zero_hi;
 			for (int64_t c = 0; c < cols; c++)
-				f[c] = zero ? 0.0f : offset + (r0 + r == boost_row ? 4 * scale : scale) * rnd(&s);
+				f[c] = zero ? 0.0f : offset + (r0 + r == boost_row ? 2.5f * scale : scale) * rnd(&s);
 			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
 		}
 		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
@@ -240,7 +240,7 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	char (*bytes)[8] = NULL, (*wbuf)[32] = NULL, (*pbuf)[32] = NULL;
 	struct sl_synth_vocab sv = { 0 };
 	uint32_t first_word = 0; /* output rows [3, first_word) are zero */
-	/* The output row of the chat template's end of turn has four times the spread of the others,
+	/* The output row of the chat template's end of turn has 2.5 times the spread of the others,
 	 * so that it wins now and then and chat replies end by themselves (-1: none). */
 	int64_t eot_row = -1;
 	if (bpe) {

@@ -331,7 +331,7 @@ int cmd_run(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		if (tok == info.eos)
+		if (tok == info.eos || sluice_token_is_eot(m, "plain", tok)) /* any end of generation, as llama.cpp */
 			break;
 		if ((rc = emit(m, tok, prev == info.bos && (!echo || len == 0)))) {
 			if (rc != -2) { /* -2: stdout failed, reported by main's cli_finish */
