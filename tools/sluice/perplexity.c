@@ -7,7 +7,8 @@
  * chunk starts with BOS (when the vocabulary has one) and, as llama.cpp's
  * perplexity does, only the second half of each chunk is scored, so every
  * scored token has at least half a context before it.  The public API returns
- * the logits of the last token of a call, so a chunk is fed one token at a time.
+ * the logits of the last token of a call, so a chunk's unscored first half goes in one call
+ * and its scored half one token at a time.
  *
  * --kl-base-out FILE keeps, for every scored position, the reference's
  * log-probability of the actual next token and its top SL_KL_TOP log-probabilities;
@@ -275,15 +276,22 @@ int cmd_perplexity(int argc, char **argv)
 	for (size_t ch = 0; ch < n_chunks; ch++) {
 		sluice_ctx_reset(ctx);
 		const int32_t *ct = toks + ch * chunk;
-		for (size_t i = 0; i + 1 < chunk; i++) {
-			int32_t t = i == 0 && bos >= 0 ? bos : ct[i];
+		/* The unscored first half in one call (its logits are not needed), BOS first. */
+		int32_t first = ct[0];
+		if (bos >= 0)
+			toks[ch * chunk] = bos;
+		int drc = sluice_decode(ctx, ct, first_scored, NULL);
+		toks[ch * chunk] = first;
+		if (drc) {
+			cli_error("perplexity", "%s", sluice_ctx_error(ctx));
+			goto out;
+		}
+		for (size_t i = first_scored; i + 1 < chunk; i++) {
 			const float *logits;
-			if (sluice_decode(ctx, &t, 1, &logits)) {
+			if (sluice_decode(ctx, &ct[i], 1, &logits)) {
 				cli_error("perplexity", "%s", sluice_ctx_error(ctx));
 				goto out;
 			}
-			if (i < first_scored)
-				continue;
 			log_softmax(logits, V, lp);
 			const int32_t next = ct[i + 1];
 			nll -= lp[next];
