@@ -222,7 +222,8 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	sl_gguf_writer_set_f32(w, AKEY("attention.layer_norm_rms_epsilon"), qwen2 ? 1e-6f : 1e-5f);
 	float *rope_factors = NULL;
 	if (p->rope_freqs) {
-		/* Llama-3.1 files carry the scaling twice: the keys and the factors they give. */
+		/* The factors are what llama.cpp runs; the keys state the scaling they come from (Meta's
+		 * rope_scaling), so the loader's check of them (llama3 needs rope_freqs) is exercised. */
 		sl_gguf_writer_set_str(w, AKEY("rope.scaling.type"), "llama3");
 		sl_gguf_writer_set_f32(w, AKEY("rope.scaling.factor"), 8.0f);
 		sl_gguf_writer_set_u32(w, AKEY("rope.scaling.original_context_length"), 8192);
