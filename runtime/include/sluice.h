@@ -299,6 +299,42 @@ struct sluice_trace_total {
  */
 SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, size_t *n);
 
+/* ---- chat ---- */
+
+struct sluice_chat_message {
+	const char *role;        /* "system" (first only), "user" or "assistant" */
+	const char *content;
+};
+/*
+ * The name of the chat template the model's tokenizer.chat_template is recognised as:
+ * "chatml" (Qwen2), "qwq", "llama3", "deepseek3", "deepseek-r1", or "plain" (none or unknown).
+ * NULL for a NULL model.
+ */
+SLUICE_API const char *sluice_chat_template(const struct sluice_model *model);
+/*
+ * Render msgs[0..n) as the prompt text of a chat template (tmpl: one of the names above, NULL =
+ * the model's), followed by the start of an assistant reply when add_assistant.  The text holds
+ * special tokens as text ("<|im_start|>") and BOS where the template writes it: tokenize it with
+ * sluice_tokenize_special.  Writes the text and a NUL into buf when cap > its length; *n_out =
+ * its length.  -ENOSPC when cap is too small, -EINVAL for a NULL model or n_out, an unknown tmpl,
+ * a role other than system/user/assistant or a system message not first, -ENOMEM; the message
+ * goes to err when it is not NULL.
+ */
+SLUICE_API int sluice_chat_render(const struct sluice_model *model, const char *tmpl,
+				  const struct sluice_chat_message *msgs, size_t n, bool add_assistant, char *buf,
+				  size_t cap, size_t *n_out, char *err, size_t err_len);
+/*
+ * As sluice_tokenize without BOS, and with the vocabulary's special tokens written as text
+ * ("<|im_end|>") becoming those tokens: for rendered chat text.  Errors as sluice_tokenize.
+ */
+SLUICE_API int sluice_tokenize_special(const struct sluice_model *model, const char *text, size_t len,
+				       int32_t *tokens, size_t cap, size_t *n_out, char *err, size_t err_len);
+/*
+ * Does token end a reply: the vocabulary's end of generation (eos, eot, eom) or an end-of-turn
+ * token of the model's chat template (tmpl as for sluice_chat_render)?  false for NULL model.
+ */
+SLUICE_API bool sluice_token_is_eot(const struct sluice_model *model, const char *tmpl, int32_t token);
+
 #ifdef __cplusplus
 }
 #endif

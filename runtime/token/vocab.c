@@ -279,6 +279,15 @@ int sl_vocab_load(const struct gguf_file *f, struct sl_vocab **out, struct sl_er
 		goto fail;
 	if ((rc = build_tables(f, v, err)))
 		goto fail;
+	/* As llama.cpp: without eot/eom ids, the tokens that end a turn in the chat formats
+	 * are found by their text (a Llama-3 instruct file whose eos is <|end_of_text|> still
+	 * ends a reply at <|eot_id|>). */
+	static const char *const eot_texts[] = { "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+						 "<EOT>", "_<EOT>", ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>") };
+	for (size_t i = 0; i < SL_ARRAY_SIZE(eot_texts) && v->eot < 0; i++)
+		v->eot = sl_vocab_find(v, eot_texts[i], strlen(eot_texts[i]));
+	if (v->eom < 0)
+		v->eom = sl_vocab_find(v, "<|eom_id|>", 10);
 	*out = v;
 	return 0;
 fail:

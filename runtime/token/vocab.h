@@ -21,7 +21,10 @@
  *   token_type       array of i32, optional (normal), same length;
  *                    0 undefined, 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
  *   bos/eos/unknown/padding/eot/eom_token_id   u32; 0xFFFFFFFF (or a negative int) = none;
- *                    defaults bos 1, eos 2, unk 0, the others none (llama.cpp's SPM defaults)
+ *                    defaults bos 1, eos 2, unk 0, the others none (llama.cpp's SPM defaults);
+ *                    without eot/eom ids, as llama.cpp, eot is the first token whose text is one
+ *                    of <|eot_id|> <|im_end|> <|end|> <end_of_turn> <|endoftext|> <EOT> _<EOT>
+ *                    <｜end▁of▁sentence｜>, and eom the token <|eom_id|>
  *   add_bos_token (default true), add_eos_token (default false),
  *   add_space_prefix (default true)
  *

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""tests/ref/gen_qwen2.py OUT.gguf [SEED] — a tiny random `qwen2` model for test_forward_ref.
+"""tests/ref/gen_qwen2.py OUT.gguf [SEED [SCALING]] — a tiny random `qwen2` model for test_forward_ref
+(SCALING: a qwen2.rope.scaling.type value to write, for the tests of its refusal).
 
 Written with the PyPI `gguf` package alone, with llama.cpp's key and tensor names
 for qwen2: q/k/v biases, rope.freq_base 1e6, rms eps 1e-6, GQA (4 heads, 2 kv
@@ -59,6 +60,9 @@ def main():
     w.add_head_count(n_head)
     w.add_head_count_kv(n_head_kv)
     w.add_rope_freq_base(1000000.0)
+    if len(sys.argv) > 3:
+        w.add_string("qwen2.rope.scaling.type", sys.argv[3])
+        w.add_float32("qwen2.rope.scaling.factor", 4.0)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(0)
     w.add_tokenizer_model("gpt2")
