@@ -57,6 +57,9 @@ def main():
     for i, v in enumerate(ksigns):
         assert v & 0x7F == i and bin(v).count("1") % 2 == 0
     emit_array(out, "uint8_t", "sl_ksigns_iq2xs", ksigns, "{:#04x}", 16)
+    # keven_signs_q2xs: ksigns expanded to 8 bytes of +1 (0x01) / -1 (0xff), for _mm256_sign_epi8.
+    keven = [sum((0xFF if (v >> j) & 1 else 0x01) << (8 * j) for j in range(8)) for v in ksigns]
+    emit_array(out, "uint64_t", "sl_keven_signs_q2xs", keven, "0x{:016x}", 4)
     emit_array(out, "int8_t", "sl_kvalues_iq4nl", list(quants.IQ4_NL.kvalues), "{}", 16)
 
     for cls, ctype, width, name in [

@@ -14,6 +14,8 @@
 
 /* 7 stored sign bits -> 8 signs (bit j set: element j negative); the 8th restores even parity. */
 extern const uint8_t sl_ksigns_iq2xs[128];
+/* The same as 8 bytes of +1 / -1 (0x01 / 0xff), element j in byte j: sign masks for SIMD. */
+extern const uint64_t sl_keven_signs_q2xs[128];
 /* The 16 non-uniform levels of iq4_nl / iq4_xs. */
 extern const int8_t sl_kvalues_iq4nl[16];
 extern const uint64_t sl_iq2xxs_grid[256];  /* bytes 0x08 0x19 0x2b */
