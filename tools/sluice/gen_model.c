@@ -16,6 +16,7 @@ static void usage(FILE *o)
 		"  byte-level vocabulary; the same seed always gives the same file\n"
 		"  --size SIZE     approximate file size: 64M, 2G, ... (default 64M)\n"
 		"  --type TYPE     f32 | f16 | bf16 | q8_0 | any type `sluice quantize` knows (default f16)\n"
+		"  --mix r1        DeepSeek-R1-like low-bit mix: ffn iq4_xs, attention q4_K, output q6_K\n"
 		"  --seed S        (default 1)\n"
 		"  --dim N, --layers N, --ff N, --ctx N   override the chosen dimensions\n"
 		"  -q, --quiet     no progress bar\n");
@@ -34,6 +35,7 @@ int cmd_gen_model(int argc, char **argv)
 		{ "output", required_argument, 0, 'o' }, { "dim", required_argument, 0, 'd' },
 		{ "layers", required_argument, 0, 'l' }, { "ff", required_argument, 0, 'f' },
 		{ "ctx", required_argument, 0, 'c' }, { "quiet", no_argument, 0, 'q' },
+		{ "mix", required_argument, 0, 'm' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1 };
@@ -64,6 +66,11 @@ int cmd_gen_model(int argc, char **argv)
 		case 'l': if (!cli_int("gen-model", "--layers", optarg, 1, 1024, &v)) return 1; p.n_layer = (uint32_t)v; break;
 		case 'f': if (!cli_int("gen-model", "--ff", optarg, 16, 1 << 20, &v)) return 1; p.n_ff = (uint32_t)v; break;
 		case 'c': if (!cli_int("gen-model", "--ctx", optarg, 16, 1 << 20, &v)) return 1; p.n_ctx = (uint32_t)v; break;
+		case 'm':
+			if (strcmp(optarg, "r1"))
+				return cli_error("gen-model", "--mix: '%s' is not a known mix (r1)", optarg);
+			p.mix = SL_SYNTH_MIX_R1;
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case ':': return cli_error("gen-model", "option '%s' needs a value", argv[optind - 1]);
@@ -74,6 +81,8 @@ int cmd_gen_model(int argc, char **argv)
 		return cli_error("gen-model", "unexpected argument '%s'", argv[optind]);
 	if (!out)
 		return cli_error("gen-model", "no output file: use -o FILE");
+	if (p.mix == SL_SYNTH_MIX_R1)
+		p.type = SL_TYPE_IQ4_XS; /* the ffn type; sizes the plan (all mix types have 256-blocks) */
 	struct sl_err err;
 	if (sl_synth_plan(&p, &err))
 		return cli_error("gen-model", "%s", err.msg);
@@ -85,6 +94,6 @@ int cmd_gen_model(int argc, char **argv)
 		return cli_error("gen-model", "%s", err.msg);
 	char so[1024];
 	fprintf(stderr, "gen-model: %s: llama, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n",
-		cli_safe(out, strlen(out), so, sizeof so), sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
+		cli_safe(out, strlen(out), so, sizeof so), p.mix ? "r1 mix" : sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
 	return 0;
 }
