@@ -5,7 +5,7 @@
 # sluice reads them back and generates from them; q2_k falls back to iq4_nl
 # (as llama.cpp) where a row fits no 256-block; the 1-3 bit i-quants are
 # refused with a message naming the missing importance matrix.
-# sluice-timeout: 300
+# sluice-timeout: 600
 set -u
 cd "$(dirname "$0")/../.."
 command -v python3 >/dev/null || { echo "python3 not found"; exit 77; }
@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*"; rc=1; }
 # 256-wide rows (iq4_xs blocks fit; 8 layers so ffn_down of layer 0 gets q5_K), and 64-wide (fallbacks).
 "$BIN" gen-model --size 6M --type f32 --seed 5 --dim 256 --ff 512 --layers 8 -q -o "$TMP/w.gguf" >/dev/null 2>&1 ||
     { echo "FAIL: gen-model"; exit 1; }
-"$BIN" gen-model --size 6M --type f32 --seed 3 -q -o "$TMP/n.gguf" >/dev/null 2>&1 || { echo "FAIL: gen-model"; exit 1; }
+"$BIN" gen-model --size 6M --type f32 --seed 3 --layers 8 -q -o "$TMP/n.gguf" >/dev/null 2>&1 || { echo "FAIL: gen-model"; exit 1; }
 for src in w n; do
     for mix in iq4_nl iq4_xs q2_k; do
         out="$TMP/$src-$mix.gguf"
