@@ -6,6 +6,9 @@
  * side of the first guess).  The lower-bit i-quants need an importance matrix
  * and a grid search (ggml's iq2xs_init_impl); they are not quantized here, so
  * their from_float is NULL and `sluice quantize` refuses them.
+ *
+ * Also the ternary types' reference quantizers (quantize_row_tq{1,2}_0_ref):
+ * values rounded to -1/0/+1 of the block's absolute maximum.
  */
 #include "quant/iq_blocks.h"
 
@@ -155,11 +158,68 @@ static void iq4_xs_from_float(const float *x, void *vy, int64_t n)
 		iq4_impl(QK_K, x + i * QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l);
 }
 
+static void tq1_0_from_float(const float *x, void *vy, int64_t n)
+{
+	struct block_tq1_0 *y = vy;
+	const size_t nqs = sizeof y->qs, n32 = nqs - nqs % 32, nqh = sizeof y->qh;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		float amax = 0.0f;
+		for (int j = 0; j < QK_K; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		const float d = amax, id = d ? 1.0f / d : 0.0f;
+		y[i].d = sl_fp32_to_fp16(d);
+		/* 5 trits per byte, most significant first, then scaled up so (q * 3) >> 8 reads the first */
+		for (size_t j = 0; j < n32; j += 32, x += 5 * 32)
+			for (size_t m = 0; m < 32; ++m) {
+				uint8_t q = 0;
+				for (size_t k = 0; k < 5; ++k)
+					q = (uint8_t)(q * 3 + (lroundf(x[m + k * 32] * id) + 1));
+				y[i].qs[j + m] = (uint8_t)(((uint16_t)q * 256 + (243 - 1)) / 243);
+			}
+		for (size_t j = n32; j < nqs; j += 16, x += 5 * 16)
+			for (size_t m = 0; m < 16; ++m) {
+				uint8_t q = 0;
+				for (size_t k = 0; k < 5; ++k)
+					q = (uint8_t)(q * 3 + (lroundf(x[m + k * 16] * id) + 1));
+				y[i].qs[j + m] = (uint8_t)(((uint16_t)q * 256 + (243 - 1)) / 243);
+			}
+		for (size_t j = 0; j < nqh; ++j) {
+			uint8_t q = 0;
+			for (size_t m = 0; m < 4; ++m)
+				q = (uint8_t)(q * 3 + (lroundf(x[j + m * nqh] * id) + 1));
+			q = (uint8_t)(q * 3); /* 4 trits: shift the first to the most significant place */
+			y[i].qh[j] = (uint8_t)(((uint16_t)q * 256 + (243 - 1)) / 243);
+		}
+		x += 4 * nqh;
+	}
+}
+
+static void tq2_0_from_float(const float *x, void *vy, int64_t n)
+{
+	struct block_tq2_0 *y = vy;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		float amax = 0.0f;
+		for (int j = 0; j < QK_K; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		const float d = amax, id = d ? 1.0f / d : 0.0f;
+		y[i].d = sl_fp32_to_fp16(d);
+		for (size_t j = 0; j < sizeof y->qs; j += 32, x += 4 * 32)
+			for (size_t m = 0; m < 32; ++m) {
+				uint8_t q = 0;
+				for (size_t k = 0; k < 4; ++k)
+					q = (uint8_t)(q + (((lroundf(x[m + k * 32] * id) + 1) & 3) << (2 * k)));
+				y[i].qs[j + m] = q;
+			}
+	}
+}
+
 sl_from_float_fn sl_iq_from_float(uint32_t type)
 {
 	switch (type) {
 	case SL_TYPE_IQ4_NL: return iq4_nl_from_float;
 	case SL_TYPE_IQ4_XS: return iq4_xs_from_float;
+	case SL_TYPE_TQ1_0: return tq1_0_from_float;
+	case SL_TYPE_TQ2_0: return tq2_0_from_float;
 	default: return NULL;
 	}
 }
