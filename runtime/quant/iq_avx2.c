@@ -54,23 +54,45 @@ static void iq4_nl_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	*s = hsum_ps8(acc);
 }
 
+/*
+ * iq4_xs: two sub-blocks per step from one 32-byte load (sub-block 2k in the low
+ * lane, 2k+1 in the high one; low nibbles are elements 0-15, high 16-31), the
+ * q8 halves loaded to match; the 8 scales (ls - 32) go into one int16 vector per
+ * block and each step's pair is a pshufb of it, not scalar work.
+ */
 static void iq4_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq4_xs *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m128i values = _mm_loadu_si128((const __m128i *)sl_kvalues_iq4nl);
+	const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sl_kvalues_iq4nl));
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	/* pshufb patterns picking int16 scale 2k (low lane) and 2k+1 (high lane) */
+	__m256i kpair[4];
+	for (int k = 0; k < 4; k++) {
+		const int a = 4 * k, b = 4 * k + 2; /* byte offsets of scales 2k and 2k+1 */
+		kpair[k] = _mm256_set_m128i(_mm_set1_epi16((short)(b | (b + 1) << 8)), _mm_set1_epi16((short)(a | (a + 1) << 8)));
+	}
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
+		int16_t ls[8];
+		for (int ib = 0; ib < 8; ++ib)
+			ls[ib] = (int16_t)(sl_iq4xs_ls(&x[i], ib) - 32);
+		const __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ls));
 		const uint8_t *qs = x[i].qs;
 		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int ib = 0; ib < QK_K / 32; ++ib, qs += 16, q8 += 32) {
-			const __m256i q4 = iq4_levels(values, _mm_loadu_si128((const __m128i *)qs));
-			const __m256i p16 = mul_add_epi8(q4, _mm256_loadu_si256((const __m256i *)q8));
-			const int16_t ls = (int16_t)(sl_iq4xs_ls(&x[i], ib) - 32);
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, _mm256_set1_epi16(ls)));
+		__m256i s1 = _mm256_setzero_si256(), s2 = _mm256_setzero_si256();
+		for (int k = 0; k < 4; ++k, qs += 32, q8 += 64) {
+			const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
+			const __m256i lo = _mm256_shuffle_epi8(values, _mm256_and_si256(bits, m4));
+			const __m256i hi = _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
+			const __m256i q8lo = _mm256_loadu2_m128i((const __m128i *)(q8 + 32), (const __m128i *)q8);
+			const __m256i q8hi = _mm256_loadu2_m128i((const __m128i *)(q8 + 48), (const __m128i *)(q8 + 16));
+			const __m256i scale = _mm256_shuffle_epi8(sc, kpair[k]);
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(mul_add_epi8(lo, q8lo), scale));
+			s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(mul_add_epi8(hi, q8hi), scale));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, s2)),
+				      acc);
 	}
 	*s = hsum_ps8(acc);
 }
