@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/quant/iq_avx2.c — AVX2 dots of iq4_nl, iq4_xs, iq2_xxs, iq3_xxs and
- * iq1_s (the types R1's small files put on most of their weights), after
- * ggml's x86 kernels.
+ * runtime/quant/iq_avx2.c — AVX2 dots of iq4_nl, iq4_xs, iq2_xxs, iq2_xs,
+ * iq2_s, iq3_xxs, iq3_s and iq1_s (the types R1's small files put on most of
+ * their weights), after ggml's x86 kernels.
  *
  * Grid entries are fetched by scalar index and assembled with set_epi64x /
  * set_epi32 (there is no byte gather); signs become +1/-1 byte masks
@@ -156,6 +156,100 @@ static void iq3_xxs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy
 	*s = 0.25f * hsum_ps8(acc);
 }
 
+/* 32 explicit sign bits (4 bytes, bit j of byte l: element 8l + j) -> 32 bytes of +1 / -1. */
+static inline __m256i signs_from_bits(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+	__m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), shuf);
+	b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+	return _mm256_or_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(1));
+}
+
+/* int16 scale a for elements 0-15 (low lane), b for 16-31 (high lane). */
+static inline __m256i scale_halves(int a, int b)
+{
+	return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
+}
+
+static void iq2_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_iq2_xs *x = vx;
+	const struct block_q8_K *y = vy;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		const uint16_t *q2 = x[i].qs;
+		const int8_t *q8 = y[i].qs;
+		__m256i sumi = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, q2 += 4, q8 += 32) {
+			const __m256i grid = _mm256_set_epi64x(
+				(long long)sl_iq2xs_grid[q2[3] & 511], (long long)sl_iq2xs_grid[q2[2] & 511],
+				(long long)sl_iq2xs_grid[q2[1] & 511], (long long)sl_iq2xs_grid[q2[0] & 511]);
+			const __m256i sg = _mm256_set_epi64x(
+				(long long)sl_keven_signs_q2xs[q2[3] >> 9], (long long)sl_keven_signs_q2xs[q2[2] >> 9],
+				(long long)sl_keven_signs_q2xs[q2[1] >> 9], (long long)sl_keven_signs_q2xs[q2[0] >> 9]);
+			const __m256i dot = _mm256_maddubs_epi16(grid, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), sg));
+			const uint8_t sc = x[i].scales[ib32];
+			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, scale_halves(2 * (sc & 0xf) + 1, 2 * (sc >> 4) + 1)));
+		}
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	*s = 0.125f * hsum_ps8(acc);
+}
+
+static void iq2_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_iq2_s *x = vx;
+	const struct block_q8_K *y = vy;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		const uint8_t *qs = x[i].qs, *qh = x[i].qh, *signs = qs + QK_K / 8;
+		const int8_t *q8 = y[i].qs;
+		__m256i sumi = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, qs += 4, signs += 4, q8 += 32) {
+			const int h = qh[ib32];
+			const __m256i grid = _mm256_set_epi64x((long long)sl_iq2s_grid[qs[3] | ((h << 2) & 0x300)],
+							       (long long)sl_iq2s_grid[qs[2] | ((h << 4) & 0x300)],
+							       (long long)sl_iq2s_grid[qs[1] | ((h << 6) & 0x300)],
+							       (long long)sl_iq2s_grid[qs[0] | ((h << 8) & 0x300)]);
+			const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_from_bits(signs));
+			const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
+			const uint8_t sc = x[i].scales[ib32];
+			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, scale_halves(2 * (sc & 0xf) + 1, 2 * (sc >> 4) + 1)));
+		}
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	*s = 0.125f * hsum_ps8(acc);
+}
+
+static void iq3_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_iq3_s *x = vx;
+	const struct block_q8_K *y = vy;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		const uint8_t *qs = x[i].qs, *qh = x[i].qh, *signs = x[i].signs;
+		const int8_t *q8 = y[i].qs;
+		__m256i sumi = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, qs += 8, signs += 4, q8 += 32) {
+			const int h = qh[ib32];
+			const __m256i grid = _mm256_set_epi32(
+				(int)sl_iq3s_grid[qs[7] | ((h << 1) & 256)], (int)sl_iq3s_grid[qs[6] | ((h << 2) & 256)],
+				(int)sl_iq3s_grid[qs[5] | ((h << 3) & 256)], (int)sl_iq3s_grid[qs[4] | ((h << 4) & 256)],
+				(int)sl_iq3s_grid[qs[3] | ((h << 5) & 256)], (int)sl_iq3s_grid[qs[2] | ((h << 6) & 256)],
+				(int)sl_iq3s_grid[qs[1] | ((h << 7) & 256)], (int)sl_iq3s_grid[qs[0] | ((h << 8) & 256)]);
+			const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_from_bits(signs));
+			const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
+			const uint8_t sc = x[i].scales[ib32 / 2];
+			const int16_t ls = (int16_t)(2 * (ib32 % 2 ? sc >> 4 : sc & 0xf) + 1);
+			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, _mm256_set1_epi16(ls)));
+		}
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	*s = hsum_ps8(acc);
+}
+
 static void iq1_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq1_s *x = vx;
@@ -194,6 +288,9 @@ void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k)
 	case SL_TYPE_IQ2_XXS: k->vec_dot = iq2_xxs_dot_avx2; break;
 	case SL_TYPE_IQ3_XXS: k->vec_dot = iq3_xxs_dot_avx2; break;
 	case SL_TYPE_IQ1_S: k->vec_dot = iq1_s_dot_avx2; break;
+	case SL_TYPE_IQ2_XS: k->vec_dot = iq2_xs_dot_avx2; break;
+	case SL_TYPE_IQ2_S: k->vec_dot = iq2_s_dot_avx2; break;
+	case SL_TYPE_IQ3_S: k->vec_dot = iq3_s_dot_avx2; break;
 	default: break;
 	}
 }
