@@ -6,7 +6,8 @@
 # 1. bench/membw: read bandwidth of this machine (1 GiB buffer, best of 5).
 # 2. bench/matmul_bench: all weight matrices of a 1.03B-param llama (TinyLlama
 #    shapes: dim 2048, ff 5632, 22 layers, GQA 4 kv heads, vocab 32000) in
-#    f16, q8_0, q6_K and q4_K_M, one activation vector per token.
+#    f16, q8_0, q6_K, q4_K_M, iq4_xs, iq2_xxs and iq1_s, one activation vector
+#    per token; then the compute probe (layers 0) of q4_K and the i-quants.
 # 3. unless --no-run: a real `sluice run` decode on a generated ~1B model
 #    (gen-model --dim 2048 --layers 22 --ff 5632, f16, then sluice quantize),
 #    cached in DIR (default /var/tmp/sluice-bench, ~5 GB).
@@ -29,9 +30,12 @@ done
 make -s bench >/dev/null
 echo "# $(date -u +%F) $(uname -m) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in $THREADS; do build/bench/membw 1024 "$t" 5; done
-for type in f16 q8_0 q6_K q4_k_m; do
+for type in f16 q8_0 q6_K q4_k_m iq4_xs iq2_xxs iq1_s; do
     for t in $THREADS; do build/bench/matmul_bench "$type" "$t" "$TOKENS"; done
 done
+# Compute probe (one L2-resident matrix, 1000 times): in the low-bit i-quants the CPU, not memory,
+# is the limit, so GB/s per core here is what their kernels are judged by.
+for type in q4_K iq4_xs iq2_xxs iq1_s; do build/bench/matmul_bench "$type" 1 "$TOKENS" 0; done
 [ "$RUN" = 1 ] || exit 0
 
 BIN=build/sluice

@@ -67,7 +67,16 @@ static void add(uint32_t type, int64_t rows, int64_t cols)
 	float *tmp = malloc(64 * cols * sizeof(float));
 	for (int64_t i = 0; i < 64 * cols; i++)
 		tmp[i] = ((float)rand() / (float)RAND_MAX - 0.5f) * 0.1f;
-	sl_quantize_rows(type, tmp, M->w, rows < 64 ? rows : 64, cols);
+	if (!sl_quantize_rows(type, tmp, M->w, rows < 64 ? rows : 64, cols)) {
+		/* No quantizer (iq1/iq2/iq3 need an importance matrix): random bits with a small
+		 * fp16 0x1c00 at each block's start (where most i-quants keep d; the rest's d is
+		 * random, which the kernels' speed does not depend on). */
+		const struct sl_type_traits *t = sl_type_traits(type);
+		for (size_t i = 0; i < rs * (size_t)(rows < 64 ? rows : 64); i++)
+			((unsigned char *)M->w)[i] = (unsigned char)rand();
+		for (size_t o = 0; o + t->type_size <= rs * (size_t)(rows < 64 ? rows : 64); o += t->type_size)
+			memcpy((char *)M->w + o, &(uint16_t){ 0x1c00 }, 2);
+	}
 	for (int64_t r = 64; r < rows; r++)
 		memcpy((char *)M->w + r * rs, (char *)M->w + (r % 64) * rs, rs);
 	M->x = malloc(cols * sizeof(float));

@@ -327,7 +327,9 @@ tensors:;
 		ts[k].scale = (sc); ts[k].offset = (off); k++;                                \
 	} while (0)
 	const float se = 1.0f / sqrtf((float)E), sf = 1.0f / sqrtf((float)F);
-	ADD("token_embd.weight", p->type, E, V, 1.0f, 0.0f);
+	const bool r1 = p->mix == SL_SYNTH_MIX_R1;
+	const uint32_t t_attn = r1 ? SL_TYPE_Q4_K : p->type, t_ffn = p->type, t_out = r1 ? SL_TYPE_Q6_K : p->type;
+	ADD("token_embd.weight", t_attn, E, V, 1.0f, 0.0f);
 	const size_t rope_idx = k;
 	if (rope_factors)
 		ADD("rope_freqs.weight", SL_TYPE_F32, p->head_dim / 2, 0, 0.0f, 0.0f);
@@ -335,24 +337,24 @@ tensors:;
 		char n[64];
 #define LADD(sfx, ty, c, r, sc, off) do { snprintf(n, sizeof(n), "blk.%u.%s", l, sfx); ADD(n, ty, c, r, sc, off); } while (0)
 		LADD("attn_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
-		LADD("attn_q.weight", p->type, E, E, se, 0.0f);
+		LADD("attn_q.weight", t_attn, E, E, se, 0.0f);
 		if (qwen2)
 			LADD("attn_q.bias", SL_TYPE_F32, E, 0, 0.5f, 0.0f);
-		LADD("attn_k.weight", p->type, E, KV, se, 0.0f);
+		LADD("attn_k.weight", t_attn, E, KV, se, 0.0f);
 		if (qwen2)
 			LADD("attn_k.bias", SL_TYPE_F32, KV, 0, 0.5f, 0.0f);
-		LADD("attn_v.weight", p->type, E, KV, se, 0.0f);
+		LADD("attn_v.weight", t_attn, E, KV, se, 0.0f);
 		if (qwen2)
 			LADD("attn_v.bias", SL_TYPE_F32, KV, 0, 0.5f, 0.0f);
-		LADD("attn_output.weight", p->type, E, E, se, 0.0f);
+		LADD("attn_output.weight", t_attn, E, E, se, 0.0f);
 		LADD("ffn_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
-		LADD("ffn_gate.weight", p->type, E, F, se, 0.0f);
-		LADD("ffn_up.weight", p->type, E, F, se, 0.0f);
-		LADD("ffn_down.weight", p->type, F, E, sf, 0.0f);
+		LADD("ffn_gate.weight", t_ffn, E, F, se, 0.0f);
+		LADD("ffn_up.weight", t_ffn, E, F, se, 0.0f);
+		LADD("ffn_down.weight", t_ffn, F, E, sf, 0.0f);
 #undef LADD
 	}
 	ADD("output_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
-	ADD("output.weight", p->type, E, V, se * 4, 0.0f);
+	ADD("output.weight", t_out, E, V, se * 4, 0.0f);
 #undef ADD
 	uint64_t total = 0;
 	for (size_t i = 0; i < nt; i++) {

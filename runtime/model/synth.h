@@ -8,6 +8,9 @@
 struct sl_synth_params {
 	uint64_t size_bytes;  /* target size; dimensions are chosen to approach it */
 	uint32_t type;        /* enum sl_type of the matrices */
+	/* SL_SYNTH_MIX_R1: like DeepSeek-R1's low-bit files, for a dense llama: ffn iq4_xs (p->type
+	 * must be iq4_xs, which sizes the plan), attention and token_embd q4_K, output q6_K. */
+	uint32_t mix;
 	uint64_t seed;
 	const char *arch;     /* "llama" (NULL: llama) or "qwen2" (q/k/v biases, NeoX rope, BPE vocabulary) */
 	bool bpe;             /* byte-level BPE vocabulary (Llama-3 style for llama; always for qwen2) */
@@ -30,6 +33,7 @@ struct sl_synth_vocab {
 /* Llama-3's special tokens, pre llama-bpe and template (llama3), or Qwen2's ChatML ones. */
 int sl_synth_bpe_vocab(bool llama3, struct sl_synth_vocab *out, struct sl_err *err);
 void sl_synth_vocab_free(struct sl_synth_vocab *v);
+enum { SL_SYNTH_MIX_NONE = 0, SL_SYNTH_MIX_R1 = 1 };
 
 typedef void (*sl_synth_progress_fn)(void *arg, uint64_t done, uint64_t total);
 

@@ -16,6 +16,7 @@
  * quant_avx512.c).
  */
 #include "quant/blocks.h"
+#include "quant/iq_blocks.h"
 #include "sluice.h"
 
 #include <errno.h>
@@ -52,6 +53,18 @@ static const struct type_desc descs[SL_TYPE_COUNT] = {
 	[SL_TYPE_Q5_K] = { "q5_K", QK_K, sizeof(struct block_q5_K), true, SL_TYPE_Q8_K },
 	[SL_TYPE_Q6_K] = { "q6_K", QK_K, sizeof(struct block_q6_K), true, SL_TYPE_Q8_K },
 	[SL_TYPE_Q8_K] = { "q8_K", QK_K, sizeof(struct block_q8_K), true, SL_TYPE_Q8_K },
+	/* i-quants and ternary types (iq_*.c) */
+	[SL_TYPE_IQ2_XXS] = { "iq2_xxs", QK_K, sizeof(struct block_iq2_xxs), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ2_XS] = { "iq2_xs", QK_K, sizeof(struct block_iq2_xs), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ2_S] = { "iq2_s", QK_K, sizeof(struct block_iq2_s), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ3_XXS] = { "iq3_xxs", QK_K, sizeof(struct block_iq3_xxs), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ3_S] = { "iq3_s", QK_K, sizeof(struct block_iq3_s), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ1_S] = { "iq1_s", QK_K, sizeof(struct block_iq1_s), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ1_M] = { "iq1_m", QK_K, sizeof(struct block_iq1_m), true, SL_TYPE_Q8_K },
+	[SL_TYPE_IQ4_NL] = { "iq4_nl", QK4_NL, sizeof(struct block_iq4_nl), true, SL_TYPE_Q8_0 },
+	[SL_TYPE_IQ4_XS] = { "iq4_xs", QK_K, sizeof(struct block_iq4_xs), true, SL_TYPE_Q8_K },
+	[SL_TYPE_TQ1_0] = { "tq1_0", QK_K, sizeof(struct block_tq1_0), true, SL_TYPE_Q8_K },
+	[SL_TYPE_TQ2_0] = { "tq2_0", QK_K, sizeof(struct block_tq2_0), true, SL_TYPE_Q8_K },
 };
 
 static struct sl_type_traits scalar_traits[SL_TYPE_COUNT];
@@ -141,10 +154,12 @@ static void build_tables(void)
 		sl_quant_legacy_kernels(type, &k);
 		sl_quant_k_kernels(type, &k);
 		sl_quant_kdot_kernels(type, &k);
+		sl_quant_iq_kernels(type, &k);
 		fill(&scalar_traits[type], type, &k);
 #if defined(__x86_64__) || defined(__i386__)
 		if (have_avx2) {
 			sl_quant_avx2_kernels(type, &k);
+			sl_quant_iq_avx2_kernels(type, &k);
 			fill(&avx2_traits[type], type, &k);
 		}
 		if (have_avx512) {

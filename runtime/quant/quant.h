@@ -13,6 +13,8 @@
  *   q4_0 q5_0 q8_0                  q8_0           symmetric: one int dot per 32
  *   q4_1 q5_1                       q8_1           q8_1 carries d*sum(q) for the offset term
  *   q2_K q3_K q4_K q5_K q6_K        q8_K           per-16 sums (bsums) give the min term cheaply
+ *   iq1..iq3, iq4_xs, tq1_0 tq2_0   q8_K           as ggml (iq1's delta uses the bsums)
+ *   iq4_nl                          q8_0           blocks of 32, like q4_0
  *   f16 / bf16 / f32                same type      as ggml; f16 halves activation traffic
  *   q8_1 q8_K                       (activation-only types: no vec_dot)
  *
@@ -51,12 +53,23 @@ enum sl_type {
 	SL_TYPE_Q5_K = 13,
 	SL_TYPE_Q6_K = 14,
 	SL_TYPE_Q8_K = 15,
+	SL_TYPE_IQ2_XXS = 16,
+	SL_TYPE_IQ2_XS = 17,
+	SL_TYPE_IQ3_XXS = 18,
+	SL_TYPE_IQ1_S = 19,
+	SL_TYPE_IQ4_NL = 20,
+	SL_TYPE_IQ3_S = 21,
+	SL_TYPE_IQ2_S = 22,
+	SL_TYPE_IQ4_XS = 23,
 	SL_TYPE_I8 = 24,
 	SL_TYPE_I16 = 25,
 	SL_TYPE_I32 = 26,
 	SL_TYPE_I64 = 27,
 	SL_TYPE_F64 = 28,
+	SL_TYPE_IQ1_M = 29,
 	SL_TYPE_BF16 = 30,
+	SL_TYPE_TQ1_0 = 34,
+	SL_TYPE_TQ2_0 = 35,
 	SL_TYPE_COUNT = 40,
 };
 

@@ -20,6 +20,7 @@ static void usage(FILE *o)
 		"  --rope-freqs    llama: Llama-3.1's rope_freqs tensor and llama3 rope-scaling keys\n"
 		"  --size SIZE     approximate file size: 64M, 2G, ... (default 64M)\n"
 		"  --type TYPE     f32 | f16 | bf16 | q8_0 | any type `sluice quantize` knows (default f16)\n"
+		"  --mix r1        DeepSeek-R1-like low-bit mix: ffn iq4_xs, attention q4_K, output q6_K\n"
 		"  --seed S        (default 1)\n"
 		"  --dim N, --layers N, --ff N, --ctx N   override the chosen dimensions\n"
 		"  -q, --quiet     no progress bar\n");
@@ -39,7 +40,7 @@ int cmd_gen_model(int argc, char **argv)
 		{ "layers", required_argument, 0, 'l' }, { "ff", required_argument, 0, 'f' },
 		{ "ctx", required_argument, 0, 'c' }, { "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' }, { "vocab", required_argument, 0, 'V' },
-		{ "rope-freqs", no_argument, 0, 'R' }, { 0, 0, 0, 0 },
+		{ "rope-freqs", no_argument, 0, 'R' }, { "mix", required_argument, 0, 'm' }, { 0, 0, 0, 0 },
 	};
 	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1 };
 	const char *out = NULL;
@@ -78,6 +79,11 @@ int cmd_gen_model(int argc, char **argv)
 		case 'l': if (!cli_int("gen-model", "--layers", optarg, 1, 1024, &v)) return 1; p.n_layer = (uint32_t)v; break;
 		case 'f': if (!cli_int("gen-model", "--ff", optarg, 16, 1 << 20, &v)) return 1; p.n_ff = (uint32_t)v; break;
 		case 'c': if (!cli_int("gen-model", "--ctx", optarg, 16, 1 << 20, &v)) return 1; p.n_ctx = (uint32_t)v; break;
+		case 'm':
+			if (strcmp(optarg, "r1"))
+				return cli_error("gen-model", "--mix: '%s' is not a known mix (r1)", optarg);
+			p.mix = SL_SYNTH_MIX_R1;
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case ':': return cli_error("gen-model", "option '%s' needs a value", argv[optind - 1]);
@@ -93,6 +99,8 @@ int cmd_gen_model(int argc, char **argv)
 		return cli_error("gen-model", "--vocab spm: qwen2 models have a byte-level BPE vocabulary");
 	if (qwen2 && p.rope_freqs)
 		return cli_error("gen-model", "--rope-freqs is for llama (Llama-3.1) models, not qwen2");
+	if (p.mix == SL_SYNTH_MIX_R1)
+		p.type = SL_TYPE_IQ4_XS; /* the ffn type; sizes the plan (all mix types have 256-blocks) */
 	struct sl_err err;
 	if (sl_synth_plan(&p, &err))
 		return cli_error("gen-model", "%s", err.msg);
@@ -105,6 +113,7 @@ int cmd_gen_model(int argc, char **argv)
 	char so[1024];
 	fprintf(stderr, "gen-model: %s: %s%s%s, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n",
 		cli_safe(out, strlen(out), so, sizeof so), qwen2 ? "qwen2" : "llama",
-		!qwen2 && p.bpe ? " (bpe vocabulary)" : "", p.rope_freqs ? " (rope_freqs)" : "", sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
+		!qwen2 && p.bpe ? " (bpe vocabulary)" : "", p.rope_freqs ? " (rope_freqs)" : "",
+		p.mix ? "r1 mix" : sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
 	return 0;
 }

@@ -10,9 +10,11 @@
  *   - output.weight becomes Q6_K (kept Q8_0 for q8_0, F16/BF16/F32 for those);
  *   - the _M / _S mixes give more bits to attn_v and ffn_down in the layers
  *     selected by use_more_bits (first and last eighth, every third between);
+ *   - iq4_nl / iq4_xs: attn_v q5_K when n_head / n_head_kv >= 4, ffn_down
+ *     q5_K in the first eighth of the layers;
  *   - a row length that the chosen block size does not divide falls back
- *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K -> q4_0 [llama.cpp
- *     uses iq4_nl, which sluice does not implement], then f16).
+ *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs -> iq4_nl,
+ *     then f16).
  * Quantizers are ggml's reference ones, so a tensor comes out byte-identical
  * to llama-quantize's (without --imatrix).  Rows are quantized by several
  * threads; tensor data is read with pread in chunks, never all at once.
@@ -46,11 +48,13 @@ static const struct mix mixes[] = {
 	{ "q3_k_s", 11, SL_TYPE_Q3_K }, { "q3_k_m", 12, SL_TYPE_Q3_K }, { "q3_k_l", 13, SL_TYPE_Q3_K },
 	{ "q4_k_s", 14, SL_TYPE_Q4_K }, { "q4_k_m", 15, SL_TYPE_Q4_K }, { "q5_k_s", 16, SL_TYPE_Q5_K },
 	{ "q5_k_m", 17, SL_TYPE_Q5_K }, { "q6_k", 18, SL_TYPE_Q6_K },
+	{ "iq4_nl", 25, SL_TYPE_IQ4_NL }, { "iq4_xs", 30, SL_TYPE_IQ4_XS },
 	/* aliases */
 	{ "q4_k", 15, SL_TYPE_Q4_K },   { "q5_k", 17, SL_TYPE_Q5_K },   { "q3_k", 12, SL_TYPE_Q3_K },
 };
 
 enum { FT_Q2_K = 10, FT_Q3_K_S, FT_Q3_K_M, FT_Q3_K_L, FT_Q4_K_S, FT_Q4_K_M, FT_Q5_K_S, FT_Q5_K_M };
+enum { FT_IQ4_NL = 25, FT_IQ4_XS = 30 };
 
 static bool use_more_bits(int i, int n)
 {
@@ -77,8 +81,9 @@ static bool should_quantize(const struct gguf_tensor *t)
 	       !strstr(t->name.s, "rope_freqs") && !strstr(t->name.s, "position_embd");
 }
 
-/* llama_tensor_get_type, llama architecture, no imatrix. n_layer: number of layers seen. */
-static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, int n_layer)
+/* llama_tensor_get_type, llama architecture, no imatrix. n_layer: number of layers seen;
+ * n_gqa: attention heads per KV head. */
+static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, int n_layer, int n_gqa)
 {
 	const char *name = t->name.s;
 	const uint32_t ft = m->ftype;
@@ -98,6 +103,8 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 			type = SL_TYPE_Q6_K;
 		else if (ft == FT_Q4_K_S && il < 4)
 			type = SL_TYPE_Q5_K;
+		else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && n_gqa >= 4)
+			type = SL_TYPE_Q5_K;
 	} else if (strstr(name, "ffn_down")) {
 		if (ft == FT_Q3_K_M)
 			type = il < n_layer / 16 ? SL_TYPE_Q5_K : SL_TYPE_Q4_K;
@@ -107,6 +114,8 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 			type = SL_TYPE_Q6_K;
 		else if ((ft == FT_Q4_K_S || ft == FT_Q5_K_S) && il < n_layer / 8)
 			type = ft == FT_Q4_K_S ? SL_TYPE_Q5_K : SL_TYPE_Q6_K;
+		else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && il < n_layer / 8)
+			type = SL_TYPE_Q5_K;
 	} else if (strstr(name, "attn_output.weight")) {
 		if (ft == FT_Q2_K)
 			type = SL_TYPE_Q3_K;
@@ -125,7 +134,7 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 	/* Row length must be a multiple of the block size. */
 	if (t->ne[0] % sl_type_traits(type)->block_size) {
 		switch (type) {
-		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: type = SL_TYPE_Q4_0; break;
+		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS: type = SL_TYPE_IQ4_NL; break;
 		case SL_TYPE_Q4_K: type = SL_TYPE_Q5_0; break;
 		case SL_TYPE_Q5_K: type = SL_TYPE_Q5_1; break;
 		case SL_TYPE_Q6_K: type = SL_TYPE_Q8_0; break;
@@ -189,7 +198,8 @@ static void usage(FILE *o)
 {
 	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--threads N] [-v] [-q]\n"
 		   "  TYPE: q4_k_m q4_k_s q5_k_m q5_k_s q6_k q8_0 q3_k_m q3_k_s q3_k_l q2_k\n"
-		   "        q4_0 q4_1 q5_0 q5_1 f16 bf16 f32 (llama.cpp's mixes, no importance matrix)\n"
+		   "        q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs f16 bf16 f32\n"
+		   "        (llama.cpp's mixes, no importance matrix)\n"
 		   "  --threads N   quantizing threads (default: online CPUs)\n"
 		   "  -v            list each tensor's type;  -q  no progress bar\n");
 }
@@ -213,6 +223,10 @@ int cmd_quantize(int argc, char **argv)
 			for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
 				if (!strcasecmp(mixes[i].name, optarg))
 					mix = &mixes[i];
+			if (!mix && (!strncasecmp(optarg, "iq1", 3) || !strncasecmp(optarg, "iq2", 3) ||
+				     !strncasecmp(optarg, "iq3", 3)))
+				return cli_error("quantize", "--type %s: the 1-3 bit i-quants need an importance matrix "
+					       "(llama.cpp's --imatrix), which sluice quantize does not support yet", optarg);
 			if (!mix)
 				return cli_error("quantize", "--type: unknown type '%s' (see --help)", optarg);
 			break;
@@ -245,6 +259,21 @@ int cmd_quantize(int argc, char **argv)
 		if (layer_of(f->tensors[i].name.s) + 1 > n_layer)
 			n_layer = layer_of(f->tensors[i].name.s) + 1;
 
+	/* n_head / n_head_kv, for the iq4 mixes' attn_v rule (1 when the file does not say). */
+	int n_gqa = 1;
+	const char *arch = NULL;
+	if (sl_gguf_get_str(f, "general.architecture", &arch, &err) == 0) {
+		char key[256];
+		uint32_t nh = 0, nkv = 0;
+		snprintf(key, sizeof key, "%.100s.attention.head_count", arch);
+		if (sl_gguf_get_u32(f, key, &nh, &err) == 0) {
+			snprintf(key, sizeof key, "%.100s.attention.head_count_kv", arch);
+			if (sl_gguf_get_u32(f, key, &nkv, &err) == 0 && nkv && nh % nkv == 0)
+				n_gqa = (int)(nh / nkv);
+		}
+	}
+	err = (struct sl_err){ { 0 } };
+
 	struct gguf_writer *w = sl_gguf_writer_new((uint32_t)f->alignment);
 	int rc = 0;
 	for (uint64_t i = 0; i < f->n_kv && !rc; i++) {
@@ -270,7 +299,7 @@ int cmd_quantize(int argc, char **argv)
 	for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
 		const struct gguf_tensor *t = &f->tensors[i];
 		const struct sl_type_traits *tt = sl_type_traits(t->type);
-		types[i] = should_quantize(t) ? choose_type(mix, t, n_layer) : t->type;
+		types[i] = should_quantize(t) ? choose_type(mix, t, n_layer, n_gqa) : t->type;
 		if (types[i] != t->type && (!tt || !tt->to_float)) {
 			rc = cli_error("quantize", "%s: cannot convert from type %s", t->name.s, sl_type_name(t->type));
 			break;
