@@ -292,6 +292,55 @@ static void reexec(char **argv)
 	exit(1);
 }
 
+/* The backend converts x once for consecutive matmuls that read it (q, k, v): each op that writes
+ * over x must make the next matmul convert again.  matmul, then each writer in turn over x, then
+ * matmul again: the second product must be of the new x. */
+static int g_writer;
+static const float *g_host_u; /* host memory: what the upload writes over x */
+static int op_reuse(struct sl_backend *b, void **in, float *out)
+{
+	const int64_t rows = 8, cols = 256;
+	float *x = in[1], *y1 = out, *y2 = out + rows;
+	int rc = b->ops->matmul(b, y1, in[0], SL_TYPE_Q4_K, rows, cols, x, 1);
+	switch (g_writer) {
+	case 0: rc = rc ? rc : b->ops->add(b, x, in[2], cols, cols); break;
+	case 1: rc = rc ? rc : b->ops->rmsnorm(b, x, x, in[2], cols, 1, 1e-5f); break;
+	case 2: rc = rc ? rc : b->ops->silu_mul(b, x, in[2], cols); break;
+	case 3: rc = rc ? rc : b->ops->rope(b, x, 2, 128, 128, 5, 1, 10000.0f, false); break;
+	case 4: rc = rc ? rc : b->ops->upload(b, x, g_host_u, cols * sizeof(float)); break;
+	case 5: rc = rc ? rc : b->ops->matmul(b, x, in[0], SL_TYPE_Q4_K, rows, cols, in[2], 1); break;
+	}
+	if (g_writer == 4 && !rc) { /* an upload is on the copy queue: order it before the matmul */
+		sl_fence f = 0;
+		rc = b->ops->fence(b, SL_Q_COPY, &f);
+		rc = rc ? rc : b->ops->wait(b, SL_Q_COMPUTE, f);
+	}
+	return rc ? rc : b->ops->matmul(b, y2, in[0], SL_TYPE_Q4_K, rows, cols, x, 1);
+}
+
+static void test_conversion_reuse(void)
+{
+	const int64_t rows = 8, cols = 256;
+	const struct sl_type_traits *t = sl_type_traits(SL_TYPE_Q4_K);
+	float *wf = rnd((size_t)rows * cols, 1.0f), *x = rnd(cols, 1.0f), *z = rnd(cols, 2.0f), *u = rnd(cols, 3.0f);
+	/* in[3] is unused by the ops (the upload reads g_host_u); it only keeps io's shape uniform */
+	size_t wb = sl_row_size(SL_TYPE_Q4_K, cols) * rows;
+	void *w = malloc(wb);
+	for (int64_t r = 0; r < rows; r++)
+		t->from_float(wf + r * cols, (char *)w + r * sl_row_size(SL_TYPE_Q4_K, cols), cols);
+	g_host_u = u;
+	static const char *names[] = { "add", "rmsnorm", "silu_mul", "rope", "upload", "matmul into x" };
+	for (g_writer = 0; g_writer < 6; g_writer++) {
+		struct io io = { .in = { w, x, z, u },
+				 .in_len = { wb, cols * sizeof(float), cols * sizeof(float), cols * sizeof(float) },
+				 .nout = 2 * rows };
+		char what[64];
+		snprintf(what, sizeof(what), "converted x after %s over it", names[g_writer]);
+		both(what, &io, op_reuse, 1e-5);
+	}
+	free(wf), free(x), free(z), free(u), free(w);
+}
+
 int main(int argc, char **argv)
 {
 	reexec(argv);
@@ -308,6 +357,7 @@ int main(int argc, char **argv)
 	test_small_ops(5, 0);
 	test_small_ops(3, 7);
 	test_fences();
+	test_conversion_reuse();
 	test_errors();
 	sl_backend_free(gpu);
 	sl_backend_free(cpu);

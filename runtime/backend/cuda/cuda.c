@@ -25,6 +25,17 @@
 
 #define DP(p) ((CUdeviceptr)(uintptr_t)(p))
 
+/* An op is about to write [p, p + bytes): the converted activations of x are stale if x is there. */
+static void written(struct sl_backend *b, const void *p, uint64_t bytes)
+{
+	struct cuda *c = b->priv;
+	if (!c->xq_valid)
+		return;
+	uint64_t a = DP(p), src_len = (uint64_t)c->xq_cols * (uint64_t)c->xq_n * sizeof(float);
+	if (a < c->xq_src + src_len && c->xq_src < a + bytes)
+		c->xq_valid = false;
+}
+
 static struct cuda *C(struct sl_backend *b)
 {
 	return b->priv;
@@ -145,6 +156,7 @@ static void cuda_free(struct sl_backend *b, void *dev, size_t size)
 {
 	if (!dev || enter(b))
 		return;
+	written(b, dev, size); /* the address may come back from the next alloc */
 	C(b)->cu->cuMemFree(DP(dev));
 	sl_backend_uncharge(b, size);
 }
@@ -170,6 +182,7 @@ static void cuda_unregister_host(struct sl_backend *b, void *host, size_t size)
  * tests turns into wrong tokens by really deferring copies. */
 static void cuda_discard(struct sl_backend *b, void *p, size_t size)
 {
+	written(b, p, size);
 }
 
 static int cuda_mem_info(struct sl_backend *b, uint64_t *free_bytes, uint64_t *total_bytes)
@@ -192,6 +205,7 @@ static int cuda_upload(struct sl_backend *b, void *dev, const void *host, size_t
 	int rc = enter(b);
 	if (rc || !size)
 		return rc;
+	written(b, dev, size);
 	CUresult r = C(b)->cu->cuMemcpyHtoDAsync(DP(dev), host, size, C(b)->s[SL_Q_COPY]);
 	return r ? FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes)", size) : 0;
 }
@@ -395,15 +409,21 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 		size_t row = sl_row_size(vt, cols);
 		if (!row)
 			return bad(b, "matmul", "columns not a multiple of the activation type's block");
-		if ((rc = grow(b, &c->xq, &c->xq_cap, row * (size_t)n, "converted activations")))
-			return rc;
-		CUdeviceptr px = DP(x), pq = c->xq;
-		void *cp[] = { &px, &pq, &c_ll, &n };
-		if ((rc = launch(b, c->conv[vt], "activation conversion", div_up(cols, SL_FW_BLOCK), (unsigned)n,
-				 SL_FW_BLOCK, 1, cp)))
-			return rc;
+		bool same = c->xq_valid && c->xq_src == DP(x) && c->xq_cols == cols && c->xq_n == n && c->xq_vt == vt;
+		if (!same) {
+			c->xq_valid = false;
+			if ((rc = grow(b, &c->xq, &c->xq_cap, row * (size_t)n, "converted activations")))
+				return rc;
+			CUdeviceptr px = DP(x), pq = c->xq;
+			void *cp[] = { &px, &pq, &c_ll, &n };
+			if ((rc = launch(b, c->conv[vt], "activation conversion", div_up(cols, SL_FW_BLOCK),
+					 (unsigned)n, SL_FW_BLOCK, 1, cp)))
+				return rc;
+			c->xq_valid = true, c->xq_src = DP(x), c->xq_cols = cols, c->xq_n = n, c->xq_vt = vt;
+		}
 		xa = c->xq;
 	}
+	written(b, y, (uint64_t)rows * (uint64_t)n * sizeof(float));
 	char name[32];
 	snprintf(name, sizeof(name), "sl_mmv_%s", sl_cuda_fw_type(wtype));
 	void *p[] = { &pw, &xa, &py, &r_ll, &c_ll, &n };
@@ -427,6 +447,7 @@ static int cuda_get_rows(struct sl_backend *b, float *y, const void *w, uint32_t
 	int rc = enter(b);
 	if (rc)
 		return rc;
+	written(b, y, (uint64_t)n * (uint64_t)cols * sizeof(float));
 	/* The ids go through a pinned slot so the copy is truly asynchronous and the caller may
 	 * reuse its array at once; a slot is reused once the get_rows that last used it ran. */
 	struct cuda_ids_slot *s = &c->ids[c->ids_next++ % CUDA_N_IDS];
@@ -470,6 +491,7 @@ static int cuda_rmsnorm(struct sl_backend *b, float *y, const float *x, const fl
 {
 	if (dim <= 0 || n < 0)
 		return bad(b, "rmsnorm", "bad size");
+	written(b, y, (uint64_t)n * (uint64_t)dim * sizeof(float));
 	CUdeviceptr py = DP(y), px = DP(x), pw = DP(w);
 	long long d = dim;
 	void *p[] = { &py, &px, &pw, &d, &n, &eps };
@@ -481,6 +503,7 @@ static int cuda_rope(struct sl_backend *b, float *x, int n_head, int head_dim, i
 {
 	if (n_head < 0 || n < 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || n > 65535)
 		return bad(b, "rope", "bad size (n_rot must be even and at most head_dim)");
+	written(b, x, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
 	CUdeviceptr px = DP(x);
 	int nx = neox ? 1 : 0;
 	void *p[] = { &px, &n_head, &head_dim, &n_rot, &pos0, &n, &freq_base, &nx };
@@ -495,6 +518,7 @@ static int cuda_attention(struct sl_backend *b, float *out, const float *q, cons
 	if (head_dim > SL_FW_MAX_HEAD_DIM)
 		return sl_errf(&b->err, ENOTSUP, "cuda backend: attention: head_dim %d is larger than the firmware's %d",
 			       head_dim, SL_FW_MAX_HEAD_DIM);
+	written(b, out, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
 	CUdeviceptr po = DP(out), pq = DP(q), pk = DP(kc), pv = DP(vc);
 	void *p[] = { &po, &pq, &pk, &pv, &n_head, &n_head_kv, &head_dim, &pos0, &n, &scale };
 	return launch(b, C(b)->attention, "sl_attention", (unsigned)n_head, (unsigned)n, SL_FW_ATTN_BLOCK, 1, p);
@@ -509,6 +533,7 @@ static int cuda_silu_mul(struct sl_backend *b, float *gate, const float *up, int
 {
 	if (n < 0)
 		return bad(b, "silu_mul", "bad size");
+	written(b, gate, (uint64_t)n * sizeof(float));
 	CUdeviceptr pg = DP(gate), pu = DP(up);
 	long long nn = n;
 	void *p[] = { &pg, &pu, &nn };
@@ -519,6 +544,7 @@ static int cuda_add(struct sl_backend *b, float *y, const float *x, int64_t n, i
 {
 	if (n < 0 || n_x <= 0 || n % n_x)
 		return bad(b, "add", "bad size (n must be a multiple of n_x)");
+	written(b, y, (uint64_t)n * sizeof(float));
 	CUdeviceptr py = DP(y), px = DP(x);
 	long long nn = n, nx = n_x;
 	void *p[] = { &py, &px, &nn, &nx };

@@ -48,6 +48,14 @@ struct cuda {
 	/* Converted activations of a matmul (device), grown as needed. */
 	CUdeviceptr xq;
 	size_t xq_cap;
+	/* What xq holds: x converted to xq_vt (cols, n), valid until an op writes over x.  q, k and v
+	 * (and gate and up) read the same normalised x: one conversion serves them all, which saves
+	 * launches, the decode's limit on a GPU. */
+	bool xq_valid;
+	CUdeviceptr xq_src;
+	int64_t xq_cols;
+	int xq_n;
+	uint32_t xq_vt;
 	struct cuda_ids_slot ids[CUDA_N_IDS];
 	unsigned ids_next;
 };
