@@ -36,5 +36,17 @@ if [ $rc -ne 0 ] || [ "$(head -c 8 "$PNG" 2>/dev/null | od -An -tx1 | tr -d ' \n
 else
     echo "ok (plot): $(grep -F "$PNG" <<<"$out")"
 fi
+# a backend that copies to the device (cuda on the tests' stand-in driver): the copies per token
+# are stated, and the device, not the disk, is named as what the host waits for
+if [ -e "$SLUICE_BUILD/fakecuda/libcuda.so.1" ]; then
+    S=$(stat -c %s "$M")
+    out=$(LD_LIBRARY_PATH=$SLUICE_BUILD/fakecuda "$SLUICE_BIN" profile -m "$M" -n 1 --backend cuda --vram $((S / 2)) --no-probe 2>&1); rc=$?
+    if [ $rc -ne 0 ] || ! grep -q "copied per token .* MiB host to device" <<<"$out" ||
+       ! grep -q "^bottleneck: device-bound: the host waits for the device" <<<"$out"; then
+        echo "FAIL (device-bound): exit $rc"; echo "$out"; fail=1
+    else
+        echo "ok (device-bound): $(grep bottleneck <<<"$out" | cut -c1-120)"
+    fi
+fi
 out=$("$SLUICE_BIN" profile 2>&1); [ $? -eq 1 ] && grep -q "no model given" <<<"$out" || { echo "FAIL: no -m: $out"; fail=1; }
 exit $fail

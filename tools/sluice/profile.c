@@ -259,12 +259,29 @@ int cmd_profile(int argc, char **argv)
 		}
 	}
 
+	/* host-to-device copies per token (a backend that cannot read host memory: a GPU) */
+	double up_bytes = 0;
+	for (size_t i = 0; i < nt; i++)
+		if (!strcmp(tot[i].cat, "upload"))
+			up_bytes += (double)tot[i].bytes / n;
+	double up_mib = up_bytes / 1048576.0, other_share = tok_ms > 0 && other_ms > 0 ? other_ms / tok_ms : 0;
+	if (up_bytes > 0)
+		printf("  copied per token   %9.2f MiB host to device (%.1f GB/s over the token time)\n", up_mib,
+		       up_bytes / 1e6 / tok_ms);
+
 	/* the bottleneck, from the measured shares */
 	double wait_share = tok_ms > 0 ? wait_ms / tok_ms : 0;
-	if (bytes == 0)
+	bool disk = bytes && (wait_share >= 0.25 || wait_ms >= compute_ms);
+	if (!disk && up_bytes > 0 && other_share >= 0.25 && other_ms > compute_ms)
+		printf("bottleneck: device-bound: the host waits for the device %.1f%% of the token (ops and io wait take "
+		       "the rest); it copies %.2f MiB/token host to device, %.1f GB/s over the token: when that is near "
+		       "the bus's rate (tests/gpu/device-check.sh measures it) the copies are the limit, and a --vram "
+		       "larger by %.1f MiB would keep those weights on the device; else its kernels are\n",
+		       100.0 * other_share, up_mib, up_bytes / 1e6 / tok_ms, up_mib);
+	else if (bytes == 0)
 		printf("bottleneck: compute-bound: every weight is in memory (no reads while decoding); compute takes "
 		       "%.1f%% of %.3f ms/token\n", 100.0 * compute_ms / tok_ms, tok_ms);
-	else if (wait_share >= 0.25 || wait_ms >= compute_ms)
+	else if (disk)
 		printf("bottleneck: disk-bound: io wait is %.1f%% of the token (%.3f of %.3f ms); %.2f MiB/token read "
 		       "at %.0f MB/s while the drive was busy%s; a --host-cache larger by %.1f MiB (%.1f MiB in all) "
 		       "would hold the streamed weights and save up to %.3f ms/token\n",
