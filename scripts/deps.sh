@@ -10,6 +10,7 @@ PKGS=(
     liburing-dev libdrm-dev             # io_uring engine, DRM topology
     libpcre2-dev                        # BPE pre-tokenizer regexes (Unicode properties)
     fio                                 # I/O baseline for benchmarks
+    tmux                                # drives `sluice chat` in a real terminal (tests/cli/test_chat_tmux.sh)
     qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod dwarves
                                         # kernel module + VM tests
 )

@@ -113,6 +113,12 @@ struct sl_backend_ops {
 	 * neox = false: adjacent pairs (x0,x1) (llama); true: halves (x_i, x_{i+n_rot/2}) (qwen2, neox). */
 	int (*rope)(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
 		    float freq_base, bool neox);
+	/* rope with llama.cpp's per-pair frequency factors (ggml_rope_ext's freq_factors, Llama-3.1's
+	 * rope_freqs tensor): pair d's angle pos * freq_base^(-2d/n_rot) is divided by ff[d].  ff is
+	 * device memory of n_rot/2 floats (a weight).  Optional: NULL where a backend lacks it, and
+	 * models that need it are then refused at load. */
+	int (*rope_ff)(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
+		       float freq_base, bool neox, const float *ff);
 	/* Causal attention of n query tokens at positions pos0.. over the KV cache rows [0, pos0+n).
 	 * q[n][n_head*hd], k/v cache [n_ctx][n_head_kv*hd], out[n][n_head*hd]. */
 	int (*attention)(struct sl_backend *b, float *out, const float *q, const float *kc, const float *vc,

@@ -109,6 +109,33 @@ static int build_order(struct sluice_model *m, struct sl_err *err)
 	return 0;
 }
 
+/*
+ * Rope scaling, as llama.cpp reads it: a rope_freqs tensor [n_rot/2] (Llama-3.1's "llama3"
+ * scaling, which the converter turns into these factors) divides each pair's angle by its
+ * factor.  rope.scaling.type "none" (or absent) needs nothing more; "llama3" needs the tensor;
+ * the others (linear, yarn, longrope) change the angles in ways not implemented here and are
+ * refused rather than run wrong.
+ */
+static int rope_scaling(struct sluice_model *m, struct sl_err *err)
+{
+	char key[96];
+	const char *type = NULL;
+	snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
+	if (sl_gguf_find_kv(m->gguf, key) && sl_gguf_get_str(m->gguf, key, &type, err))
+		return -EINVAL;
+	int rc = bind(m, &m->rope_freqs, "rope_freqs.weight", -1, m->hp.n_rot / 2, 0, false, err);
+	if (rc)
+		return rc;
+	if (type && strcmp(type, "none") && strcmp(type, "llama3"))
+		return sl_errf(err, ENOTSUP, "%s: rope scaling '%s' (%s) is not supported (none, llama3)", m->gguf->path,
+			       type, key);
+	if (type && !strcmp(type, "llama3") && m->rope_freqs.id < 0)
+		return sl_errf(err, EINVAL, "%s: %s is llama3 but the file has no rope_freqs tensor", m->gguf->path, key);
+	if (m->rope_freqs.id >= 0 && !m->be->ops->rope_ff)
+		return sl_errf(err, ENOTSUP, "%s: the %s backend cannot apply rope_freqs", m->gguf->path, m->be->ops->name);
+	return 0;
+}
+
 int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 {
 	struct sl_hparams *hp = &m->hp;
@@ -178,6 +205,8 @@ int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 		return rc;
 	if (m->output.id < 0) /* tied classifier */
 		m->output = m->tok_embd;
+	if ((rc = rope_scaling(m, err)))
+		return rc;
 
 	m->layers = calloc(hp->n_layer, sizeof(*m->layers));
 	if (!m->layers)
@@ -311,6 +340,8 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const s
 	op(&f, be->ops->get_rows(be, c->x, emb, m->tok_embd.type, E, tokens, n), "get_rows");
 	SL_TRACE_E();
 	rel(&f, &m->tok_embd);
+	/* The rope factors are a small resident weight, held for the whole pass. */
+	const float *ff = m->rope_freqs.id >= 0 ? acq(&f, &m->rope_freqs) : NULL;
 
 	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
 		const struct sl_layer *L = &m->layers[l];
@@ -338,10 +369,17 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const s
 			const int pos0 = (int)g->pos0;
 			SL_TRACE_B("compute", "rope", "layer,heads,head_dim,tokens", l, hp->n_head + hp->n_head_kv,
 				   hp->head_dim, g->n);
-			op(&f, be->ops->rope(be, qs, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, g->n,
-					     hp->rope_freq_base, hp->rope_neox), "rope");
-			op(&f, be->ops->rope(be, ks, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, g->n,
-					     hp->rope_freq_base, hp->rope_neox), "rope");
+			if (ff) {
+				op(&f, be->ops->rope_ff(be, qs, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0,
+							g->n, hp->rope_freq_base, hp->rope_neox, ff), "rope");
+				op(&f, be->ops->rope_ff(be, ks, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot,
+							pos0, g->n, hp->rope_freq_base, hp->rope_neox, ff), "rope");
+			} else {
+				op(&f, be->ops->rope(be, qs, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0,
+						     g->n, hp->rope_freq_base, hp->rope_neox), "rope");
+				op(&f, be->ops->rope(be, ks, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0,
+						     g->n, hp->rope_freq_base, hp->rope_neox), "rope");
+			}
 			SL_TRACE_E();
 			if (!direct) {
 				op(&f, be->ops->get_rows(be, kc + (size_t)pos0 * KV, c->k_tmp, SL_TYPE_F32, KV,
@@ -370,6 +408,8 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const s
 		op(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E), "add");
 		SL_TRACE_E();
 	}
+	if (ff)
+		rel(&f, &m->rope_freqs);
 	if (f.rc)
 		return f.rc;
 

@@ -46,6 +46,7 @@ struct sluice_model {
 	char arch[32];
 	char name[64];
 	struct sl_tensor_ref tok_embd, output_norm, output;
+	struct sl_tensor_ref rope_freqs; /* Llama-3.1's per-pair rope frequency factors; id -1 if none */
 	struct sl_layer *layers;
 	/* Execution order of the per-layer units, twice over (so the future seen from any layer is one
 	 * contiguous run that wraps into the next token): layer l's units start at order[layer_start[l]]. */

@@ -66,15 +66,58 @@ static inline float rnd(uint64_t *s)
 	return (float)((int64_t)splitmix64(s) >> 11) * 0x1.0p-52f;
 }
 
+static bool is_qwen2(const struct sl_synth_params *p)
+{
+	return p->arch && !strcmp(p->arch, "qwen2");
+}
+
+static bool uses_bpe(const struct sl_synth_params *p)
+{
+	return p->bpe || is_qwen2(p);
+}
+
+/* Llama-3.1's rope frequency factors, as llama.cpp's converter computes them from the
+ * "llama3" rope_scaling (factor 8, low/high frequency factors 1 and 4, original context
+ * 8192): long wavelengths slowed by 8, short ones kept, a smooth blend between. */
+static void llama3_rope_factors(float base, uint32_t n_rot, float *out)
+{
+	const double factor = 8, low = 1, high = 4, old_ctx = 8192;
+	const double low_wl = old_ctx / low, high_wl = old_ctx / high;
+	for (uint32_t i = 0; i < n_rot / 2; i++) {
+		double freq = 1.0 / pow(base, 2.0 * i / n_rot), wl = 2 * M_PI / freq;
+		if (wl < high_wl)
+			out[i] = 1.0f;
+		else if (wl > low_wl)
+			out[i] = (float)factor;
+		else {
+			double smooth = (old_ctx / wl - low) / (high - low);
+			out[i] = (float)(1.0 / ((1 - smooth) / factor + smooth));
+		}
+	}
+}
+
 int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 {
 	const struct sl_type_traits *tt = sl_type_traits(p->type);
 	if (!tt || !tt->from_float)
 		return sl_errf(err, EINVAL, "type %s cannot be written", sl_type_name(p->type));
 	const int64_t blk = tt->block_size;
-	char prefixes[MAX_PREFIXES][32];
-	p->n_vocab = 3 + 256 + (uint32_t)word_prefixes(prefixes) + (uint32_t)SL_ARRAY_SIZE(words) +
-		     (uint32_t)SL_ARRAY_SIZE(puncts);
+	if (p->arch && strcmp(p->arch, "llama") && strcmp(p->arch, "qwen2"))
+		return sl_errf(err, EINVAL, "architecture '%s' cannot be generated (llama, qwen2)", p->arch);
+	if (p->rope_freqs && is_qwen2(p))
+		return sl_errf(err, EINVAL, "rope_freqs is a llama (Llama-3.1) tensor, not qwen2's");
+	if (uses_bpe(p)) {
+		struct sl_synth_vocab sv;
+		int rc = sl_synth_bpe_vocab(!is_qwen2(p), &sv, err);
+		if (rc)
+			return rc;
+		p->n_vocab = sv.n;
+		sl_synth_vocab_free(&sv);
+	} else {
+		char prefixes[MAX_PREFIXES][32];
+		p->n_vocab = 3 + 256 + (uint32_t)word_prefixes(prefixes) + (uint32_t)SL_ARRAY_SIZE(words) +
+			     (uint32_t)SL_ARRAY_SIZE(puncts);
+	}
 	if (!p->n_embd) {
 		/* Pick the widest model that still has at least 16 layers in the size asked for. */
 		static const uint32_t dims[] = { 64, 128, 256, 512, 768, 1024, 1536, 2048, 2560, 3072, 4096, 5120, 8192 };
@@ -112,7 +155,8 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 
 /* Fill one tensor: rows of random values, converted to the tensor's type and written in chunks. */
 static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
-			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, uint64_t *done, uint64_t total,
+			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, int64_t boost_row,
+			uint64_t *done, uint64_t total,
 			sl_synth_progress_fn progress, void *parg, struct sl_err *err)
 {
 	size_t row_bytes = sl_row_size(type, cols);
@@ -131,7 +175,7 @@ static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, i
 		for (int64_t r = 0; r < nr; r++) {
 			const bool zero = r0 + r >= zero_lo && r0 + r < zero_hi;
 			for (int64_t c = 0; c < cols; c++)
-				f[c] = zero ? 0.0f : offset + scale * rnd(&s);
+				f[c] = zero ? 0.0f : offset + (r0 + r == boost_row ? 4 * scale : scale) * rnd(&s);
 			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
 		}
 		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
@@ -156,27 +200,77 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	int fd = -1;
 	struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 
-	sl_gguf_writer_set_str(w, "general.architecture", "llama");
-	sl_gguf_writer_set_str(w, "general.name", "sluice synthetic llama");
+	const bool qwen2 = is_qwen2(p), bpe = uses_bpe(p);
+	const char *arch = qwen2 ? "qwen2" : "llama";
+	char key[96];
+#define AKEY(sfx) (snprintf(key, sizeof key, "%s.%s", arch, sfx), key)
+	sl_gguf_writer_set_str(w, "general.architecture", arch);
+	sl_gguf_writer_set_str(w, "general.name", qwen2 ? "sluice synthetic qwen2" : bpe ? "sluice synthetic llama-3"
+									      : "sluice synthetic llama");
 	sl_gguf_writer_set_u32(w, "general.file_type", p->type == SL_TYPE_F32 ? 0 : p->type == SL_TYPE_F16 ? 1 : 7);
 	sl_gguf_writer_set_u64(w, "sluice.synthetic_seed", p->seed);
-	sl_gguf_writer_set_u32(w, "llama.context_length", p->n_ctx);
-	sl_gguf_writer_set_u32(w, "llama.embedding_length", E);
-	sl_gguf_writer_set_u32(w, "llama.block_count", p->n_layer);
-	sl_gguf_writer_set_u32(w, "llama.feed_forward_length", F);
-	sl_gguf_writer_set_u32(w, "llama.attention.head_count", p->n_head);
-	sl_gguf_writer_set_u32(w, "llama.attention.head_count_kv", p->n_head_kv);
-	sl_gguf_writer_set_u32(w, "llama.rope.dimension_count", p->head_dim);
-	sl_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
-	sl_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	sl_gguf_writer_set_u32(w, AKEY("context_length"), p->n_ctx);
+	sl_gguf_writer_set_u32(w, AKEY("embedding_length"), E);
+	sl_gguf_writer_set_u32(w, AKEY("block_count"), p->n_layer);
+	sl_gguf_writer_set_u32(w, AKEY("feed_forward_length"), F);
+	sl_gguf_writer_set_u32(w, AKEY("attention.head_count"), p->n_head);
+	sl_gguf_writer_set_u32(w, AKEY("attention.head_count_kv"), p->n_head_kv);
+	sl_gguf_writer_set_u32(w, AKEY("rope.dimension_count"), p->head_dim);
+	/* The families' own rope bases and epsilons: Qwen2 1e6 and 1e-6, Llama-3 500000 and 1e-5. */
+	const float rope_base = qwen2 ? 1000000.0f : bpe ? 500000.0f : 10000.0f;
+	sl_gguf_writer_set_f32(w, AKEY("rope.freq_base"), rope_base);
+	sl_gguf_writer_set_f32(w, AKEY("attention.layer_norm_rms_epsilon"), qwen2 ? 1e-6f : 1e-5f);
+	float *rope_factors = NULL;
+	if (p->rope_freqs) {
+		/* Llama-3.1 files carry the scaling twice: the keys and the factors they give. */
+		sl_gguf_writer_set_str(w, AKEY("rope.scaling.type"), "llama3");
+		sl_gguf_writer_set_f32(w, AKEY("rope.scaling.factor"), 8.0f);
+		sl_gguf_writer_set_u32(w, AKEY("rope.scaling.original_context_length"), 8192);
+		if (!(rope_factors = malloc(p->head_dim / 2 * sizeof(float)))) {
+			sl_gguf_writer_free(w);
+			return sl_errf(err, ENOMEM, "out of memory");
+		}
+		llama3_rope_factors(rope_base, p->head_dim, rope_factors);
+	}
+#undef AKEY
+
+	const char **toks = NULL;
+	float *scores = NULL;
+	int32_t *types = NULL;
+	char (*bytes)[8] = NULL, (*wbuf)[32] = NULL, (*pbuf)[32] = NULL;
+	struct sl_synth_vocab sv = { 0 };
+	uint32_t first_word = 0; /* output rows [3, first_word) are zero */
+	/* The output row of the chat template's end of turn has four times the spread of the others,
+	 * so that it wins now and then and chat replies end by themselves (-1: none). */
+	int64_t eot_row = -1;
+	if (bpe) {
+		if ((rc = sl_synth_bpe_vocab(!qwen2, &sv, err)))
+			goto out;
+		if (sv.n != V) {
+			rc = sl_errf(err, EINVAL, "vocabulary of %u tokens, planned %u", sv.n, V);
+			goto out;
+		}
+		sl_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+		sl_gguf_writer_set_str(w, "tokenizer.ggml.pre", sv.pre);
+		sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)sv.toks, sv.n);
+		sl_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, sv.types, sv.n);
+		sl_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)sv.merges, sv.n_merges);
+		sl_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)sv.bos);
+		sl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)sv.eos);
+		sl_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", sv.add_bos);
+		sl_gguf_writer_set_str(w, "tokenizer.chat_template", sv.chat_template);
+		first_word = 256; /* the byte tokens' output rows are zero, as the SPM ones */
+		eot_row = sv.first_special + (qwen2 ? 2 : 4); /* <|im_end|>, <|eot_id|> */
+		goto tensors;
+	}
 
 	/* Vocabulary: <unk> <s> </s>, 256 byte tokens, then words with a leading-space marker and punctuation. */
-	const char **toks = calloc(V, sizeof(char *));
-	float *scores = calloc(V, sizeof(float));
-	int32_t *types = calloc(V, sizeof(int32_t));
-	char (*bytes)[8] = calloc(256, 8);
-	char (*wbuf)[32] = calloc(SL_ARRAY_SIZE(words), 32);
-	char (*pbuf)[32] = calloc(MAX_PREFIXES, 32);
+	toks = calloc(V, sizeof(char *));
+	scores = calloc(V, sizeof(float));
+	types = calloc(V, sizeof(int32_t));
+	bytes = calloc(256, 8);
+	wbuf = calloc(SL_ARRAY_SIZE(words), 32);
+	pbuf = calloc(MAX_PREFIXES, 32);
 	if (!toks || !scores || !types || !bytes || !wbuf || !pbuf) {
 		rc = sl_errf(err, ENOMEM, "out of memory");
 		goto out;
@@ -196,7 +290,7 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		types[id] = 1;
 		scores[id] = -1000.0f - (float)i;
 	}
-	const uint32_t first_word = id;
+	first_word = id;
 	for (size_t i = 0; i < SL_ARRAY_SIZE(words); i++, id++) {
 		snprintf(wbuf[i], 32, "\xe2\x96\x81%s", words[i]);
 		toks[id] = wbuf[i];
@@ -216,9 +310,10 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	sl_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
 	sl_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
 
+tensors:;
 	/* Tensors in llama.cpp's order; 1-D tensors are always f32, as in real files. */
 	struct spec { char name[64]; uint32_t type; int64_t cols, rows; float scale, offset; } *ts;
-	size_t nt = 3 + (size_t)p->n_layer * 9, k = 0;
+	size_t nt = 3 + (size_t)p->n_layer * (qwen2 ? 12 : 9) + (rope_factors ? 1 : 0), k = 0;
 	ts = calloc(nt, sizeof(*ts));
 	if (!ts) {
 		rc = sl_errf(err, ENOMEM, "out of memory");
@@ -232,13 +327,22 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 	} while (0)
 	const float se = 1.0f / sqrtf((float)E), sf = 1.0f / sqrtf((float)F);
 	ADD("token_embd.weight", p->type, E, V, 1.0f, 0.0f);
+	const size_t rope_idx = k;
+	if (rope_factors)
+		ADD("rope_freqs.weight", SL_TYPE_F32, p->head_dim / 2, 0, 0.0f, 0.0f);
 	for (uint32_t l = 0; l < p->n_layer; l++) {
 		char n[64];
 #define LADD(sfx, ty, c, r, sc, off) do { snprintf(n, sizeof(n), "blk.%u.%s", l, sfx); ADD(n, ty, c, r, sc, off); } while (0)
 		LADD("attn_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
 		LADD("attn_q.weight", p->type, E, E, se, 0.0f);
+		if (qwen2)
+			LADD("attn_q.bias", SL_TYPE_F32, E, 0, 0.5f, 0.0f);
 		LADD("attn_k.weight", p->type, E, KV, se, 0.0f);
+		if (qwen2)
+			LADD("attn_k.bias", SL_TYPE_F32, KV, 0, 0.5f, 0.0f);
 		LADD("attn_v.weight", p->type, E, KV, se, 0.0f);
+		if (qwen2)
+			LADD("attn_v.bias", SL_TYPE_F32, KV, 0, 0.5f, 0.0f);
 		LADD("attn_output.weight", p->type, E, E, se, 0.0f);
 		LADD("ffn_norm.weight", SL_TYPE_F32, E, 0, 0.1f, 1.0f);
 		LADD("ffn_gate.weight", p->type, E, F, se, 0.0f);
@@ -273,8 +377,13 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 		/* Output rows of the byte and prefix tokens are zero, so generated text is mostly whole
 		 * words rather than stray bytes (the weights are random either way). */
 		bool out = i == nt - 1;
+		if (rope_factors && i == rope_idx) {
+			rc = sl_gguf_writer_write_data(w, fd, (int)i, 0, rope_factors, p->head_dim / 2 * sizeof(float), err);
+			continue;
+		}
 		rc = write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
-				  ts[i].scale, ts[i].offset, out ? 3 : 0, out ? (int64_t)first_word : 0, &done, total,
+				  ts[i].scale, ts[i].offset, out ? (bpe ? 0 : 3) : 0, out ? (int64_t)first_word : 0,
+				  out ? eot_row : -1, &done, total,
 				  progress, parg, err);
 	}
 	if (!rc)
@@ -286,6 +395,8 @@ out_ts:
 out:
 	if (rc && fd >= 0)
 		sl_atomic_file_abort(&af); /* never leave a half-written model behind */
+	free(rope_factors);
+	sl_synth_vocab_free(&sv);
 	free(toks);
 	free(scores);
 	free(types);

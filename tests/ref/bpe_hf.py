@@ -11,6 +11,10 @@ model family's tokenizer.json, and writes the ids it gives:
   OUTDIR/<pre>.gguf     the vocabulary
   OUTDIR/<pre>.expect   records "<byte length>\\n<text bytes>\\n<ids, space separated>\\n"
 
+tests/ref/bpe_hf.py --expect MODEL.gguf OUT.expect — the same records for a model's
+own vocabulary (sluice gen-model --arch qwen2 / --vocab bpe): the HF tokenizer is built
+from MODEL's vocab, merges and tokenizer.ggml.pre.
+
 Exit 77 when `tokenizers` or `gguf` is missing.
 """
 import os
@@ -162,7 +166,32 @@ def hf_from_gguf(path, pre):
     return tok
 
 
+def write_expect(tok, texts, path):
+    with open(path, "wb") as f:
+        for t in texts:
+            ids = tok.encode(t, add_special_tokens=False).ids
+            b = t.encode("utf-8")
+            f.write(b"%d\n" % len(b) + b + b"\n" + " ".join(map(str, ids)).encode() + b"\n")
+
+
+def expect_for_model(path, out):
+    f = gguf.GGUFReader(path).fields["tokenizer.ggml.pre"]
+    pre = bytes(f.parts[f.data[0]]).decode("utf-8")
+    tok = hf_from_gguf(path, pre)
+    texts = corpus_test()
+    # the model family's own special tokens inside text, too
+    specials = [t for t in tok.get_vocab() if t.startswith("<|") and t.endswith("|>")]
+    rnd = random.Random(5)
+    texts += ["".join(rnd.choice(specials + BASE + ["\n", " ", "hello world"])[: rnd.randint(1, 30)]
+                      for _ in range(rnd.randint(1, 6))) for _ in range(100)]
+    write_expect(tok, texts, out)
+    print(f"{path}: pre {pre}, {len(texts)} texts")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--expect":
+        expect_for_model(sys.argv[2], sys.argv[3])
+        return
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     tokens, merges = train()

@@ -21,6 +21,9 @@ The model, as llama.cpp defines the `llama` architecture:
               h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * Wup h)   (SwiGLU)
   logits = Woutput (rmsnorm(x) * output_norm)   (Woutput = token_embd when output.weight is absent)
   rmsnorm(x) = x / sqrt(mean(x^2) + eps);  defaults: rope.freq_base 10000, eps 1e-5, n_rot head_dim.
+Llama-3.1 files carry rope_freqs.weight [n_rot/2], the "llama3" rope scaling as per-pair
+factors (Meta's apply_scaling divides the frequencies; llama.cpp's ggml_rope_ext divides the
+angle by freq_factors[i]): theta_i = pos * base^(-2i/n_rot) / rope_freqs[i].
 `qwen2` (Hugging Face's Qwen2 definition) differs in two places: q, k, v get their biases
 (blk.N.attn_{q,k,v}.bias) added, and RoPE is rotate_half: dims i and i + n_rot/2 of a head
 are the rotated pair.
@@ -116,6 +119,8 @@ class Model:
         self.n_rot = field(r, a + "rope.dimension_count", self.head_dim)
         self.base = float(field(r, a + "rope.freq_base", 10000.0))
         self.eps = float(field(r, a + "attention.layer_norm_rms_epsilon", 1e-5))
+        ff, _ = weight(r, "rope_freqs.weight")
+        self.rope_ff = None if ff is None else ff.reshape(-1)
         self.tok_embd, _ = weight(r, "token_embd.weight")
         self.output_norm, _ = weight(r, "output_norm.weight")
         self.output, self.output_t = weight(r, "output.weight")
@@ -149,6 +154,8 @@ class Model:
         pos = np.arange(n, dtype=np.float64)[:, None]
         i = np.arange(self.n_rot // 2, dtype=np.float64)[None, :]
         theta = pos * self.base ** (-2.0 * i / self.n_rot)  # [n, n_rot/2]
+        if self.rope_ff is not None:
+            theta = theta / self.rope_ff[None, :]
         c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
         if self.qwen2:  # rotate_half: x * cos + cat(-x2, x1) * sin over the first n_rot dims
             h = self.n_rot // 2

@@ -36,6 +36,7 @@
 #include "tests/unit/helpers/testutil.h"
 
 #include <math.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,11 +80,16 @@ static int32_t argmax(const float *l, size_t n)
 	return (int32_t)best;
 }
 
+/* Streaming budgets for the next open_model (0 = unlimited). */
+static uint64_t g_vram, g_host_cache;
+
 static int open_model(const char *path, struct sluice_model **m, struct sluice_ctx **c)
 {
 	struct sluice_model_params mp;
 	sluice_model_params_init(&mp);
 	mp.n_threads = 2;
+	mp.vram_budget = g_vram;
+	mp.host_cache = g_host_cache;
 	char err[512];
 	if (sluice_model_load(path, &mp, m, err, sizeof(err))) {
 		fprintf(stderr, "FAIL: load %s: %s\n", path, err);
@@ -319,6 +325,48 @@ int main(void)
 			check_batching("qwen2 (f32)", path);
 			unlink(path);
 		}
+	}
+
+	/* gen-model's qwen2 and Llama-3-style models (runtime/model/synth_bpe.c: byte-level BPE
+	 * vocabularies; qwen2 biases and NeoX rope, base 1e6; Llama-3 rope base 500000, and with
+	 * rope_freqs Llama-3.1's frequency factors), whole in memory and streamed under small
+	 * budgets (the file's size / 3 of device memory and of host cache). */
+	static const struct {
+		const char *name, *arch;
+		bool rope_freqs, stream;
+		uint32_t type;
+		double tol, tol_exact;
+	} gens[] = {
+		{ "gen-qwen2 f32", "qwen2", false, false, SL_TYPE_F32, 1e-4, 0 },
+		{ "gen-qwen2 f32 stream", "qwen2", false, true, SL_TYPE_F32, 1e-4, 0 },
+		{ "gen-qwen2 q8_0", "qwen2", false, false, SL_TYPE_Q8_0, 2e-2, 5e-2 },
+		{ "gen-llama3 f32", "llama", false, false, SL_TYPE_F32, 1e-4, 0 },
+		{ "gen-llama3 f16 stream", "llama", false, true, SL_TYPE_F16, 1e-3, 0 },
+		{ "gen-llama3.1 f32", "llama", true, false, SL_TYPE_F32, 1e-4, 0 },
+		{ "gen-llama3.1 f32 strm", "llama", true, true, SL_TYPE_F32, 1e-4, 0 },
+	};
+	for (size_t i = 0; i < SL_ARRAY_SIZE(gens); i++) {
+		struct sl_synth_params p = { .size_bytes = 2u << 20, .type = gens[i].type, .seed = 21 + i,
+					     .arch = gens[i].arch, .bpe = true, .rope_freqs = gens[i].rope_freqs,
+					     .n_embd = 128, .n_layer = 4 };
+		struct sl_err err = { "" };
+		const char *path = t_tmp_path("gen-bpe");
+		if (sl_synth_plan(&p, &err) || sl_synth_write(&p, path, NULL, NULL, &err)) {
+			fprintf(stderr, "FAIL: %s: %s\n", gens[i].name, err.msg);
+			t_failures++;
+			continue;
+		}
+		if (gens[i].stream) {
+			struct stat sb;
+			CHECK(stat(path, &sb) == 0);
+			g_vram = g_host_cache = (uint64_t)sb.st_size / 3;
+		}
+		check_reference(gens[i].name, path, "Hello world, the cat said: \xe4\xbd\xa0\xe5\xa5\xbd 12345!",
+				gens[i].tol, gens[i].tol_exact);
+		if (!gens[i].stream && gens[i].type == SL_TYPE_F32)
+			check_batching(gens[i].name, path);
+		g_vram = g_host_cache = 0;
+		unlink(path);
 	}
 
 	/* real models; skipped only when the shared model folder is absent */

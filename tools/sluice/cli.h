@@ -10,6 +10,8 @@
 
 /* Each subcommand: argv[0] is the subcommand's name. Returns the process exit status. */
 int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);     /* chat.c: sluice chat */
+int cmd_run_chat(int argc, char **argv); /* chat.c: sluice run --chat (one turn) */
 int cmd_profile(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gen_model(int argc, char **argv);

@@ -11,9 +11,13 @@
 static void usage(FILE *o)
 {
 	fprintf(o,
-		"usage: sluice gen-model [--arch llama] --size SIZE [--type TYPE] [--seed S] -o FILE\n"
-		"  writes a llama model with random weights, real tensor names and metadata, and a\n"
-		"  byte-level vocabulary; the same seed always gives the same file\n"
+		"usage: sluice gen-model [--arch llama|qwen2] [--vocab spm|bpe] --size SIZE [--type TYPE] [--seed S] -o FILE\n"
+		"  writes a model with random weights, real tensor names and metadata, and a real\n"
+		"  vocabulary; the same seed always gives the same file\n"
+		"  --arch ARCH     llama (default) or qwen2 (q/k/v biases, NeoX rope, byte-level BPE, ChatML)\n"
+		"  --vocab V       spm: SentencePiece-style (llama's default); bpe: byte-level BPE with\n"
+		"                  merges, Llama-3's special tokens, pre llama-bpe, rope base 500000\n"
+		"  --rope-freqs    llama: Llama-3.1's rope_freqs tensor and llama3 rope-scaling keys\n"
 		"  --size SIZE     approximate file size: 64M, 2G, ... (default 64M)\n"
 		"  --type TYPE     f32 | f16 | bf16 | q8_0 | any type `sluice quantize` knows (default f16)\n"
 		"  --seed S        (default 1)\n"
@@ -34,11 +38,13 @@ int cmd_gen_model(int argc, char **argv)
 		{ "output", required_argument, 0, 'o' }, { "dim", required_argument, 0, 'd' },
 		{ "layers", required_argument, 0, 'l' }, { "ff", required_argument, 0, 'f' },
 		{ "ctx", required_argument, 0, 'c' }, { "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' }, { "vocab", required_argument, 0, 'V' },
+		{ "rope-freqs", no_argument, 0, 'R' }, { 0, 0, 0, 0 },
 	};
 	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1 };
 	const char *out = NULL;
 	bool quiet = false;
+	const char *vocab_set = NULL;
 	long v;
 	int c;
 	optind = 1;
@@ -46,9 +52,17 @@ int cmd_gen_model(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if (strcmp(optarg, "llama"))
-				return cli_error("gen-model", "--arch: '%s' is not supported (llama)", optarg);
+			if (strcmp(optarg, "llama") && strcmp(optarg, "qwen2"))
+				return cli_error("gen-model", "--arch: '%s' is not supported (llama, qwen2)", optarg);
+			p.arch = optarg;
 			break;
+		case 'V':
+			if (strcmp(optarg, "spm") && strcmp(optarg, "bpe"))
+				return cli_error("gen-model", "--vocab: '%s' is not a vocabulary kind (spm, bpe)", optarg);
+			p.bpe = !strcmp(optarg, "bpe");
+			vocab_set = optarg;
+			break;
+		case 'R': p.rope_freqs = true; break;
 		case 's': if (!cli_size("gen-model", "--size", optarg, &p.size_bytes)) return 1; break;
 		case 'T': {
 			int t = sl_type_from_name(optarg);
@@ -74,6 +88,11 @@ int cmd_gen_model(int argc, char **argv)
 		return cli_error("gen-model", "unexpected argument '%s'", argv[optind]);
 	if (!out)
 		return cli_error("gen-model", "no output file: use -o FILE");
+	const bool qwen2 = p.arch && !strcmp(p.arch, "qwen2");
+	if (qwen2 && vocab_set && !p.bpe)
+		return cli_error("gen-model", "--vocab spm: qwen2 models have a byte-level BPE vocabulary");
+	if (qwen2 && p.rope_freqs)
+		return cli_error("gen-model", "--rope-freqs is for llama (Llama-3.1) models, not qwen2");
 	struct sl_err err;
 	if (sl_synth_plan(&p, &err))
 		return cli_error("gen-model", "%s", err.msg);
@@ -84,7 +103,8 @@ int cmd_gen_model(int argc, char **argv)
 	if (sl_synth_write(&p, out, quiet ? NULL : progress, NULL, &err))
 		return cli_error("gen-model", "%s", err.msg);
 	char so[1024];
-	fprintf(stderr, "gen-model: %s: llama, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n",
-		cli_safe(out, strlen(out), so, sizeof so), sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
+	fprintf(stderr, "gen-model: %s: %s%s%s, %s, dim %u, layers %u, ff %u, heads %u/%u, vocab %u\n",
+		cli_safe(out, strlen(out), so, sizeof so), qwen2 ? "qwen2" : "llama",
+		!qwen2 && p.bpe ? " (bpe vocabulary)" : "", p.rope_freqs ? " (rope_freqs)" : "", sl_type_name(p.type), p.n_embd, p.n_layer, p.n_ff, p.n_head, p.n_head_kv, p.n_vocab);
 	return 0;
 }

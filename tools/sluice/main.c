@@ -19,7 +19,8 @@ static int usage(FILE *out)
 		"usage: sluice COMMAND [options]   (sluice COMMAND --help for each)\n"
 		"\n"
 		"commands:\n"
-		"  run        generate text from a GGUF model\n"
+		"  run        generate text from a GGUF model (--chat: one turn of a conversation)\n"
+		"  chat       a conversation in the terminal, with the model's chat template\n"
 		"  profile    where the time per token goes, and the bottleneck\n"
 		"  info       print a model's architecture, hyperparameters and tensors\n"
 		"  gen-model  write a synthetic model with random weights (any size)\n"
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
 {
 	const struct subcmd cmds[] = {
 		{ "run", cmd_run, NULL },
+		{ "chat", cmd_chat, NULL },
 		{ "profile", cmd_profile, NULL },
 		{ "info", cmd_info, NULL },
 		{ "gen-model", cmd_gen_model, NULL },

@@ -27,6 +27,8 @@ static void run_usage(FILE *out)
 		"\n"
 		"  -m, --model FILE      GGUF model\n"
 		"  -p, --prompt TEXT     prompt (default: empty, start from BOS)\n"
+		"      --chat            -p is a user's message: the reply, with the model's chat template\n"
+		"                        (sluice run --chat --help for its options)\n"
 		"  -f, --file FILE       read the prompt from a file\n"
 		"  -n, --n-predict N     tokens to generate (default 128; stops early at end of text)\n"
 		"      --temp T          temperature, 0 = greedy (default 0.8)\n"
@@ -206,6 +208,9 @@ static int write_metrics(const char *path, const struct sluice_stats *st)
 
 int cmd_run(int argc, char **argv)
 {
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) /* one turn of a chat: chat.c */
+		if (!strcmp(argv[i], "--chat"))
+			return cmd_run_chat(argc, argv);
 	static const struct option opts[] = {
 		{ "model", required_argument, 0, 'm' },   { "prompt", required_argument, 0, 'p' },
 		{ "file", required_argument, 0, 'f' },    { "n-predict", required_argument, 0, 'n' },

@@ -194,7 +194,14 @@ static int cpu_rmsnorm(struct sl_backend *b, float *y, const float *x, const flo
 static int cpu_rope(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
 		    float freq_base, bool neox)
 {
-	struct cpu_job j = { .kind = CPU_JOB_ROPE, .rope = { x, n_head, head_dim, n_rot, pos0, n, freq_base, neox } };
+	struct cpu_job j = { .kind = CPU_JOB_ROPE, .rope = { x, n_head, head_dim, n_rot, pos0, n, freq_base, neox, NULL } };
+	return submit(b, &j);
+}
+
+static int cpu_rope_ff(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
+		       float freq_base, bool neox, const float *ff)
+{
+	struct cpu_job j = { .kind = CPU_JOB_ROPE, .rope = { x, n_head, head_dim, n_rot, pos0, n, freq_base, neox, ff } };
 	return submit(b, &j);
 }
 
@@ -222,7 +229,7 @@ static int cpu_add(struct sl_backend *b, float *y, const float *x, int64_t n, in
 	.destroy = cpu_destroy, .supports_op = sl_cpu_supports_op, .alloc = cpu_alloc, .free = cpu_free, \
 	.register_host = cpu_register_host, .unregister_host = cpu_unregister_host, .discard = cpu_discard, \
 	.upload = cpu_upload, .download = cpu_download, .matmul = cpu_matmul, .get_rows = cpu_get_rows, \
-	.rmsnorm = cpu_rmsnorm, .rope = cpu_rope, .attention = cpu_attention, .silu_mul = cpu_silu_mul, \
+	.rmsnorm = cpu_rmsnorm, .rope = cpu_rope, .rope_ff = cpu_rope_ff, .attention = cpu_attention, .silu_mul = cpu_silu_mul, \
 	.add = cpu_add
 
 #define CPU_ASYNC_QUEUE_OPS \

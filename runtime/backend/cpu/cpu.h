@@ -48,7 +48,7 @@ struct cpu_job {
 		struct { float *y; const void *w; uint32_t wtype; int64_t rows, cols; const float *x; int n; } matmul;
 		struct { float *y; const void *w; uint32_t wtype; int64_t cols; const int32_t *ids; int n; } get_rows;
 		struct { float *y; const float *x, *w; int64_t dim; int n; float eps; } rmsnorm;
-		struct { float *x; int n_head, head_dim, n_rot, pos0, n; float freq_base; bool neox; } rope;
+		struct { float *x; int n_head, head_dim, n_rot, pos0, n; float freq_base; bool neox; const float *ff; } rope;
 		struct { float *out; const float *q, *kc, *vc; int n_head, n_head_kv, head_dim, pos0, n; float scale; } attn;
 		struct { float *gate; const float *up; int64_t n; } silu_mul;
 		struct { float *y; const float *x; int64_t n, n_x; } add;

@@ -228,12 +228,15 @@ static void cpu_rmsnorm(float *y, const float *x, const float *w, int64_t dim, i
 	}
 }
 
-static void cpu_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, bool neox)
+static void cpu_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, bool neox,
+		     const float *ff)
 {
 	for (int i = 0; i < n; i++) {
 		const float pos = (float)(pos0 + i);
 		for (int d = 0; d < n_rot / 2; d++) {
-			const float theta = pos * powf(freq_base, -2.0f * (float)d / (float)n_rot);
+			float theta = pos * powf(freq_base, -2.0f * (float)d / (float)n_rot);
+			if (ff)
+				theta /= ff[d];
 			const float cs = cosf(theta), sn = sinf(theta);
 			for (int h = 0; h < n_head; h++) {
 				float *v = x + ((size_t)i * n_head + h) * head_dim;
@@ -352,7 +355,7 @@ int sl_cpu_job_run(struct cpu *c, const struct cpu_job *j, struct sl_err *err)
 		return 0;
 	case CPU_JOB_ROPE:
 		cpu_rope(j->rope.x, j->rope.n_head, j->rope.head_dim, j->rope.n_rot, j->rope.pos0, j->rope.n,
-			 j->rope.freq_base, j->rope.neox);
+			 j->rope.freq_base, j->rope.neox, j->rope.ff);
 		return 0;
 	case CPU_JOB_ATTENTION:
 		return cpu_attention(c, j->attn.out, j->attn.q, j->attn.kc, j->attn.vc, j->attn.n_head,
