@@ -21,6 +21,7 @@ static int usage(FILE *out)
 		"commands:\n"
 		"  run        generate text from a GGUF model (--chat: one turn of a conversation)\n"
 		"  chat       a conversation in the terminal, with the model's chat template\n"
+		"  serve      an OpenAI-compatible HTTP server (continuous batching)\n"
 		"  profile    where the time per token goes, and the bottleneck\n"
 		"  info       print a model's architecture, hyperparameters and tensors\n"
 		"  gen-model  write a synthetic model with random weights (any size)\n"
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 	const struct subcmd cmds[] = {
 		{ "run", cmd_run, NULL },
 		{ "chat", cmd_chat, NULL },
+		{ "serve", cmd_serve, NULL },
 		{ "profile", cmd_profile, NULL },
 		{ "info", cmd_info, NULL },
 		{ "gen-model", cmd_gen_model, NULL },
