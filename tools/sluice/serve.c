@@ -41,7 +41,7 @@ static void usage(FILE *o)
 		"      --model-id NAME     the model's id in the API (default: the file's name)\n"
 		"      --chat-template T   chatml, qwq, llama3, deepseek3, deepseek-r1, plain (default: from the model)\n"
 		"      --max-body BYTES    largest request body (default 1M; larger: 413)\n"
-		"      --read-timeout S    seconds a client may take to send a request (default 30; then 408)\n"
+		"      --read-timeout S    seconds a client may take to send a request (default 30; then it is cut off)\n"
 		"  -t, --threads N         compute threads (default: all CPUs)\n"
 		"      --vram SIZE         device memory for weights (stream the rest)\n"
 		"      --host-cache SIZE   host cache for streamed weights\n"

@@ -4,7 +4,7 @@
  * connection, so a slow or stalled client holds only its own thread).
  *
  * Bodies are bounded (--max-body: 413, refused from Content-Length before reading when it says so)
- * and so is the time to send one (--read-timeout: 408).  A generation request is parsed here,
+ * and so is the time to send one (--read-timeout: the connection is closed).  A generation request is parsed here,
  * queued for the scheduler, and its connection thread waits for text: all at once (JSON) or as
  * server-sent events in OpenAI's chunk format ending with "data: [DONE]".  While waiting it watches
  * its socket: a client that hangs up cancels its sequence at the scheduler's next step.
@@ -30,7 +30,8 @@ struct conn {
 	char *body;
 	size_t len, cap;
 	uint64_t t0;
-	bool responded; /* a response was queued before the body ended (413, 408) */
+	bool responded; /* a response was queued before the body (413 from Content-Length) */
+	bool too_big;   /* the body passed --max-body: discarded, answered 413 at its end */
 	bool inflight;  /* counted in s->inflight until the request completes */
 };
 
@@ -498,15 +499,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (k->responded)
+		/* libmicrohttpd takes a response only before the body or after it: a body too slow is
+		 * cut by closing the connection, one too big is read to its end and discarded, then 413. */
+		if (srv_now_ns() - k->t0 > (uint64_t)s->read_timeout_s * 1000000000ull)
+			return MHD_NO;
+		if (k->too_big || k->len + n > s->max_body) {
+			k->too_big = true;
+			free(k->body);
+			k->body = NULL;
+			k->len = k->cap = 0;
 			return MHD_YES;
-		if (srv_now_ns() - k->t0 > (uint64_t)s->read_timeout_s * 1000000000ull) {
-			k->responded = true;
-			return send_error(s, c, 408, NULL, "the body took more than %u s to arrive", s->read_timeout_s);
-		}
-		if (k->len + n > s->max_body) {
-			k->responded = true;
-			return send_error(s, c, 413, NULL, "the body is over the limit of %zu bytes", s->max_body);
 		}
 		if (k->len + n + 1 > k->cap) {
 			size_t nc = (k->len + n + 1) * 2;
@@ -522,6 +524,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (k->responded)
 		return MHD_YES;
+	if (k->too_big)
+		return send_error(s, c, 413, NULL, "the body is over the limit of %zu bytes", s->max_body);
 	return route(s, c, k, url, method);
 }
 
