@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sluice-timeout: 300
 # tests/serve/test_serve_bad_inputs.sh — what a client may send, each answered within bounds while
 # the server stays up: a body over --max-body (413, from Content-Length before it is read, and
 # mid-upload when chunked), a truncated body and a client that sends a byte a second (cut off after

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# sluice-timeout: 300
 # tests/serve/test_serve_load.sh — 32 concurrent clients for SERVE_LOAD_SECONDS (default 15 s in
 # make check; the full run is 60 s) against a generated model streamed under a budget
 # (--vram and --host-cache below its size), --parallel 8: requests join and leave the batch at

@@ -86,6 +86,12 @@ static void *loader(void *arg)
 		if (id >= 0)
 			s->eot[s->n_eot++] = id;
 	}
+	if (s->chat_tmpl != SL_CHAT_PLAIN && s->n_eot == 0) {
+		snprintf(s->load_err, sizeof(s->load_err), "the %s template's end-of-turn token (%s) is not in the vocabulary",
+			 sl_chat_name((enum sl_chat_template)s->chat_tmpl),
+			 sl_chat_eot_texts((enum sl_chat_template)s->chat_tmpl)[0]);
+		goto fail;
+	}
 	fprintf(stderr, "sluice serve: %s loaded (%u sequences of %u tokens, chat template %s)\n", s->model_id,
 		(unsigned)s->parallel, s->n_ctx, sl_chat_name((enum sl_chat_template)s->chat_tmpl));
 	if ((rc = srv_sched_start(s))) {
