@@ -19,7 +19,11 @@ make -s -C "$ROOT" BUILD="$BUILD" PREFIX="$P" -o lib -o cli install >"$TMP/api-i
 sed -n '/<!-- example: batch.c -->/,$p' Documentation/api.md | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' >"$TMP/batch.c"
 grep -q 'sluice_decode_batch' "$TMP/batch.c" || fail "no example found in Documentation/api.md"
 export PKG_CONFIG_PATH=$P/lib/pkgconfig
-cc -std=c11 -Wall -Wextra -Werror -o "$TMP/batch" "$TMP/batch.c" $(pkg-config --cflags --libs sluice) ||
+# A sanitizer build (make asan) needs the same runtime in the program that links it.
+SAN=
+nm "$BUILD/libsluice.a" 2>/dev/null | grep -q '__asan_' && SAN="-fsanitize=address,undefined"
+# shellcheck disable=SC2046
+${CC:-cc} -std=c11 -Wall -Wextra -Werror $SAN -o "$TMP/batch" "$TMP/batch.c" $(pkg-config --cflags --libs sluice) ||
     fail "the example does not build against pkg-config sluice"
 M=${SLUICE_MODELS:-../shared/models}/stories260K.gguf
 if [ ! -f "$M" ]; then
