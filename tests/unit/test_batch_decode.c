@@ -4,8 +4,9 @@
  * generate, one prompt is longer than a forward chunk (so a batch spans chunks), a finished
  * sequence is removed and its id reused by the next request.  On stories260K (when the shared
  * models are there) and on a generated F16 model, resident and streamed under a small budget,
- * on the cpu and cpu-async backends.  Then the batch's rules: each broken one is refused with a
- * message and changes nothing. */
+ * on the cpu and cpu-async backends; on a qwen2 model (q/k/v biases, NeoX rope) and one with
+ * Llama-3.1's rope_freqs.  Then the batch's rules: each broken one is refused with a message and
+ * changes nothing. */
 #include "helpers/testutil.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -248,6 +249,17 @@ int main(void)
 		exact(path, "generated f16", backends[b], false);
 		exact(path, "generated f16", backends[b], true);
 	}
+	/* qwen2 (q/k/v biases on the batch's K/V rows, NeoX rope) and Llama-3.1's rope_freqs. */
+	struct sl_synth_params qp = { .size_bytes = 4u << 20, .type = SL_TYPE_F16, .seed = 15, .arch = "qwen2" };
+	struct sl_synth_params rp = { .size_bytes = 4u << 20, .type = SL_TYPE_F16, .seed = 16, .rope_freqs = true };
+	const char *qpath = t_tmp_path("batch-qwen2.gguf"), *rpath = t_tmp_path("batch-ropefreqs.gguf");
+	CHECK(sl_synth_plan(&qp, &err) == 0 && sl_synth_plan(&rp, &err) == 0);
+	CHECK_MSG(sl_synth_write(&qp, qpath, NULL, NULL, &err) == 0, "%s", err.msg);
+	CHECK_MSG(sl_synth_write(&rp, rpath, NULL, NULL, &err) == 0, "%s", err.msg);
+	exact(qpath, "generated qwen2", "cpu", false);
+	exact(rpath, "generated rope_freqs", "cpu-async", false);
+	unlink(qpath);
+	unlink(rpath);
 	const char *dir = t_models_dir();
 	if (dir) {
 		char p[4096];

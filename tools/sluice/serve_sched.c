@@ -200,7 +200,9 @@ static void *sched_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
-		/* Newcomers join at this step, as many as there are free sequences. */
+		/* Newcomers join at this step, as many as there are free sequences; one whose client
+		 * left while it waited goes at once. */
+		struct srv_req *gone = NULL;
 		for (int i = 0; i < s->parallel && s->q_head; i++) {
 			if (slots[i])
 				continue;
@@ -209,12 +211,27 @@ static void *sched_main(void *arg)
 			if (!s->q_head)
 				s->q_tail = NULL;
 			s->q_len--;
+			if (atomic_load(&r->cancel)) {
+				s->met.cancelled++;
+				r->next = gone;
+				gone = r;
+				i--;
+				continue;
+			}
 			r->next = NULL;
 			r->slot = i;
 			slots[i] = r;
 			s->n_active++;
 		}
 		pthread_mutex_unlock(&s->mu);
+		while (gone) {
+			struct srv_req *r = gone;
+			gone = r->next;
+			pthread_mutex_lock(&r->mu);
+			finish_locked(r, NULL, 499, "cancelled: the client went away");
+			pthread_mutex_unlock(&r->mu);
+			req_put(r);
+		}
 
 		size_t n = 0;
 		for (int i = 0; i < s->parallel; i++) {
