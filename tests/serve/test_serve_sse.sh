@@ -2,8 +2,10 @@
 # tests/serve/test_serve_sse.sh — the raw server-sent events as curl receives them: Content-Type
 # text/event-stream, every event one "data: JSON" line and a blank line, the chat stream opening
 # with the assistant role, a final chunk with finish_reason, the usage chunk (include_usage: empty
-# choices), then "data: [DONE]"; the streamed text equals the non-streamed one.  Then SIGTERM with a
-# long stream in flight: the stream still ends with [DONE] and its full length, and the server exits 0.
+# choices), then "data: [DONE]"; the streamed text equals the non-streamed one.  A prompt longer than
+# a step's prompt rows goes in over several steps beside short ones: each gets its tokens alone.
+# Then SIGTERM with a long stream in flight: the stream still ends with [DONE] and its full length,
+# and the server exits 0.
 set -u
 . "$(dirname "$0")/serve_lib.sh"
 M=${SLUICE_MODELS:-../shared/models}/stories260K.gguf
@@ -47,6 +49,28 @@ ch = events(sys.argv[3])
 assert ch[0]["object"] == "chat.completion.chunk" and ch[0]["choices"][0]["delta"]["role"] == "assistant", ch[0]
 assert ch[-1]["choices"][0]["finish_reason"] in ("stop", "length") and "usage" not in ch[-1]
 print("SSE: %d + %d events, framing and text as expected" % (len(ev), len(ch)))
+PY
+
+# A prompt longer than a step's prompt rows (it goes in over several steps) beside short ones,
+# concurrently: each gets the tokens it gets alone.
+timeout 120 python3 - "$URL" <<'PY' || fail "long prompts in pieces"
+import json, sys, threading, urllib.request
+def req(p):
+    r = urllib.request.Request(sys.argv[1] + "/v1/completions", json.dumps(
+        {"prompt": p, "max_tokens": 10, "temperature": 0, "return_token_ids": True}).encode())
+    return json.load(urllib.request.urlopen(r, timeout=60))
+prompts = ["Once upon a time there was a little dog. " * 60, "Lily went to the park", "The sun was " * 30]
+alone = [req(p)["choices"][0]["token_ids"] for p in prompts]
+assert req(prompts[0])["usage"]["prompt_tokens"] > 600
+res = {}
+def go(k):
+    res[k] = req(prompts[k % 3])["choices"][0]["token_ids"]
+th = [threading.Thread(target=go, args=(k,)) for k in range(6)]
+[t.start() for t in th]
+[t.join() for t in th]
+bad = [k for k in res if res[k] != alone[k % 3]]
+assert not bad, [(res[k], alone[k % 3]) for k in bad]
+print("long prompts in pieces beside short ones: the tokens alone")
 PY
 
 # SIGTERM drains: a long stream in flight is finished and answered in full.

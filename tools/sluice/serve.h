@@ -58,7 +58,8 @@ struct srv_req {
 
 	/* The scheduler's own. */
 	int slot;                 /* sequence id, -1 when none */
-	bool started;             /* its prompt is in the cache */
+	size_t n_fed;             /* prompt tokens in the cache */
+	size_t step_k;            /* tokens it has in this step's batch (0: none) */
 	int32_t last;             /* the token to feed next */
 	uint32_t n_gen;
 	uint64_t t_last_ns;       /* the last token's time (inter-token latency) */

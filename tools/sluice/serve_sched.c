@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Prompt tokens one step takes (beyond them a prompt goes on at the next step): a few forward
+ * chunks, so the other sequences' next tokens wait a few chunks, not a whole long prompt. */
+#define PROMPT_ROWS_PER_STEP 256
+
 const double srv_ttft_bounds[10] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 
 /* Under r->mu. */
@@ -233,11 +237,12 @@ static void *sched_main(void *arg)
 			req_put(r);
 		}
 
-		size_t n = 0;
+		size_t n = 0, prompt_room = PROMPT_ROWS_PER_STEP;
 		for (int i = 0; i < s->parallel; i++) {
 			struct srv_req *r = slots[i];
 			if (!r)
 				continue;
+			r->step_k = 0;
 			if (atomic_load(&r->cancel)) {
 				pthread_mutex_lock(&s->mu);
 				s->met.cancelled++;
@@ -246,7 +251,13 @@ static void *sched_main(void *arg)
 				retire(s, r, NULL, 499, "cancelled: the client went away");
 				continue;
 			}
-			size_t need = n + (r->started ? 1 : r->n_prompt);
+			/* A prompt goes in pieces of what is left of this step's prompt rows (the earlier
+			 * newcomers first), so a long prompt does not stall the others' tokens for long. */
+			const bool prompt = r->n_fed < r->n_prompt;
+			size_t k = prompt ? SL_MIN(r->n_prompt - r->n_fed, prompt_room) : 1;
+			if (k == 0)
+				continue;
+			size_t need = n + k;
 			if (need > cap) {
 				size_t nc = need * 2;
 				struct sluice_batch_token *p = realloc(b, nc * sizeof(*b));
@@ -258,9 +269,11 @@ static void *sched_main(void *arg)
 				b = p;
 				cap = nc;
 			}
-			if (!r->started) {
-				for (size_t k = 0; k < r->n_prompt; k++)
-					b[n++] = (struct sluice_batch_token){ i, r->prompt[k], (uint32_t)k, 0 };
+			r->step_k = k;
+			if (prompt) {
+				prompt_room -= k;
+				for (size_t j = r->n_fed; j < r->n_fed + k; j++)
+					b[n++] = (struct sluice_batch_token){ i, r->prompt[j], (uint32_t)j, 0 };
 			} else {
 				uint32_t len = 0;
 				sluice_seq_len(s->ctx, i, &len);
@@ -283,7 +296,7 @@ static void *sched_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		for (int i = 0; i < s->parallel; i++) {
 			struct srv_req *r = slots[i];
-			if (!r)
+			if (!r || !r->step_k)
 				continue;
 			if (rc) {
 				char m[256];
@@ -292,11 +305,13 @@ static void *sched_main(void *arg)
 				retire(s, r, NULL, 500, m);
 				continue;
 			}
-			if (!r->started) {
-				r->started = true;
+			if (r->n_fed < r->n_prompt) {
+				r->n_fed += r->step_k;
 				pthread_mutex_lock(&s->mu);
-				s->met.prompt_tokens += r->n_prompt;
+				s->met.prompt_tokens += r->step_k;
 				pthread_mutex_unlock(&s->mu);
+				if (r->n_fed < r->n_prompt)
+					continue; /* more of its prompt next step */
 			}
 			const float *lg = NULL;
 			int32_t tok = 0;
