@@ -2,7 +2,7 @@
 /*
  * firmware/embed.h — the firmware's PTX as the library carries it.
  *
- * The build compiles firmware/*.cu with nvcc to PTX for compute_80 and compute_90 when it finds the
+ * The build compiles firmware/firmware.cu with nvcc to PTX for compute_80 and compute_90 when it finds the
  * toolkit (CUDA_HOME, default /usr/local/cuda) and embeds the text (NUL-terminated, as
  * cuModuleLoadData wants it) in libsluice.  Without nvcc both are empty (len 0) and the CUDA backend
  * says the firmware is missing.  The CUDA backend loads the newest one the device can run.

@@ -150,6 +150,84 @@ void sl_ctx_leave(struct sluice_ctx *c)
 	ctx_leave(c);
 }
 
+static double mib(uint64_t b)
+{
+	return (double)b / 1048576.0;
+}
+
+/* The device memory a context of n_ctx tokens takes outside the weights: KV cache and activations. */
+static bool ctx_bytes(const struct sl_hparams *hp, uint64_t n_ctx, uint64_t *kv_layer, uint64_t *kv_total,
+		      uint64_t *act)
+{
+	const uint64_t B = DEFAULT_N_BATCH, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+	*act = (4 * B * hp->n_embd + 2 * B * hp->n_ff + 2ull * hp->n_vocab) * sizeof(float);
+	return sl_mul_overflow_u64(n_ctx, kv_dim * sizeof(float), kv_layer) ||
+	       sl_mul_overflow_u64(*kv_layer, 2ull * hp->n_layer, kv_total);
+}
+
+/* Every matrix must have kernels on this backend: a GPU's firmware may lack a type the CPU reads.
+ * Refused at load, by tensor and type, rather than failing at the first token.  (The CPU backends
+ * — no device memory of their own, no mem_info — keep their own checks, where the types are read.) */
+static int check_backend_types(struct sluice_model *m, const char *path, struct sl_err *err)
+{
+	struct sl_backend *be = m->be;
+	if (!be->ops->mem_info)
+		return 0;
+	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+		const struct gguf_tensor *t = &m->gguf->tensors[i];
+		if (t->n_dims != 2)
+			continue; /* vectors (norms, biases) are f32 and read by every backend */
+		bool emb = !strcmp(t->name.s, "token_embd.weight");
+		if ((emb && !be->ops->supports_op(be, SL_OP_GET_ROWS, t->type)) ||
+		    (!emb && !be->ops->supports_op(be, SL_OP_MATMUL, t->type)))
+			return sl_errf(err, ENOTSUP,
+				       "%s: tensor '%s' has type %s, which the %s backend has no kernels for (use --backend "
+				       "cpu, or a model of another type)",
+				       path, t->name.s, sl_type_name(t->type), be->ops->name);
+	}
+	return 0;
+}
+
+/* Bytes of device memory kept free for the driver and other users: 256 MiB + 2% of the device. */
+static uint64_t device_reserve(uint64_t total)
+{
+	return (256ull << 20) + total / 50;
+}
+
+/*
+ * A backend with memory of its own (a GPU): the weights get at most
+ *   free - KV cache - activations - reserve
+ * where free is what the driver reports now, the KV cache and activations are those of a context of
+ * the default size (min(training context, 4096) tokens), and the reserve is device_reserve().  --vram
+ * lowers it further, never raises it.  The CPU backends (no mem_info) keep --vram alone.
+ */
+static int bound_by_device(struct sluice_model *m, struct sl_err *err)
+{
+	struct sl_backend *be = m->be;
+	uint64_t free_b, total_b, kv_layer, kv, act;
+	if (!be->ops->mem_info)
+		return 0;
+	int rc = be->ops->mem_info(be, &free_b, &total_b);
+	if (rc)
+		return sl_errf(err, -rc, "%s", be->err.msg);
+	const uint32_t n_ctx = SL_MIN(m->hp.n_ctx_train, 4096u);
+	if (ctx_bytes(&m->hp, n_ctx, &kv_layer, &kv, &act))
+		kv = UINT64_MAX / 2;
+	const uint64_t keep = kv + act + device_reserve(total_b);
+	if (free_b <= keep)
+		return sl_errf(err, ENOMEM,
+			       "the %s device has %.1f MiB free, but a %u-token context needs %.1f MiB (KV cache %.1f MiB, "
+			       "activations %.1f MiB) and %.1f MiB is kept in reserve: no room for weights",
+			       be->ops->name, mib(free_b), n_ctx, mib(kv + act), mib(kv), mib(act),
+			       mib(device_reserve(total_b)));
+	sl_info("%s device: %.1f MiB free of %.1f MiB; weights get at most %.1f MiB (KV cache %.1f MiB, activations "
+		"%.1f MiB, reserve %.1f MiB)",
+		be->ops->name, mib(free_b), mib(total_b), mib(free_b - keep), mib(kv), mib(act),
+		mib(device_reserve(total_b)));
+	sl_weights_cap_vram(m->weights, free_b - keep);
+	return 0;
+}
+
 SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_params *params,
 				 struct sluice_model **out, char *errbuf, size_t err_len)
 {
@@ -218,6 +296,16 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	struct sl_backend_config bc = { .n_threads = params->n_threads };
 	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
 		goto fail;
+	if ((rc = check_backend_types(m, path, &err)) && params->backend && !strcmp(params->backend, "auto")) {
+		/* auto: a GPU whose firmware lacks one of the model's types is no GPU for this model */
+		sl_info("backend auto: %s; running on the CPU", err.msg);
+		sl_backend_free(m->be);
+		m->be = NULL;
+		err.msg[0] = 0;
+		rc = sl_backend_new("cpu", &bc, &m->be, &err);
+	}
+	if (rc)
+		goto fail;
 	struct sl_weights_config wc = {
 		.io_engine = params->io_engine ? params->io_engine : "auto",
 		.host_cache = params->host_cache,
@@ -227,7 +315,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;
-	if ((rc = sl_llama_load(m, &err)))
+	if ((rc = sl_llama_load(m, &err)) || (rc = bound_by_device(m, &err)))
 		goto fail;
 	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
 		goto fail;
@@ -455,23 +543,27 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	/* The KV cache is sized by n_ctx alone, outside the weights' --vram budget: refuse up front what
 	 * the machine cannot hold rather than letting it fail (or swap) halfway through a sequence. */
 	const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-	uint64_t kv_layer = 0, kv_total = 0, act = (uint64_t)hp->n_vocab * sizeof(float), need = 0;
-	for (int i = 0; i < 9; i++)
-		act += sizes[i] * sizeof(float);
-	act += (uint64_t)(n_seq - 1) * hp->n_vocab * sizeof(float); /* each sequence's host logits */
-	bool ovf = sl_mul_overflow_u64((uint64_t)n_ctx * n_seq, kv_dim * sizeof(float), &kv_layer) ||
-		   sl_mul_overflow_u64(kv_layer, 2ull * hp->n_layer, &kv_total) ||
-		   sl_add_overflow_u64(kv_total, act, &need) || kv_layer > SIZE_MAX;
-	const uint64_t avail = mem_available();
+	uint64_t kv_layer = 0, kv_total = 0, act = 0, need = 0;
+	bool ovf = ctx_bytes(hp, (uint64_t)n_ctx * n_seq, &kv_layer, &kv_total, &act);
+	/* Several sequences add the K/V staging rows, a classifier row per sequence (up to a chunk's
+	 * height) and each sequence's host logits. */
+	act += (2 * kv_rows + ((uint64_t)SL_MIN((size_t)n_seq, B) - 1 + (n_seq - 1)) * hp->n_vocab) * sizeof(float);
+	ovf = ovf || sl_add_overflow_u64(kv_total, act, &need) || kv_layer > SIZE_MAX;
+	/* A device with memory of its own holds them there; otherwise they are host memory. */
+	uint64_t avail = 0, dev_total = 0;
+	const bool on_device = be->ops->mem_info && !be->ops->mem_info(be, &avail, &dev_total);
+	if (!on_device)
+		avail = mem_available();
 	if (ovf || (avail && need > avail)) {
 		uint64_t per_tok = 2ull * hp->n_layer * kv_dim * sizeof(float) * n_seq;
 		uint64_t fit = avail > act ? (avail - act) / per_tok : 0;
 		rc = sl_errf(&err, ENOMEM,
-			     "a context of %u tokens (per sequence) needs %.1f GiB of memory (KV cache %.1f GiB, %llu bytes per token, "
-			     "+ %.1f MiB of activations) but only %.1f GiB is available (MemAvailable): use a smaller "
+			     "a context of %u tokens x %u sequences needs %.1f GiB of memory (KV cache %.1f GiB, %llu bytes "
+			     "per token, + %.1f MiB of activations) but only %.1f GiB is available (%s): use a smaller "
 			     "context (at most about %llu tokens here)",
-			     n_ctx, ovf ? INFINITY : need / 1073741824.0, ovf ? INFINITY : kv_total / 1073741824.0,
+			     n_ctx, n_seq, ovf ? INFINITY : need / 1073741824.0, ovf ? INFINITY : kv_total / 1073741824.0,
 			     (unsigned long long)per_tok, act / 1048576.0, avail / 1073741824.0,
+			     on_device ? "free device memory" : "MemAvailable",
 			     (unsigned long long)SL_MIN(fit, (uint64_t)UINT32_MAX));
 		copy_err(errbuf, err_len, &err);
 		return rc;
@@ -512,8 +604,8 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
 		if ((rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->k_cache[l])) ||
 		    (rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->v_cache[l]))) {
-			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory",
-				     c->n_ctx, (unsigned long long)(kv_total >> 20));
+			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory: %s",
+				     c->n_ctx, (unsigned long long)(kv_total >> 20), be->err.msg);
 			goto fail;
 		}
 	}
@@ -524,7 +616,7 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 		c->act_bytes[i] = sizes[i] * sizeof(float);
 		if ((rc = be->ops->alloc(be, c->act_bytes[i], (void **)bufs[i]))) {
 			c->act_bytes[i] = 0;
-			rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory");
+			rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory: %s", be->err.msg);
 			goto fail;
 		}
 	}

@@ -2,10 +2,10 @@
 /*
  * firmware/simt/simt.h — run the firmware's kernels on the CPU.
  *
- * The same firmware/*.cu source that nvcc compiles to PTX is compiled by the host C compiler against
- * this shim (firmware/simt/simt_device.h supplies threadIdx, blockIdx, __shared__, __syncthreads,
- * warp shuffles and votes).  Each block's threads run as cooperative fibers that switch at every
- * barrier and warp collective; blocks run one after another.  The result is a host library
+ * The same firmware source (firmware/firmware.cu) that nvcc compiles to PTX is compiled by the host
+ * C compiler against this shim (firmware/simt/simt_device.h supplies threadIdx, blockIdx,
+ * __shared__, __syncthreads, warp shuffles and votes).  Each block's threads run as cooperative
+ * fibers that switch at every barrier and warp collective; blocks run one after another.  The result is a host library
  * (libsluice_fw_host.a) with a registry of every kernel by name, used by the kernel tests and by the
  * stand-in driver (tests/fakecuda/).
  */

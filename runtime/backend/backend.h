@@ -64,6 +64,7 @@ enum sl_be_op {
  * it), and the device's own capacity is the backend's to know (a GPU asks its driver). */
 struct sl_backend_config {
 	int n_threads;       /* CPU threads (cpu backend); 0 = all CPUs */
+	int device;          /* device ordinal (cuda backend): one backend drives one device */
 };
 
 struct sl_backend_ops {
@@ -86,6 +87,9 @@ struct sl_backend_ops {
 	 * asynchronous test mode overwrites them with a poison pattern at once, so a reader
 	 * still queued sees garbage: the way a scheduling hazard becomes a wrong token. */
 	void (*discard)(struct sl_backend *b, void *p, size_t size);
+	/* The device's free and total memory now (a GPU's driver knows them).  NULL for a backend
+	 * whose "device memory" is host memory (the CPU): it has no limit of its own beyond --vram. */
+	int (*mem_info)(struct sl_backend *b, uint64_t *free_bytes, uint64_t *total_bytes);
 
 	/* Queued copies: upload on the copy queue, download on the compute queue. */
 	int (*upload)(struct sl_backend *b, void *dev, const void *host, size_t size);
@@ -140,7 +144,10 @@ struct sl_backend {
 };
 
 /* Create a backend by name: "cpu", "cpu-async" (the CPU kernels deferred on a worker, device memory
- * not host-visible: behaves like a GPU for the scheduler), "cpu-async-zc" (deferred, host-visible). */
+ * not host-visible: behaves like a GPU for the scheduler), "cpu-async-zc" (deferred, host-visible),
+ * "cuda" (device cfg->device through the CUDA driver, loaded at run time: -ENODEV with "no CUDA
+ * driver ..." / "no CUDA device ..." where there is none), or "auto": cuda when it initialises,
+ * else cpu (why cuda was passed over is an info-level log message). */
 int sl_backend_new(const char *name, const struct sl_backend_config *cfg, struct sl_backend **out,
 		   struct sl_err *err);
 void sl_backend_free(struct sl_backend *b);
@@ -159,5 +166,6 @@ void sl_backend_uncharge(struct sl_backend *b, size_t size);
 extern const struct sl_backend_ops sl_backend_cpu_ops;
 extern const struct sl_backend_ops sl_backend_cpu_async_ops;
 extern const struct sl_backend_ops sl_backend_cpu_async_zc_ops;
+extern const struct sl_backend_ops sl_backend_cuda_ops;
 
 #endif

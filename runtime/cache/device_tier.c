@@ -41,14 +41,14 @@ int sl_dev_setup(struct sl_weights *w, uint64_t resident_len, uint64_t window_le
 	int rc;
 	if (resident_len) {
 		if ((rc = be->ops->alloc(be, resident_len, &w->res_base)))
-			return sl_errf(err, -rc, "cannot allocate %.1f MiB of device memory for the resident weights",
-				       sl_mib(resident_len));
+			return sl_errf(err, -rc, "cannot allocate %.1f MiB of device memory for the resident weights: %s",
+				       sl_mib(resident_len), be->err.msg);
 		w->res_len = resident_len;
 	}
 	if (window_len) {
 		if ((rc = be->ops->alloc(be, window_len, &w->win_base)))
-			return sl_errf(err, -rc, "cannot allocate a %.1f MiB device window for streamed weights",
-				       sl_mib(window_len));
+			return sl_errf(err, -rc, "cannot allocate a %.1f MiB device window for streamed weights: %s",
+				       sl_mib(window_len), be->err.msg);
 		w->win_len = window_len;
 	}
 	if ((rc = sl_arena_init(&w->win, window_len, DEV_ALIGN)))

@@ -140,6 +140,25 @@ static int plan(struct sl_weights *w, int n_layers, struct sl_err *err)
 	return 0;
 }
 
+/* The pool's slabs are pinned for the device too (a GPU's cuMemHostRegister), so uploads from
+ * them are true DMA that overlaps compute; a backend that cannot pin leaves them pageable. */
+static int pin_slab(void *ctx, void *base, size_t len)
+{
+	struct sl_backend *be = ctx;
+	return be->ops->register_host(be, base, len);
+}
+
+static void unpin_slab(void *ctx, void *base, size_t len)
+{
+	struct sl_backend *be = ctx;
+	be->ops->unregister_host(be, base, len);
+}
+
+void sl_weights_cap_vram(struct sl_weights *w, uint64_t cap)
+{
+	w->vram_budget = SL_MIN(w->vram_budget, cap);
+}
+
 /* The pinned staging pool: read buffers of the host tier, registered with the I/O engine. */
 static int make_pool(struct sl_weights *w, struct sl_err *err)
 {
@@ -154,6 +173,8 @@ static int make_pool(struct sl_weights *w, struct sl_err *err)
 	}
 	/* An unlimited cache would lock the whole model in memory: leave that to the kernel. */
 	struct sl_pool_config pc = { .budget = budget, .no_lock = unlimited };
+	if (!w->host_visible)
+		pc.hooks = (struct sl_pool_hooks){ .ctx = w->be, .register_slab = pin_slab, .unregister_slab = unpin_slab };
 	int rc;
 	if ((rc = sl_pool_create(&pc, &w->pool, err)) || (rc = sl_pool_attach_io(w->pool, w->io, err)))
 		return rc;

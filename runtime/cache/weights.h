@@ -61,6 +61,9 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 		   uint64_t size, struct sl_err *err);
 /* All units registered: plan placement, load what stays resident, pin what stays in the host cache. */
 int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err);
+/* Lower the device budget for weights to at most cap (before commit): the engine's bound from the
+ * device's own free memory. */
+void sl_weights_cap_vram(struct sl_weights *w, uint64_t cap);
 
 /* The units the model will use next, soonest first (see above).  Never fails: what cannot be
  * started now is read on demand by acquire. */

@@ -106,7 +106,8 @@ SLUICE_API int sluice_set_cpu_features(const char *level);
 /* ---- loading a model ---- */
 
 struct sluice_model_params {
-	const char *backend;     /* "cpu" (default), "cpu-async", "cpu-async-zc" (test modes) */
+	const char *backend;     /* "cpu" (default), "cuda" (device 0; "cuda:N": device N), "auto" (cuda
+				  * when it initialises, else cpu), "cpu-async", "cpu-async-zc" (test modes) */
 	const char *io_engine;   /* "auto" (default), "uring", "pread", "mmap" */
 	uint64_t vram_budget;    /* bytes of device memory for weights; 0 = unlimited.  The KV cache and
 				  * activations are not in it: they are sized by each context's n_ctx. */

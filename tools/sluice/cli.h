@@ -32,6 +32,9 @@ bool cli_int(const char *cmd, const char *opt, const char *val, long min, long m
 bool cli_float(const char *cmd, const char *opt, const char *val, double min, double max, double *out);
 bool cli_size(const char *cmd, const char *opt, const char *val, uint64_t *out);
 bool cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out);
+/* --gpus LIST (gpus.c): the backend name for it ("cuda:N", written into buf), or NULL after printing
+ * why not (a bad list, a backend other than auto/cuda, several devices: not implemented yet). */
+const char *cli_gpus(const char *cmd, const char *list, const char *backend, char *buf, size_t len);
 
 /* A progress bar on stderr when it is a terminal; silent otherwise. */
 void cli_progress(const char *label, uint64_t done, uint64_t total);

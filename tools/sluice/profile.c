@@ -32,7 +32,8 @@ static void profile_usage(FILE *out)
 		"      --vram SIZE       device memory for weights (default: unlimited)\n"
 		"      --host-cache SIZE host memory for streamed weights (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
-		"      --backend NAME    cpu (default), cpu-async, cpu-async-zc\n"
+		"      --backend NAME    auto (default: cuda when a GPU works, else cpu), cuda, cpu, cpu-async,\n"
+		"                        cpu-async-zc\n"
 		"      --trace FILE      also write the trace (Chrome JSON)\n"
 		"      --plot FILE.png   plot the last token's timeline: reads, copies, compute, waits\n"
 		"                        (scripts/trace_plot.py, needs python3 with matplotlib)\n"
@@ -106,7 +107,7 @@ int cmd_profile(int argc, char **argv)
 		{ "no-probe", no_argument, 0, 'P' },     { "plot", required_argument, 0, 'G' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *model_path = NULL, *io = "auto", *backend = "cpu", *trace = NULL;
+	const char *model_path = NULL, *io = "auto", *backend = "auto", *trace = NULL;
 	long n_tok = 8, threads = 0;
 	bool probe = true;
 	const char *plot = NULL;

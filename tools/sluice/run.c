@@ -41,8 +41,10 @@ static void run_usage(FILE *out)
 		"      --host-cache SIZE host memory for streamed weights, e.g. 16G (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
 		"      --lookahead N     layers of streaming window, host and device (default 2)\n"
-		"      --backend NAME    cpu (default); cpu-async, cpu-async-zc: the CPU kernels deferred on a\n"
-		"                        worker with poisoned reuse (tests of the asynchronous schedule)\n"
+		"      --backend NAME    auto (default: cuda when a GPU works, else cpu) | cuda | cpu; cpu-async,\n"
+		"                        cpu-async-zc: the CPU kernels deferred on a worker with poisoned reuse\n"
+		"                        (tests of the asynchronous schedule)\n"
+		"      --gpus LIST       CUDA devices to use, e.g. 0 or 1 (default 0; implies --backend cuda)\n"
 		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
 		"      --stats           print streaming statistics\n"
 		"      --trace FILE      write a trace of the load and the decode (ui.perfetto.dev): Chrome JSON,\n"
@@ -221,14 +223,16 @@ int cmd_run(int argc, char **argv)
 		{ "io", required_argument, 0, 'I' },      { "lookahead", required_argument, 0, 'L' },
 		{ "stats", no_argument, 0, 's' },         { "no-echo", no_argument, 0, 'E' },
 		{ "pressure", required_argument, 0, 'R' }, { "backend", required_argument, 0, 'B' },
-		{ "trace", required_argument, 0, 'X' },   { "metrics", required_argument, 0, 'M' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
+		{ "gpus", required_argument, 0, 'G' },    { "metrics", required_argument, 0, 'M' },
+		{ "trace", required_argument, 0, 'X' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
-	const char *io = "auto", *pressure = "auto", *backend = "cpu", *trace = NULL, *metrics = NULL;
+	const char *io = "auto", *pressure = "auto", *backend = "auto", *trace = NULL, *gpus = NULL, *metrics = NULL;
+	char gpu_backend[32];
 	bool stats = false, echo = true;
 	int verbose = 0, c;
 	optind = 1;
@@ -249,6 +253,7 @@ int cmd_run(int argc, char **argv)
 		case 'H': if (!cli_size("run", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
 		case 'B': backend = optarg; break;
+		case 'G': gpus = optarg; break;
 		case 'L': if (!cli_int("run", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
 		case 'R': pressure = optarg; break;
 		case 's': stats = true; break;
@@ -280,6 +285,9 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	sluice_set_log_level(verbose ? 2 + verbose : 2);
+
+	if (gpus && !(backend = cli_gpus("run", gpus, backend, gpu_backend, sizeof(gpu_backend))))
+		return 1;
 
 	struct sluice_model_params mp;
 	sluice_model_params_init(&mp);

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/backend/cuda/cuda.h — what the CUDA backend's files share.
+ *
+ * One backend is one device: its primary context, a copy stream and a compute stream (both
+ * non-blocking, so nothing of another library's default stream orders them), the firmware module
+ * and its kernels, and a ring of events that fences are made of.
+ */
+#ifndef SLUICE_BACKEND_CUDA_H
+#define SLUICE_BACKEND_CUDA_H
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_driver.h"
+#include "quant/quant.h"
+
+#define CUDA_N_EVENTS 1024 /* fences alive at once before the oldest is waited for and reused */
+#define CUDA_N_IDS 4       /* get_rows' pinned bounce slots */
+
+struct cuda_event {
+	CUevent ev;    /* created on first use */
+	uint64_t seq;  /* the fence it marks now; 0 = never used */
+	int q;
+};
+
+struct cuda_ids_slot {
+	int32_t *host;   /* pinned (cuMemAllocHost) */
+	CUdeviceptr dev;
+	size_t cap;      /* bytes of each */
+	sl_fence last;   /* the get_rows that last used the slot is done when this is */
+};
+
+struct cuda {
+	const struct sl_cuda *cu;
+	int ordinal;
+	CUdevice dev;
+	CUcontext ctx;
+	int cc_major, cc_minor;
+	char dev_name[96];
+	CUstream s[SL_Q_COUNT];
+	CUmodule mod;
+	/* Kernels; a NULL mmv/get_rows entry means the firmware has no kernel for that type. */
+	CUfunction conv[SL_TYPE_COUNT]; /* by vec_dot_type */
+	CUfunction mmv[SL_TYPE_COUNT], get_rows[SL_TYPE_COUNT];
+	CUfunction rmsnorm, rope, attention, silu_mul, add;
+	/* Fences. */
+	struct cuda_event events[CUDA_N_EVENTS];
+	uint64_t last_fence;
+	/* Converted activations of a matmul (device), grown as needed. */
+	CUdeviceptr xq;
+	size_t xq_cap;
+	struct cuda_ids_slot ids[CUDA_N_IDS];
+	unsigned ids_next;
+};
+
+/* cuda_fw.c: the firmware module and its kernels. */
+int sl_cuda_fw_load(struct sl_backend *b, struct sl_err *err);
+void sl_cuda_fw_unload(struct sl_backend *b);
+/* The firmware's name for a weight type ("q4_K"), NULL for a type it has no kernels for. */
+const char *sl_cuda_fw_type(uint32_t type);
+
+#endif
