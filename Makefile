@@ -28,6 +28,9 @@ SOVER    := 0
 
 PKG_CFLAGS := $(shell pkg-config --cflags liburing libdrm libpcre2-8 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs liburing libdrm libpcre2-8 2>/dev/null)
+# The CLI alone (sluice serve: HTTP and JSON); libsluice does not link them.
+CLI_PKG_CFLAGS := $(shell pkg-config --cflags libmicrohttpd jansson 2>/dev/null)
+CLI_PKG_LIBS   := $(shell pkg-config --libs libmicrohttpd jansson 2>/dev/null)
 
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
@@ -86,8 +89,9 @@ $(LIB_SO): $(LIB_OBJS) runtime/libsluice.map
 	ln -sf libsluice.so.$(VERSION) $(BUILD)/libsluice.so.$(SOVER)
 	ln -sf libsluice.so.$(VERSION) $(BUILD)/libsluice.so
 
+$(CLI_OBJS): CFLAGS_ALL += $(CLI_PKG_CFLAGS)
 $(CLI): $(CLI_OBJS) $(LIB_A)
-	$(CC) -o $@ $(CLI_OBJS) $(LIB_A) $(LDLIBS_ALL)
+	$(CC) -o $@ $(CLI_OBJS) $(LIB_A) $(CLI_PKG_LIBS) $(LDLIBS_ALL)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TEST_HELPER_OBJS) $(LIB_A)
 	$(CC) -o $@ $< $(TEST_HELPER_OBJS) $(LIB_A) $(LDLIBS_ALL)

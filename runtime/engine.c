@@ -17,7 +17,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#define DEFAULT_N_BATCH 64
+#define DEFAULT_N_BATCH SL_N_BATCH
 
 /* The Makefile's VERSION, the only place the version is written. */
 #ifndef SLUICE_VERSION
@@ -137,6 +137,17 @@ static int ctx_enter(struct sluice_ctx *c, const char *fn)
 static void ctx_leave(struct sluice_ctx *c)
 {
 	atomic_store_explicit(&c->busy, 0, memory_order_release);
+}
+
+/* For the context calls outside this file (batch.c). */
+int sl_ctx_enter(struct sluice_ctx *c, const char *fn)
+{
+	return ctx_enter(c, fn);
+}
+
+void sl_ctx_leave(struct sluice_ctx *c)
+{
+	ctx_leave(c);
 }
 
 static double mib(uint64_t b)
@@ -453,10 +464,12 @@ static void ctx_release(struct sluice_ctx *c)
 		be->ops->free(be, c->v_cache[l], c->kv_bytes);
 	free(c->k_cache);
 	free(c->v_cache);
-	float **bufs[7] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev };
-	for (int i = 0; i < 7; i++)
-		be->ops->free(be, *bufs[i], c->act_bytes[i]);
+	float **bufs[9] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp };
+	for (int i = 0; i < 9; i++)
+		if (*bufs[i])
+			be->ops->free(be, *bufs[i], c->act_bytes[i]);
 	free(c->logits);
+	free(c->seq_len);
 }
 
 SLUICE_API void sluice_ctx_free(struct sluice_ctx *c)
@@ -508,34 +521,47 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 		copy_err(errbuf, err_len, &err);
 		return rc;
 	}
+	if (p && p->n_seq_max > SLUICE_MAX_SEQ) {
+		rc = sl_errf(&err, EINVAL, "sluice_ctx_params: n_seq_max %u out of range (0 = 1, at most %d)",
+			     p->n_seq_max, SLUICE_MAX_SEQ);
+		copy_err(errbuf, err_len, &err);
+		return rc;
+	}
 	const struct sl_hparams *hp = &m->hp;
 	struct sl_backend *be = m->be;
 	const uint32_t n_ctx = p && p->n_ctx ? p->n_ctx : SL_MIN(hp->n_ctx_train, 4096u);
+	const uint32_t n_seq = p && p->n_seq_max ? p->n_seq_max : 1;
 	const size_t B = DEFAULT_N_BATCH;
-	const uint64_t sizes[7] = {
+	/* Several sequences: K and V of a chunk go through k_tmp/v_tmp, and the classifier runs on up
+	 * to one last row per sequence at once. */
+	const uint64_t kv_rows = n_seq > 1 ? B * (uint64_t)hp->n_head_kv * hp->head_dim : 0;
+	const uint64_t sizes[9] = {
 		B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_ff, B * hp->n_ff,
-		hp->n_vocab,
+		(uint64_t)SL_MIN((size_t)n_seq, B) * hp->n_vocab, kv_rows, kv_rows,
 	};
 
 	/* The KV cache is sized by n_ctx alone, outside the weights' --vram budget: refuse up front what
 	 * the machine cannot hold rather than letting it fail (or swap) halfway through a sequence. */
 	const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
 	uint64_t kv_layer = 0, kv_total = 0, act = 0, need = 0;
-	bool ovf = ctx_bytes(hp, n_ctx, &kv_layer, &kv_total, &act) || sl_add_overflow_u64(kv_total, act, &need) ||
-		   kv_layer > SIZE_MAX;
+	bool ovf = ctx_bytes(hp, (uint64_t)n_ctx * n_seq, &kv_layer, &kv_total, &act);
+	/* Several sequences add the K/V staging rows, a classifier row per sequence (up to a chunk's
+	 * height) and each sequence's host logits. */
+	act += (2 * kv_rows + ((uint64_t)SL_MIN((size_t)n_seq, B) - 1 + (n_seq - 1)) * hp->n_vocab) * sizeof(float);
+	ovf = ovf || sl_add_overflow_u64(kv_total, act, &need) || kv_layer > SIZE_MAX;
 	/* A device with memory of its own holds them there; otherwise they are host memory. */
 	uint64_t avail = 0, dev_total = 0;
 	const bool on_device = be->ops->mem_info && !be->ops->mem_info(be, &avail, &dev_total);
 	if (!on_device)
 		avail = mem_available();
 	if (ovf || (avail && need > avail)) {
-		uint64_t per_tok = 2ull * hp->n_layer * kv_dim * sizeof(float);
+		uint64_t per_tok = 2ull * hp->n_layer * kv_dim * sizeof(float) * n_seq;
 		uint64_t fit = avail > act ? (avail - act) / per_tok : 0;
 		rc = sl_errf(&err, ENOMEM,
-			     "a context of %u tokens needs %.1f GiB of memory (KV cache %.1f GiB, %llu bytes per token, "
-			     "+ %.1f MiB of activations) but only %.1f GiB is available (%s): use a smaller "
+			     "a context of %u tokens x %u sequences needs %.1f GiB of memory (KV cache %.1f GiB, %llu bytes "
+			     "per token, + %.1f MiB of activations) but only %.1f GiB is available (%s): use a smaller "
 			     "context (at most about %llu tokens here)",
-			     n_ctx, ovf ? INFINITY : need / 1073741824.0, ovf ? INFINITY : kv_total / 1073741824.0,
+			     n_ctx, n_seq, ovf ? INFINITY : need / 1073741824.0, ovf ? INFINITY : kv_total / 1073741824.0,
 			     (unsigned long long)per_tok, act / 1048576.0, avail / 1073741824.0,
 			     on_device ? "free device memory" : "MemAvailable",
 			     (unsigned long long)SL_MIN(fit, (uint64_t)UINT32_MAX));
@@ -553,6 +579,7 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	}
 	c->m = m;
 	c->n_ctx = n_ctx;
+	c->n_seq = n_seq;
 	c->n_batch = DEFAULT_N_BATCH;
 	c->kv_bytes = (size_t)kv_layer;
 	atomic_init(&c->busy, 0);
@@ -568,8 +595,9 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	m->n_ctxs++;
 	c->k_cache = calloc(hp->n_layer, sizeof(float *));
 	c->v_cache = calloc(hp->n_layer, sizeof(float *));
-	c->logits = malloc((size_t)hp->n_vocab * sizeof(float));
-	if (!c->k_cache || !c->v_cache || !c->logits) {
+	c->logits = malloc((size_t)hp->n_vocab * n_seq * sizeof(float));
+	c->seq_len = calloc(n_seq, sizeof(uint32_t));
+	if (!c->k_cache || !c->v_cache || !c->logits || !c->seq_len) {
 		rc = sl_errf(&err, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -581,8 +609,10 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 			goto fail;
 		}
 	}
-	float **bufs[7] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev };
-	for (int i = 0; i < 7; i++) {
+	float **bufs[9] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp };
+	for (int i = 0; i < 9; i++) {
+		if (!sizes[i])
+			continue;
 		c->act_bytes[i] = sizes[i] * sizeof(float);
 		if ((rc = be->ops->alloc(be, c->act_bytes[i], (void **)bufs[i]))) {
 			c->act_bytes[i] = 0;
@@ -616,7 +646,7 @@ SLUICE_API void sluice_ctx_reset(struct sluice_ctx *c)
 {
 	if (!c || ctx_enter(c, "sluice_ctx_reset"))
 		return;
-	c->pos = 0;
+	memset(c->seq_len, 0, c->n_seq * sizeof(*c->seq_len));
 	ctx_leave(c);
 }
 
@@ -625,19 +655,21 @@ static int decode_locked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 	struct sl_weights_stats before, after;
 	sl_weights_get_stats(c->m->weights, &before);
 	uint64_t t0 = sl_now_ns();
-	const uint32_t pos0 = c->pos;
+	uint32_t *pos = &c->seq_len[0]; /* sluice_decode runs sequence 0 */
+	const uint32_t pos0 = *pos;
 	SL_TRACE_THREAD("model");
 	for (size_t done = 0; done < n;) {
 		int k = (int)SL_MIN((size_t)c->n_batch, n - done);
 		c->err.msg[0] = 0;
-		SL_TRACE_B("token", n > 1 ? "prompt batch" : "token", "tokens,pos", k, c->pos, 0, 0);
-		int rc = sl_llama_forward(c, tokens + done, k);
+		SL_TRACE_B("token", n > 1 ? "prompt batch" : "token", "tokens,pos", k, *pos, 0, 0);
+		struct sl_seg seg = { 0, *pos, 0, k, c->logits };
+		int rc = sl_llama_forward(c, tokens + done, k, &seg, 1);
 		SL_TRACE_E();
 		if (rc) {
-			c->pos = pos0; /* all or nothing: the call's tokens are not in the sequence */
+			*pos = pos0; /* all or nothing: the call's tokens are not in the sequence */
 			return ensure_msg(&c->err, rc, "decode");
 		}
-		c->pos += (uint32_t)k;
+		*pos += (uint32_t)k;
 		done += (size_t)k;
 	}
 	/* Compute time is the token time the model did not spend waiting for weights. */
@@ -661,8 +693,9 @@ static int decode_checked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 		return sl_errf(&c->err, EINVAL, "sluice_decode: tokens is NULL");
 	if (n == 0)
 		return sl_errf(&c->err, EINVAL, "no tokens to decode");
-	if (n > c->n_ctx - c->pos)
-		return sl_errf(&c->err, ENOSPC, "context full: %u + %zu tokens exceed n_ctx %u", c->pos, n, c->n_ctx);
+	if (n > c->n_ctx - c->seq_len[0])
+		return sl_errf(&c->err, ENOSPC, "context full: %u + %zu tokens exceed n_ctx %u", c->seq_len[0], n,
+			       c->n_ctx);
 	for (size_t i = 0; i < n; i++)
 		if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab)
 			return sl_errf(&c->err, EINVAL, "token %d out of range (vocabulary has %u)", tokens[i],

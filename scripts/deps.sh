@@ -9,12 +9,13 @@ PKGS=(
     build-essential clang pkg-config make git python3 python3-pip
     liburing-dev libdrm-dev             # io_uring engine, DRM topology
     libpcre2-dev                        # BPE pre-tokenizer regexes (Unicode properties)
+    libmicrohttpd-dev libjansson-dev    # sluice serve (HTTP, JSON): the CLI only
     fio                                 # I/O baseline for benchmarks
     tmux                                # drives `sluice chat` in a real terminal (tests/cli/test_chat_tmux.sh)
     qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod dwarves
                                         # kernel module + VM tests
 )
-PIP_PKGS=(gguf numpy tokenizers jinja2 matplotlib perfetto protobuf) # independent references for tests (GGUF, quants, BPE, chat templates, Perfetto's trace protos); the profile plot
+PIP_PKGS=(gguf numpy tokenizers jinja2 matplotlib perfetto protobuf openai) # independent references for tests (GGUF, quants, BPE, chat templates, Perfetto's trace protos, the OpenAI client); the profile plot
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -34,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=$(command -v python3 || true)
-if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers, jinja2, matplotlib, perfetto.protos.perfetto.trace.perfetto_trace_pb2' 2>/dev/null; then
+if [ -n "$PY" ] && ! "$PY" -c 'import gguf, numpy, tokenizers, jinja2, matplotlib, openai, perfetto.protos.perfetto.trace.perfetto_trace_pb2' 2>/dev/null; then
     echo "scripts/deps.sh: pip-installing ${PIP_PKGS[*]}" >&2
     "$PY" -m pip install -q "${PIP_PKGS[@]}" >&2 ||
         "$PY" -m pip install -q --break-system-packages "${PIP_PKGS[@]}" >&2

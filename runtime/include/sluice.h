@@ -82,6 +82,8 @@ struct sluice_ctx;
 /* Limits of struct sluice_model_params (beyond them sluice_model_load returns -EINVAL). */
 #define SLUICE_MAX_THREADS 1024
 #define SLUICE_MAX_LOOKAHEAD 64
+/* Limit of struct sluice_ctx_params.n_seq_max. */
+#define SLUICE_MAX_SEQ 256
 
 /* The library's version, "MAJOR.MINOR.PATCH" (pkg-config --modversion sluice gives the same). */
 SLUICE_API const char *sluice_version(void);
@@ -179,8 +181,10 @@ SLUICE_API int sluice_token_to_piece(const struct sluice_model *model, int32_t t
 /* ---- a context: KV cache and the position in the sequence ---- */
 
 struct sluice_ctx_params {
-	uint32_t n_ctx;          /* 0 = min(model's training context, 4096) */
+	uint32_t n_ctx;          /* tokens per sequence; 0 = min(model's training context, 4096) */
 	uint32_t flags;          /* reserved, must be 0 */
+	uint32_t n_seq_max;      /* sequences the context holds (ids 0 .. n_seq_max-1), each with its own
+				  * KV cache of n_ctx tokens; 0 = 1, at most SLUICE_MAX_SEQ */
 };
 SLUICE_API void sluice_ctx_params_init(struct sluice_ctx_params *p);
 /*
@@ -206,8 +210,51 @@ SLUICE_API const char *sluice_ctx_error(const struct sluice_ctx *ctx);
  */
 SLUICE_API int sluice_decode(struct sluice_ctx *ctx, const int32_t *tokens, size_t n, const float **logits);
 
-/* Forget the sequence (position back to 0). */
+/* Forget every sequence (positions back to 0). */
 SLUICE_API void sluice_ctx_reset(struct sluice_ctx *ctx);
+
+/* ---- batched decoding: several sequences in one forward pass ---- */
+
+/*
+ * A context made with n_seq_max > 1 holds that many sequences, each with its own KV cache and
+ * position; sluice_decode works on sequence 0.  sluice_decode_batch runs tokens of several
+ * sequences in one forward pass: each weight is read and multiplied once for all of them (with
+ * streamed weights a step of 16 sequences costs little more than a step of one).  Each sequence's
+ * results are exactly those of running its tokens alone.
+ */
+struct sluice_batch_token {
+	int32_t seq_id;          /* 0 .. n_seq_max-1 */
+	int32_t token;
+	uint32_t pos;            /* its position in the sequence (see below) */
+	uint32_t reserved;       /* must be 0 */
+};
+
+/*
+ * Run n entries.  The entries of one sequence are consecutive in the array with consecutive
+ * positions, the first at the sequence's current length (sluice_seq_len): a batch appends to each
+ * of its sequences (a prompt as several entries, a generated token as one).  On success each
+ * sequence of the batch has advanced by its entries, and sluice_seq_logits gives the logits of its
+ * last one.  -EINVAL for NULL entries, n == 0, a seq_id or token out of range, a sequence's entries
+ * split or out of position order, reserved not 0; -ENOSPC when a sequence would pass n_ctx; -EBUSY
+ * and -ERANGE as sluice_decode.  All or nothing: on failure no sequence changes.
+ */
+SLUICE_API int sluice_decode_batch(struct sluice_ctx *ctx, const struct sluice_batch_token *entries, size_t n);
+
+/*
+ * The n_vocab logits of sequence seq_id's last token decoded (by sluice_decode_batch, or
+ * sluice_decode for sequence 0), valid until the next decode call or sluice_ctx_free.
+ * -EINVAL (NULL, seq_id out of range), -ENOENT (the sequence is empty).
+ */
+SLUICE_API int sluice_seq_logits(struct sluice_ctx *ctx, int32_t seq_id, const float **logits);
+
+/* Tokens in sequence seq_id (its next position).  -EINVAL for NULL or seq_id out of range. */
+SLUICE_API int sluice_seq_len(struct sluice_ctx *ctx, int32_t seq_id, uint32_t *len);
+
+/*
+ * Forget sequence seq_id (its length back to 0; the id is free for a new sequence).  Other
+ * sequences are untouched.  -EINVAL for NULL or seq_id out of range, -EBUSY.
+ */
+SLUICE_API int sluice_seq_remove(struct sluice_ctx *ctx, int32_t seq_id);
 
 /* ---- sampling ---- */
 

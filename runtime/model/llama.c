@@ -315,15 +315,23 @@ static void bias(struct fwd *f, float *y, const struct sl_tensor_ref *b, int n)
 	rel(f, b);
 }
 
-int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
+int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs)
 {
 	struct sluice_model *m = c->m;
 	const struct sl_hparams *hp = &m->hp;
 	struct sl_backend *be = m->be;
 	struct fwd f = { c, m, be, 0, 0, -1 };
 	const int E = (int)hp->n_embd, KV = (int)(hp->n_head_kv * hp->head_dim), F = (int)hp->n_ff;
-	const int pos0 = (int)c->pos;
 	const float scale = 1.0f / sqrtf((float)hp->head_dim);
+	if (n <= 0 || n > SL_N_BATCH || n_segs <= 0 || n_segs > n)
+		return sl_errf(&c->err, EINVAL, "forward: bad chunk (%d tokens in %d segments)", n, n_segs);
+	/* One sequence writes K and V straight into its cache; several go through k_tmp and v_tmp,
+	 * and each segment's rows are copied into its own sequence's cache (get_rows of f32 rows is
+	 * the backend's device-to-device row copy). */
+	const bool direct = n_segs == 1;
+	int32_t rows[SL_N_BATCH];
+	for (int i = 0; i < n; i++)
+		rows[i] = i;
 
 	const void *emb = acq(&f, &m->tok_embd);
 	if (!emb)
@@ -337,37 +345,53 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 
 	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
 		const struct sl_layer *L = &m->layers[l];
-		float *kc = c->k_cache[l], *vc = c->v_cache[l];
-		float *k_new = kc + (size_t)pos0 * KV, *v_new = vc + (size_t)pos0 * KV;
+		float *k_new = c->k_tmp, *v_new = c->v_tmp;
+		if (direct) {
+			k_new = sl_kv_seq(c, c->k_cache[l], segs[0].seq) + (size_t)segs[0].pos0 * KV;
+			v_new = sl_kv_seq(c, c->v_cache[l], segs[0].seq) + (size_t)segs[0].pos0 * KV;
+		}
 		f.cursor = m->layer_start[l];
 		f.layer = (int)l;
 
 		norm(&f, c->xb, c->x, &L->attn_norm, n);
 		mm(&f, c->q, &L->wq, c->xb, n);
-		mm(&f, k_new, &L->wk, c->xb, n); /* straight into the KV cache */
+		mm(&f, k_new, &L->wk, c->xb, n);
 		mm(&f, v_new, &L->wv, c->xb, n);
 		bias(&f, c->q, &L->bq, n);
 		bias(&f, k_new, &L->bk, n);
 		bias(&f, v_new, &L->bv, n);
 		if (f.rc)
 			break;
-		SL_TRACE_B("compute", "rope", "layer,heads,head_dim,tokens", l, hp->n_head + hp->n_head_kv, hp->head_dim, n);
-		if (ff) {
-			op(&f, be->ops->rope_ff(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-						hp->rope_freq_base, hp->rope_neox, ff), "rope");
-			op(&f, be->ops->rope_ff(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0,
-						n, hp->rope_freq_base, hp->rope_neox, ff), "rope");
-		} else {
-			op(&f, be->ops->rope(be, c->q, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-					     hp->rope_freq_base, hp->rope_neox), "rope");
-			op(&f, be->ops->rope(be, k_new, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0, n,
-					     hp->rope_freq_base, hp->rope_neox), "rope");
+		for (int s = 0; s < n_segs; s++) {
+			const struct sl_seg *g = &segs[s];
+			float *kc = sl_kv_seq(c, c->k_cache[l], g->seq), *vc = sl_kv_seq(c, c->v_cache[l], g->seq);
+			float *qs = c->q + (size_t)g->row0 * E, *ks = k_new + (size_t)g->row0 * KV;
+			const int pos0 = (int)g->pos0;
+			SL_TRACE_B("compute", "rope", "layer,heads,head_dim,tokens", l, hp->n_head + hp->n_head_kv,
+				   hp->head_dim, g->n);
+			if (ff) {
+				op(&f, be->ops->rope_ff(be, qs, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0,
+							g->n, hp->rope_freq_base, hp->rope_neox, ff), "rope");
+				op(&f, be->ops->rope_ff(be, ks, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot,
+							pos0, g->n, hp->rope_freq_base, hp->rope_neox, ff), "rope");
+			} else {
+				op(&f, be->ops->rope(be, qs, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, pos0,
+						     g->n, hp->rope_freq_base, hp->rope_neox), "rope");
+				op(&f, be->ops->rope(be, ks, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, pos0,
+						     g->n, hp->rope_freq_base, hp->rope_neox), "rope");
+			}
+			SL_TRACE_E();
+			if (!direct) {
+				op(&f, be->ops->get_rows(be, kc + (size_t)pos0 * KV, c->k_tmp, SL_TYPE_F32, KV,
+							 rows + g->row0, g->n), "kv copy");
+				op(&f, be->ops->get_rows(be, vc + (size_t)pos0 * KV, c->v_tmp, SL_TYPE_F32, KV,
+							 rows + g->row0, g->n), "kv copy");
+			}
+			SL_TRACE_B("compute", "attention", "layer,heads,kv_len,tokens", l, hp->n_head, pos0 + g->n, g->n);
+			op(&f, be->ops->attention(be, c->xb2 + (size_t)g->row0 * E, qs, kc, vc, (int)hp->n_head,
+						  (int)hp->n_head_kv, (int)hp->head_dim, pos0, g->n, scale), "attention");
+			SL_TRACE_E();
 		}
-		SL_TRACE_E();
-		SL_TRACE_B("compute", "attention", "layer,heads,kv_len,tokens", l, hp->n_head, pos0 + n, n);
-		op(&f, be->ops->attention(be, c->xb2, c->q, kc, vc, (int)hp->n_head, (int)hp->n_head_kv,
-					  (int)hp->head_dim, pos0, n, scale), "attention");
-		SL_TRACE_E();
 		mm(&f, c->xb, &L->wo, c->xb2, n);
 		SL_TRACE_B("compute", "add", "layer,cols,tokens", l, E, n, 0);
 		op(&f, be->ops->add(be, c->x, c->xb, (int64_t)n * E, (int64_t)n * E), "add");
@@ -389,12 +413,26 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	if (f.rc)
 		return f.rc;
 
-	/* Only the last token's logits are needed. */
-	float *last = c->x + (size_t)(n - 1) * E;
+	/* Only the last token of each segment that asks for logits needs them: its rows are gathered
+	 * (one matmul of the classifier for all of them), then downloaded to each segment's buffer. */
+	int32_t last[SL_N_BATCH];
+	int nl = 0;
+	for (int s = 0; s < n_segs; s++)
+		if (segs[s].logits)
+			last[nl++] = segs[s].row0 + segs[s].n - 1;
 	f.layer = -1;
-	norm(&f, c->xb, last, &m->output_norm, 1);
-	mm(&f, c->logits_dev, &m->output, c->xb, 1);
-	op(&f, be->ops->download(be, c->logits, c->logits_dev, (size_t)hp->n_vocab * sizeof(float)), "download");
+	if (nl == 1) {
+		norm(&f, c->xb, c->x + (size_t)last[0] * E, &m->output_norm, 1);
+	} else if (nl > 1) {
+		op(&f, be->ops->get_rows(be, c->xb2, c->x, SL_TYPE_F32, E, last, nl), "gather");
+		norm(&f, c->xb, c->xb2, &m->output_norm, nl);
+	}
+	if (nl > 0)
+		mm(&f, c->logits_dev, &m->output, c->xb, nl);
+	for (int s = 0, i = 0; s < n_segs && !f.rc; s++)
+		if (segs[s].logits)
+			op(&f, be->ops->download(be, segs[s].logits, c->logits_dev + (size_t)(i++) * hp->n_vocab,
+						 (size_t)hp->n_vocab * sizeof(float)), "download");
 	/* The sampler reads the logits on the host: everything queued must have run. */
 	SL_TRACE_B("compute", "sync", "", 0, 0, 0, 0);
 	op(&f, be->ops->sync(be), "sync");
@@ -402,11 +440,14 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n)
 	if (f.rc)
 		return f.rc;
 	/* NaN or Inf here would sample as token 0 forever: say so instead (n_vocab floats, cheap). */
-	for (uint32_t i = 0; i < hp->n_vocab; i++)
-		if (!isfinite(c->logits[i]))
-			return sl_errf(&c->err, ERANGE,
-				       "non-finite logits at position %d (logit %u is %g): the model's weights or "
-				       "activations overflow",
-				       pos0 + n - 1, i, (double)c->logits[i]);
+	for (int s = 0; s < n_segs; s++) {
+		const float *lg = segs[s].logits;
+		for (uint32_t i = 0; lg && i < hp->n_vocab; i++)
+			if (!isfinite(lg[i]))
+				return sl_errf(&c->err, ERANGE,
+					       "non-finite logits at position %u (logit %u is %g): the model's weights or "
+					       "activations overflow",
+					       segs[s].pos0 + (uint32_t)segs[s].n - 1, i, (double)lg[i]);
+	}
 	return 0;
 }

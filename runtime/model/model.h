@@ -65,25 +65,51 @@ struct sluice_model {
 	bool freed;
 };
 
+/* Rows of one forward chunk at most (the activation buffers' height). */
+#define SL_N_BATCH 64
+
 struct sluice_ctx {
 	struct sluice_model *m;
-	uint32_t n_ctx;
-	uint32_t pos;
-	uint32_t n_batch;       /* tokens per forward chunk */
+	uint32_t n_ctx;         /* tokens per sequence */
+	uint32_t n_seq;         /* sequences the context holds (sluice_decode uses sequence 0) */
+	uint32_t *seq_len;      /* [n_seq]: tokens in each sequence's KV cache (its next position) */
+	uint32_t n_batch;       /* tokens per forward chunk, <= SL_N_BATCH */
 	/* device memory */
-	float **k_cache, **v_cache; /* per layer [n_ctx][n_head_kv*head_dim] */
-	size_t kv_bytes;        /* per layer per k or v */
-	float *x, *xb, *xb2, *q, *hb, *hb2, *logits_dev;
-	size_t act_bytes[7];
-	float *logits;          /* host copy, n_vocab */
+	float **k_cache, **v_cache; /* per layer [n_seq][n_ctx][n_head_kv*head_dim] */
+	size_t kv_bytes;        /* per layer per k or v (all sequences) */
+	/* k_tmp, v_tmp: a chunk of several sequences computes K and V here, then each sequence's rows
+	 * are copied into its own cache (a chunk of one sequence writes its cache directly) */
+	float *x, *xb, *xb2, *q, *hb, *hb2, *logits_dev, *k_tmp, *v_tmp;
+	size_t act_bytes[9];
+	float *logits;          /* host copy, [n_seq][n_vocab]: each sequence's last decoded token */
 	struct sluice_stats st;
 	struct sl_err err;
 	atomic_int busy;        /* a call on this context is running (one context, one thread at a time) */
 };
 
+/* The context's busy flag (engine.c): -EBUSY when another thread is inside a call on c. */
+int sl_ctx_enter(struct sluice_ctx *c, const char *fn);
+void sl_ctx_leave(struct sluice_ctx *c);
+
 /* Read hyperparameters and register tensors (llama-family). */
 int sl_llama_load(struct sluice_model *m, struct sl_err *err);
-/* Run n tokens at ctx->pos; logits of the last token land in ctx->logits. */
-int sl_llama_forward(struct sluice_ctx *ctx, const int32_t *tokens, int n);
+/*
+ * One forward chunk holds n tokens (n <= SL_N_BATCH) of one or more sequences: segment i is rows
+ * [row0, row0 + n) of the chunk, tokens of sequence seq at positions pos0.. (its cache holds
+ * [0, pos0) already).  Matmuls run over all n rows at once (each weight is acquired and multiplied
+ * once per chunk); rope and attention run per segment on its sequence's KV cache.  A segment with
+ * logits != NULL gets its last row's n_vocab logits there (host memory).
+ */
+struct sl_seg {
+	uint32_t seq, pos0;
+	int row0, n;
+	float *logits;
+};
+int sl_llama_forward(struct sluice_ctx *ctx, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs);
+/* Sequence s's K (or V) cache of layer l. */
+static inline float *sl_kv_seq(const struct sluice_ctx *c, float *layer_cache, uint32_t s)
+{
+	return layer_cache + (size_t)s * c->n_ctx * c->m->hp.n_head_kv * c->m->hp.head_dim;
+}
 
 #endif

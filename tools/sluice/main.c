@@ -22,6 +22,7 @@ static int usage(FILE *out)
 		"  run        generate text from a GGUF model (--chat: one turn of a conversation)\n"
 		"  chat       a conversation in the terminal, with the model's chat template\n"
 		"  perplexity teacher-forced perplexity over a text; KL divergence from a saved reference\n"
+		"  serve      an OpenAI-compatible HTTP server (continuous batching)\n"
 		"  profile    where the time per token goes, and the bottleneck\n"
 		"  info       print a model's architecture, hyperparameters and tensors\n"
 		"  gen-model  write a synthetic model with random weights (any size)\n"
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 		{ "run", cmd_run, NULL },
 		{ "chat", cmd_chat, NULL },
 		{ "perplexity", cmd_perplexity, NULL },
+		{ "serve", cmd_serve, NULL },
 		{ "profile", cmd_profile, NULL },
 		{ "info", cmd_info, NULL },
 		{ "gen-model", cmd_gen_model, NULL },
