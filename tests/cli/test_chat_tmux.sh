@@ -14,7 +14,7 @@ T() { tmux -L "$SOCK" "$@"; }
 cleanup() { T kill-server 2>/dev/null; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- screen:"; T capture-pane -p -t chat 2>/dev/null; exit 1; }
-screen() { T capture-pane -p -J -S -200 -t chat; }
+screen() { T capture-pane -p -J -S -5000 -t chat; } # deep history: a fast reply can scroll far
 # wait until the screen matches a regex (grep -E), or fail after ~60 s of polling
 wait_for() {
     local what=$1 i
