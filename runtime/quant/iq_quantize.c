@@ -53,7 +53,7 @@ static void iq4_impl(int sbs, const float *x, uint16_t *dh, uint8_t *q4, uint16_
 	enum { BS = 32, NTRY = 7 };
 	const int8_t *values = sl_kvalues_iq4nl;
 	uint8_t L[QK_K];
-	float weight[BS], scales[QK_K / BS];
+	float weight[BS], scales[QK_K / BS] = { 0 }; /* every used entry is set below; gcc -O1 cannot tell */
 	memset(L, 0, sizeof L);
 	memset(q4, 0, (size_t)sbs / 2);
 	*dh = sl_fp32_to_fp16(0.f);
