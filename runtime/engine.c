@@ -393,6 +393,7 @@ SLUICE_API int sluice_model_get_info(const struct sluice_model *m, struct sluice
 	memset(o, 0, sizeof(*o));
 	snprintf(o->arch, sizeof(o->arch), "%s", m->arch);
 	snprintf(o->name, sizeof(o->name), "%s", m->name);
+	snprintf(o->backend, sizeof(o->backend), "%s", m->be->ops->name);
 	o->n_vocab = m->hp.n_vocab;
 	o->n_embd = m->hp.n_embd;
 	o->n_layer = m->hp.n_layer;

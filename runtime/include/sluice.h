@@ -158,6 +158,7 @@ struct sluice_model_info {
 	uint64_t weight_bytes;   /* bytes of tensor data in the file */
 	int32_t bos;             /* -1 if none */
 	int32_t eos;             /* -1 if none */
+	char backend[32];        /* the compute backend in use: "cpu", "cuda", ... (what "auto" chose) */
 };
 SLUICE_API int sluice_model_get_info(const struct sluice_model *model, struct sluice_model_info *out);
 

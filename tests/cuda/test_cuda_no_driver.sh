@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Without libcuda.so.1: --backend cuda says "no CUDA driver" and exits 1; --backend auto (the default)
-# runs on the CPU with the CPU's tokens and says nothing unless asked (-v).
+# runs on the CPU with the CPU's tokens and says nothing unless asked (-v); --stats names the backend.
 set -uo pipefail
 M=$SLUICE_MODELS/stories260K.gguf
 fail=0
@@ -26,6 +26,11 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; then
     else
         echo "ok (auto without a driver): CPU tokens, nothing said"
     fi
+    # --stats names the backend auto chose; with the stand-in driver on the path it is cuda
+    st=$("$SLUICE_BIN" "${RUN[@]}" --stats 2>&1 >/dev/null)
+    grep -q "| backend cpu$" <<<"$(grep 'cache hits' <<<"$st")" || { echo "FAIL: --stats does not say backend cpu: $st"; fail=1; }
+    st=$(LD_LIBRARY_PATH=$SLUICE_BUILD/fakecuda "$SLUICE_BIN" "${RUN[@]}" --stats 2>&1 >/dev/null)
+    grep -q "| backend cuda$" <<<"$(grep 'cache hits' <<<"$st")" || { echo "FAIL: --stats with a driver does not say backend cuda: $st"; fail=1; }
     v=$("$SLUICE_BIN" "${RUN[@]}" -v 2>&1 >/dev/null)
     grep -q "backend auto: no CUDA driver.*running on the CPU" <<<"$v" ||
         { echo "FAIL: -v does not say why auto ran on the CPU: $v"; fail=1; }

@@ -427,13 +427,13 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr,
 			"sluice: weights read %.1f MiB (load + prompt + decode; %.2f MiB/token) | cache hits %llu misses %llu (%.1f%% hit) | "
 			"io wait %.3f s | io busy %.3f s | compute %.3f s | host cache peak %.1f MiB | device peak %.1f MiB"
-			" | pressure events %llu | prefetch used %llu wasted %llu\n",
+			" | pressure events %llu | prefetch used %llu wasted %llu | backend %s\n",
 			st.bytes_read / 1048576.0, generated ? st.bytes_read / 1048576.0 / (double)(generated + n_prompt) : 0.0,
 			(unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
 			st.cache_hits + st.cache_misses ? 100.0 * st.cache_hits / (double)(st.cache_hits + st.cache_misses) : 100.0,
 			secs(st.io_wait_ns), secs(st.io_busy_ns), secs(st.compute_ns), st.host_cache_peak / 1048576.0,
 			st.device_peak / 1048576.0, (unsigned long long)st.shrink_events,
-			(unsigned long long)st.prefetch_used, (unsigned long long)st.prefetch_wasted);
+			(unsigned long long)st.prefetch_used, (unsigned long long)st.prefetch_wasted, info.backend);
 		fprintf(stderr, "sluice: exact: bytes_read %llu prompt_tokens %llu gen_tokens %llu\n",
 			(unsigned long long)st.bytes_read, (unsigned long long)st.prompt_tokens,
 			(unsigned long long)st.gen_tokens);
