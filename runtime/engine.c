@@ -252,6 +252,12 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	else if (params->lookahead < 0 || params->lookahead > SLUICE_MAX_LOOKAHEAD)
 		rc = sl_errf(&err, EINVAL, "sluice_model_params: lookahead %d out of range (0 = default, 1 to %d)",
 			     params->lookahead, SLUICE_MAX_LOOKAHEAD);
+	else if (params->pregate < -1 || params->pregate > SLUICE_MAX_PREGATE)
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: pregate %d out of range (-1 = off, 0 = default, 1 to %d)",
+			     params->pregate, SLUICE_MAX_PREGATE);
+	else if (params->expert_policy && strcmp(params->expert_policy, "lfru") && strcmp(params->expert_policy, "lru"))
+		rc = sl_errf(&err, EINVAL, "sluice_model_params: expert_policy '%s' is not one of lfru, lru",
+			     params->expert_policy);
 	else if (params->n_threads < 0 || params->n_threads > SLUICE_MAX_THREADS)
 		rc = sl_errf(&err, EINVAL, "sluice_model_params: n_threads %d out of range (0 = all CPUs, 1 to %d)",
 			     params->n_threads, SLUICE_MAX_THREADS);
@@ -271,6 +277,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		copy_err(errbuf, err_len, &err);
 		return rc;
 	}
+	m->pregate = params->pregate;
 	if ((rc = sl_gguf_open(path, &m->gguf, &err)))
 		goto fail;
 
@@ -312,6 +319,8 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		.lookahead = params->lookahead,
 		.vram = params->vram_budget,
 		.io_fault = params->io_fault && *params->io_fault ? params->io_fault : NULL,
+		.expert_policy = params->expert_policy,
+		.trace_experts = params->trace_experts,
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;
@@ -753,5 +762,13 @@ SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *cc, struct sluice_s
 	o->shrink_events = ws.shrink_events;
 	o->prefetch_used = ws.prefetch_used;
 	o->prefetch_wasted = ws.prefetch_wasted;
+	o->experts_routed = ws.experts_routed;
+	o->expert_hits = ws.expert_hits;
+	o->expert_bytes_read = ws.expert_bytes_read;
+	o->expert_bytes_active = ws.expert_bytes_active;
+	o->pregate_guesses = ws.pregate_guesses;
+	o->pregate_correct = ws.pregate_correct;
+	o->pregate_routed = ws.pregate_routed;
+	o->moe_layer_passes = ws.moe_layer_passes;
 	return 0;
 }

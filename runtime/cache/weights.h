@@ -35,6 +35,8 @@ struct sl_weights_config {
 	int lookahead;           /* layers of streaming window (host and device); 0 = default (2) */
 	uint64_t vram;           /* device bytes for weights (resident + streamed); 0 = unlimited */
 	int experts_used;        /* MoE: routed experts per token per layer; 0 = dense */
+	const char *expert_policy; /* MoE: "lfru" (NULL: lfru) or "lru": which unneeded expert goes first */
+	const char *trace_experts; /* MoE: routing trace file (NULL: none); see sl_weights_routed */
 };
 
 struct sl_weights_stats {
@@ -49,6 +51,9 @@ struct sl_weights_stats {
 	uint64_t shrink_events;
 	uint64_t prefetch_used;    /* units a prefetch read that were then used */
 	uint64_t prefetch_wasted;  /* units a prefetch read that were evicted before their use */
+	/* MoE: as struct sluice_stats */
+	uint64_t experts_routed, expert_hits, expert_bytes_read, expert_bytes_active;
+	uint64_t pregate_guesses, pregate_correct, pregate_routed, moe_layer_passes;
 };
 
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,
@@ -72,6 +77,28 @@ void sl_weights_prefetch(struct sl_weights *w, const int *ids, int n);
 int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl_err *err);
 /* The kernels that read the unit are queued: record its last use. */
 int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err);
+
+/*
+ * Mixture of experts.  The model registers each expert slice with its (layer, expert) and, for each
+ * MoE layer of a forward chunk:
+ *   1. runs the router, then reports its choice: choice[n_tok][k] expert ids (token t of the chunk
+ *      is the run's token first_tok + t).  The store counts hits (the expert's units all in memory
+ *      now), bytes, pre-gating precision/recall against the last guess for this layer, feeds the
+ *      expert policy (frequency), and appends to the routing trace;
+ *   2. prefetches the chosen experts' units as one batch (sl_weights_prefetch, chosen experts
+ *      first), then acquires/releases them as it computes;
+ *   3. pre-gating: runs the next MoE layer's router on the current hidden state and reports its
+ *      guess (distinct experts, best first) with sl_weights_guessed, and lists their units in its
+ *      prefetch lists at that layer's place.
+ * Units not named by the current prefetch list are evicted by the policy: dense units by recency,
+ * expert units by cfg.expert_policy.
+ */
+int sl_weights_routed(struct sl_weights *w, int layer, const int32_t *choice, int n_tok, int k, uint64_t first_tok,
+		      struct sl_err *err);
+void sl_weights_guessed(struct sl_weights *w, int layer, const int32_t *experts, int n);
+/* The unit ids of expert `expert` of `layer`, in registration order, into ids[0..max); returns the count
+ * (0 when there is no such expert). */
+int sl_weights_expert_units(const struct sl_weights *w, int layer, int expert, int *ids, int max);
 
 void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *out);
 /* Lower the host-cache budget to at most `bytes` (memory-pressure response).  Safe from any thread:

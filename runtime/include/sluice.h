@@ -82,6 +82,7 @@ struct sluice_ctx;
 /* Limits of struct sluice_model_params (beyond them sluice_model_load returns -EINVAL). */
 #define SLUICE_MAX_THREADS 1024
 #define SLUICE_MAX_LOOKAHEAD 64
+#define SLUICE_MAX_PREGATE 256
 /* Limit of struct sluice_ctx_params.n_seq_max. */
 #define SLUICE_MAX_SEQ 256
 
@@ -119,6 +120,14 @@ struct sluice_model_params {
 	const char *io_fault;    /* fault injection for the I/O engine, for tests: a spec such as "eio@3";
 				  * NULL (default) or "" = none.  The sluice command takes it from
 				  * $SLUICE_IO_FAULT. */
+	/* Mixture-of-experts models (deepseek2): */
+	const char *expert_policy; /* which cached experts make room for others: "lfru" (default: frequency
+				    * with recency decay, a hot set that follows routing drift), "lru" */
+	int pregate;             /* experts of the next MoE layer guessed and prefetched per token by running
+				  * that layer's router on the current hidden state: 0 = default (experts used
+				  * per token), -1 = off, 1..SLUICE_MAX_PREGATE */
+	const char *trace_experts; /* write the routing trace (layer, token, experts) here; NULL = none.
+				    * The format: Documentation/moe.md; `sluice replay` reads it. */
 	uint32_t flags;          /* reserved, must be 0 */
 	uint32_t reserved;       /* must be 0 */
 };
@@ -304,6 +313,18 @@ struct sluice_stats {
 	uint64_t shrink_events;    /* memory-pressure events acted on */
 	uint64_t prefetch_used;    /* weight units read ahead and then used */
 	uint64_t prefetch_wasted;  /* weight units read ahead and evicted before their use */
+	/* Mixture-of-experts models (all 0 for a dense model).  An "expert" is one routed expert of one
+	 * layer: its gate, up and down slices. */
+	uint64_t experts_routed;   /* experts the routers chose (distinct per layer per forward chunk) */
+	uint64_t expert_hits;      /* ... of which were in memory (device or host cache) when chosen */
+	uint64_t expert_bytes_read;   /* bytes of expert slices read from storage */
+	uint64_t expert_bytes_active; /* bytes of the experts chosen: the least a run could have used */
+	uint64_t pregate_guesses;  /* experts guessed ahead by pre-gating */
+	uint64_t pregate_correct;  /* ... that the router then chose (precision = correct / guesses;
+				    * recall = correct / experts_routed of the layers guessed for) */
+	uint64_t pregate_routed;   /* experts_routed of the layers that had a guess (recall's denominator) */
+	uint64_t moe_layer_passes; /* MoE layers run (per forward chunk): experts read per layer =
+				    * expert misses / moe_layer_passes */
 };
 /* -EINVAL for NULL ctx or out, -EBUSY when another thread is using the context. */
 SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *ctx, struct sluice_stats *out);

@@ -55,6 +55,7 @@ struct sluice_model {
 	struct sl_storage storage;    /* the drive the model file is on (the trace names it) */
 	uint64_t load_ns;
 	uint64_t n_params;
+	int pregate;                  /* sluice_model_params.pregate, as given (0 = default, -1 = off) */
 	/* The weight store, the backend (its scratch, its allocator, its queue) and the I/O engine are
 	 * single-threaded: `lock` is held by everything that reaches them on behalf of a context
 	 * (sluice_decode, sluice_ctx_new, sluice_ctx_free, sluice_ctx_get_stats).  It also guards
