@@ -16,6 +16,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
 
 int sl_trace_on;
 
@@ -31,6 +35,51 @@ uint64_t sl_trace_t0;
 static bool have_file;
 static struct sl_atomic_file af;
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- the clock (trace_internal.h) ---- */
+
+static bool use_tsc;                /* chosen once, at the first session */
+static uint64_t ns0;                /* CLOCK_MONOTONIC at sl_trace_t0 */
+static double ns_per_tick = 1.0;    /* measured at stop (and on demand while a session runs) */
+
+static bool tsc_invariant(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
+	    __get_cpuid(0x80000007u, &a, &b, &c, &d))
+		return d & (1u << 8);
+#endif
+	return false;
+}
+
+uint64_t sl_trace_clock(void)
+{
+#if defined(__x86_64__)
+	if (use_tsc)
+		return __rdtsc();
+#endif
+	return sl_now_ns();
+}
+
+/* The rate of the clock over the session so far (1 for a clock that counts nanoseconds). */
+static void measure_rate(uint64_t t_now, uint64_t ns_now)
+{
+	if (!use_tsc)
+		ns_per_tick = 1.0;
+	else if (t_now > sl_trace_t0 && ns_now > ns0)
+		ns_per_tick = (double)(ns_now - ns0) / (double)(t_now - sl_trace_t0);
+}
+
+uint64_t sl_trace_rel_ns(uint64_t t)
+{
+	return t > sl_trace_t0 ? (uint64_t)((double)(t - sl_trace_t0) * ns_per_tick) : 0;
+}
+
+uint64_t sl_trace_span_ns(uint64_t a, uint64_t b)
+{
+	return b > a ? (uint64_t)((double)(b - a) * ns_per_tick) : 0;
+}
 
 static _Thread_local struct tbuf *tl_buf;
 static _Thread_local unsigned tl_gen;
@@ -114,7 +163,7 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 			t->depth++;
 	}
 	struct ev *e = &t->cur[t->cur_n];
-	e->ts = sl_now_ns();
+	e->ts = sl_trace_clock();
 	e->ph = ph;
 	e->cat = cat;
 	e->name = name;
@@ -170,7 +219,14 @@ SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
 	atomic_store(&lost, 0);
 	atomic_store(&nbufs, 0);
 	atomic_store(&next_chunk, 0);
-	sl_trace_t0 = sl_now_ns();
+	static bool clock_chosen;
+	if (!clock_chosen) {
+		use_tsc = tsc_invariant();
+		clock_chosen = true;
+	}
+	ns0 = sl_now_ns();
+	sl_trace_t0 = sl_trace_clock();
+	ns_per_tick = 1.0;
 	atomic_fetch_add_explicit(&gen, 1, memory_order_release);
 	__atomic_store_n(&sl_trace_on, 1, __ATOMIC_RELEASE);
 out:
@@ -245,9 +301,9 @@ static void jw_cstr(struct jw *w, const char *s)
 	jw_str(w, s ? s : "", s ? strlen(s) : 0);
 }
 
-static void jw_ts(struct jw *w, uint64_t ns)
+static void jw_ts(struct jw *w, uint64_t t)
 {
-	uint64_t rel = ns > sl_trace_t0 ? ns - sl_trace_t0 : 0;
+	uint64_t rel = sl_trace_rel_ns(t);
 	jw_printf(w, "\"ts\":%llu.%03llu", (unsigned long long)(rel / 1000), (unsigned long long)(rel % 1000));
 }
 
@@ -397,7 +453,8 @@ SLUICE_API int sluice_trace_stop(char *err, size_t err_len)
 		goto out;
 	}
 	__atomic_store_n(&sl_trace_on, 0, __ATOMIC_RELEASE);
-	uint64_t t_end = sl_now_ns();
+	uint64_t t_end = sl_trace_clock();
+	measure_rate(t_end, sl_now_ns());
 	if (!have_file)
 		goto out;
 	have_file = false;
@@ -462,6 +519,8 @@ SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, s
 	size_t n = 0;
 	bool full = false;
 	unsigned nb = SL_MIN(atomic_load(&nbufs), SL_TRACE_THREADS);
+	if (sl_trace_on) /* a session still running: its rate so far */
+		measure_rate(sl_trace_clock(), sl_now_ns());
 	for (unsigned i = 0; i < nb; i++) {
 		struct tbuf *b = &sl_trace_bufs[i];
 		const struct ev *stack[64];
@@ -479,7 +538,7 @@ SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, s
 				struct sluice_trace_total *t = total_of(out, max, &n, &full, s->cat, s->name);
 				if (t) {
 					t->count++;
-					t->ns += e->ts - s->ts;
+					t->ns += sl_trace_span_ns(s->ts, e->ts);
 					if (s->keys && !strncmp(s->keys, "bytes", 5))
 						t->bytes += (uint64_t)s->v[0];
 				}

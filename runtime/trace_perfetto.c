@@ -116,10 +116,10 @@ static void emit(struct jw *w, struct msg *pkt, uint64_t ts, bool first)
 	sl_trace_jw_put(w, (const char *)out.b, out.n);
 }
 
-static uint64_t rel_ts(uint64_t ns)
+static uint64_t rel_ts(uint64_t t)
 {
 	/* +1: a timestamp of 0 would read as "none"; keep every event strictly after the origin */
-	return (ns > sl_trace_t0 ? ns - sl_trace_t0 : 0) + 1;
+	return sl_trace_rel_ns(t) + 1;
 }
 
 static void track(struct jw *w, uint64_t uuid, uint64_t parent, const char *name, const struct msg *thread,
