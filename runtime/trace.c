@@ -92,27 +92,32 @@ void sl_trace_thread(const char *name)
 		tl_buf->name = name;
 }
 
+/* Claim the next buffer of this session for a track (a thread, or a device queue). */
+static struct tbuf *claim(long tid, const char *name)
+{
+	unsigned i = atomic_fetch_add(&nbufs, 1);
+	if (i >= SL_TRACE_THREADS)
+		return NULL;
+	struct tbuf *b = &sl_trace_bufs[i];
+	b->drops = 0;
+	b->depth = 0;
+	b->skip = 0;
+	b->tid = tid;
+	b->name = name;
+	b->cur = NULL;
+	b->cur_n = 0;
+	atomic_store_explicit(&b->nch, 0, memory_order_release);
+	return b;
+}
+
 static struct tbuf *my_buf(void)
 {
 	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
 	if (tl_gen == g)
 		return tl_buf;
 	tl_gen = g;
-	unsigned i = atomic_fetch_add(&nbufs, 1);
-	if (i >= SL_TRACE_THREADS) {
-		tl_buf = NULL;
-		return NULL;
-	}
-	struct tbuf *b = &sl_trace_bufs[i];
-	b->drops = 0;
-	b->depth = b->skip = 0;
-	b->tid = (long)syscall(SYS_gettid);
-	b->name = tl_name;
-	b->cur = NULL;
-	b->cur_n = 0;
-	atomic_store_explicit(&b->nch, 0, memory_order_release);
-	tl_buf = b;
-	return b;
+	tl_buf = claim((long)syscall(SYS_gettid), tl_name);
+	return tl_buf;
 }
 
 static bool new_chunk(struct tbuf *t)
@@ -131,17 +136,10 @@ static bool new_chunk(struct tbuf *t)
 	return true;
 }
 
-void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
-		  int64_t c, int64_t d)
+/* Record one event into buffer t (its owner's thread, or the track's single writer). */
+static void rec_into(struct tbuf *t, uint64_t ts, char ph, const char *cat, const char *name, uint64_t id,
+		     const char *keys, int64_t a, int64_t b, int64_t c, int64_t d)
 {
-	/* acquire: the session that turned the flag on (its gen, its pool) is seen whole */
-	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
-		return;
-	struct tbuf *t = my_buf();
-	if (!t) {
-		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
-		return;
-	}
 	if (ph == 'E') {
 		if (t->skip) {
 			t->skip--;
@@ -163,7 +161,7 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 			t->depth++;
 	}
 	struct ev *e = &t->cur[t->cur_n];
-	e->ts = sl_trace_clock();
+	e->ts = ts ? ts : sl_trace_clock();
 	e->ph = ph;
 	e->cat = cat;
 	e->name = name;
@@ -175,6 +173,66 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 	e->v[3] = d;
 	atomic_store_explicit(&t->ch[atomic_load_explicit(&t->nch, memory_order_relaxed) - 1].n, ++t->cur_n,
 			      memory_order_release);
+}
+
+void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
+		  int64_t c, int64_t d)
+{
+	/* acquire: the session that turned the flag on (its gen, its pool) is seen whole */
+	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
+		return;
+	struct tbuf *t = my_buf();
+	if (!t) {
+		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+		return;
+	}
+	rec_into(t, 0, ph, cat, name, id, keys, a, b, c, d);
+}
+
+/* ---- tracks of device queues (trace.h) ---- */
+
+#define TRACK_TID_BASE 0x40000000L /* above any pid_max: never a real thread's id */
+
+bool sl_trace_track_open(struct sl_trace_track *tr)
+{
+	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
+		return false;
+	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
+	if (tr->gen == g)
+		return tr->buf != NULL;
+	static atomic_long next_tid = TRACK_TID_BASE;
+	tr->gen = g;
+	tr->last_end = 0;
+	tr->buf = claim(atomic_fetch_add(&next_tid, 1), tr->name);
+	if (!tr->buf)
+		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+	return tr->buf != NULL;
+}
+
+void sl_trace_track_span(struct sl_trace_track *tr, uint64_t t_begin, uint64_t t_end, const char *cat,
+			 const char *name, const char *keys, int64_t a, int64_t b)
+{
+	if (!sl_trace_track_open(tr))
+		return;
+	/* A queue runs one thing at a time: spans that overlap by rounding are laid end to end. */
+	if (t_begin < tr->last_end)
+		t_begin = tr->last_end;
+	if (t_end < t_begin)
+		t_end = t_begin;
+	tr->last_end = t_end;
+	rec_into(tr->buf, t_begin ? t_begin : 1, 'B', cat, name, 0, keys, a, b, 0, 0);
+	rec_into(tr->buf, t_end ? t_end : 1, 'E', "", "", 0, "", 0, 0, 0, 0);
+}
+
+uint64_t sl_trace_clock_after(uint64_t t, uint64_t ns)
+{
+	/* the rate so far (a session that has run for a millisecond knows it to 1e-4) */
+	if (use_tsc) {
+		uint64_t now = sl_trace_clock(), ns_now = sl_now_ns();
+		if (now > sl_trace_t0 && ns_now > ns0)
+			return t + (uint64_t)((double)ns * (double)(now - sl_trace_t0) / (double)(ns_now - ns0));
+	}
+	return t + ns;
 }
 
 void sl_trace_counter_add(enum sl_trace_counter k, int64_t delta)

@@ -46,7 +46,6 @@ extern uint64_t sl_trace_t0; /* the session's start (clock ticks): timestamps ar
  * CPUID 0x80000007 EDX bit 8) events carry TSC ticks, converted to nanoseconds when written by a
  * rate measured against CLOCK_MONOTONIC over the session itself; elsewhere they carry nanoseconds.
  */
-uint64_t sl_trace_clock(void);
 /* Nanoseconds from the session's start to tick t (0 for ticks before it). */
 uint64_t sl_trace_rel_ns(uint64_t t);
 /* Nanoseconds between two ticks of this session (b after a). */
