@@ -394,14 +394,28 @@ static void jw_args(struct jw *w, const struct ev *e)
 
 /* Asynchronous spans (I/O requests) still open when tracing stopped end there: sorted by
  * (cat, name, id, time), each key's begins and ends alternate, and a begin left over is open. */
-struct aref {
-	const struct ev *e;
-	long tid;
-};
+struct sl_trace_aref *sl_trace_collect_async(unsigned nb, int (*cmp)(const void *, const void *), size_t *n_out)
+{
+	size_t n = 0, k = 0;
+	*n_out = 0;
+	for (unsigned i = 0; i < nb; i++)
+		FOR_EACH_EV(&sl_trace_bufs[i], e)
+			n += e->ph == 'b' || e->ph == 'e';
+	struct sl_trace_aref *a = n ? malloc(n * sizeof(*a)) : NULL;
+	if (!a)
+		return NULL;
+	for (unsigned i = 0; i < nb; i++)
+		FOR_EACH_EV(&sl_trace_bufs[i], e)
+			if ((e->ph == 'b' || e->ph == 'e') && k < n)
+				a[k++] = (struct sl_trace_aref){ e, sl_trace_bufs[i].tid };
+	qsort(a, k, sizeof(*a), cmp);
+	*n_out = k;
+	return a;
+}
 
 static int aref_cmp(const void *pa, const void *pb)
 {
-	const struct ev *a = ((const struct aref *)pa)->e, *b = ((const struct aref *)pb)->e;
+	const struct ev *a = ((const struct sl_trace_aref *)pa)->e, *b = ((const struct sl_trace_aref *)pb)->e;
 	int c = strcmp(a->cat, b->cat);
 	if (!c)
 		c = strcmp(a->name, b->name);
@@ -416,18 +430,8 @@ static int aref_cmp(const void *pa, const void *pb)
 
 static void close_async(struct jw *w, unsigned nb, long pid, uint64_t t_end)
 {
-	size_t n = 0, k = 0;
-	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&sl_trace_bufs[i], e)
-			n += e->ph == 'b' || e->ph == 'e';
-	struct aref *a = n ? malloc(n * sizeof(*a)) : NULL;
-	if (!a)
-		return;
-	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&sl_trace_bufs[i], e)
-			if ((e->ph == 'b' || e->ph == 'e') && k < n)
-				a[k++] = (struct aref){ e, sl_trace_bufs[i].tid };
-	qsort(a, k, sizeof(*a), aref_cmp);
+	size_t k;
+	struct sl_trace_aref *a = sl_trace_collect_async(nb, aref_cmp, &k);
 	for (size_t i = 0; i < k; i++) {
 		const struct ev *e = a[i].e;
 		bool last_of_key = i + 1 == k || e->id != a[i + 1].e->id || strcmp(e->cat, a[i + 1].e->cat) ||

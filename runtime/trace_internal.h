@@ -57,6 +57,15 @@ uint64_t sl_trace_span_ns(uint64_t a, uint64_t b);
 		for (unsigned j_ = 0, n_ = atomic_load_explicit(&(b)->ch[c_].n, memory_order_acquire); j_ < n_; j_++) \
 			for (const struct ev *e = &sl_trace_pool[(size_t)(b)->ch[c_].idx * SL_TRACE_CHUNK + j_]; e; e = NULL)
 
+/* The asynchronous begins and ends ('b', 'e': I/O requests) of the first nb thread buffers, with the
+ * id of the thread that recorded each, sorted by cmp (over struct sl_trace_aref).  *n: how many;
+ * NULL when there are none or no memory for them (the writers then leave them out). */
+struct sl_trace_aref {
+	const struct ev *e;
+	long tid;
+};
+struct sl_trace_aref *sl_trace_collect_async(unsigned nb, int (*cmp)(const void *, const void *), size_t *n);
+
 /* A buffered writer to the trace file: the first write error is kept (positive errno). */
 struct jw {
 	int fd;
