@@ -162,6 +162,28 @@ void t_expect_gguf_error(const char *path, ...)
 	printf("ok: %s\n", err.msg);
 }
 
+int t_write_dir_file(const char *dir, const char *name, const char *ext, const void *p, size_t n)
+{
+	char path[1024];
+	if (snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= (int)sizeof path)
+		return -1;
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(p, 1, n, f);
+	return fclose(f) || w != n ? -1 : 0;
+}
+
+void *t_read_dir_file(const char *dir, const char *name, const char *ext, size_t *n)
+{
+	char path[1024];
+	if (snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= (int)sizeof path) {
+		*n = 0;
+		return NULL;
+	}
+	return t_read_file(path, n);
+}
+
 void *t_read_file(const char *path, size_t *len)
 {
 	if (len)
