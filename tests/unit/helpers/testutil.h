@@ -44,6 +44,10 @@ void *t_read_file(const char *path, size_t *len);
  * (0, or -1 on any error), or read it whole as t_read_file does (NULL, *n 0, when it cannot). */
 int t_write_dir_file(const char *dir, const char *name, const char *ext, const void *p, size_t n);
 void *t_read_dir_file(const char *dir, const char *name, const char *ext, size_t *n);
+/* Load a model with 2 threads and no pressure monitor on backend, resident, or streamed (--vram 2M
+ * --host-cache 6M); a failure is a failed check (NULL). */
+struct sluice_model;
+struct sluice_model *t_load_model(const char *path, const char *backend, bool streamed);
 /* The folder of shared test models; NULL when absent. */
 const char *t_models_dir(void);
 /* A model path inside it, or t_skip() when the folder is absent. */
