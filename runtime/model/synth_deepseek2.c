@@ -9,7 +9,8 @@
  *   - exp_probs_b (the selection bias) of the expert of popularity rank r (a per-layer random
  *     permutation) is -S * b * ln(1 + r): a Gumbel-like race between router noise and the bias
  *     picks rank r about (1 + r)^-S as often (b is about the spread of the router's selection
- *     score: 0.08 for sigmoid scores, 0.5 / n_expert for softmax probabilities);
+ *     score: 0.25 for sigmoid scores, 2 / n_expert for softmax probabilities; measured on a 16-expert
+ *     model with S = 1: the most chosen expert about 15 times as often as the least);
  *   - each router row also has a component k (cos a_e · d1 + sin a_e · d2), a_e = 2 pi e / n_expert,
  *     along two fixed directions: the hidden state's projection on (d1, d2) — carried by
  *     attention, which averages over the context, so it moves slowly — favours a band of experts
@@ -194,7 +195,7 @@ static int write_bias(struct gguf_writer *w, int fd, int idx, const struct sl_sy
 		rank[e] = rank[j];
 		rank[j] = t;
 	}
-	const float scale = p->softmax_gating ? 0.5f / (float)NE : 0.08f;
+	const float scale = p->softmax_gating ? 2.0f / (float)NE : 0.25f;
 	for (uint32_t e = 0; e < NE; e++)
 		b[e] = -p->expert_skew * scale * logf(1.0f + (float)rank[e]);
 	rc = sl_gguf_writer_write_data(w, fd, idx, 0, b, NE * sizeof(float), err);
