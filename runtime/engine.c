@@ -306,7 +306,15 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	struct sl_backend_config bc = { .n_threads = params->n_threads };
 	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
 		goto fail;
-	if ((rc = check_backend_types(m, path, &err)) && params->backend && !strcmp(params->backend, "auto")) {
+	const bool is_auto = params->backend && !strcmp(params->backend, "auto");
+	/* an optional op the architecture needs (its load refuses a backend without it) */
+	const char *missing = m->ops->missing_op ? m->ops->missing_op(m->be->ops) : NULL;
+	if (missing && is_auto)
+		rc = sl_errf(&err, ENOTSUP, "%s: the %s backend has no %s op, which %s needs", path, m->be->ops->name,
+			     missing, m->arch);
+	else
+		rc = check_backend_types(m, path, &err);
+	if (rc && is_auto) {
 		/* auto: a GPU whose firmware lacks one of the model's types is no GPU for this model */
 		sl_info("backend auto: %s; running on the CPU", err.msg);
 		sl_backend_free(m->be);

@@ -439,6 +439,11 @@ void sl_deepseek2_free(struct sluice_model *m)
 	m->arch_priv = NULL;
 }
 
+const char *sl_deepseek2_missing_op(const struct sl_backend_ops *o)
+{
+	return !o->mla_kv ? "mla_kv" : !o->mla_attention ? "mla_attention" : !o->add_rows ? "add_rows" : NULL;
+}
+
 int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err)
 {
 	struct ds2 *d = calloc(1, sizeof(*d));
@@ -446,11 +451,10 @@ int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err)
 		return sl_errf(err, ENOMEM, "out of memory");
 	m->arch_priv = d;
 	d->guess_layer = -1;
-	const struct sl_backend_ops *o = m->be->ops;
-	const char *missing = !o->mla_kv ? "mla_kv" : !o->mla_attention ? "mla_attention" : !o->add_rows ? "add_rows" : NULL;
+	const char *missing = sl_deepseek2_missing_op(m->be->ops);
 	if (missing)
 		return sl_errf(err, ENOTSUP, "%s: deepseek2 needs the backend op %s, which the %s backend lacks (use --backend cpu)",
-			       m->gguf->path, missing, o->name);
+			       m->gguf->path, missing, m->be->ops->name);
 	int rc = hparams(m, d, err);
 	if (rc)
 		return rc;

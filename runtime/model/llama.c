@@ -141,9 +141,9 @@ const char sl_arch_names[] = "llama, qwen2, deepseek2";
 const struct sl_arch *sl_arch_find(const char *name)
 {
 	static const struct sl_arch arches[] = {
-		{ "llama", sl_llama_load, sl_llama_forward, NULL },
-		{ "qwen2", sl_llama_load, sl_llama_forward, NULL },
-		{ "deepseek2", sl_deepseek2_load, sl_deepseek2_forward, sl_deepseek2_free },
+		{ "llama", sl_llama_load, sl_llama_forward, NULL, NULL },
+		{ "qwen2", sl_llama_load, sl_llama_forward, NULL, NULL },
+		{ "deepseek2", sl_deepseek2_load, sl_deepseek2_forward, sl_deepseek2_free, sl_deepseek2_missing_op },
 	};
 	for (size_t i = 0; name && i < SL_ARRAY_SIZE(arches); i++)
 		if (!strcmp(arches[i].name, name))

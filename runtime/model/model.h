@@ -53,6 +53,8 @@ struct sl_arch {
 	int (*load)(struct sluice_model *m, struct sl_err *err);
 	int (*forward)(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs);
 	void (*free_priv)(struct sluice_model *m);
+	/* The first optional backend op the architecture needs and o lacks, or NULL (may be NULL). */
+	const char *(*missing_op)(const struct sl_backend_ops *o);
 };
 /* The architecture of that name (general.architecture), NULL if unsupported; names lists them. */
 const struct sl_arch *sl_arch_find(const char *name);
@@ -141,5 +143,6 @@ static inline float *sl_kv_seq(const struct sluice_ctx *c, float *layer_cache, u
 int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err);
 int sl_deepseek2_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs);
 void sl_deepseek2_free(struct sluice_model *m);
+const char *sl_deepseek2_missing_op(const struct sl_backend_ops *o);
 
 #endif
