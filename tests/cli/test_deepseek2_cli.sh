@@ -55,6 +55,9 @@ cmp -s "$TMP/a" "$TMP/b" || bad "streamed output differs: $(cat "$TMP/b")"
 timeout 60 "$BIN" run -m "$M" -p "Once upon a time" -n 24 --temp 0 --backend cpu-async --vram $((q * 2)) --host-cache $q \
     >"$TMP/c" 2>"$TMP/c.err" || bad "run cpu-async: $(cat "$TMP/c.err")"
 cmp -s "$TMP/a" "$TMP/c" || bad "cpu-async output differs: $(cat "$TMP/c")"
+timeout 60 "$BIN" run -m "$M" -p "Once upon a time" -n 24 --temp 0 --backend cpu-async-zc --vram $((q * 2)) --host-cache $q \
+    >"$TMP/z" 2>"$TMP/z.err" || bad "run cpu-async-zc: $(cat "$TMP/z.err")"
+cmp -s "$TMP/a" "$TMP/z" || bad "cpu-async-zc output differs: $(cat "$TMP/z")"
 
 # a backend without the MLA ops: refused by name; auto falls back to the CPU
 if [ -e "$BUILD/fakecuda/libcuda.so.1" ]; then
