@@ -26,7 +26,8 @@ struct sl_synth_params {
 	bool softmax_gating;  /* expert_gating_func softmax (V2) rather than sigmoid with exp_probs_b (V3) */
 	/* filled by sl_synth_plan */
 	uint32_t n_head, n_head_kv, head_dim, n_vocab;
-	uint32_t q_lora, kv_lora, d_nope, d_rope, d_v, n_ff_exp; /* deepseek2 */
+	uint32_t q_lora, kv_lora, d_nope, d_rope, d_v; /* deepseek2 */
+	uint32_t n_ff_exp;    /* deepseek2: an expert's ff size (0 = n_embd / 2), given or chosen */
 };
 
 /* A byte-level BPE vocabulary (synth_bpe.c). */

@@ -63,7 +63,8 @@ static void dims(struct sl_synth_params *p, uint32_t E, uint32_t blk)
 	p->q_lora = p->no_q_lora ? 0 : round_up(SL_MAX(32u, E / 4), 32);
 	p->kv_lora = round_up(SL_MAX(32u, E / 8), 32);
 	const uint32_t q = SL_MAX(blk, 32u);
-	p->n_ff_exp = round_up(SL_MAX(32u, E / 2), q);
+	if (!p->n_ff_exp)
+		p->n_ff_exp = round_up(SL_MAX(32u, E / 2), q);
 	p->head_dim = p->d_nope + p->d_rope;
 	p->n_head_kv = p->mla_legacy ? p->n_head : 1;
 }
@@ -108,6 +109,7 @@ int sl_synth_ds2_plan(struct sl_synth_params *p, struct sl_err *err)
 			if (ds[i] % blk)
 				continue;
 			struct sl_synth_params t = *p;
+			t.n_ff_exp = p->n_ff_exp;
 			dims(&t, ds[i], blk);
 			t.n_ff = t.n_ff ? t.n_ff : round_up(ds[i] * 8 / 3, SL_MAX(blk, 32u));
 			fixed = 2.0 * p->n_vocab * ds[i] * bpp;
@@ -121,8 +123,9 @@ int sl_synth_ds2_plan(struct sl_synth_params *p, struct sl_err *err)
 	dims(p, p->n_embd, blk);
 	if (!p->n_ff)
 		p->n_ff = round_up(p->n_embd * 8 / 3, SL_MAX(blk, 32u));
-	if (p->n_ff % blk)
-		return sl_errf(err, EINVAL, "--ff %u is not a multiple of the %s block size %u", p->n_ff, tt->name, blk);
+	if (p->n_ff % blk || p->n_ff_exp % blk)
+		return sl_errf(err, EINVAL, "the ff sizes %u and %u (experts) must be multiples of the %s block size %u",
+			       p->n_ff, p->n_ff_exp, tt->name, blk);
 	fixed = 2.0 * p->n_vocab * p->n_embd * bpp;
 	if (!p->n_layer) {
 		double rest = (double)p->size_bytes - fixed - n_dense * layer_bytes(p, false, bpp);

@@ -24,11 +24,11 @@ for t in f32 q8_0 q4_K; do
 done
 
 # options: the summary line states them
-gen --size 4M --type f32 --experts 8 --experts-used 2 --dense-layers 2 --layers 5 --mla-legacy --no-q-lora \
+gen --size 4M --type f32 --experts 8 --experts-used 2 --expert-ff 64 --dense-layers 2 --layers 5 --mla-legacy --no-q-lora \
     --gating softmax --expert-skew 0 -o "$TMP/opt.gguf" && {
-    gen_line=$("$BIN" gen-model --arch deepseek2 --size 4M --type f32 --experts 8 --experts-used 2 --dense-layers 2 \
+    gen_line=$("$BIN" gen-model --arch deepseek2 --size 4M --type f32 --experts 8 --experts-used 2 --expert-ff 64 --dense-layers 2 \
         --layers 5 --mla-legacy --no-q-lora --gating softmax --expert-skew 0 -q -o "$TMP/opt.gguf" 2>&1)
-    for want in "(attn_kv_b)" "(softmax)" "layers 5 (2 dense)" "q_lora 0" "experts 8 (2 used" "skew 0"; do
+    for want in "(attn_kv_b)" "(softmax)" "layers 5 (2 dense)" "q_lora 0" "experts 8 (2 used, ff 64)" "skew 0"; do
         grep -qF "$want" <<<"$gen_line" || bad "gen-model summary lacks '$want': $gen_line"
     done
     timeout 60 "$BIN" run -m "$TMP/opt.gguf" -p "Hello" -n 4 --temp 0 >/dev/null 2>"$TMP/run.err" ||

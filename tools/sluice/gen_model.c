@@ -22,6 +22,7 @@ static void usage(FILE *o)
 		"  deepseek2 (MLA with q LoRA and YaRN, routed + 1 shared expert, byte-level BPE):\n"
 		"  --experts N        routed experts per MoE layer (default 16)\n"
 		"  --experts-used K   experts per token (default 4)\n"
+		"  --expert-ff N      an expert's ff size (default dim / 2)\n"
 		"  --dense-layers L0  leading dense layers (default 1; 0 = none)\n"
 		"  --expert-skew S    Zipf-like expert popularity that drifts over a sequence (default 1.0; 0 = uniform)\n"
 		"  --mla-legacy       attn_kv_b (older files) rather than attn_k_b / attn_v_b\n"
@@ -53,7 +54,7 @@ int cmd_gen_model(int argc, char **argv)
 		{ "experts", required_argument, 0, 1000 }, { "experts-used", required_argument, 0, 1001 },
 		{ "dense-layers", required_argument, 0, 1002 }, { "expert-skew", required_argument, 0, 1003 },
 		{ "mla-legacy", no_argument, 0, 1004 }, { "no-q-lora", no_argument, 0, 1005 },
-		{ "gating", required_argument, 0, 1006 }, { 0, 0, 0, 0 },
+		{ "gating", required_argument, 0, 1006 }, { "expert-ff", required_argument, 0, 1007 }, { 0, 0, 0, 0 },
 	};
 	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1, .expert_skew = 1.0f };
 	bool ds_opt = false;
@@ -112,6 +113,7 @@ int cmd_gen_model(int argc, char **argv)
 			break;
 		}
 		case 1004: p.mla_legacy = true; ds_opt = true; break;
+		case 1007: if (!cli_int("gen-model", "--expert-ff", optarg, 16, 1 << 20, &v)) return 1; p.n_ff_exp = (uint32_t)v; ds_opt = true; break;
 		case 1005: p.no_q_lora = true; ds_opt = true; break;
 		case 1006:
 			if (strcmp(optarg, "sigmoid") && strcmp(optarg, "softmax"))
@@ -131,8 +133,8 @@ int cmd_gen_model(int argc, char **argv)
 	const bool qwen2 = p.arch && !strcmp(p.arch, "qwen2");
 	const bool ds2 = p.arch && !strcmp(p.arch, "deepseek2");
 	if (ds_opt && !ds2)
-		return cli_error("gen-model", "--experts, --experts-used, --dense-layers, --expert-skew, --mla-legacy, "
-				 "--no-q-lora and --gating are for --arch deepseek2");
+		return cli_error("gen-model", "--experts, --experts-used, --expert-ff, --dense-layers, --expert-skew, "
+				 "--mla-legacy, --no-q-lora and --gating are for --arch deepseek2");
 	if (ds2 && (vocab_set || p.rope_freqs || p.mix))
 		return cli_error("gen-model", "--vocab, --rope-freqs and --mix are not for deepseek2 (its vocabulary is byte-level BPE)");
 	if (qwen2 && vocab_set && !p.bpe)
