@@ -349,21 +349,24 @@ int main(void)
 		const char *name;
 		uint32_t type;
 		bool legacy, no_q_lora, softmax;
+		int n_dense; /* 0: default (1), -1: none */
 		double tol;
 		bool variants; /* also streamed and on cpu-async */
 	} models[] = {
-		{ "ds2 split sigmoid qlora f32", SL_TYPE_F32, false, false, false, 1e-4, true },
-		{ "ds2 legacy softmax f32", SL_TYPE_F32, true, true, true, 1e-4, true },
-		{ "ds2 split softmax noq f32", SL_TYPE_F32, false, true, true, 1e-4, false },
-		{ "ds2 legacy sigmoid qlora f16", SL_TYPE_F16, true, false, false, 1e-3, false },
-		{ "ds2 split sigmoid qlora q8_0", SL_TYPE_Q8_0, false, false, false, 2e-2, false },
-		{ "ds2 legacy softmax q8_0", SL_TYPE_Q8_0, true, true, true, 2e-2, false },
+		{ "ds2 split sigmoid qlora f32", SL_TYPE_F32, false, false, false, 0, 1e-4, true },
+		{ "ds2 legacy softmax f32", SL_TYPE_F32, true, true, true, 0, 1e-4, true },
+		{ "ds2 split softmax noq f32", SL_TYPE_F32, false, true, true, 0, 1e-4, false },
+		{ "ds2 legacy sigmoid qlora f16", SL_TYPE_F16, true, false, false, 0, 1e-3, false },
+		{ "ds2 split sigmoid qlora q8_0", SL_TYPE_Q8_0, false, false, false, 0, 2e-2, false },
+		{ "ds2 legacy softmax q8_0", SL_TYPE_Q8_0, true, true, true, 0, 2e-2, false },
+		{ "ds2 all MoE f32", SL_TYPE_F32, false, false, false, -1, 1e-4, false },
+		{ "ds2 all dense f32", SL_TYPE_F32, false, false, false, 4, 1e-4, false },
 	};
 	for (size_t i = 0; i < SL_ARRAY_SIZE(models); i++) {
 		struct sl_synth_params p = { .size_bytes = 3u << 20, .type = models[i].type, .seed = 31 + i,
 					     .arch = "deepseek2", .n_embd = 64, .n_layer = 4, .expert_skew = 1.0f,
 					     .mla_legacy = models[i].legacy, .no_q_lora = models[i].no_q_lora,
-					     .softmax_gating = models[i].softmax };
+					     .softmax_gating = models[i].softmax, .n_dense = models[i].n_dense };
 		struct sl_err err = { "" };
 		const char *path = t_tmp_path("ds2.gguf");
 		if (sl_synth_plan(&p, &err) || sl_synth_write(&p, path, NULL, NULL, &err)) {
