@@ -460,6 +460,18 @@ int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err)
 		return rc;
 	struct sl_hparams *hp = &m->hp;
 	d->legacy = sl_gguf_find_tensor(m->gguf, "blk.0.attn_kv_b.weight") != NULL;
+	/* Layers the metadata does not count would be skipped without a word: refuse them. */
+	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+		const char *tn = m->gguf->tensors[i].name.s, *p = tn + 4;
+		uint64_t blk = 0;
+		if (strncmp(tn, "blk.", 4) || *p < '0' || *p > '9')
+			continue;
+		for (; *p >= '0' && *p <= '9'; p++)
+			blk = blk > UINT32_MAX ? blk : blk * 10 + (uint64_t)(*p - '0');
+		if (*p == '.' && blk >= hp->n_layer)
+			return sl_errf(err, EINVAL, "%s: tensor '%s' belongs to layer %llu but deepseek2.block_count is %u",
+				       m->gguf->path, tn, (unsigned long long)blk, hp->n_layer);
+	}
 
 	const struct gguf_tensor *te = sl_gguf_find_tensor(m->gguf, "token_embd.weight");
 	if (!te || te->n_dims != 2)
