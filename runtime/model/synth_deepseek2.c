@@ -12,9 +12,13 @@
  *     score: 0.25 for sigmoid scores, 2 / n_expert for softmax probabilities; measured on a 16-expert
  *     model with S = 1: the most chosen expert about 15 times as often as the least);
  *   - each router row also has a component k (cos a_e · d1 + sin a_e · d2), a_e = 2 pi e / n_expert,
- *     along two fixed directions: the hidden state's projection on (d1, d2) — carried by
- *     attention, which averages over the context, so it moves slowly — favours a band of experts
- *     around an angle, and that band moves as the text goes on.
+ *     along two fixed directions: the hidden state's projection on (d1, d2) favours a band of
+ *     experts around an angle.  What moves that projection slowly is attention head 0 of every
+ *     layer: its query rows are zero, so it attends evenly to the whole context and its output is
+ *     the running mean of its values, a vector that turns a little with each token (fast at first,
+ *     then more slowly: each token moves it by 1/t); attn_output writes that head into the
+ *     (d1, d2) plane.  Measured (16 experts, 4 used, 300 random tokens): the top experts of a layer
+ *     change from one window of 50 tokens to the next, most in the first windows.
  * Router logits stay O(1) (rows ~ 1.5 / sqrt(n_embd)), so the sigmoid / softmax never saturate to
  * inf or nan and the outputs stay finite.
  */
@@ -143,9 +147,62 @@ struct ds_spec {
 	uint32_t type, n_dims;
 	int64_t ne[3];
 	float scale, offset;
-	int kind; /* 0 random, 1 router, 2 probs bias */
+	int kind; /* 0 random, 1 router, 2 probs bias, 3 q with head 0 zero, 4 attn_output with the drift head */
 	uint32_t layer;
 };
+
+/* The two directions (unit length) the routers' drift component reads: the same in every layer. */
+static void drift_dirs(const struct sl_synth_params *p, float *d1, float *d2)
+{
+	uint64_t s = p->seed * 7919 + 17;
+	const float unit = sqrtf(3.0f / (float)p->n_embd);
+	for (uint32_t i = 0; i < p->n_embd; i++) {
+		d1[i] = urand(&s) * unit;
+		d2[i] = urand(&s) * unit;
+	}
+}
+
+/*
+ * attn_output of a skewed model: head 0 (whose queries are zero, so it attends uniformly to the
+ * whole context: its output is the running mean of its values, a slowly turning vector) is
+ * written into the plane of the drift directions, G (a . o, b . o) for random a, b; the other
+ * heads' columns are random as usual.
+ */
+static int write_attn_output(struct gguf_writer *w, int fd, int idx, const struct ds_spec *t,
+			     const struct sl_synth_params *p, uint64_t seed, struct sl_err *err)
+{
+	const int64_t cols = t->ne[0], rows = t->ne[1], Dv = p->d_v;
+	const struct sl_type_traits *tt = sl_type_traits(t->type);
+	const size_t rb = sl_row_size(t->type, cols);
+	float *f = malloc((size_t)cols * sizeof(float)), *d1 = malloc(p->n_embd * sizeof(float));
+	float *d2 = malloc(p->n_embd * sizeof(float)), *ab = malloc(2 * (size_t)Dv * sizeof(float));
+	uint8_t *buf = malloc(rb);
+	int rc = 0;
+	if (!f || !d1 || !d2 || !ab || !buf) {
+		rc = sl_errf(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	drift_dirs(p, d1, d2);
+	uint64_t s = seed;
+	for (int64_t j = 0; j < 2 * Dv; j++)
+		ab[j] = urand(&s) * sqrtf(3.0f / (float)Dv);
+	const float G = 8.0f;
+	for (int64_t r = 0; r < rows && !rc; r++) {
+		for (int64_t c = 0; c < cols; c++)
+			f[c] = t->scale * urand(&s);
+		for (int64_t j = 0; j < Dv; j++)
+			f[j] = G * (d1[r] * ab[j] + d2[r] * ab[Dv + j]);
+		tt->from_float(f, buf, cols);
+		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r * rb, buf, rb, err);
+	}
+out:
+	free(f);
+	free(d1);
+	free(d2);
+	free(ab);
+	free(buf);
+	return rc;
+}
 
 static int write_router(struct gguf_writer *w, int fd, int idx, const struct sl_synth_params *p, uint32_t layer,
 			struct sl_err *err)
@@ -157,13 +214,9 @@ static int write_router(struct gguf_writer *w, int fd, int idx, const struct sl_
 		rc = sl_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	uint64_t s = p->seed * 7919 + 17; /* the drift directions are the same in every layer */
+	drift_dirs(p, d1, d2);
 	const float unit = sqrtf(3.0f / (float)E);
-	for (uint32_t i = 0; i < E; i++) {
-		d1[i] = urand(&s) * unit;
-		d2[i] = urand(&s) * unit;
-	}
-	s = p->seed * 104729 + layer * 31 + 5;
+	uint64_t s = p->seed * 104729 + layer * 31 + 5;
 	const float g = 1.5f * unit, k = p->expert_skew > 0 ? 1.0f : 0.0f;
 	for (uint32_t e = 0; e < NE && !rc; e++) {
 		const float a = 2.0f * (float)M_PI * (float)e / (float)NE, c = k * cosf(a), sn = k * sinf(a);
@@ -214,6 +267,7 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 	const uint32_t Dn = p->d_nope, Dr = p->d_rope, Dv = p->d_v, KL = p->kv_lora, QL = p->q_lora;
 	const uint32_t n_dense = p->n_dense < 0 ? 0 : p->n_dense ? (uint32_t)p->n_dense : 1;
 	const bool bias = !p->softmax_gating || p->expert_skew > 0;
+	const bool drift = p->expert_skew > 0 && p->n_head > 1;
 	struct gguf_writer *w = sl_gguf_writer_new(32);
 	struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 	struct sl_synth_vocab sv = { 0 };
@@ -306,6 +360,8 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 		} else {
 			LIN("attn_q.weight", E, H * (Dn + Dr));
 		}
+		if (drift)
+			ts[k - 1].kind = 3;
 		LIN("attn_kv_a_mqa.weight", E, KL + Dr);
 		NRM("attn_kv_a_norm.weight", KL);
 		if (p->mla_legacy) {
@@ -317,6 +373,8 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 			ADD(n, fit(T, KL), 3, KL, Dv, H, 1.0f / sqrtf((float)KL), 0.0f, 0);
 		}
 		LIN("attn_output.weight", H * Dv, E);
+		if (drift)
+			ts[k - 1].kind = 4;
 		NRM("ffn_norm.weight", E);
 		if (l < n_dense) {
 			LIN("ffn_gate.weight", E, p->n_ff);
@@ -370,9 +428,13 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 			rc = write_router(w, fd, (int)i, p, ts[i].layer, err);
 		} else if (ts[i].kind == 2) {
 			rc = write_bias(w, fd, (int)i, p, ts[i].layer, err);
+		} else if (ts[i].kind == 4) {
+			rc = write_attn_output(w, fd, (int)i, &ts[i], p, seed, err);
 		} else {
+			/* kind 3: head 0's query rows are zero (it attends to the whole context evenly) */
 			rc = sl_synth_write_tensor(w, fd, (int)i, ts[i].type, ts[i].ne[0], ts[i].ne[1] * ts[i].ne[2], seed,
-						   ts[i].scale, ts[i].offset, 0, out ? 256 : 0, out ? eot_row : -1, &done,
+						   ts[i].scale, ts[i].offset, 0,
+						   out ? 256 : ts[i].kind == 3 ? (int64_t)(Dn + Dr) : 0, out ? eot_row : -1, &done,
 						   total, progress, parg, err);
 		}
 	}
