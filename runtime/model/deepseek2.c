@@ -697,8 +697,9 @@ static void router(struct fwd *f, const struct ds2_layer *L, const float *xb, in
 	*has_bias = L->probs_b.id >= 0;
 	if (*has_bias) {
 		const void *p = acq(f, &L->probs_b);
-		if (p)
-			op(f, be->ops->download(be, d->bias_h, p, d->n_expert * sizeof(float)), "download");
+		if (!p)
+			return;
+		op(f, be->ops->download(be, d->bias_h, p, d->n_expert * sizeof(float)), "download");
 		/* released after the sync below: the download reads it */
 		if (!f->rc)
 			op(f, be->ops->sync(be), "sync");

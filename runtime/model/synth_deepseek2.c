@@ -424,6 +424,8 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 	for (size_t i = 0; i < nt && !rc; i++) {
 		uint64_t seed = p->seed * 0x100000001b3ull + i * 0x9e3779b97f4a7c15ull + 1;
 		const bool out = i == nt - 1;
+		if (ts[i].kind == 1 || ts[i].kind == 2 || ts[i].kind == 4) /* written whole below */
+			done += sl_gguf_writer_tensor_size(w, (int)i);
 		if (ts[i].kind == 1) {
 			rc = write_router(w, fd, (int)i, p, ts[i].layer, err);
 		} else if (ts[i].kind == 2) {
