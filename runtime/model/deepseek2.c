@@ -686,6 +686,18 @@ static void add(struct fwd *f, float *y, const float *x, int64_t n)
 		op(f, f->be->ops->add(f->be, y, x, n, n), "add");
 }
 
+/* Wait for what the compute queue has so far (the router's downloads), not for the copies queued
+ * after it: the reads of the weights ahead go on meanwhile. */
+static void compute_sync(struct fwd *f)
+{
+	sl_fence fc = 0;
+	if (f->rc)
+		return;
+	op(f, f->be->ops->fence(f->be, SL_Q_COMPUTE, &fc), "fence");
+	if (!f->rc)
+		op(f, f->be->ops->fence_sync(f->be, fc), "sync");
+}
+
 /* The router of layer l on xb rows [0, n): logits (and the bias) on the host. */
 static void router(struct fwd *f, const struct ds2_layer *L, const float *xb, int n, bool *has_bias)
 {
@@ -700,12 +712,10 @@ static void router(struct fwd *f, const struct ds2_layer *L, const float *xb, in
 		if (!p)
 			return;
 		op(f, be->ops->download(be, d->bias_h, p, d->n_expert * sizeof(float)), "download");
-		/* released after the sync below: the download reads it */
-		if (!f->rc)
-			op(f, be->ops->sync(be), "sync");
+		compute_sync(f); /* before the release: the download reads it */
 		rel(f, &L->probs_b);
-	} else if (!f->rc) {
-		op(f, be->ops->sync(be), "sync");
+	} else {
+		compute_sync(f);
 	}
 }
 
