@@ -63,6 +63,7 @@ static int32_t argmax(const float *l, size_t n)
 struct run_cfg {
 	const char *backend;
 	uint64_t vram, host_cache;
+	const char *trace; /* routing trace to write (trace_experts), or NULL */
 };
 
 static int open_model(const char *path, const struct run_cfg *rc, struct sluice_model **m, struct sluice_ctx **c)
@@ -73,6 +74,7 @@ static int open_model(const char *path, const struct run_cfg *rc, struct sluice_
 	mp.backend = rc->backend;
 	mp.vram_budget = rc->vram;
 	mp.host_cache = rc->host_cache;
+	mp.trace_experts = rc->trace;
 	char err[512];
 	if (sluice_model_load(path, &mp, m, err, sizeof(err))) {
 		fprintf(stderr, "FAIL: load %s: %s\n", path, err);
@@ -89,12 +91,13 @@ static int open_model(const char *path, const struct run_cfg *rc, struct sluice_
 	return 0;
 }
 
-static float *run_ref(const char *model, const int32_t *toks, size_t n, size_t n_vocab)
+static float *run_ref(const char *model, const int32_t *toks, size_t n, size_t n_vocab, const char *experts)
 {
 	const char *out = t_tmp_path("ds2-ref-logits.f32");
-	size_t cap = 256 + strlen(model) + 12 * n;
+	size_t cap = 512 + strlen(model) + 12 * n;
 	char *cmd = malloc(cap);
-	size_t len = (size_t)snprintf(cmd, cap, "python3 %s '%s' '%s'", SCRIPT, model, out);
+	size_t len = (size_t)snprintf(cmd, cap, "python3 %s %s%s%s '%s' '%s'", SCRIPT, experts ? "--experts '" : "",
+				      experts ? experts : "", experts ? "'" : "", model, out);
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)snprintf(cmd + len, cap - len, " %d", toks[i]);
 	snprintf(cmd + len, cap - len, " 2>&1");
@@ -173,17 +176,89 @@ static int decode(const char *name, const char *path, const struct run_cfg *cfg,
 	return rc ? -1 : 0;
 }
 
+/* Sorted expert ids of a line "layer token e1 ... ek" into e[]; returns k, or -1 for a non-record line. */
+static int parse_record(const char *line, int *layer, int *tok, int *e, int max)
+{
+	char *end;
+	const char *p = line;
+	long v[2 + 64];
+	int n = 0;
+	while (n < 2 + max) {
+		v[n] = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		n++;
+		p = end;
+	}
+	if (n < 3 || line[0] == '#')
+		return -1;
+	*layer = (int)v[0];
+	*tok = (int)v[1];
+	for (int i = 2; i < n; i++) {
+		int x = (int)v[i], j = i - 2;
+		while (j > 0 && e[j - 1] > x) {
+			e[j] = e[j - 1];
+			j--;
+		}
+		e[j] = x;
+	}
+	return n - 2;
+}
+
+/*
+ * The store's routing trace (once the store writes one: the contract's stub does not) against the
+ * reference's choices: the same experts for every (layer, token).  Without a trace, says so.
+ */
+static void check_routing(const char *name, const char *trace, const char *ref_experts)
+{
+	FILE *ft = fopen(trace, "r"), *fr = fopen(ref_experts, "r");
+	char lt[1024], lr[1024];
+	int records = 0, differ = 0;
+	while (ft && fr && fgets(lt, sizeof lt, ft)) {
+		int l1, t1, e1[64], l2 = -1, t2 = -1, e2[64], k1, k2 = -1;
+		if ((k1 = parse_record(lt, &l1, &t1, e1, 64)) < 0)
+			continue;
+		rewind(fr);
+		while (fgets(lr, sizeof lr, fr))
+			if ((k2 = parse_record(lr, &l2, &t2, e2, 64)) >= 0 && l2 == l1 && t2 == t1)
+				break;
+		records++;
+		if (l2 != l1 || t2 != t1 || k1 != k2 || memcmp(e1, e2, (size_t)k1 * sizeof(int))) {
+			if (differ++ < 3)
+				fprintf(stderr, "%s: routing of layer %d token %d differs from the reference\n", name, l1, t1);
+		}
+	}
+	if (!records)
+		printf("%-28s routing trace empty (the store writes none): expert choices not compared\n", name);
+	else
+		printf("%-28s routing: %d (layer, token) records, %d differ from the reference\n", name, records, differ);
+	CHECK_MSG(differ == 0, "%s: %d routing records differ from the reference", name, differ);
+	if (ft)
+		fclose(ft);
+	if (fr)
+		fclose(fr);
+}
+
 static void check_reference(const char *name, const char *path, const struct run_cfg *cfg, double tol)
 {
 	int32_t toks[256];
 	size_t n = 0, np = 0, V = 0;
 	float *ours = NULL;
+	if (cfg->trace)
+		unlink(cfg->trace);
 	if (decode(name, path, cfg, toks, &n, &np, &ours, &V)) {
 		t_failures++;
 		free(ours);
 		return;
 	}
-	float *ref = run_ref(path, toks, n, V);
+	const char *ref_experts = cfg->trace ? t_tmp_path("ds2-ref-experts.txt") : NULL;
+	float *ref = run_ref(path, toks, n, V, ref_experts);
+	if (ref && cfg->trace) {
+		/* both ran the same tokens: the run's token index is the position here (one sequence) */
+		check_routing(name, cfg->trace, ref_experts);
+		unlink(cfg->trace);
+		unlink(ref_experts);
+	}
 	if (!ref) {
 		t_failures++;
 		free(ours);
@@ -234,7 +309,7 @@ static void check_same(const char *name, const char *path, const struct run_cfg 
 /* One call for the whole prompt == one token per call. */
 static void check_batching(const char *name, const char *path)
 {
-	struct run_cfg cpu = { "cpu", 0, 0 };
+	struct run_cfg cpu = { "cpu", 0, 0, NULL };
 	struct sluice_model *m;
 	struct sluice_ctx *c;
 	if (open_model(path, &cpu, &m, &c)) {
@@ -276,7 +351,7 @@ static void check_multiseq(const char *name, const char *path, const char *backe
 {
 	static const char *const prompts[3] = { "The cat sat.", "Hello world, 12345 and more words here",
 						"One day, they saw a big red ball" };
-	struct run_cfg cfg = { backend, 0, 0 };
+	struct run_cfg cfg = { backend, 0, 0, NULL };
 	struct sluice_model *m;
 	struct sluice_ctx *c1, *cb;
 	if (open_model(path, &cfg, &m, &c1)) {
@@ -374,8 +449,8 @@ int main(void)
 			t_failures++;
 			continue;
 		}
-		struct run_cfg cpu = { "cpu", 0, 0 };
-		check_reference(models[i].name, path, &cpu, models[i].tol);
+		struct run_cfg cpu = { "cpu", 0, 0, NULL }, traced = { "cpu", 0, 0, t_tmp_path("ds2-trace.txt") };
+		check_reference(models[i].name, path, models[i].type == SL_TYPE_F32 ? &traced : &cpu, models[i].tol);
 		if (models[i].variants) {
 			struct stat sb;
 			CHECK(stat(path, &sb) == 0);
@@ -383,8 +458,8 @@ int main(void)
 			char nm[96];
 			/* cpu-async has device memory of its own: it needs the resident tensors (token_embd and
 			 * output, a third of this tiny model) plus a layer in it */
-			struct run_cfg stream = { "cpu", q, q }, async = { "cpu-async", 0, 0 },
-				       async_s = { "cpu-async", (uint64_t)sb.st_size / 2, q };
+			struct run_cfg stream = { "cpu", q, q, NULL }, async = { "cpu-async", 0, 0, NULL },
+				       async_s = { "cpu-async", (uint64_t)sb.st_size / 2, q, NULL };
 			snprintf(nm, sizeof nm, "%s stream", models[i].name);
 			check_reference(nm, path, &stream, models[i].tol);
 			snprintf(nm, sizeof nm, "%s async", models[i].name);
