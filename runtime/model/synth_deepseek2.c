@@ -420,7 +420,9 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 	if ((rc = sl_gguf_writer_write_header(w, fd, err)))
 		goto out;
 	uint64_t done = 0;
-	const int64_t eot_row = sv.first_special + 4; /* <|eot_id|>: chat replies end now and then */
+	/* No end-of-turn boost (the llama synth's, for chat replies that end by themselves): these models
+	 * are for benchmarks of generation, which must run to -n rather than stop after a few tokens. */
+	const int64_t eot_row = -1;
 	for (size_t i = 0; i < nt && !rc; i++) {
 		uint64_t seed = p->seed * 0x100000001b3ull + i * 0x9e3779b97f4a7c15ull + 1;
 		const bool out = i == nt - 1;
