@@ -89,6 +89,11 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 	return w->n++;
 }
 
+void sl_weights_set_experts_used(struct sl_weights *w, int k)
+{
+	w->cfg.experts_used = k > 0 ? k : 0;
+}
+
 /* ---- commit ---- */
 
 static int open_io(struct sl_weights *w, bool streaming, struct sl_err *err)
