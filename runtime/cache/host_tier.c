@@ -43,7 +43,7 @@ void sl_host_drop(struct sl_weights *w, int id)
 		u->where = SL_PLACE_STREAM;
 		w->st.host_pinned -= u->size;
 	}
-	w->host_pol.ops->remove(&w->host_pol, id);
+	sl_host_pol(w, u)->ops->remove(sl_host_pol(w, u), id);
 	sl_host_publish(w);
 }
 
@@ -74,7 +74,7 @@ static int64_t key_any(struct sl_weights *w, const struct unit *u, bool wait)
 
 static int pick_victim(struct sl_weights *w, int32_t rank, bool pinned_too, bool wait)
 {
-	return sl_pick_farthest(w, &w->host_pol, rank, wait, pinned_too ? key_any : key_unpinned);
+	return sl_pick_farthest(w, &w->host_epol, &w->host_pol, rank, wait, pinned_too ? key_any : key_unpinned);
 }
 
 static bool evict_one(struct sl_weights *w, int32_t rank, bool pinned_too, bool wait)
@@ -143,7 +143,7 @@ int sl_host_start_read(struct sl_weights *w, int id, int32_t rank, bool wait, st
 		return rc;
 	}
 	u->hstate = H_READING;
-	w->host_pol.ops->insert(&w->host_pol, id);
+	sl_host_pol(w, u)->ops->insert(sl_host_pol(w, u), id);
 	w->st.bytes_read += u->size;
 	return 0;
 }
