@@ -423,6 +423,26 @@ static void test_stream(const char *path, const char *backend)
 	close_store(&s);
 }
 
+/* The tightest host cache (the window: two layers' chosen experts) with guesses as wide as the choice:
+ * guesses never take the chosen experts' room, nothing chosen leaves before its use. */
+static void test_tight(const char *path, const char *backend)
+{
+	struct store s;
+	struct sl_err err;
+	struct opts o = { backend, "lfru", NULL, 0 };
+	CHECK_MSG(open_store(&s, path, &o, &err) == 0, "%s: %s", backend, err.msg);
+	struct run_stats r;
+	rng = 99;
+	drive(&s, 100, 1.0, 1, &r);
+	printf("%-9s tight cache, pre-gating: %.3f hit, %llu of %llu batches whole at their prefetch\n", backend,
+	       hit_rate(&r.st), (unsigned long long)r.batches_whole, (unsigned long long)r.batches);
+	CHECK_MSG(r.budget_ok && r.st.host_peak <= s.w->host_budget, "%s: a budget was exceeded", backend);
+	CHECK_MSG(!r.evicted_early, "%s: a chosen expert left memory before its use", backend);
+	CHECK_MSG(r.data_ok, "%s: a unit's bytes are not its own", backend);
+	CHECK(r.batches_whole == r.batches);
+	close_store(&s);
+}
+
 /* lfru against lru: the same skewed routing, the same cache. */
 static void test_policies(const char *path)
 {
@@ -493,6 +513,8 @@ int main(void)
 	test_index(path);
 	test_stream(path, "cpu");
 	test_stream(path, "cpu-async");
+	test_tight(path, "cpu");
+	test_tight(path, "cpu-async");
 	test_policies(path);
 	test_trace(path);
 	unlink(path);
