@@ -54,6 +54,8 @@ expect_error "--pregate.*'0'" run -m "$M" --pregate 0
 expect_error "--pregate.*'100000'" run -m "$M" --pregate 100000
 expect_error "--trace-experts.*empty" run -m "$M" --trace-experts ""
 expect_error "routing trace.*no routed experts" run -m "$M" -n 1 --trace-experts "$TMP/dense.trace"
+expect_error "--expert-policy.*'mru'" chat -m "$M" --expert-policy mru
+expect_error "--pregate.*'-2'" run --chat -m "$M" -p hi --pregate -2
 expect_error "unexpected argument 'extra'" run -m "$M" extra
 expect_error "prompt\.txt" run -m "$M" -f "$TMP/no-such-prompt.txt"
 

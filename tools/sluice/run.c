@@ -277,7 +277,7 @@ int cmd_run(int argc, char **argv)
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
 	const char *io = "auto", *pressure = "auto", *backend = "auto", *trace = NULL, *gpus = NULL, *metrics = NULL;
 	const char *expert_policy = NULL, *trace_experts = NULL;
-	long pregate = 0;
+	int pregate = 0;
 	char gpu_backend[32];
 	bool stats = false, echo = true;
 	int verbose = 0, c;
@@ -305,22 +305,9 @@ int cmd_run(int argc, char **argv)
 		case 's': stats = true; break;
 		case 'X': trace = optarg; break;
 		case 'M': metrics = optarg; break;
-		case 'e':
-			if (strcmp(optarg, "lfru") && strcmp(optarg, "lru"))
-				return cli_error("run", "--expert-policy: unknown policy '%s' (lfru, lru)", optarg);
-			expert_policy = optarg;
-			break;
-		case 'g':
-			if (!strcmp(optarg, "off"))
-				pregate = -1;
-			else if (!cli_int("run", "--pregate", optarg, 1, SLUICE_MAX_PREGATE, &pregate))
-				return 1;
-			break;
-		case 'x':
-			if (!*optarg)
-				return cli_error("run", "--trace-experts: empty file name");
-			trace_experts = optarg;
-			break;
+		case 'e': if (!cli_expert_policy("run", optarg, &expert_policy)) return 1; break;
+		case 'g': if (!cli_pregate("run", optarg, &pregate)) return 1; break;
+		case 'x': if (!cli_trace_experts("run", optarg, &trace_experts)) return 1; break;
 		case 'E': echo = false; break;
 		case 'v': verbose++; break;
 		case 'h': run_usage(stdout); return 0;
@@ -361,7 +348,7 @@ int cmd_run(int argc, char **argv)
 	mp.lookahead = (int)lookahead;
 	mp.pressure = pressure;
 	mp.expert_policy = expert_policy;
-	mp.pregate = (int)pregate;
+	mp.pregate = pregate;
 	mp.trace_experts = trace_experts;
 	mp.io_fault = getenv("SLUICE_IO_FAULT"); /* tests: fault injection (the library reads no environment) */
 	char err[512];
