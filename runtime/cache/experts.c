@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int slot(const struct sl_moe *m, int layer, int expert)
 {
@@ -69,7 +70,10 @@ static int open_trace(struct sl_weights *w, struct sl_err *err)
 	const char *path = w->cfg.trace_experts;
 	if (!m->n_expert)
 		return sl_errf(err, EINVAL, "routing trace %s: the model has no routed experts (it is dense)", path);
-	m->trace = fopen(path, "w");
+	struct stat a, b;
+	if (!stat(path, &a) && w->f->fd >= 0 && !fstat(w->f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return sl_errf(err, EINVAL, "routing trace %s: that is the model file", path);
+	m->trace = fopen(path, "we");
 	if (!m->trace)
 		return sl_errf(err, errno, "routing trace %s: cannot create it: %s", path, strerror(errno));
 	char name[128];

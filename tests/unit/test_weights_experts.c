@@ -499,6 +499,9 @@ static void test_trace(const char *path)
 		CHECK(open_store(&s, path, &o, &err) == -ENOSPC && strstr(err.msg, "write error"));
 		close_store(&s);
 	}
+	o.trace = path; /* the model itself: refused, not overwritten */
+	CHECK(open_store(&s, path, &o, &err) == -EINVAL && strstr(err.msg, "model file"));
+	close_store(&s);
 	o.trace = NULL;
 	o.policy = "mru";
 	CHECK(open_store(&s, path, &o, &err) == -EINVAL && strstr(err.msg, "expert policy 'mru'"));
