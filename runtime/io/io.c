@@ -119,10 +119,15 @@ int sl_io_open(const char *engine, const struct sl_io_source *src, const struct 
 				 uerr.msg);
 			sl_warn("%s", notice);
 		}
+	} else if (!strncmp(engine, "nvme:", 5)) {
+		/* the userspace NVMe driver: the argument names the namespace range */
+		p.arg = engine + 5;
+		if ((r = sl_io_nvme_ops.open(src, &p, &e, err)) < 0)
+			return r;
 	} else {
 		const struct sl_io_ops *ops = engine_by_name(engine);
 		if (!ops)
-			return sl_errf(err, EINVAL, "unknown I/O engine '%s' (auto, uring, pread, mmap)",
+			return sl_errf(err, EINVAL, "unknown I/O engine '%s' (auto, uring, pread, mmap, nvme:BDF[/NSID])",
 				       engine);
 		if ((r = ops->open(src, &p, &e, err)) < 0)
 			return r;

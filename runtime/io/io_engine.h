@@ -56,6 +56,7 @@ struct sl_io_engine_params {
 	/* Open-time faults (fault.c parses them; they simulate tmpfs and seccomp). */
 	bool no_direct;     /* O_DIRECT open fails with EINVAL */
 	bool no_uring;      /* io_uring_queue_init fails with ENOSYS */
+	const char *arg;    /* what followed "NAME:" in the engine name ("nvme:BDF/NSID@OFF"), or NULL */
 };
 
 struct sl_io_ops {
@@ -103,6 +104,7 @@ struct sl_io_engine {
 extern const struct sl_io_ops sl_io_uring_ops;
 extern const struct sl_io_ops sl_io_pread_ops;
 extern const struct sl_io_ops sl_io_mmap_ops;
+extern const struct sl_io_ops sl_io_nvme_ops; /* nvme_engine.c: userspace NVMe over VFIO */
 
 /*
  * Wrap an engine the caller opened itself (a test engine, a VFIO engine) in the generic
