@@ -74,11 +74,37 @@ if ! gcc -static -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -Wno-unused
     cat "$WORK/vmtest.log"; die vmtest_build "gcc -static vmtest.c failed (libdrm-dev with libdrm.a?)"
 fi
 
+# 3b. a static sluice for the userspace NVMe driver's checks (tests/vm/nvme.sh), from the objects
+# make built: the CLI without serve (its static libmicrohttpd needs GnuTLS), libsluice.a.
+SLUICE_STATIC=$WORK/sluice
+if gcc -static -pthread -o "$SLUICE_STATIC" $(ls "$BUILD"/tools/sluice/*.o | grep -v '/serve') tests/vm/serve_stub.c \
+        "$BUILD/libsluice.a" -luring -ldrm -lpcre2-8 -lxxhash -lm -ldl >"$WORK/sluice-static.log" 2>&1; then
+    pass vfio_build
+else
+    grep -v 'statically linked' "$WORK/sluice-static.log" | tail -n 5; fail vfio_build "static sluice did not link (log above)"
+    SLUICE_STATIC=
+fi
+# The guest's NVMe namespaces: sluice0's holds ext4 with the model (the io_uring side);
+# sluice1's are raw: 32 MiB to stage on, 512 KiB too small for the model.
+MODEL=$ROOT/../shared/models/stories260K.gguf
+[ -r "$MODEL" ] || MODEL=/work/shared/models/stories260K.gguf
+rm -rf "$WORK/fs0" "$WORK"/nvme*.img; mkdir -p "$WORK/fs0"
+cp "$MODEL" "$WORK/fs0/" 2>/dev/null
+mkfs.ext4 -q -F -d "$WORK/fs0" "$WORK/nvme0.img" 16M >/dev/null 2>&1 || truncate -s 16M "$WORK/nvme0.img"
+truncate -s 32M "$WORK/nvme1a.img"
+truncate -s 512K "$WORK/nvme1b.img"
+
 # 4. initramfs: busybox, the module, the guest's drivers (dependencies first), /vmtest
 rm -rf "$WORK/root"; mkdir -p "$WORK/root"/{bin,proc,sys,dev,lib/modules}
 cp "$BUSYBOX" "$WORK/root/bin/busybox"
 cp tests/vm/init.sh "$WORK/root/init"; chmod +x "$WORK/root/init"
 cp "$KO" "$WORK/vmtest" "$WORK/root/"
+if [ -n "$SLUICE_STATIC" ] && [ -r "$MODEL" ]; then
+    mkdir -p "$WORK/root/models" "$WORK/root/tmp"
+    cp "$SLUICE_STATIC" "$WORK/root/sluice"
+    cp "$MODEL" "$WORK/root/models/"
+    cp tests/vm/nvme.sh "$WORK/root/nvme.sh"; chmod +x "$WORK/root/nvme.sh"
+fi
 : > "$WORK/root/modules.order"
 declare -A seen=()
 add_mod() {  # add_mod relpath: dependencies (from modules.dep) first
@@ -96,7 +122,7 @@ add_mod() {  # add_mod relpath: dependencies (from modules.dep) first
     esac
     echo "$rel" >> "$WORK/root/modules.order"
 }
-for name in nvme bochs; do
+for name in nvme bochs vfio_iommu_type1 vfio-pci ext4; do
     rel=$(grep -oE "^[^:]*/$name\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | head -n 1 | tr -d :)
     [ -n "$rel" ] || die initramfs "module $name not in $MODDIR/modules.dep"
     add_mod "$rel"
@@ -117,11 +143,14 @@ QEMU=(qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split -cpu max -
     -device x3130-upstream,id=sw0,bus=rp0
     -device xio3130-downstream,id=dp0,bus=sw0,chassis=2,slot=0
     -device xio3130-downstream,id=dp1,bus=sw0,chassis=3,slot=0
-    -device nvme,serial=sluice0,bus=dp0
+    -drive file="$WORK/nvme0.img",if=none,id=nvd0,format=raw
+    -device nvme,serial=sluice0,bus=dp0,drive=nvd0
     -device bochs-display,bus=dp1
     -device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0
     -device pcie-root-port,id=rp1,bus=pxb1,chassis=4,slot=0
-    -device nvme,serial=sluice1,bus=rp1
+    -device nvme,id=nvme1,serial=sluice1,bus=rp1
+    -drive file="$WORK/nvme1a.img",if=none,id=nvd1,format=raw -device nvme-ns,drive=nvd1,bus=nvme1,nsid=1
+    -drive file="$WORK/nvme1b.img",if=none,id=nvd2,format=raw -device nvme-ns,drive=nvd2,bus=nvme1,nsid=2
     -kernel "$KERNEL" -initrd "$WORK/initramfs.gz"
     -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 oops=panic")
 T1=$(date +%s)
@@ -140,7 +169,9 @@ fi
 # 6. serial log -> PASS/FAIL/SKIP lines (the marker may follow kernel output on a line)
 tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee "$WORK/results"
 # A guest that crashes or hangs part-way must not make its remaining tests vanish from the count.
-for t in $(grep -oE 'PASS\("[a-z_0-9]+"' tests/vm/vmtest.c | sed 's/.*("//; s/"$//' | sort -u); do
+# (and the userspace NVMe driver's checks, listed on nvme.sh's "# checks:" lines)
+for t in $(grep -oE 'PASS\("[a-z_0-9]+"' tests/vm/vmtest.c | sed 's/.*("//; s/"$//' | sort -u) \
+         $(sed -n 's/^# checks: //p' tests/vm/nvme.sh); do
     grep -qE "^(PASS|FAIL|SKIP): $t(:|\$)" "$WORK/results" || fail "$t" "not reported by the guest"
 done
 if grep -q '@@SLUICE DONE' "$SERIAL"; then
@@ -151,5 +182,7 @@ else
     tr -d '\r' < "$SERIAL" | tail -n 25 | sed 's/^/    /'
 fi
 grep -q 'insmod .* failed' "$SERIAL" && fail guest_modules "$(grep -o 'insmod .* failed' "$SERIAL" | head -n 3 | tr '\n' ' ')"
+# VFIO vs io_uring on the same emulated namespace (Documentation/performance.md): ratios only.
+tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE PERF .*' | sed 's/^@@SLUICE /vm: /' | tee "$LOGDIR/vm-nvme-perf.log"
 echo "vm: build $((T1 - T0))s, boot+tests $((T2 - T1))s"
 exit 0

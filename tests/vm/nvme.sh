@@ -1,0 +1,126 @@
+#!/bin/busybox sh
+# tests/vm/nvme.sh — the userspace NVMe driver's checks, run by /init in the guest after /vmtest.
+# Each check prints one "@@SLUICE PASS|FAIL|SKIP: name" line; suite_vm.sh counts the names
+# listed on the "# checks:" lines below (a check that never reports is a failure).
+#
+# Guest devices (suite_vm.sh): controller serial sluice0 with one namespace holding an ext4
+# filesystem with the model (kernel nvme driver: the io_uring side of comparisons, and the
+# "mounted" refusal); serial sluice1 with namespace 1 (32 MiB, where models are staged) and
+# namespace 2 (512 KiB: too small for the model; used as swap for the "swap" refusal).
+#
+# checks: nvme_setup nvme_list nvme_refuse_mounted nvme_refuse_swap nvme_refuse_open
+# checks: nvme_wrong_bdf nvme_still_bound nvme_bind vfio_stage_verify vfio_info vfio_tokens_equal
+# checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
+# checks: vfio_corrupt_superblock nvme_unbind_final
+S=/sluice
+M=/models/stories260K.gguf
+pass() { echo "@@SLUICE PASS: $1"; }
+fail() { echo "@@SLUICE FAIL: $1: $(echo "$2" | tail -n 3 | tr '\n' ' ')"; }
+# expect_fail NAME PATTERN CMD...: exit status 1 (not a crash) and PATTERN in the message
+expect_fail() {
+    name=$1 pat=$2; shift 2
+    out=$("$@" 2>&1); rc=$?
+    if [ $rc -eq 1 ] && echo "$out" | grep -q "$pat"; then pass "$name"; echo "    ($out)" | head -n 2
+    else fail "$name" "rc=$rc, wanted '$pat': $out"; fi
+}
+driver_of() { basename "$(readlink /sys/bus/pci/devices/$1/driver 2>/dev/null)"; }
+bdf_of() {
+    for c in /sys/class/nvme/nvme*; do
+        [ "$(tr -d ' ' < $c/serial)" = "$1" ] && basename "$(readlink -f $c/device)"
+    done
+}
+disk_of() {  # disk_of BDF NSID: the kernel's block device name
+    for d in /sys/block/nvme*n$2; do
+        readlink "$d" | grep -q "/$1/" && echo "${d##*/}"
+    done
+}
+wait_disk() {  # the namespace's block device reappears after unbind (the kernel driver probes)
+    i=0; while [ $i -lt 100 ]; do D=$(disk_of $1 1); [ -n "$D" ] && [ -b /dev/$D ] && return 0; sleep 0.1; i=$((i + 1)); done
+    return 1
+}
+B0=$(bdf_of sluice0) B1=$(bdf_of sluice1)
+echo "@@SLUICE NVME sluice0=$B0 sluice1=$B1"
+if [ -z "$B0" ] || [ -z "$B1" ] || [ ! -d /sys/bus/pci/drivers/vfio-pci ] || [ ! -c /dev/vfio/vfio ]; then
+    fail nvme_setup "controllers '$B0' '$B1', vfio-pci $(ls -d /sys/bus/pci/drivers/vfio-pci 2>&1)"
+    exit 0
+fi
+pass nvme_setup
+D0=$(disk_of $B0 1) D1=$(disk_of $B1 1) D1b=$(disk_of $B1 2)
+echo "@@SLUICE NVME disks $D0 $D1 $D1b; groups $(basename $(readlink /sys/bus/pci/devices/$B1/iommu_group))"
+
+out=$($S nvme list 2>&1)
+echo "$out" | sed 's/^/    /'
+echo "$out" | grep -q "$B1 *nvme" && echo "$out" | grep -q "$D1" && pass nvme_list || fail nvme_list "$out"
+
+mkdir -p /mnt
+mount -t ext4 /dev/$D0 /mnt 2>&1
+expect_fail nvme_refuse_mounted "is mounted on /mnt" $S nvme bind $B0
+
+mkswap /dev/$D1b >/dev/null 2>&1 && swapon /dev/$D1b 2>&1
+expect_fail nvme_refuse_swap "swap" $S nvme bind $B1
+swapoff /dev/$D1b 2>/dev/null
+
+sleep 60 < /dev/$D1 &
+P=$!
+expect_fail nvme_refuse_open "is open in process" $S nvme bind $B1
+kill $P; wait $P 2>/dev/null
+
+expect_fail nvme_wrong_bdf "no PCI device" $S stage $M --nvme 0000:7f:1f.0
+expect_fail nvme_still_bound "bound to nvme" $S stage $M --nvme $B1
+
+# io_uring through the kernel driver, on the namespace that is staged later: the baseline.
+# CPU seconds come from busybox time (user + sys of the process).
+BENCH_SIZE=24M
+echo "@@SLUICE PERF uring $( (time -p $S bench io /dev/$D1 --engine uring --size $BENCH_SIZE --bs 1M --qd 32) 2>&1 | grep -E 'engine|read |bandwidth|^real|^user|^sys' | tr '\n' ' ')"
+
+out=$($S nvme bind $B1 2>&1)
+[ $? -eq 0 ] && [ "$(driver_of $B1)" = vfio-pci ] && pass nvme_bind || fail nvme_bind "$out"
+
+out=$($S stage $M --nvme $B1 --verify 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+[ $rc -eq 0 ] && echo "$out" | grep -q "^verified:" && pass vfio_stage_verify || fail vfio_stage_verify "rc=$rc $out"
+
+out=$($S info --nvme $B1 2>&1); rc=$?
+echo "$out" | head -n 8 | sed 's/^/    /'
+[ $rc -eq 0 ] && echo "$out" | grep -q "staged model:" && echo "$out" | grep -qi "llama" && pass vfio_info || fail vfio_info "rc=$rc $out"
+IMG=$(echo "$out" | sed -n 's/.*image at byte \([0-9]*\), \([0-9]*\) bytes.*/\1 \2/p')
+
+# The header the parser sees through --nvme is a memfd with holes where the weights are: the
+# same tokens prove the weights came through the driver.
+A=$($S run --nvme $B1 -p "Once upon a time" -n 32 --temp 0 --seed 7 --no-echo 2>/tmp/nvme.err); ra=$?
+B=$($S run -m /mnt/stories260K.gguf --io uring -p "Once upon a time" -n 32 --temp 0 --seed 7 --no-echo 2>/tmp/uring.err); rb=$?
+echo "    vfio:  $A"; echo "    uring: $B"
+[ $ra -eq 0 ] && [ $rb -eq 0 ] && [ -n "$A" ] && [ "$A" = "$B" ] && pass vfio_tokens_equal ||
+    fail vfio_tokens_equal "rc $ra/$rb: $(cat /tmp/nvme.err /tmp/uring.err)"
+
+expect_fail vfio_ns_too_small "too small" $S stage $M --nvme $B1/2
+expect_fail vfio_read_past_end "past the namespace end" $S info --nvme "$B1@99999999"
+
+R=$( (time -p $S bench io $M --engine "nvme:$B1/1@0+$((24 << 20))" --size $BENCH_SIZE --bs 1M --qd 32) 2>&1); rc=$?
+echo "@@SLUICE PERF vfio $(echo "$R" | grep -E 'engine|read |bandwidth|^real|^user|^sys' | tr '\n' ' ')"
+[ $rc -eq 0 ] && echo "$R" | grep -q "engine *nvme" && pass vfio_bench || fail vfio_bench "rc=$rc $R"
+
+# Give it back: the kernel driver must find a working controller (shutdown notification on close).
+out=$($S nvme unbind $B1 2>&1)
+[ $? -eq 0 ] && wait_disk $B1 && [ "$(driver_of $B1)" = nvme ] &&
+    dd if=/dev/$D1 bs=4096 count=1 2>/dev/null | grep -q SLUICEW1 && pass nvme_unbind_usable ||
+    fail nvme_unbind_usable "$out; driver $(driver_of $B1), disk '$(disk_of $B1 1)'"
+
+# Damage one tensor byte through the kernel, then verify through VFIO.
+set -- $IMG
+if [ -n "${1:-}" ] && D1=$(disk_of $B1 1) && [ -n "$D1" ]; then
+    printf 'ZZZZZZZZ' | dd of=/dev/$D1 bs=1 seek=$(($1 + $2 / 2)) conv=notrunc 2>/dev/null; sync
+    $S nvme bind $B1 >/dev/null 2>&1
+    expect_fail vfio_hash_mismatch "differs from what was staged" $S info --nvme $B1 --verify
+    $S nvme unbind $B1 >/dev/null 2>&1; wait_disk $B1; D1=$(disk_of $B1 1)
+    printf 'X' | dd of=/dev/$D1 bs=1 seek=20 conv=notrunc 2>/dev/null; sync
+    $S nvme bind $B1 >/dev/null 2>&1
+    expect_fail vfio_corrupt_superblock "superblock.*corrupt" $S info --nvme $B1
+else
+    fail vfio_hash_mismatch "no image offsets from sluice info (above)"
+    fail vfio_corrupt_superblock "not run"
+fi
+out=$($S nvme unbind $B1 2>&1)
+[ $? -eq 0 ] && wait_disk $B1 && pass nvme_unbind_final || fail nvme_unbind_final "$out"
+umount /mnt 2>/dev/null
+exit 0
