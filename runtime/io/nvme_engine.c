@@ -17,6 +17,11 @@
  * Completions are polled (phase tags); wait() spins briefly, then naps, so an idle drive
  * does not burn a core.  A piece not completed within the command timeout resets the
  * controller; every command then in flight fails with -ETIMEDOUT and the engine goes on.
+ *
+ * Options after the source, for tests: ",timeout=MS" (the command timeout, default 5000) and
+ * ",stall=N" (after the Nth NVMe command is submitted, disable the controller behind the
+ * driver's back — a controller reset in the middle of I/O: nothing in flight is ever
+ * answered, which is what the timeout and recovery path must handle).
  */
 #include "io/io_engine.h"
 #include "io/nvme/nvme.h"
@@ -47,14 +52,18 @@ struct nvme_engine {
 	struct sl_io_cmdq done;
 	unsigned active;        /* tracks in use */
 	struct sl_err err;      /* the last NVMe-level error */
+	uint32_t timeout_ms;    /* ",timeout=MS" */
+	uint64_t stall_at;      /* ",stall=N": 0 none */
+	uint64_t submitted;     /* NVMe commands so far */
 };
 
-static int parse_arg(const char *arg, char *bdf, size_t bdf_n, uint32_t *nsid, uint64_t *off, uint64_t *len)
+static int parse_arg(const char *arg, char *bdf, size_t bdf_n, uint32_t *nsid, uint64_t *off, uint64_t *len,
+		     struct nvme_engine *st)
 {
 	*nsid = 0;
 	*off = 0;
 	*len = 0;
-	size_t k = strcspn(arg, "/@+");
+	size_t k = strcspn(arg, "/@+,");
 	if (!k || k >= bdf_n)
 		return -EINVAL;
 	memcpy(bdf, arg, k);
@@ -79,6 +88,17 @@ static int parse_arg(const char *arg, char *bdf, size_t bdf_n, uint32_t *nsid, u
 			return -EINVAL;
 		p = end;
 	}
+	while (*p == ',') {
+		unsigned long long v;
+		int used = 0;
+		if (sscanf(p, ",timeout=%llu%n", &v, &used) == 1 && used && v > 0 && v < 3600000)
+			st->timeout_ms = (uint32_t)v;
+		else if (sscanf(p, ",stall=%llu%n", &v, &used) == 1 && used)
+			st->stall_at = v;
+		else
+			return -EINVAL;
+		p += used;
+	}
 	return *p ? -EINVAL : 0;
 }
 
@@ -98,11 +118,14 @@ static int nvme_open(const struct sl_io_source *src, const struct sl_io_engine_p
 	char bdf[64];
 	uint32_t nsid;
 	uint64_t off, len;
-	if (!arg || parse_arg(arg, bdf, sizeof(bdf), &nsid, &off, &len))
-		return sl_errf(err, EINVAL, "nvme engine: source '%s' is not BDF[/NSID][@OFFSET][+LENGTH]", arg ? arg : "");
 	struct nvme_engine *st = calloc(1, sizeof(*st));
 	if (!st)
 		return sl_errf(err, ENOMEM, "out of memory");
+	if (!arg || parse_arg(arg, bdf, sizeof(bdf), &nsid, &off, &len, st)) {
+		free(st);
+		return sl_errf(err, EINVAL, "nvme engine: source '%s' is not BDF[/NSID][@OFFSET][+LENGTH][,timeout=MS][,stall=N]",
+			       arg ? arg : "");
+	}
 	struct sl_io_source named = { .kind = SL_IO_SOURCE_FILE, .path = arg };
 	int r = sl_io_engine_init(&st->e, &sl_io_nvme_ops, &named, err);
 	unsigned qd = p->qd ? p->qd : 32;
@@ -115,6 +138,8 @@ static int nvme_open(const struct sl_io_source *src, const struct sl_io_engine_p
 		return r;
 	}
 	struct sl_nvme *n = st->n;
+	if (st->timeout_ms)
+		n->cmd_timeout_ms = st->timeout_ms;
 	uint64_t ns_bytes = n->nlba * n->lba_size;
 	if (off % n->lba_size || off > ns_bytes) {
 		nvme_close(&st->e);
@@ -173,7 +198,9 @@ static void pump(struct nvme_engine *st)
 		int slot = sl_nvme_slot_get(n);
 		if (slot < 0)
 			return;
-		uint64_t chunk = SL_MIN((uint64_t)n->max_xfer, t->len - t->issued);
+		/* Whole blocks: a source that ends inside a block (an image padded to one on the
+		 * namespace) still reads the block; the buffer spans it (sl_io_span). */
+		uint64_t chunk = SL_MIN((uint64_t)n->max_xfer, SL_ALIGN_UP(t->len - t->issued, n->lba_size));
 		uint64_t iova = t->cmd->mem->iova + t->cmd->mem_off + t->issued;
 		uint64_t at = st->base + t->cmd->offset + t->issued;
 		int r = sl_nvme_submit_rw(n, (unsigned)slot, false, at / n->lba_size, (uint32_t)(chunk / n->lba_size), iova, t);
@@ -182,7 +209,9 @@ static void pump(struct nvme_engine *st)
 			t->issued = t->len; /* nothing more of it */
 		} else {
 			t->pieces++;
-			t->issued += chunk;
+			t->issued = SL_MIN(t->issued + chunk, t->len);
+			if (++st->submitted == st->stall_at) /* test fault: see the top */
+				sl_mmio_w32(&n->v, NVME_REG_CC, 0);
 		}
 		if (t->issued == t->len) {
 			st->issue_head = t->next;

@@ -85,13 +85,14 @@ else
     SLUICE_STATIC=
 fi
 # The guest's NVMe namespaces: sluice0's holds ext4 with the model (the io_uring side);
-# sluice1's are raw: 32 MiB to stage on, 512 KiB too small for the model.
+# sluice1's are raw: 1 GiB (sparse) to stage on and read for the VFIO/io_uring comparison,
+# 512 KiB too small for the model.
 MODEL=$ROOT/../shared/models/stories260K.gguf
 [ -r "$MODEL" ] || MODEL=/work/shared/models/stories260K.gguf
 rm -rf "$WORK/fs0" "$WORK"/nvme*.img; mkdir -p "$WORK/fs0"
 cp "$MODEL" "$WORK/fs0/" 2>/dev/null
 mkfs.ext4 -q -F -d "$WORK/fs0" "$WORK/nvme0.img" 16M >/dev/null 2>&1 || truncate -s 16M "$WORK/nvme0.img"
-truncate -s 32M "$WORK/nvme1a.img"
+truncate -s 1G "$WORK/nvme1a.img"
 truncate -s 512K "$WORK/nvme1b.img"
 
 # 4. initramfs: busybox, the module, the guest's drivers (dependencies first), /vmtest
@@ -122,7 +123,7 @@ add_mod() {  # add_mod relpath: dependencies (from modules.dep) first
     esac
     echo "$rel" >> "$WORK/root/modules.order"
 }
-for name in nvme bochs vfio_iommu_type1 vfio-pci ext4; do
+for name in nvme bochs vfio_iommu_type1 vfio-pci crc32c_generic ext4; do
     rel=$(grep -oE "^[^:]*/$name\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | head -n 1 | tr -d :)
     [ -n "$rel" ] || die initramfs "module $name not in $MODDIR/modules.dep"
     add_mod "$rel"
