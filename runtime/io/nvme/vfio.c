@@ -29,8 +29,10 @@ int sl_pci_bdf_parse(const char *s, char out[16], struct sl_err *err)
 {
 	unsigned dom = 0, bus, dev, fn;
 	char tail;
-	if (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4 ||
-	    (dom = 0, sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3)) {
+	/* hex digits and separators only: sscanf's %x would also take "0x" and signs */
+	if (s[strspn(s, "0123456789abcdefABCDEF:.")] == 0 &&
+	    (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4 ||
+	    (dom = 0, sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3))) {
 		if (dom <= 0xffff && bus <= 0xff && dev <= 0x1f && fn <= 7) {
 			snprintf(out, 16, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 			return 0;
