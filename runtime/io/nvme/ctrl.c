@@ -79,15 +79,15 @@ static int admin(struct sl_nvme *n, struct nvme_sqe *e, uint32_t *result, const 
 {
 	static uint16_t cid;
 	e->cdw0 |= (uint32_t)(++cid) << 16;
-	nvme_sq_push(n, &n->aq, e);
+	sl_nvme_sq_push(n, &n->aq, e);
 	uint64_t end = sl_now_ns() + (uint64_t)n->cmd_timeout_ms * 1000000ull;
-	while (!nvme_cq_peek(&n->aq)) {
+	while (!sl_nvme_cq_peek(&n->aq)) {
 		if (sl_now_ns() > end)
 			return sl_errf(err, ETIMEDOUT, "%s: %s: no completion within %u ms", n->v.bdf, what, n->cmd_timeout_ms);
 		nap_us(50);
 	}
 	struct nvme_cqe c;
-	nvme_cq_pop(n, &n->aq, &c);
+	sl_nvme_cq_pop(n, &n->aq, &c);
 	uint16_t st = c.status >> 1;
 	if (st & 0x7ff) {
 		char b[128];
@@ -174,8 +174,8 @@ static int bring_up(struct sl_nvme *n, struct sl_err *err)
 	int r = disable(n, err);
 	if (r)
 		return r;
-	nvme_queue_reset(n, &n->aq);
-	nvme_queue_reset(n, &n->ioq);
+	sl_nvme_queue_reset(n, &n->aq);
+	sl_nvme_queue_reset(n, &n->ioq);
 	return enable(n, err);
 }
 
@@ -203,8 +203,8 @@ int sl_nvme_open(struct sl_nvme **out, const char *bdf, uint32_t nsid, unsigned 
 	n->dstrd = (n->cap >> 32) & 0xf;
 	unsigned mqes = (unsigned)(n->cap & 0xffff) + 1;
 	ioq_size = SL_MAX(4u, SL_MIN(ioq_size ? ioq_size : 256u, mqes));
-	if ((r = nvme_queue_alloc(n, &n->aq, 0, AQ_SIZE, err)) ||
-	    (r = nvme_queue_alloc(n, &n->ioq, 1, (uint16_t)ioq_size, err)) ||
+	if ((r = sl_nvme_queue_alloc(n, &n->aq, 0, AQ_SIZE, err)) ||
+	    (r = sl_nvme_queue_alloc(n, &n->ioq, 1, (uint16_t)ioq_size, err)) ||
 	    (r = sl_dma_alloc(&n->v, PAGE, &n->ident, err)))
 		goto fail;
 	n->nslots = ioq_size - 1;
@@ -257,8 +257,8 @@ void sl_nvme_close(struct sl_nvme *n)
 		disable(n, &e);
 	}
 	if (n->v.container >= 0) {
-		nvme_queue_free(n, &n->aq);
-		nvme_queue_free(n, &n->ioq);
+		sl_nvme_queue_free(n, &n->aq);
+		sl_nvme_queue_free(n, &n->ioq);
 		sl_dma_free(&n->v, &n->ident);
 		sl_dma_free(&n->v, &n->prp);
 	}

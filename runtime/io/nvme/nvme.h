@@ -104,12 +104,12 @@ int sl_nvme_status_errno(uint16_t status);
 int sl_nvme_rw(struct sl_nvme *n, bool write, uint64_t off, uint64_t len, uint64_t iova, struct sl_err *err);
 
 /* ---- queue.c internals shared with ctrl.c ---- */
-int nvme_queue_alloc(struct sl_nvme *n, struct nvme_queue *q, uint16_t qid, uint16_t size, struct sl_err *err);
-void nvme_queue_free(struct sl_nvme *n, struct nvme_queue *q);
-void nvme_queue_reset(struct sl_nvme *n, struct nvme_queue *q);
-void nvme_sq_push(struct sl_nvme *n, struct nvme_queue *q, const struct nvme_sqe *e);
-bool nvme_cq_peek(struct nvme_queue *q);
-void nvme_cq_pop(struct sl_nvme *n, struct nvme_queue *q, struct nvme_cqe *out);
+int sl_nvme_queue_alloc(struct sl_nvme *n, struct nvme_queue *q, uint16_t qid, uint16_t size, struct sl_err *err);
+void sl_nvme_queue_free(struct sl_nvme *n, struct nvme_queue *q);
+void sl_nvme_queue_reset(struct sl_nvme *n, struct nvme_queue *q);
+void sl_nvme_sq_push(struct sl_nvme *n, struct nvme_queue *q, const struct nvme_sqe *e);
+bool sl_nvme_cq_peek(struct nvme_queue *q);
+void sl_nvme_cq_pop(struct sl_nvme *n, struct nvme_queue *q, struct nvme_cqe *out);
 
 #define NVME_REG_CAP 0x00
 #define NVME_REG_VS 0x08

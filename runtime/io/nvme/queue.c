@@ -15,7 +15,7 @@
 
 #define PAGE 4096u
 
-int nvme_queue_alloc(struct sl_nvme *n, struct nvme_queue *q, uint16_t qid, uint16_t size, struct sl_err *err)
+int sl_nvme_queue_alloc(struct sl_nvme *n, struct nvme_queue *q, uint16_t qid, uint16_t size, struct sl_err *err)
 {
 	memset(q, 0, sizeof(*q));
 	int r = sl_dma_alloc(&n->v, (size_t)size * sizeof(struct nvme_sqe), &q->sq, err);
@@ -27,25 +27,25 @@ int nvme_queue_alloc(struct sl_nvme *n, struct nvme_queue *q, uint16_t qid, uint
 	q->size = size;
 	q->sq_db = 0x1000 + (2u * qid) * (4u << n->dstrd);
 	q->cq_db = 0x1000 + (2u * qid + 1) * (4u << n->dstrd);
-	nvme_queue_reset(n, q);
+	sl_nvme_queue_reset(n, q);
 	return 0;
 }
 
-void nvme_queue_free(struct sl_nvme *n, struct nvme_queue *q)
+void sl_nvme_queue_free(struct sl_nvme *n, struct nvme_queue *q)
 {
 	sl_dma_free(&n->v, &q->sq);
 	sl_dma_free(&n->v, &q->cq);
 }
 
 /* Back to the state of a freshly created queue (after a controller reset). */
-void nvme_queue_reset(struct sl_nvme *n, struct nvme_queue *q)
+void sl_nvme_queue_reset(struct sl_nvme *n, struct nvme_queue *q)
 {
 	memset(q->cq.va, 0, q->cq.len);
 	q->sq_tail = q->cq_head = 0;
 	q->phase = 1;
 }
 
-void nvme_sq_push(struct sl_nvme *n, struct nvme_queue *q, const struct nvme_sqe *e)
+void sl_nvme_sq_push(struct sl_nvme *n, struct nvme_queue *q, const struct nvme_sqe *e)
 {
 	memcpy((struct nvme_sqe *)q->sq.va + q->sq_tail, e, sizeof(*e));
 	q->sq_tail = (uint16_t)((q->sq_tail + 1) % q->size);
@@ -53,13 +53,13 @@ void nvme_sq_push(struct sl_nvme *n, struct nvme_queue *q, const struct nvme_sqe
 	sl_mmio_w32(&n->v, q->sq_db, q->sq_tail);
 }
 
-bool nvme_cq_peek(struct nvme_queue *q)
+bool sl_nvme_cq_peek(struct nvme_queue *q)
 {
 	volatile struct nvme_cqe *c = (volatile struct nvme_cqe *)q->cq.va + q->cq_head;
 	return (c->status & 1) == q->phase;
 }
 
-void nvme_cq_pop(struct sl_nvme *n, struct nvme_queue *q, struct nvme_cqe *out)
+void sl_nvme_cq_pop(struct sl_nvme *n, struct nvme_queue *q, struct nvme_cqe *out)
 {
 	atomic_thread_fence(memory_order_acquire);
 	memcpy(out, (struct nvme_cqe *)q->cq.va + q->cq_head, sizeof(*out));
@@ -116,17 +116,17 @@ int sl_nvme_submit_rw(struct sl_nvme *n, unsigned slot, bool write, uint64_t lba
 	n->slots[slot] = (struct nvme_slot){ .busy = true, .user = user,
 					     .deadline_ns = sl_now_ns() + (uint64_t)n->cmd_timeout_ms * 1000000ull };
 	n->inflight++;
-	nvme_sq_push(n, &n->ioq, &e);
+	sl_nvme_sq_push(n, &n->ioq, &e);
 	return 0;
 }
 
 int sl_nvme_poll(struct sl_nvme *n, unsigned *slot, uint16_t *status, void **user)
 {
 	for (;;) {
-		if (!nvme_cq_peek(&n->ioq))
+		if (!sl_nvme_cq_peek(&n->ioq))
 			return 0;
 		struct nvme_cqe c;
-		nvme_cq_pop(n, &n->ioq, &c);
+		sl_nvme_cq_pop(n, &n->ioq, &c);
 		/* A cid we do not have in flight (a stale completion after a reset): drop it. */
 		if (c.cid >= n->nslots || !n->slots[c.cid].busy)
 			continue;
@@ -141,7 +141,7 @@ int sl_nvme_poll(struct sl_nvme *n, unsigned *slot, uint16_t *status, void **use
 
 bool sl_nvme_pending(struct sl_nvme *n)
 {
-	return nvme_cq_peek(&n->ioq);
+	return sl_nvme_cq_peek(&n->ioq);
 }
 
 bool sl_nvme_timed_out(struct sl_nvme *n, uint64_t now)
