@@ -13,6 +13,7 @@
 # checks: nvme_wrong_bdf nvme_still_bound nvme_bind vfio_stage_verify vfio_info vfio_tokens_equal
 # checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
 # checks: vfio_corrupt_superblock vfio_stall_detected vfio_stall_recovers nvme_unbind_final
+# checks: vfio_iommu_off
 S=/sluice
 M=/models/stories260K.gguf
 pass() { echo "@@SLUICE PASS: $1"; }
@@ -42,6 +43,10 @@ wait_disk() {  # the namespace's block device reappears after unbind (the kernel
 }
 B0=$(bdf_of sluice0) B1=$(bdf_of sluice1)
 echo "@@SLUICE NVME sluice0=$B0 sluice1=$B1"
+if [ "${1:-}" = iommu_off ]; then  # the suite's second boot, with intel_iommu=off
+    expect_fail vfio_iommu_off "the IOMMU is off" $S nvme bind $B1
+    exit 0
+fi
 if [ -z "$B0" ] || [ -z "$B1" ] || [ ! -d /sys/bus/pci/drivers/vfio-pci ] || [ ! -c /dev/vfio/vfio ]; then
     fail nvme_setup "controllers '$B0' '$B1', vfio-pci $(ls -d /sys/bus/pci/drivers/vfio-pci 2>&1)"
     exit 0

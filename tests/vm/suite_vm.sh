@@ -157,7 +157,6 @@ QEMU=(qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split -cpu max -
 T1=$(date +%s)
 timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU[@]}" >"$WORK/qemu.log" 2>&1
 rc=$?
-T2=$(date +%s)
 cp "$SERIAL" "$LOGDIR/vm-serial.log" 2>/dev/null
 touch "$SERIAL"
 if grep -q '@@SLUICE BOOTED' "$SERIAL"; then
@@ -169,6 +168,21 @@ fi
 
 # 6. serial log -> PASS/FAIL/SKIP lines (the marker may follow kernel output on a line)
 tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee "$WORK/results"
+
+# 6b. IOMMU off: a second, short boot with intel_iommu=off (Debian turns it on by default; the
+# emulated one then stays off): `sluice nvme bind` must refuse.  init.sh runs only `nvme.sh iommu_off`
+# when the command line has sluice_mode=iommu_off.
+if [ -n "$SLUICE_STATIC" ]; then
+    SERIAL2=$WORK/serial-iommu-off.log
+    QEMU2=("${QEMU[@]}")
+    last=$((${#QEMU2[@]} - 1))
+    QEMU2[$last]="console=ttyS0 intel_iommu=off loglevel=4 panic=-1 oops=panic sluice_mode=iommu_off"
+    for i in "${!QEMU2[@]}"; do [ "${QEMU2[$i]}" = "file:$SERIAL" ] && QEMU2[$i]="file:$SERIAL2"; done
+    : > "$SERIAL2"
+    timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU2[@]}" >"$WORK/qemu2.log" 2>&1
+    cp "$SERIAL2" "$LOGDIR/vm-serial-iommu-off.log" 2>/dev/null
+    tr -d '\r' < "$SERIAL2" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee -a "$WORK/results"
+fi
 # A guest that crashes or hangs part-way must not make its remaining tests vanish from the count.
 # (and the userspace NVMe driver's checks, listed on nvme.sh's "# checks:" lines)
 for t in $(grep -oE 'PASS\("[a-z_0-9]+"' tests/vm/vmtest.c | sed 's/.*("//; s/"$//' | sort -u) \
@@ -185,5 +199,6 @@ fi
 grep -q 'insmod .* failed' "$SERIAL" && fail guest_modules "$(grep -o 'insmod .* failed' "$SERIAL" | head -n 3 | tr '\n' ' ')"
 # VFIO vs io_uring on the same emulated namespace (Documentation/performance.md): ratios only.
 tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE PERF .*' | sed 's/^@@SLUICE /vm: /' | tee "$LOGDIR/vm-nvme-perf.log"
+T2=$(date +%s)
 echo "vm: build $((T1 - T0))s, boot+tests $((T2 - T1))s"
 exit 0
