@@ -87,9 +87,12 @@ fi
 # The guest's NVMe namespaces: sluice0's holds ext4 with the model (the io_uring side);
 # sluice1's are raw: 1 GiB (sparse) to stage on and read for the VFIO/io_uring comparison,
 # 512 KiB too small for the model.
-MODEL=$ROOT/../shared/models/stories260K.gguf
-[ -r "$MODEL" ] || MODEL=/work/shared/models/stories260K.gguf
 rm -rf "$WORK/fs0" "$WORK"/nvme*.img; mkdir -p "$WORK/fs0"
+MODEL=${SLUICE_MODELS:-$ROOT/../shared/models}/stories260K.gguf
+if [ ! -r "$MODEL" ]; then  # no shared model folder: a small synthetic model does as well
+    MODEL=$WORK/stories260K.gguf
+    "$BUILD/sluice" gen-model --size 1M --type f32 -q -o "$MODEL" >/dev/null 2>&1 || MODEL=
+fi
 cp "$MODEL" "$WORK/fs0/" 2>/dev/null
 mkfs.ext4 -q -F -d "$WORK/fs0" "$WORK/nvme0.img" 16M >/dev/null 2>&1 || truncate -s 16M "$WORK/nvme0.img"
 truncate -s 1G "$WORK/nvme1a.img"
@@ -100,7 +103,7 @@ rm -rf "$WORK/root"; mkdir -p "$WORK/root"/{bin,proc,sys,dev,lib/modules}
 cp "$BUSYBOX" "$WORK/root/bin/busybox"
 cp tests/vm/init.sh "$WORK/root/init"; chmod +x "$WORK/root/init"
 cp "$KO" "$WORK/vmtest" "$WORK/root/"
-if [ -n "$SLUICE_STATIC" ] && [ -r "$MODEL" ]; then
+if [ -n "$SLUICE_STATIC" ] && [ -n "$MODEL" ]; then
     mkdir -p "$WORK/root/models" "$WORK/root/tmp"
     cp "$SLUICE_STATIC" "$WORK/root/sluice"
     cp "$MODEL" "$WORK/root/models/"
