@@ -6,14 +6,15 @@
 # Guest devices (suite_vm.sh): controller serial sluice0 with one namespace holding an ext4
 # filesystem with the model (kernel nvme driver: the io_uring side of comparisons, and the
 # "mounted" refusal); serial sluice1 with namespace 1 (1 GiB, where models are staged) and
-# namespace 2 (512 KiB: too small for the model; used as swap for the "swap" refusal).
+# namespace 2 (512 KiB: too small for the model; used as swap for the "swap" refusal) and
+# namespace 3 (4 MiB, whose sector 4096 fails every read: a media error).
 # Namespace 1 is 1 GiB (sparse on the host) so the throughput/CPU comparison reads enough.
 #
 # checks: nvme_setup nvme_list nvme_refuse_mounted nvme_refuse_swap nvme_refuse_open
 # checks: nvme_wrong_bdf nvme_still_bound nvme_bind vfio_stage_verify vfio_info vfio_tokens_equal
 # checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
 # checks: vfio_corrupt_superblock vfio_stall_detected vfio_stall_recovers nvme_unbind_final
-# checks: vfio_iommu_off
+# checks: vfio_iommu_off vfio_media_error
 S=/sluice
 M=/models/stories260K.gguf
 pass() { echo "@@SLUICE PASS: $1"; }
@@ -113,6 +114,8 @@ echo "    vfio:  $A"; echo "    uring: $B"
     fail vfio_tokens_equal "rc $ra/$rb: $(cat /tmp/nvme.err /tmp/uring.err)"
 
 expect_fail vfio_ns_too_small "too small" $S stage $M --nvme $B1/2
+# namespace 3 fails reads of its sector 4096 (QEMU blkdebug): the NVMe status, in words
+expect_fail vfio_media_error "NVMe status" $S stage $M --nvme $B1/3 --lba 3072 --verify
 expect_fail vfio_read_past_end "past the namespace end" $S info --nvme "$B1@99999999"
 
 # The same reads through the userspace driver (the raw namespace from byte 0: the source is

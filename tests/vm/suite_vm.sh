@@ -97,6 +97,11 @@ cp "$MODEL" "$WORK/fs0/" 2>/dev/null
 mkfs.ext4 -q -F -d "$WORK/fs0" "$WORK/nvme0.img" 16M >/dev/null 2>&1 || truncate -s 16M "$WORK/nvme0.img"
 truncate -s 1G "$WORK/nvme1a.img"
 truncate -s 512K "$WORK/nvme1b.img"
+# namespace 3: reads of sector 4096 (byte 2 MiB) fail with EIO (QEMU's blkdebug): the drive
+# then answers with an NVMe media error status.  Far from the sectors the kernel's partition
+# scan reads (the first ones and the GPT copy at the end).
+truncate -s 4M "$WORK/nvme1c.img"
+printf '[inject-error]\nevent = "read_aio"\niotype = "read"\nerrno = "5"\nsector = "4096"\n' > "$WORK/blkdebug.conf"
 
 # 4. initramfs: busybox, the module, the guest's drivers (dependencies first), /vmtest
 rm -rf "$WORK/root"; mkdir -p "$WORK/root"/{bin,proc,sys,dev,lib/modules}
@@ -155,6 +160,8 @@ QEMU=(qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split -cpu max -
     -device nvme,id=nvme1,serial=sluice1,bus=rp1
     -drive file="$WORK/nvme1a.img",if=none,id=nvd1,format=raw -device nvme-ns,drive=nvd1,bus=nvme1,nsid=1
     -drive file="$WORK/nvme1b.img",if=none,id=nvd2,format=raw -device nvme-ns,drive=nvd2,bus=nvme1,nsid=2
+    -drive if=none,id=nvd3,driver=raw,file.driver=blkdebug,file.config="$WORK/blkdebug.conf",file.image.filename="$WORK/nvme1c.img"
+    -device nvme-ns,drive=nvd3,bus=nvme1,nsid=3
     -kernel "$KERNEL" -initrd "$WORK/initramfs.gz"
     -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 oops=panic")
 T1=$(date +%s)
