@@ -40,6 +40,8 @@ struct sl_io_cmd {
 	struct sl_io_mem *mem;    /* the registered region the command reads into */
 	uint64_t mem_off;         /* where in it: the device address is mem->iova + mem_off */
 	int64_t result;           /* bytes read, or -errno (set by the engine) */
+	const char *detail;       /* with a failed result, the engine's words for it ("unrecovered
+				   * read error (NVMe status ...)"), valid until its next reap; or NULL */
 	struct sl_io_cmd *next;   /* the engine's to use while it holds the command */
 	/* the generic layer's */
 	uint64_t submit_ns;

@@ -51,7 +51,7 @@ struct nvme_engine {
 	struct track *issue_head, *issue_tail;
 	struct sl_io_cmdq done;
 	unsigned active;        /* tracks in use */
-	struct sl_err err;      /* the last NVMe-level error */
+	struct sl_err err;      /* the last NVMe-level error: the detail of failed commands */
 	uint32_t timeout_ms;    /* ",timeout=MS" */
 	uint64_t stall_at;      /* ",stall=N": 0 none */
 	uint64_t submitted;     /* NVMe commands so far */
@@ -184,6 +184,8 @@ static void nvme_mem_unregister(struct sl_io_engine *e, struct sl_io_mem *m)
 static void finish(struct nvme_engine *st, struct track *t)
 {
 	t->cmd->result = t->error ? t->error : (int64_t)t->len;
+	/* the words for a failure: st->err is set with every error before it is recorded */
+	t->cmd->detail = t->error ? st->err.msg : NULL;
 	sl_io_cmdq_push(&st->done, t->cmd);
 	t->cmd = NULL;
 	st->active--;
@@ -205,6 +207,7 @@ static void pump(struct nvme_engine *st)
 		uint64_t at = st->base + t->cmd->offset + t->issued;
 		int r = sl_nvme_submit_rw(n, (unsigned)slot, false, at / n->lba_size, (uint32_t)(chunk / n->lba_size), iova, t);
 		if (r) {
+			sl_errf(&st->err, -r, "%s", r == -EIO ? "the controller failed and could not be reset" : "bad NVMe command");
 			t->error = t->error ? t->error : r;
 			t->issued = t->len; /* nothing more of it */
 		} else {
@@ -238,6 +241,8 @@ static int nvme_submit(struct sl_io_engine *e, struct sl_io_cmd **cmds, unsigned
 		/* A read past the source end is short (the generic layer says -ENODATA). */
 		t->len = c->offset >= e->size ? 0 : SL_MIN(c->len, e->size - c->offset);
 		if (!t->len || !c->mem) {
+			if (!c->mem)
+				sl_errf(&st->err, EINVAL, "a command without registered memory");
 			t->error = c->mem ? 0 : -EINVAL;
 			finish(st, t);
 			continue;
@@ -257,7 +262,7 @@ static void timeout_reset(struct nvme_engine *st)
 {
 	struct sl_err re;
 	int r = sl_nvme_reset(st->n, &re);
-	sl_errf(&st->err, ETIMEDOUT, "%s: a command got no completion within %u ms; controller reset%s%s", st->e.path,
+	sl_errf(&st->err, ETIMEDOUT, "NVMe command got no completion within %u ms; controller reset%s%s",
 		st->n->cmd_timeout_ms, r ? " failed: " : ", usable again", r ? re.msg : "");
 	for (unsigned i = 0; i < st->e.qd; i++) {
 		struct track *t = &st->t[i];
@@ -282,7 +287,7 @@ static void collect(struct nvme_engine *st)
 		if (status & 0x7ff) {
 			char b[128];
 			int en = sl_nvme_status_errno(status);
-			sl_errf(&st->err, en, "%s: read failed: %s", st->e.path, sl_nvme_status_str(status, b, sizeof(b)));
+			sl_errf(&st->err, en, "%s", sl_nvme_status_str(status, b, sizeof(b)));
 			if (!t->error)
 				t->error = -en;
 		}

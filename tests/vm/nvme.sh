@@ -14,7 +14,7 @@
 # checks: nvme_wrong_bdf nvme_still_bound nvme_bind vfio_stage_verify vfio_info vfio_tokens_equal
 # checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
 # checks: vfio_corrupt_superblock vfio_stall_detected vfio_stall_recovers nvme_unbind_final
-# checks: vfio_iommu_off vfio_media_error
+# checks: vfio_iommu_off vfio_media_error vfio_media_error_engine
 S=/sluice
 M=/models/stories260K.gguf
 pass() { echo "@@SLUICE PASS: $1"; }
@@ -115,7 +115,11 @@ echo "    vfio:  $A"; echo "    uring: $B"
 
 expect_fail vfio_ns_too_small "too small" $S stage $M --nvme $B1/2
 # namespace 3 fails reads of its sector 4096 (QEMU blkdebug): the NVMe status, in words
-expect_fail vfio_media_error "NVMe status" $S stage $M --nvme $B1/3 --lba 3072 --verify
+expect_fail vfio_media_error "read at byte 2084352: unrecovered read error .NVMe status type 2 code 0x81" \
+    $S stage $M --nvme $B1/3 --lba 3072 --verify
+# the same through the I/O engine (what the weight store sees): the status named, not just EIO
+expect_fail vfio_media_error_engine "failed at offset 2097152: unrecovered read error" \
+    $S bench io $M --engine "nvme:$B1/3@0" --size 4M --bs 1M --qd 4
 expect_fail vfio_read_past_end "past the namespace end" $S info --nvme "$B1@99999999"
 
 # The same reads through the userspace driver (the raw namespace from byte 0: the source is
@@ -127,7 +131,7 @@ echo "$R"
 # A controller reset in the middle of I/O (the engine's stall=N test fault disables the
 # controller behind the driver's back after the first command): nothing is answered, the
 # command times out (500 ms here), the driver resets the controller; the next open works.
-expect_fail vfio_stall_detected "timed out" \
+expect_fail vfio_stall_detected "no completion within 500 ms; controller reset, usable again" \
     $S bench io $M --engine "nvme:$B1/1@0,timeout=500,stall=1" --size 4M --bs 1M --qd 4
 out=$($S info --nvme $B1 2>&1); rc=$?
 [ $rc -eq 0 ] && echo "$out" | grep -q "staged model:" && pass vfio_stall_recovers || fail vfio_stall_recovers "rc=$rc $out"
