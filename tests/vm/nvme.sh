@@ -12,6 +12,7 @@
 #
 # checks: nvme_setup nvme_list nvme_refuse_mounted nvme_refuse_swap nvme_refuse_open
 # checks: nvme_wrong_bdf nvme_still_bound nvme_bind vfio_stage_verify vfio_info vfio_tokens_equal
+# checks: vfio_tokens_streaming
 # checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
 # checks: vfio_corrupt_superblock vfio_stall_detected vfio_stall_recovers nvme_unbind_final
 # checks: vfio_iommu_off vfio_media_error vfio_media_error_engine
@@ -112,6 +113,13 @@ B=$($S run -m /mnt/stories260K.gguf --io uring -p "Once upon a time" -n 32 --tem
 echo "    vfio:  $A"; echo "    uring: $B"
 [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ -n "$A" ] && [ "$A" = "$B" ] && pass vfio_tokens_equal ||
     fail vfio_tokens_equal "rc $ra/$rb: $(cat /tmp/nvme.err /tmp/uring.err)"
+
+# Streaming (a small cache: weights are read again every token, on the I/O thread, which
+# polls the completion queue while the model thread submits): still the same tokens.
+C=$($S run --nvme $B1 -p "Once upon a time" -n 32 --temp 0 --seed 7 --no-echo --vram 600K --host-cache 300K --stats 2>/tmp/nvme.err); rc=$?
+grep -o "weights read [^|]*" /tmp/nvme.err | sed 's/^/    /'
+[ $rc -eq 0 ] && [ -n "$C" ] && [ "$C" = "$B" ] && grep -q "misses [1-9]" /tmp/nvme.err && pass vfio_tokens_streaming ||
+    fail vfio_tokens_streaming "rc $rc: '$C' vs '$B' $(cat /tmp/nvme.err)"
 
 expect_fail vfio_ns_too_small "too small" $S stage $M --nvme $B1/2
 # namespace 3 fails reads of its sector 4096 (QEMU blkdebug): the NVMe status, in words
