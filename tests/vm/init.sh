@@ -19,10 +19,11 @@ while [ $i -lt 100 ]; do
     sleep 0.1; i=$((i + 1))
 done
 echo "@@SLUICE DEVICES $(ls /sys/class/nvme /sys/class/drm | tr '\n' ' ')"
-if grep -q 'sluice_mode=iommu_off' /proc/cmdline; then
-    # the second boot of the suite: only what needs the IOMMU off
+mode=$(sed -n 's/.*sluice_mode=\([a-z_]*\).*/\1/p' /proc/cmdline)
+if [ -n "$mode" ]; then
+    # the suite's extra boots (IOMMU off, a shared IOMMU group): only their checks
     rc=0
-    [ -x /nvme.sh ] && /nvme.sh iommu_off
+    [ -x /nvme.sh ] && /nvme.sh "$mode"
 else
     /vmtest /sluice.ko
     rc=$?

@@ -15,7 +15,7 @@
 # checks: vfio_tokens_streaming
 # checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
 # checks: vfio_corrupt_superblock vfio_stall_detected vfio_stall_recovers nvme_unbind_final
-# checks: vfio_iommu_off vfio_media_error vfio_media_error_engine
+# checks: vfio_iommu_off vfio_media_error vfio_media_error_engine vfio_group_shared
 S=/sluice
 M=/models/stories260K.gguf
 pass() { echo "@@SLUICE PASS: $1"; }
@@ -47,6 +47,13 @@ B0=$(bdf_of sluice0) B1=$(bdf_of sluice1)
 echo "@@SLUICE NVME sluice0=$B0 sluice1=$B1"
 if [ "${1:-}" = iommu_off ]; then  # the suite's second boot, with intel_iommu=off
     expect_fail vfio_iommu_off "the IOMMU is off" $S nvme bind $B1
+    exit 0
+fi
+if [ "${1:-}" = group ]; then  # the third: sluice2 and sluice3 behind one PCI bridge, one group
+    B2=$(bdf_of sluice2) B3=$(bdf_of sluice3)
+    echo "@@SLUICE NVME sluice2=$B2 sluice3=$B3 group $(basename "$(readlink /sys/bus/pci/devices/$B2/iommu_group)")"
+    expect_fail vfio_group_shared "IOMMU group of $B2 also holds.*$B3 (nvme)" $S nvme bind $B2
+    [ "$(driver_of $B2)" = nvme ] || fail vfio_group_untouched "$B2 is now on $(driver_of $B2)"
     exit 0
 fi
 if [ -z "$B0" ] || [ -z "$B1" ] || [ ! -d /sys/bus/pci/drivers/vfio-pci ] || [ ! -c /dev/vfio/vfio ]; then

@@ -192,6 +192,21 @@ if [ -n "$SLUICE_STATIC" ]; then
     timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU2[@]}" >"$WORK/qemu2.log" 2>&1
     cp "$SERIAL2" "$LOGDIR/vm-serial-iommu-off.log" 2>/dev/null
     tr -d '\r' < "$SERIAL2" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee -a "$WORK/results"
+
+    # 6c. A shared IOMMU group: a third short boot with two more controllers behind a
+    # conventional PCI bridge (no ACS there: one group for both).  Its own boot, so the
+    # topology checks of the first keep their devices.  `bind` must refuse, naming the other.
+    SERIAL3=$WORK/serial-group.log
+    QEMU3=("${QEMU[@]}")
+    last=$((${#QEMU3[@]} - 1))
+    QEMU3[$last]="${QEMU[$last]} sluice_mode=group"
+    for i in "${!QEMU3[@]}"; do [ "${QEMU3[$i]}" = "file:$SERIAL" ] && QEMU3[$i]="file:$SERIAL3"; done
+    QEMU3+=(-device pcie-pci-bridge,id=pb0,bus=pcie.0
+            -device nvme,serial=sluice2,bus=pb0,addr=1 -device nvme,serial=sluice3,bus=pb0,addr=2)
+    : > "$SERIAL3"
+    timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU3[@]}" >"$WORK/qemu3.log" 2>&1
+    cp "$SERIAL3" "$LOGDIR/vm-serial-group.log" 2>/dev/null
+    tr -d '\r' < "$SERIAL3" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee -a "$WORK/results"
 fi
 # A guest that crashes or hangs part-way must not make its remaining tests vanish from the count.
 # (and the userspace NVMe driver's checks, listed on nvme.sh's "# checks:" lines)
