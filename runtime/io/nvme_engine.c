@@ -18,7 +18,8 @@
  * does not burn a core.  A piece not completed within the command timeout resets the
  * controller; every command then in flight fails with -ETIMEDOUT and the engine goes on.
  *
- * Options after the source, for tests: ",timeout=MS" (the command timeout, default 5000) and
+ * Options after the source, for tests: ",prp" (PRP lists even when the controller has SGLs,
+ * so both data-pointer paths are tested), ",timeout=MS" (the command timeout, default 5000) and
  * ",stall=N" (after the Nth NVMe command is submitted, disable the controller behind the
  * driver's back — a controller reset in the middle of I/O: nothing in flight is ever
  * answered, which is what the timeout and recovery path must handle).
@@ -55,6 +56,7 @@ struct nvme_engine {
 	uint32_t timeout_ms;    /* ",timeout=MS" */
 	uint64_t stall_at;      /* ",stall=N": 0 none */
 	uint64_t submitted;     /* NVMe commands so far */
+	bool prp_only;          /* ",prp": PRP lists even when the controller has SGLs */
 };
 
 static int parse_arg(const char *arg, char *bdf, size_t bdf_n, uint32_t *nsid, uint64_t *off, uint64_t *len,
@@ -95,6 +97,8 @@ static int parse_arg(const char *arg, char *bdf, size_t bdf_n, uint32_t *nsid, u
 			st->timeout_ms = (uint32_t)v;
 		else if (sscanf(p, ",stall=%llu%n", &v, &used) == 1 && used)
 			st->stall_at = v;
+		else if (!strncmp(p, ",prp", 4) && (p[4] == ',' || !p[4]))
+			st->prp_only = true, used = 4;
 		else
 			return -EINVAL;
 		p += used;
@@ -123,14 +127,14 @@ static int nvme_open(const struct sl_io_source *src, const struct sl_io_engine_p
 		return sl_errf(err, ENOMEM, "out of memory");
 	if (!arg || parse_arg(arg, bdf, sizeof(bdf), &nsid, &off, &len, st)) {
 		free(st);
-		return sl_errf(err, EINVAL, "nvme engine: source '%s' is not BDF[/NSID][@OFFSET][+LENGTH][,timeout=MS][,stall=N]",
+		return sl_errf(err, EINVAL, "nvme engine: source '%s' is not BDF[/NSID][@OFFSET][+LENGTH][,prp][,timeout=MS][,stall=N]",
 			       arg ? arg : "");
 	}
 	struct sl_io_source named = { .kind = SL_IO_SOURCE_FILE, .path = arg };
 	int r = sl_io_engine_init(&st->e, &sl_io_nvme_ops, &named, err);
 	unsigned qd = p->qd ? p->qd : 32;
 	if (!r)
-		r = sl_nvme_open(&st->n, bdf, nsid, 256, err);
+		r = sl_nvme_open(&st->n, bdf, nsid, 256, st->prp_only ? SL_NVME_PRP_ONLY : 0, err);
 	if (!r && !(st->t = calloc(qd, sizeof(*st->t))))
 		r = sl_errf(err, ENOMEM, "out of memory");
 	if (r) {
@@ -140,6 +144,7 @@ static int nvme_open(const struct sl_io_source *src, const struct sl_io_engine_p
 	struct sl_nvme *n = st->n;
 	if (st->timeout_ms)
 		n->cmd_timeout_ms = st->timeout_ms;
+	snprintf(st->e.name, sizeof(st->e.name), "nvme(%s)", n->sgl ? "sgl" : "prp");
 	uint64_t ns_bytes = n->nlba * n->lba_size;
 	if (off % n->lba_size || off > ns_bytes) {
 		nvme_close(&st->e);

@@ -35,9 +35,9 @@ int main(void)
 	CHECK_MSG(strstr(sl_nvme_status_str(0x0777, b, sizeof(b)), "vendor specific"), "%s", b);
 
 	struct sl_nvme *n = NULL;
-	int r = sl_nvme_open(&n, "0000:ff:1f.7", 1, 16, &e);
+	int r = sl_nvme_open(&n, "0000:ff:1f.7", 1, 16, 0, &e);
 	CHECK_MSG(r == -ENODEV && strstr(e.msg, "no PCI device 0000:ff:1f.7"), "%d %s", r, e.msg);
-	r = sl_nvme_open(&n, "garbage", 1, 16, &e);
+	r = sl_nvme_open(&n, "garbage", 1, 16, SL_NVME_PRP_ONLY, &e);
 	CHECK_MSG(r == -EINVAL, "%d %s", r, e.msg);
 
 	/* the engine by name: a malformed source and a missing device are errors at open */
@@ -47,7 +47,7 @@ int main(void)
 	CHECK_MSG(r == -EINVAL && strstr(e.msg, "is not BDF"), "%d %s", r, e.msg);
 	r = sl_io_open("nvme:0000:ff:1f.7/1@0,bogus=1", &src, NULL, &io, &e);
 	CHECK_MSG(r == -EINVAL && strstr(e.msg, "is not BDF"), "%d %s", r, e.msg);
-	r = sl_io_open("nvme:0000:ff:1f.7/1@4096+8192,timeout=50,stall=2", &src, NULL, &io, &e);
+	r = sl_io_open("nvme:0000:ff:1f.7/1@4096+8192,timeout=50,stall=2,prp", &src, NULL, &io, &e);
 	CHECK_MSG(r == -ENODEV && strstr(e.msg, "no PCI device"), "%d %s", r, e.msg);
 	CHECK(io == NULL);
 	return t_done();

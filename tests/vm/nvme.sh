@@ -12,7 +12,7 @@
 #
 # checks: nvme_setup nvme_list nvme_refuse_mounted nvme_refuse_swap nvme_refuse_open
 # checks: nvme_wrong_bdf nvme_still_bound nvme_bind vfio_stage_verify vfio_info vfio_tokens_equal
-# checks: vfio_tokens_streaming
+# checks: vfio_tokens_streaming vfio_tokens_prp vfio_verify_prp
 # checks: vfio_ns_too_small vfio_read_past_end vfio_bench nvme_unbind_usable vfio_hash_mismatch
 # checks: vfio_corrupt_superblock vfio_stall_detected vfio_stall_recovers nvme_unbind_final
 # checks: vfio_iommu_off vfio_media_error vfio_media_error_engine vfio_group_shared
@@ -120,6 +120,15 @@ B=$($S run -m /mnt/stories260K.gguf --io uring -p "Once upon a time" -n 32 --tem
 echo "    vfio:  $A"; echo "    uring: $B"
 [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ -n "$A" ] && [ "$A" = "$B" ] && pass vfio_tokens_equal ||
     fail vfio_tokens_equal "rc $ra/$rb: $(cat /tmp/nvme.err /tmp/uring.err)"
+
+# The same with PRP lists instead of the SGLs QEMU's controller offers (SLUICE_NVME_PRP=1:
+# the CLI's switch for tests), so both data-pointer paths read the right bytes.
+echo "$out" | grep -q "SGLs" || echo "    (note: the controller offers no SGLs: both runs use PRP lists)"
+P=$(SLUICE_NVME_PRP=1 $S run --nvme $B1 -p "Once upon a time" -n 32 --temp 0 --seed 7 --no-echo 2>/tmp/nvme.err); rc=$?
+[ $rc -eq 0 ] && [ -n "$P" ] && [ "$P" = "$B" ] && pass vfio_tokens_prp || fail vfio_tokens_prp "rc $rc: '$P' vs '$B' $(cat /tmp/nvme.err)"
+out=$(SLUICE_NVME_PRP=1 $S info --nvme $B1 --verify 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "PRP lists" && echo "$out" | grep -q "^verified:" && pass vfio_verify_prp ||
+    fail vfio_verify_prp "rc=$rc $out"
 
 # Streaming (a small cache: weights are read again every token, on the I/O thread, which
 # polls the completion queue while the model thread submits): still the same tokens.

@@ -48,6 +48,14 @@ static int parse_spec(const char *cmd, const char *spec, char *bdf, size_t n, ui
 	return 0;
 }
 
+/* SLUICE_NVME_PRP=1 (tests): PRP lists even on a controller with SGLs, in the driver and the
+ * engine, so the VM suite runs both data-pointer paths. */
+static unsigned nvme_flags(void)
+{
+	const char *v = getenv("SLUICE_NVME_PRP");
+	return v && *v && strcmp(v, "0") ? SL_NVME_PRP_ONLY : 0;
+}
+
 static void progress(void *ctx, uint64_t done, uint64_t total)
 {
 	cli_progress(ctx, done, total);
@@ -59,8 +67,9 @@ static void print_sb(const struct sl_nvme *n, const struct sl_stage *st)
 	time_t t = (time_t)sb->staged_unix;
 	char when[64];
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-	printf("device:        %s (%s, serial %s) namespace %u, %u-byte blocks, %.1f MiB\n", n->v.bdf, n->model, n->serial,
-	       n->nsid, n->lba_size, (double)n->nlba * n->lba_size / (1 << 20));
+	printf("device:        %s (%s, serial %s) namespace %u, %u-byte blocks, %.1f MiB; %s, %u KiB per command\n",
+	       n->v.bdf, n->model, n->serial, n->nsid, n->lba_size, (double)n->nlba * n->lba_size / (1 << 20),
+	       n->sgl ? "SGLs" : "PRP lists", n->max_xfer / 1024);
 	printf("staged model:  %s\n", sb->model_name[0] ? sb->model_name : "(unnamed)");
 	printf("from:          %s, %s\n", sb->source, when);
 	printf("superblock:    LBA %" PRIu64 ", version %u; image at byte %" PRIu64 ", %" PRIu64 " bytes, %" PRIu64
@@ -103,7 +112,7 @@ int cmd_stage(int argc, char **argv)
 		return 1;
 	struct sl_err err = { "" };
 	struct sl_nvme *n;
-	if (sl_nvme_open(&n, bdf, nsid, 64, &err))
+	if (sl_nvme_open(&n, bdf, nsid, 64, nvme_flags(), &err))
 		return cli_error("stage", "%s", err.msg);
 	int status = 1;
 	struct sl_stage st = { 0 };
@@ -143,7 +152,7 @@ int cli_nvme_model(const char *cmd, const char *spec, bool show, bool verify, co
 		return 1;
 	struct sl_err err = { "" };
 	struct sl_nvme *n;
-	if (sl_nvme_open(&n, bdf, nsid, 16, &err))
+	if (sl_nvme_open(&n, bdf, nsid, 16, nvme_flags(), &err))
 		return cli_error(cmd, "%s", err.msg);
 	struct sl_stage st;
 	int fd = -1, status = 1;
@@ -165,8 +174,8 @@ int cli_nvme_model(const char *cmd, const char *spec, bool show, bool verify, co
 		goto out;
 	}
 	snprintf(pathbuf, sizeof(pathbuf), "/proc/self/fd/%d", fd);
-	snprintf(enginebuf, sizeof(enginebuf), "nvme:%s/%u@%" PRIu64 "+%" PRIu64, n->v.bdf, n->nsid, st.image_byte,
-		 st.sb.image_bytes);
+	snprintf(enginebuf, sizeof(enginebuf), "nvme:%s/%u@%" PRIu64 "+%" PRIu64 "%s", n->v.bdf, n->nsid, st.image_byte,
+		 st.sb.image_bytes, nvme_flags() ? ",prp" : "");
 	*path = pathbuf;
 	*engine = enginebuf;
 	status = 0; /* fd stays open: the path names it for the process's life */

@@ -129,8 +129,10 @@ static int identify(struct sl_nvme *n, uint32_t nsid, struct sl_err *err)
 	copy_str(n->serial, id + 4, 20);
 	copy_str(n->model, id + 24, 40);
 	unsigned mdts = id[77];
-	uint32_t nn;
+	uint32_t nn, sgls;
 	memcpy(&nn, id + 516, 4);
+	memcpy(&sgls, id + 536, 4);
+	n->sgl = (sgls & 3) != 0; /* 01b: any alignment, 10b: dword (our buffers are dword aligned) */
 	if (!nsid) { /* the first active namespace */
 		memset(n->ident.va, 0, PAGE);
 		e = (struct nvme_sqe){ .cdw0 = 0x06, .prp1 = n->ident.iova, .cdw10 = 2 };
@@ -179,7 +181,8 @@ static int bring_up(struct sl_nvme *n, struct sl_err *err)
 	return enable(n, err);
 }
 
-int sl_nvme_open(struct sl_nvme **out, const char *bdf, uint32_t nsid, unsigned ioq_size, struct sl_err *err)
+int sl_nvme_open(struct sl_nvme **out, const char *bdf, uint32_t nsid, unsigned ioq_size, unsigned flags,
+		 struct sl_err *err)
 {
 	struct sl_nvme *n = calloc(1, sizeof(*n));
 	if (!n)
@@ -216,6 +219,8 @@ int sl_nvme_open(struct sl_nvme **out, const char *bdf, uint32_t nsid, unsigned 
 	if ((r = sl_dma_alloc(&n->v, (size_t)n->nslots * PAGE, &n->prp, err)) || (r = bring_up(n, err)) ||
 	    (r = identify(n, nsid, err)))
 		goto fail;
+	if (flags & SL_NVME_PRP_ONLY)
+		n->sgl = false;
 	uint32_t got;
 	struct nvme_sqe e = { .cdw0 = 0x09, .cdw10 = 0x07, .cdw11 = 0 /* one SQ, one CQ */ };
 	if ((r = admin(n, &e, &got, "set features (number of queues)", err)) || (r = create_io_queues(n, err)))

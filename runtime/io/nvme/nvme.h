@@ -62,6 +62,8 @@ struct sl_nvme {
 	uint32_t nsid, lba_size;
 	uint64_t nlba;
 	uint32_t max_xfer;         /* bytes per command (MDTS, capped at what one PRP page lists) */
+	bool sgl;                  /* data pointers as one SGL data block (the controller has SGLs
+				    * and the opener did not ask for PRPs): no PRP list to build */
 	char model[41], serial[21];
 	uint64_t resets;
 	bool dead;                 /* a reset failed: every command fails */
@@ -69,8 +71,11 @@ struct sl_nvme {
 };
 
 /* Open the controller at bdf and namespace nsid (0: the first active one).  ioq_size: I/O
- * queue entries (capped by CAP.MQES). */
-int sl_nvme_open(struct sl_nvme **out, const char *bdf, uint32_t nsid, unsigned ioq_size, struct sl_err *err);
+ * queue entries (capped by CAP.MQES).  flags: SL_NVME_PRP_ONLY (no SGLs even when the
+ * controller has them: tests run both paths). */
+#define SL_NVME_PRP_ONLY 1u
+int sl_nvme_open(struct sl_nvme **out, const char *bdf, uint32_t nsid, unsigned ioq_size, unsigned flags,
+		 struct sl_err *err);
 /* Delete the queues, notify shutdown (the kernel driver can take the device back), free. */
 void sl_nvme_close(struct sl_nvme *n);
 

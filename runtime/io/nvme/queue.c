@@ -81,8 +81,8 @@ int sl_nvme_slot_get(struct sl_nvme *n)
 }
 
 /*
- * PRP entries: PRP1 is the first (possibly unaligned) address; the transfer then continues
- * at page boundaries.  Two pages' worth fit in PRP1+PRP2; more take a list in the slot's
+ * With SGLs: one data block descriptor.  Else PRP entries: PRP1 is the first (possibly
+ * unaligned) address; the transfer then continues at page boundaries.  Two pages' worth fit in PRP1+PRP2; more take a list in the slot's
  * own page (max_xfer is capped so one list page is enough: no chained lists).
  */
 int sl_nvme_submit_rw(struct sl_nvme *n, unsigned slot, bool write, uint64_t lba, uint32_t nlb, uint64_t iova,
@@ -98,7 +98,12 @@ int sl_nvme_submit_rw(struct sl_nvme *n, unsigned slot, bool write, uint64_t lba
 	e.nsid = n->nsid;
 	e.prp1 = iova;
 	uint64_t first = PAGE - (iova & (PAGE - 1)); /* bytes in PRP1's page */
-	if (len > first) {
+	if (n->sgl) {
+		/* PSDT 01b: DPTR is one SGL descriptor — a data block (type 0): address, length.
+		 * The region is contiguous in IOVA space, so one descriptor covers any transfer. */
+		e.cdw0 |= 1u << 14;
+		e.prp2 = len; /* bytes 8-11 length, 12-14 reserved, 15 identifier 0x00 */
+	} else if (len > first) {
 		uint64_t next = iova + first, rest = len - first;
 		if (rest <= PAGE) {
 			e.prp2 = next;
