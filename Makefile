@@ -26,8 +26,8 @@ PREFIX   ?= /usr/local
 VERSION  := 0.1.0
 SOVER    := 0
 
-PKG_CFLAGS := $(shell pkg-config --cflags liburing libdrm libpcre2-8 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs liburing libdrm libpcre2-8 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags liburing libdrm libpcre2-8 libxxhash 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs liburing libdrm libpcre2-8 libxxhash 2>/dev/null)
 # The CLI alone (sluice serve: HTTP and JSON); libsluice does not link them.
 CLI_PKG_CFLAGS := $(shell pkg-config --cflags libmicrohttpd jansson 2>/dev/null)
 CLI_PKG_LIBS   := $(shell pkg-config --libs libmicrohttpd jansson 2>/dev/null)

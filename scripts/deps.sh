@@ -9,6 +9,7 @@ PKGS=(
     build-essential clang pkg-config make git python3 python3-pip
     liburing-dev libdrm-dev             # io_uring engine, DRM topology
     libpcre2-dev                        # BPE pre-tokenizer regexes (Unicode properties)
+    libxxhash-dev                       # per-tensor hashes of models staged on raw NVMe (sluice stage)
     libmicrohttpd-dev libjansson-dev    # sluice serve (HTTP, JSON): the CLI only
     fio                                 # I/O baseline for benchmarks
     tmux                                # drives `sluice chat` in a real terminal (tests/cli/test_chat_tmux.sh)

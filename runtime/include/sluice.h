@@ -109,7 +109,9 @@ SLUICE_API int sluice_set_cpu_features(const char *level);
 struct sluice_model_params {
 	const char *backend;     /* "cpu" (default), "cuda" (device 0; "cuda:N": device N), "auto" (cuda
 				  * when it initialises, else cpu), "cpu-async", "cpu-async-zc" (test modes) */
-	const char *io_engine;   /* "auto" (default), "uring", "pread", "mmap" */
+	const char *io_engine;   /* "auto" (default), "uring", "pread", "mmap"; "nvme:BDF/NSID@OFF+LEN": the
+				  * userspace NVMe driver reads the weights from that namespace range
+				  * (a staged model: Documentation/nvme-vfio.md) */
 	uint64_t vram_budget;    /* bytes of device memory for weights; 0 = unlimited.  The KV cache and
 				  * activations are not in it: they are sized by each context's n_ctx. */
 	uint64_t host_cache;     /* bytes of host cache for streamed weights; 0 = unlimited */

@@ -119,10 +119,15 @@ int sl_io_open(const char *engine, const struct sl_io_source *src, const struct 
 				 uerr.msg);
 			sl_warn("%s", notice);
 		}
+	} else if (!strncmp(engine, "nvme:", 5)) {
+		/* the userspace NVMe driver: the argument names the namespace range */
+		p.arg = engine + 5;
+		if ((r = sl_io_nvme_ops.open(src, &p, &e, err)) < 0)
+			return r;
 	} else {
 		const struct sl_io_ops *ops = engine_by_name(engine);
 		if (!ops)
-			return sl_errf(err, EINVAL, "unknown I/O engine '%s' (auto, uring, pread, mmap)",
+			return sl_errf(err, EINVAL, "unknown I/O engine '%s' (auto, uring, pread, mmap, nvme:BDF[/NSID])",
 				       engine);
 		if ((r = ops->open(src, &p, &e, err)) < 0)
 			return r;
@@ -279,7 +284,8 @@ static void complete_cmd(struct sl_io *io, struct sl_io_cmd *c)
 		if (c->result < 0) {
 			req_fail(io, r, (int)-c->result,
 				 "%s: read of [%llu, +%llu) failed at offset %llu: %s", path, ro, rl,
-				 (unsigned long long)c->offset, strerror((int)-c->result));
+				 (unsigned long long)c->offset,
+				 c->detail && *c->detail ? c->detail : strerror((int)-c->result));
 		} else {
 			/* bytes of this command the request needs (the tail past its end is padding) */
 			uint64_t need = SL_MIN(r->offset + r->len, c->offset + c->len) - c->offset;
@@ -328,6 +334,7 @@ static struct sl_io_cmd *carve(struct sl_io *io)
 	c->mem_off = r->priv.mem_off + r->priv.issued;
 	c->buf = (char *)r->buf + r->priv.issued;
 	c->result = 0;
+	c->detail = NULL;
 	c->submit_ns = 0;
 	c->nreq = 0;
 	while (r && c->nreq < SL_IO_CMD_MAX_REQS) {

@@ -40,6 +40,8 @@ struct sl_io_cmd {
 	struct sl_io_mem *mem;    /* the registered region the command reads into */
 	uint64_t mem_off;         /* where in it: the device address is mem->iova + mem_off */
 	int64_t result;           /* bytes read, or -errno (set by the engine) */
+	const char *detail;       /* with a failed result, the engine's words for it ("unrecovered
+				   * read error (NVMe status ...)"), valid until its next reap; or NULL */
 	struct sl_io_cmd *next;   /* the engine's to use while it holds the command */
 	/* the generic layer's */
 	uint64_t submit_ns;
@@ -56,6 +58,7 @@ struct sl_io_engine_params {
 	/* Open-time faults (fault.c parses them; they simulate tmpfs and seccomp). */
 	bool no_direct;     /* O_DIRECT open fails with EINVAL */
 	bool no_uring;      /* io_uring_queue_init fails with ENOSYS */
+	const char *arg;    /* what followed "NAME:" in the engine name ("nvme:BDF/NSID@OFF"), or NULL */
 };
 
 struct sl_io_ops {
@@ -103,6 +106,7 @@ struct sl_io_engine {
 extern const struct sl_io_ops sl_io_uring_ops;
 extern const struct sl_io_ops sl_io_pread_ops;
 extern const struct sl_io_ops sl_io_mmap_ops;
+extern const struct sl_io_ops sl_io_nvme_ops; /* nvme_engine.c: userspace NVMe over VFIO */
 
 /*
  * Wrap an engine the caller opened itself (a test engine, a VFIO engine) in the generic

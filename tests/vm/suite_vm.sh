@@ -74,11 +74,46 @@ if ! gcc -static -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -Wno-unused
     cat "$WORK/vmtest.log"; die vmtest_build "gcc -static vmtest.c failed (libdrm-dev with libdrm.a?)"
 fi
 
+# 3b. a static sluice for the userspace NVMe driver's checks (tests/vm/nvme.sh), from the objects
+# make built: the CLI without serve (its static libmicrohttpd needs GnuTLS), libsluice.a.
+SLUICE_STATIC=$WORK/sluice
+if gcc -static -pthread -o "$SLUICE_STATIC" $(ls "$BUILD"/tools/sluice/*.o | grep -v '/serve') tests/vm/serve_stub.c \
+        "$BUILD/libsluice.a" -luring -ldrm -lpcre2-8 -lxxhash -lm -ldl >"$WORK/sluice-static.log" 2>&1; then
+    pass vfio_build
+else
+    grep -v 'statically linked' "$WORK/sluice-static.log" | tail -n 5; fail vfio_build "static sluice did not link (log above)"
+    SLUICE_STATIC=
+fi
+# The guest's NVMe namespaces: sluice0's holds ext4 with the model (the io_uring side);
+# sluice1's are raw: 1 GiB (sparse) to stage on and read for the VFIO/io_uring comparison,
+# 512 KiB too small for the model.
+rm -rf "$WORK/fs0" "$WORK"/nvme*.img; mkdir -p "$WORK/fs0"
+MODEL=${SLUICE_MODELS:-$ROOT/../shared/models}/stories260K.gguf
+if [ ! -r "$MODEL" ]; then  # no shared model folder: a small synthetic model does as well
+    MODEL=$WORK/stories260K.gguf
+    "$BUILD/sluice" gen-model --size 1M --type f32 -q -o "$MODEL" >/dev/null 2>&1 || MODEL=
+fi
+cp "$MODEL" "$WORK/fs0/" 2>/dev/null
+mkfs.ext4 -q -F -d "$WORK/fs0" "$WORK/nvme0.img" 16M >/dev/null 2>&1 || truncate -s 16M "$WORK/nvme0.img"
+truncate -s 1G "$WORK/nvme1a.img"
+truncate -s 512K "$WORK/nvme1b.img"
+# namespace 3: reads of sector 4096 (byte 2 MiB) fail with EIO (QEMU's blkdebug): the drive
+# then answers with an NVMe media error status.  Far from the sectors the kernel's partition
+# scan reads (the first ones and the GPT copy at the end).
+truncate -s 4M "$WORK/nvme1c.img"
+printf '[inject-error]\nevent = "read_aio"\niotype = "read"\nerrno = "5"\nsector = "4096"\n' > "$WORK/blkdebug.conf"
+
 # 4. initramfs: busybox, the module, the guest's drivers (dependencies first), /vmtest
 rm -rf "$WORK/root"; mkdir -p "$WORK/root"/{bin,proc,sys,dev,lib/modules}
 cp "$BUSYBOX" "$WORK/root/bin/busybox"
 cp tests/vm/init.sh "$WORK/root/init"; chmod +x "$WORK/root/init"
 cp "$KO" "$WORK/vmtest" "$WORK/root/"
+if [ -n "$SLUICE_STATIC" ] && [ -n "$MODEL" ]; then
+    mkdir -p "$WORK/root/models" "$WORK/root/tmp"
+    cp "$SLUICE_STATIC" "$WORK/root/sluice"
+    cp "$MODEL" "$WORK/root/models/"
+    cp tests/vm/nvme.sh "$WORK/root/nvme.sh"; chmod +x "$WORK/root/nvme.sh"
+fi
 : > "$WORK/root/modules.order"
 declare -A seen=()
 add_mod() {  # add_mod relpath: dependencies (from modules.dep) first
@@ -96,7 +131,7 @@ add_mod() {  # add_mod relpath: dependencies (from modules.dep) first
     esac
     echo "$rel" >> "$WORK/root/modules.order"
 }
-for name in nvme bochs; do
+for name in nvme bochs vfio_iommu_type1 vfio-pci crc32c_generic ext4; do
     rel=$(grep -oE "^[^:]*/$name\.ko(\.xz|\.zst)?:" "$MODDIR/modules.dep" | head -n 1 | tr -d :)
     [ -n "$rel" ] || die initramfs "module $name not in $MODDIR/modules.dep"
     add_mod "$rel"
@@ -117,17 +152,21 @@ QEMU=(qemu-system-x86_64 -accel tcg -machine q35,kernel-irqchip=split -cpu max -
     -device x3130-upstream,id=sw0,bus=rp0
     -device xio3130-downstream,id=dp0,bus=sw0,chassis=2,slot=0
     -device xio3130-downstream,id=dp1,bus=sw0,chassis=3,slot=0
-    -device nvme,serial=sluice0,bus=dp0
+    -drive file="$WORK/nvme0.img",if=none,id=nvd0,format=raw
+    -device nvme,serial=sluice0,bus=dp0,drive=nvd0
     -device bochs-display,bus=dp1
     -device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0
     -device pcie-root-port,id=rp1,bus=pxb1,chassis=4,slot=0
-    -device nvme,serial=sluice1,bus=rp1
+    -device nvme,id=nvme1,serial=sluice1,bus=rp1
+    -drive file="$WORK/nvme1a.img",if=none,id=nvd1,format=raw -device nvme-ns,drive=nvd1,bus=nvme1,nsid=1
+    -drive file="$WORK/nvme1b.img",if=none,id=nvd2,format=raw -device nvme-ns,drive=nvd2,bus=nvme1,nsid=2
+    -drive if=none,id=nvd3,driver=raw,file.driver=blkdebug,file.config="$WORK/blkdebug.conf",file.image.filename="$WORK/nvme1c.img"
+    -device nvme-ns,drive=nvd3,bus=nvme1,nsid=3
     -kernel "$KERNEL" -initrd "$WORK/initramfs.gz"
     -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 oops=panic")
 T1=$(date +%s)
 timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU[@]}" >"$WORK/qemu.log" 2>&1
 rc=$?
-T2=$(date +%s)
 cp "$SERIAL" "$LOGDIR/vm-serial.log" 2>/dev/null
 touch "$SERIAL"
 if grep -q '@@SLUICE BOOTED' "$SERIAL"; then
@@ -139,8 +178,40 @@ fi
 
 # 6. serial log -> PASS/FAIL/SKIP lines (the marker may follow kernel output on a line)
 tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee "$WORK/results"
+
+# 6b. IOMMU off: a second, short boot with intel_iommu=off (Debian turns it on by default; the
+# emulated one then stays off): `sluice nvme bind` must refuse.  init.sh runs only `nvme.sh iommu_off`
+# when the command line has sluice_mode=iommu_off.
+if [ -n "$SLUICE_STATIC" ]; then
+    SERIAL2=$WORK/serial-iommu-off.log
+    QEMU2=("${QEMU[@]}")
+    last=$((${#QEMU2[@]} - 1))
+    QEMU2[$last]="console=ttyS0 intel_iommu=off loglevel=4 panic=-1 oops=panic sluice_mode=iommu_off"
+    for i in "${!QEMU2[@]}"; do [ "${QEMU2[$i]}" = "file:$SERIAL" ] && QEMU2[$i]="file:$SERIAL2"; done
+    : > "$SERIAL2"
+    timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU2[@]}" >"$WORK/qemu2.log" 2>&1
+    cp "$SERIAL2" "$LOGDIR/vm-serial-iommu-off.log" 2>/dev/null
+    tr -d '\r' < "$SERIAL2" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee -a "$WORK/results"
+
+    # 6c. A shared IOMMU group: a third short boot with two more controllers behind a
+    # conventional PCI bridge (no ACS there: one group for both).  Its own boot, so the
+    # topology checks of the first keep their devices.  `bind` must refuse, naming the other.
+    SERIAL3=$WORK/serial-group.log
+    QEMU3=("${QEMU[@]}")
+    last=$((${#QEMU3[@]} - 1))
+    QEMU3[$last]="${QEMU[$last]} sluice_mode=group"
+    for i in "${!QEMU3[@]}"; do [ "${QEMU3[$i]}" = "file:$SERIAL" ] && QEMU3[$i]="file:$SERIAL3"; done
+    QEMU3+=(-device pcie-pci-bridge,id=pb0,bus=pcie.0
+            -device nvme,serial=sluice2,bus=pb0,addr=1 -device nvme,serial=sluice3,bus=pb0,addr=2)
+    : > "$SERIAL3"
+    timeout --kill-after=5 "$VM_TIMEOUT" "${QEMU3[@]}" >"$WORK/qemu3.log" 2>&1
+    cp "$SERIAL3" "$LOGDIR/vm-serial-group.log" 2>/dev/null
+    tr -d '\r' < "$SERIAL3" | grep -oE '@@SLUICE (PASS|FAIL|SKIP): .*' | sed 's/^@@SLUICE //' | tee -a "$WORK/results"
+fi
 # A guest that crashes or hangs part-way must not make its remaining tests vanish from the count.
-for t in $(grep -oE 'PASS\("[a-z_0-9]+"' tests/vm/vmtest.c | sed 's/.*("//; s/"$//' | sort -u); do
+# (and the userspace NVMe driver's checks, listed on nvme.sh's "# checks:" lines)
+for t in $(grep -oE 'PASS\("[a-z_0-9]+"' tests/vm/vmtest.c | sed 's/.*("//; s/"$//' | sort -u) \
+         $(sed -n 's/^# checks: //p' tests/vm/nvme.sh); do
     grep -qE "^(PASS|FAIL|SKIP): $t(:|\$)" "$WORK/results" || fail "$t" "not reported by the guest"
 done
 if grep -q '@@SLUICE DONE' "$SERIAL"; then
@@ -151,5 +222,8 @@ else
     tr -d '\r' < "$SERIAL" | tail -n 25 | sed 's/^/    /'
 fi
 grep -q 'insmod .* failed' "$SERIAL" && fail guest_modules "$(grep -o 'insmod .* failed' "$SERIAL" | head -n 3 | tr '\n' ' ')"
+# VFIO vs io_uring on the same emulated namespace (Documentation/performance.md): ratios only.
+tr -d '\r' < "$SERIAL" | grep -oE '@@SLUICE PERF .*' | sed 's/^@@SLUICE /vm: /' | tee "$LOGDIR/vm-nvme-perf.log"
+T2=$(date +%s)
 echo "vm: build $((T1 - T0))s, boot+tests $((T2 - T1))s"
 exit 0

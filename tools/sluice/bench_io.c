@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 struct opts {
@@ -104,6 +105,13 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (strcmp(o->pattern, "seq") && strcmp(o->pattern, "rand") && strcmp(o->pattern, "tensors"))
 		return cli_error("bench io", "--pattern: '%s' (seq, rand, tensors)", o->pattern);
 	return 0;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* ---- the request list of each pattern ---- */
@@ -417,8 +425,12 @@ int cmd_bench_io(int argc, char **argv)
 
 	sl_io_reset_stats(io);
 	uint64_t bytes = 0, t0 = sl_now_ns();
+	/* CPU time of the reads alone (all threads: an engine's own thread counts too), so an
+	 * engine's set-up (opening a controller, pinning memory) does not blur CPU per GB. */
+	double cpu0 = cpu_seconds();
 	r = run(io, pool, v, n, &bytes, &err);
 	uint64_t t1 = sl_now_ns();
+	double cpu = cpu_seconds() - cpu0;
 	if (log.f) {
 		fprintf(log.f, "%s close\n", o.file);
 		bool bad = ferror(log.f);
@@ -476,6 +488,8 @@ int cmd_bench_io(int argc, char **argv)
 			cli_json_num(j, p999, 1);
 			fputs("},\"busy_pct\":", j);
 			cli_json_num(j, busy, 1);
+			fputs(",\"cpu_s\":", j);
+			cli_json_num(j, cpu, -6);
 			fprintf(j, ",\"busy_retries\":%llu,\"pool_locked\":%s,\"notice\":",
 				(unsigned long long)st.busy_retries, ps.locked ? "true" : "false");
 			cli_json_cstr(j, sl_io_notice(io));
@@ -493,6 +507,8 @@ int cmd_bench_io(int argc, char **argv)
 			printf("iops      %.0f\n", iops);
 			printf("latency   p50 %.0f us  p99 %.0f us  p99.9 %.0f us\n", p50, p99, p999);
 			printf("busy      %.1f%% of the run with a command in flight\n", busy);
+			printf("cpu       %.3f s user+sys during the reads, %.3f s per GB\n", cpu,
+			       bytes ? cpu / ((double)bytes / 1e9) : 0.0);
 			if (!ps.locked)
 				printf("note      %s\n", sl_pool_notice(pool));
 		}

@@ -24,6 +24,12 @@ struct sl_err;
 /* The drive's sequential O_DIRECT rate for a file, as bench io measures it by default (MB/s). */
 int bench_io_probe(const char *path, const char *engine, uint64_t size, double *mb_per_s, struct sl_err *err);
 int cmd_topo(int argc, char **argv) __attribute__((weak));
+int cmd_nvme(int argc, char **argv);  /* nvme.c: sluice nvme list|bind|unbind */
+int cmd_stage(int argc, char **argv); /* stage.c: sluice stage MODEL --nvme BDF */
+/* stage.c: a model staged on NVMe (spec "BDF[/NSID][@LBA]") as a path for the GGUF parser and
+ * an I/O engine name for sluice_model_params.io_engine; show/verify print the superblock and
+ * check every tensor's hash.  0, or 1 after printing why. */
+int cli_nvme_model(const char *cmd, const char *spec, bool show, bool verify, const char **path, const char **engine);
 
 /* Print "sluice CMD: message" to stderr. Returns 1 (the exit status for usage and input errors). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

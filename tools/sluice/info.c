@@ -55,16 +55,20 @@ static void usage(FILE *o)
 	fprintf(o, "usage: sluice info MODEL.gguf [--json] [--tensors]\n"
 		   "  prints the architecture, hyperparameters, tensor count, types, sizes and total bytes\n"
 		   "  --json     machine-readable output\n"
-		   "  --tensors  list every tensor\n");
+		   "  --tensors  list every tensor\n"
+		   "  --nvme BDF[/NSID] [--verify]  the model staged on that namespace (sluice stage); --verify\n"
+		   "             re-reads every tensor through the userspace driver and checks its hash\n");
 }
 
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, 0, 'j' }, { "tensors", no_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
+		{ "nvme", required_argument, 0, 'N' }, { "verify", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
-	bool json = false, list = false;
+	bool json = false, list = false, verify = false;
+	const char *nvme = NULL, *engine;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -72,14 +76,22 @@ int cmd_info(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'T': list = true; break;
+		case 'N': nvme = optarg; break;
+		case 'V': verify = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return cli_error("info", "unknown option '%s' (see sluice info --help)", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
+	/* --nvme: what is staged there (superblock, --verify: every tensor's hash), then the model */
+	const char *staged = NULL;
+	if (nvme && optind != argc)
+		return cli_error("info", "--nvme names the model: no MODEL.gguf with it");
+	if (nvme && cli_nvme_model("info", nvme, !json, verify, &staged, &engine))
+		return 1;
+	if (!nvme && optind != argc - 1)
 		return cli_error("info", optind == argc ? "no model given (usage: sluice info MODEL.gguf)"
 							 : "one model at a time, please");
-	const char *path = argv[optind];
+	const char *path = nvme ? staged : argv[optind];
 	struct gguf_file *f;
 	struct sl_err err;
 	if (cli_check_input("info", path))

@@ -29,6 +29,8 @@ static int usage(FILE *out)
 		"  quantize   convert a model's tensors to another type (q4_k_m, q8_0, ...)\n"
 		"  bench      benchmarks: bench io FILE (storage engine)\n"
 		"  topo       print GPUs, NVMe drives, NUMA nodes and how they connect\n"
+		"  nvme       NVMe controllers: list, bind to vfio-pci / unbind (userspace driver)\n"
+		"  stage      write a model to a raw NVMe namespace (run --nvme reads it from there)\n"
 		"  version    print the version\n");
 	return out == stderr ? 1 : 0;
 }
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
 		{ "chat", cmd_chat, NULL },
 		{ "perplexity", cmd_perplexity, NULL },
 		{ "serve", cmd_serve, NULL },
+		{ "nvme", cmd_nvme, NULL },
+		{ "stage", cmd_stage, NULL },
 		{ "profile", cmd_profile, NULL },
 		{ "info", cmd_info, NULL },
 		{ "gen-model", cmd_gen_model, NULL },

@@ -40,6 +40,7 @@ static void run_usage(FILE *out)
 		"      --vram SIZE       device memory for weights, e.g. 8G (default: unlimited)\n"
 		"      --host-cache SIZE host memory for streamed weights, e.g. 16G (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
+		"      --nvme BDF[/NSID] the model staged on that namespace (sluice stage), read by the userspace driver\n"
 		"      --lookahead N     layers of streaming window, host and device (default 2)\n"
 		"      --backend NAME    auto (default: cuda when a GPU works, else cpu) | cuda | cpu; cpu-async,\n"
 		"                        cpu-async-zc: the CPU kernels deferred on a worker with poisoned reuse\n"
@@ -268,10 +269,10 @@ int cmd_run(int argc, char **argv)
 		{ "gpus", required_argument, 0, 'G' },    { "metrics", required_argument, 0, 'M' },
 		{ "trace", required_argument, 0, 'X' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
 		{ "expert-policy", required_argument, 0, 'e' }, { "pregate", required_argument, 0, 'g' },
-		{ "trace-experts", required_argument, 0, 'x' },
+		{ "trace-experts", required_argument, 0, 'x' }, { "nvme", required_argument, 0, 'N' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
+	const char *model_path = NULL, *prompt = "", *prompt_file = NULL, *nvme = NULL;
 	long n_predict = 128, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
@@ -298,6 +299,7 @@ int cmd_run(int argc, char **argv)
 		case 'V': if (!cli_size("run", "--vram", optarg, &vram)) return 1; break;
 		case 'H': if (!cli_size("run", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
+		case 'N': nvme = optarg; break;
 		case 'B': backend = optarg; break;
 		case 'G': gpus = optarg; break;
 		case 'L': if (!cli_int("run", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
@@ -317,11 +319,16 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_error("run", "unexpected argument '%s' (see sluice run --help)", argv[optind]);
+	/* --nvme: the model staged there (sluice stage); its header as model_path, the nvme engine for io */
+	if (nvme && (model_path || strcmp(io, "auto")))
+		return cli_error("run", "--nvme names the model and its I/O: no -m or --io with it");
+	if (nvme && cli_nvme_model("run", nvme, false, false, &model_path, &io))
+		return 1;
 	if (!model_path)
 		return cli_error("run", "no model given: use -m MODEL.gguf (see sluice run --help)");
 	if (strcmp(pressure, "auto") && strcmp(pressure, "dev") && strcmp(pressure, "psi") && strcmp(pressure, "none"))
 		return cli_error("run", "--pressure: unknown source '%s' (auto, dev, psi, none)", pressure);
-	if (strcmp(io, "auto") && strcmp(io, "uring") && strcmp(io, "pread") && strcmp(io, "mmap"))
+	if (!nvme && strcmp(io, "auto") && strcmp(io, "uring") && strcmp(io, "pread") && strcmp(io, "mmap"))
 		return cli_error("run", "--io: unknown engine '%s' (auto, uring, pread, mmap)", io);
 	char *prompt_buf = NULL;
 	if (prompt_file) {
