@@ -24,6 +24,8 @@ struct sl_err;
 /* The drive's sequential O_DIRECT rate for a file, as bench io measures it by default (MB/s). */
 int bench_io_probe(const char *path, const char *engine, uint64_t size, double *mb_per_s, struct sl_err *err);
 int cmd_topo(int argc, char **argv) __attribute__((weak));
+int cmd_replay(int argc, char **argv); /* replay.c: sluice replay TRACE */
+int cmd_plan(int argc, char **argv);   /* plan.c: sluice plan MODEL */
 
 /* Print "sluice CMD: message" to stderr. Returns 1 (the exit status for usage and input errors). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

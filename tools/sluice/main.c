@@ -29,6 +29,8 @@ static int usage(FILE *out)
 		"  quantize   convert a model's tensors to another type (q4_k_m, q8_0, ...)\n"
 		"  bench      benchmarks: bench io FILE (storage engine)\n"
 		"  topo       print GPUs, NVMe drives, NUMA nodes and how they connect\n"
+		"  replay     simulate expert-cache policies and sizes over a routing trace\n"
+		"  plan       a model's placement under budgets and its predicted tokens/s\n"
 		"  version    print the version\n");
 	return out == stderr ? 1 : 0;
 }
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
 		{ "quantize", cmd_quantize, NULL },
 		{ "bench", cmd_bench, NULL },
 		{ "topo", cmd_topo, NULL },
+		{ "replay", cmd_replay, NULL },
+		{ "plan", cmd_plan, NULL },
 	};
 	/* A signal during a write removes its temporary file (quantize, gen-model, bench io --iolog). */
 	cli_cleanup_on_signals();
