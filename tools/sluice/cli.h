@@ -17,6 +17,7 @@ int cmd_serve(int argc, char **argv);    /* serve.c: sluice serve */
 int cmd_profile(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gen_model(int argc, char **argv);
+int cmd_gen_like(int argc, char **argv); /* gen_like.c: gen-model --like MODEL */
 int cmd_bench(int argc, char **argv);
 int cmd_quantize(int argc, char **argv) __attribute__((weak));
 int cmd_bench_io(int argc, char **argv) __attribute__((weak));

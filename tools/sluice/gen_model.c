@@ -23,7 +23,8 @@ static void usage(FILE *o)
 		"  --mix r1        DeepSeek-R1-like low-bit mix: ffn iq4_xs, attention q4_K, output q6_K\n"
 		"  --seed S        (default 1)\n"
 		"  --dim N, --layers N, --ff N, --ctx N   override the chosen dimensions\n"
-		"  -q, --quiet     no progress bar\n");
+		"  -q, --quiet     no progress bar\n"
+		"  --like deepseek-r1 [--type q4_K_m|ud-iq1_s|TYPE]   a real model's full layout, sparse\n");
 }
 
 static void progress(void *arg, uint64_t done, uint64_t total)
@@ -42,6 +43,9 @@ int cmd_gen_model(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' }, { "vocab", required_argument, 0, 'V' },
 		{ "rope-freqs", no_argument, 0, 'R' }, { "mix", required_argument, 0, 'm' }, { 0, 0, 0, 0 },
 	};
+	for (int i = 1; i < argc; i++) /* --like: a real model's sparse layout (gen_like.c) */
+		if (!strcmp(argv[i], "--like") || !strncmp(argv[i], "--like=", 7))
+			return cmd_gen_like(argc, argv);
 	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1 };
 	const char *out = NULL;
 	bool quiet = false;
