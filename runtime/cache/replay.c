@@ -431,8 +431,8 @@ static int miss(struct sim *s, int id, int64_t r, int64_t a)
 	return 0;
 }
 
-int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, struct sl_replay_result *out,
-	      struct sl_err *err)
+int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, const bool *pinned,
+	      struct sl_replay_result *out, struct sl_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!t || !policy || t->n_layer <= 0 || t->n_expert <= 0 || t->k <= 0)
@@ -452,8 +452,8 @@ int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, s
 	s.cur = calloc(n_ids, 1);
 	out->layer_accesses = calloc((size_t)t->n_layer, sizeof(uint64_t));
 	out->layer_hits = calloc((size_t)t->n_layer, sizeof(uint64_t));
-	bool *hit = malloc((size_t)t->k);
-	if (!s.cached || !s.cur || !out->layer_accesses || !out->layer_hits || !hit ||
+	bool *hit = malloc((size_t)t->k), *pin = malloc((size_t)t->k);
+	if (!s.cached || !s.cur || !out->layer_accesses || !out->layer_hits || !hit || !pin ||
 	    (s.belady && belady_prepare(&s))) {
 		rc = sl_errf(err, ENOMEM, "replay: out of memory");
 		goto out;
@@ -463,7 +463,8 @@ int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, s
 		for (int i = 0; i < t->k; i++) {
 			int id = entry(t, r, i);
 			s.cur[id] = true;
-			hit[i] = s.cached[id];
+			pin[i] = pinned && pinned[id];
+			hit[i] = pin[i] || s.cached[id];
 			out->accesses++;
 			out->layer_accesses[L]++;
 			if (hit[i]) {
@@ -473,7 +474,7 @@ int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, s
 		}
 		/* The batch: hits are used (touched) first, then the misses come in. */
 		for (int i = 0; i < t->k; i++) {
-			if (!hit[i])
+			if (!hit[i] || pin[i])
 				continue;
 			/* (belady: a hit's key is already r, its next use was this record) */
 			if (!s.belady)
@@ -502,6 +503,7 @@ int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, s
 	out->bytes_per_token = out->misses_per_token * (double)t->expert_bytes;
 out:
 	free(hit);
+	free(pin);
 	free(s.cached);
 	free(s.cur);
 	free(s.next);

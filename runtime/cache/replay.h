@@ -61,9 +61,11 @@ struct sl_replay_result {
 };
 
 /* Simulate `policy` ("belady" or any name sl_policy_init accepts) with room for `capacity` experts.
- * -ENOENT for an unknown policy name. */
-int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, struct sl_replay_result *out,
-	      struct sl_err *err);
+ * pinned (NULL: none): n_layer x n_expert flags, entry layer * n_expert + expert; a pinned expert is
+ * always a hit and takes no room (placed for good: resident on the device or pinned in the host
+ * cache).  -ENOENT for an unknown policy name. */
+int sl_replay(const struct sl_trace *t, const char *policy, uint64_t capacity, const bool *pinned,
+	      struct sl_replay_result *out, struct sl_err *err);
 void sl_replay_result_free(struct sl_replay_result *r);
 
 #endif

@@ -29,7 +29,7 @@ static uint64_t hits(const struct sl_trace *t, const char *pol, uint64_t cap)
 {
 	struct sl_replay_result r;
 	struct sl_err err;
-	int rc = sl_replay(t, pol, cap, &r, &err);
+	int rc = sl_replay(t, pol, cap, NULL, &r, &err);
 	CHECK_MSG(rc == 0, "%s cap %llu: %s", pol, (unsigned long long)cap, err.msg);
 	if (rc)
 		return UINT64_MAX;
@@ -64,12 +64,22 @@ static void hand_made(void)
 		CHECK_MSG(hits(&t, "belady", cap) == bel[cap], "belady cap %llu", (unsigned long long)cap);
 	}
 	struct sl_replay_result r;
-	CHECK(sl_replay(&t, "belady", 2, &r, &err) == 0);
+	CHECK(sl_replay(&t, "belady", 2, NULL, &r, &err) == 0);
 	CHECK(r.tokens == 4 && r.misses == 5);
 	CHECK(r.misses_per_token == 1.25 && r.bytes_per_token == 1250.0);
 	CHECK(r.layer_accesses[1] == 8 && r.layer_hits[1] == 3 && r.layer_accesses[0] == 0);
 	sl_replay_result_free(&r);
-	CHECK(sl_replay(&t, "no-such-policy", 2, &r, &err) == -ENOENT);
+	/* Expert 0 pinned: always a hit, takes no room.  lru 1: 3 pinned hits, the others never hit
+	 * ({1} -> {2} -> {1} -> {2}).  belady 1: keeps 1 (used again at r2): 4 hits. */
+	bool pinned[8] = { false };
+	pinned[1 * 4 + 0] = true;
+	CHECK(sl_replay(&t, "lru", 1, pinned, &r, &err) == 0 && r.hits == 3);
+	sl_replay_result_free(&r);
+	CHECK(sl_replay(&t, "belady", 1, pinned, &r, &err) == 0 && r.hits == 4);
+	sl_replay_result_free(&r);
+	CHECK(sl_replay(&t, "lru", 0, pinned, &r, &err) == 0 && r.hits == 3);
+	sl_replay_result_free(&r);
+	CHECK(sl_replay(&t, "no-such-policy", 2, NULL, &r, &err) == -ENOENT);
 	CHECK(strstr(err.msg, "no-such-policy") != NULL);
 	sl_trace_free(&t);
 }
