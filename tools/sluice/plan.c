@@ -279,7 +279,7 @@ int cmd_plan(int argc, char **argv)
 	double per[SL_CLASS_COUNT][3] = { { 0 } }, tot[3] = { 0 };
 	for (int i = 0; i < m.n; i++) {
 		int w = plan.where[i] == SL_PLACE_DEVICE ? 0 : plan.where[i] == SL_PLACE_HOST ? 1 : 2;
-		double b = w == 1 ? (double)m.u[i].span : (double)m.u[i].size;
+		double b = (double)m.u[i].size; /* tensor bytes (the host cache counts pages: plan.host_bytes) */
 		per[m.cls[i]][w] += b;
 		tot[w] += b;
 	}
