@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/plan_validate.sh — `sluice plan`'s predictions against measured `sluice run` decode speed on
+# this machine (issue 12: within ±25%).  Results go to Documentation/performance.md ("Plan
+# validation") by hand, with the commands this script prints.
+#
+#   bench/plan_validate.sh
+#   env: SLUICE=build/sluice WORK=/var/tmp/sluice-plan-validate TOKENS=32 THREADS=2 KEEP=1
+#        SIZES="128M 512M 1G" TYPE=q8_0 MOE=auto|0 (deepseek2 models when gen-model --arch deepseek2 works)
+#
+# For each generated model (llama TYPE at each of SIZES; then deepseek2 ones when the build can make
+# them), for each budget:
+#   resident   no budget: every weight in memory, compute-bound
+#   streamed   --vram SIZE/8 --host-cache SIZE/4: most layers read from the drive each token
+#              (deepseek2: experts read on demand, the run's own routing trace given to plan)
+# it measures, then predicts:
+#   measured   decode tok/s of `sluice run --stats` (corrected by (TOKENS-1)/TOKENS: run times
+#              TOKENS-1 decode calls but divides by TOKENS)
+#   disk bw    `sluice bench io MODEL --pattern tensors` (O_DIRECT reads in tensor order, as streaming)
+#   cpu bw     the calibration: active bytes per token (from plan) x tok/s of the first resident run
+#              of each architecture (its prediction is exact by construction, and is marked so)
+#   predicted  `sluice plan MODEL --backend cpu <budget> --disk-bw D --cpu-bw C [--trace T]`
+# and prints predicted / measured.  Runs are short (models <= 1 GB); the machine may be shared, so
+# run it once, when it is quiet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SLUICE=${SLUICE:-build/sluice}
+WORK=${WORK:-/var/tmp/sluice-plan-validate}
+TOKENS=${TOKENS:-32}
+THREADS=${THREADS:-2}
+SIZES=${SIZES:-128M 512M 1G}
+TYPE=${TYPE:-q8_0}
+MOE=${MOE:-auto}
+[ -x "$SLUICE" ] || { echo "build sluice first (make -j2)" >&2; exit 1; }
+mkdir -p "$WORK"
+PROMPT="once upon a time there was"
+
+bytes() { numfmt --from=iec "$1"; }
+
+# decode tok/s from run --stats, corrected (see above); prints "tok/s"
+measure() {
+    local out=$WORK/run.out
+    echo "+ $SLUICE run -m $* -p \"$PROMPT\" -n $TOKENS --temp 0 -t $THREADS --stats" >&2
+    "$SLUICE" run -m "$@" -p "$PROMPT" -n "$TOKENS" --temp 0 -t "$THREADS" --stats >"$out" 2>&1 ||
+        { echo "run failed: $(tail -3 "$out")" >&2; return 1; }
+    sed -n 's/.*generated \([0-9]*\) tok, \([0-9.]*\) tok\/s.*/\1 \2/p' "$out" | tail -1 |
+        awk '{ n = $1; printf "%.3f\n", (n > 1 ? $2 * (n - 1) / n : $2) }'
+}
+
+# the drive's rate for this file as streaming reads it (bytes/s)
+disk_bw() {
+    "$SLUICE" bench io "$1" --pattern tensors 2>&1 | sed -n 's/.*(\([0-9.]*\) GB\/s).*/\1/p' | tail -1 |
+        awk '{ printf "%.0f\n", $1 * 1e9 }'
+}
+
+# plan: prints "active_bytes predicted_tok_s bound"
+predict() {
+    local out=$WORK/plan.out
+    echo "+ $SLUICE plan $*" >&2
+    "$SLUICE" plan "$@" >"$out" 2>&1 || { echo "plan failed: $(cat "$out")" >&2; return 1; }
+    local active tok bound
+    active=$(sed -n 's/^per token: active \([0-9.]*\) GiB.*/\1/p' "$out" | awk '{ printf "%.0f", $1 * 1073741824 }')
+    read -r tok bound < <(awk '/^disk +disk ms/{ getline; print $(NF-2), $(NF-1) }' "$out")
+    echo "$active $tok $bound"
+}
+
+ROWS=()
+row() { ROWS+=("$(printf '| %-28s | %-36s | %6s | %8s | %8s | %7s | %5s |' "$@")"); }
+
+validate() { # arch model-path size-label gen-args...
+    local arch=$1 m=$2 label=$3; shift 3
+    if [ ! -f "$m" ]; then
+        echo "+ $SLUICE gen-model -q $* -o $m" >&2
+        "$SLUICE" gen-model -q "$@" -o "$m" 2>"$WORK/gen.err" || { echo "gen-model $* failed: $(cat "$WORK/gen.err")" >&2; return 1; }
+    fi
+    local sz; sz=$(stat -c %s "$m")
+    local dbw; dbw=$(disk_bw "$m")
+    local vram=$((sz / 8)) host=$((sz / 4))
+    local trace=$WORK/trace-$(basename "$m" .gguf).txt
+    local moe_run=() moe_plan=()
+    if [ "$arch" = deepseek2 ]; then
+        moe_run=(--trace-experts "$trace")
+        moe_plan=(--trace "$trace")
+    fi
+    # resident: calibrates cpu bw (once per architecture)
+    local meas pred
+    meas=$(measure "$m" "${moe_run[@]}")
+    read -r active _ _ < <(predict "$m" --backend cpu --disk-bw "$dbw" --cpu-bw 1G "${moe_plan[@]}")
+    local calibrated=""
+    if [ -z "${CPU_BW[$arch]:-}" ]; then
+        CPU_BW[$arch]=$(awk -v a="$active" -v t="$meas" 'BEGIN{ printf "%.0f", a * t }')
+        calibrated=" (calibration)"
+    fi
+    local cbw=${CPU_BW[$arch]}
+    read -r _ pred bound < <(predict "$m" --backend cpu --disk-bw "$dbw" --cpu-bw "$cbw" "${moe_plan[@]}")
+    row "$arch $TYPE $label" "resident$calibrated" "$(awk -v b="$dbw" 'BEGIN{printf "%.2f", b/1e9}')" "$pred" "$meas" \
+        "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound"
+    # streamed
+    meas=$(measure "$m" --vram "$vram" --host-cache "$host" "${moe_run[@]}")
+    read -r _ pred bound < <(predict "$m" --backend cpu --vram "$vram" --host-cache "$host" --disk-bw "$dbw" \
+        --cpu-bw "$cbw" "${moe_plan[@]}")
+    row "$arch $TYPE $label" "--vram $(numfmt --to=iec "$vram") --host-cache $(numfmt --to=iec "$host")" \
+        "$(awk -v b="$dbw" 'BEGIN{printf "%.2f", b/1e9}')" "$pred" "$meas" \
+        "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound"
+    echo "cpu bw ($arch): $cbw bytes/s; disk bw $(basename "$m"): $dbw bytes/s" >&2
+    [ -n "${KEEP:-}" ] || rm -f "$m"
+}
+
+declare -A CPU_BW
+for s in $SIZES; do
+    validate llama "$WORK/llama-$s-$TYPE.gguf" "$s" --size "$s" --type "$TYPE"
+done
+if [ "$MOE" != 0 ] && "$SLUICE" gen-model --arch deepseek2 --size 8M -o "$WORK/probe.gguf" -q 2>/dev/null; then
+    rm -f "$WORK/probe.gguf"
+    for s in $SIZES; do
+        validate deepseek2 "$WORK/ds2-$s-$TYPE.gguf" "$s" --arch deepseek2 --size "$s" --type "$TYPE"
+    done
+else
+    echo "note: gen-model --arch deepseek2 is not available in this build: llama models only" >&2
+fi
+
+echo
+echo "| model | budget | disk GB/s | predicted tok/s | measured tok/s | pred/meas | bound |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
