@@ -248,9 +248,15 @@ int sl_plan_cost(const struct sl_plan_cost_in *in, struct sl_plan_cost *out, str
 		out->active_min += act;
 		out->from_device += act * dhit;
 		out->from_host += act * (1 - dhit);
-		out->disk_experts += act * (1 - hit);
-		if (in->device_copy)
-			out->pcie += act * (1 - dhit);
+		if (in->whole_layers) {
+			out->disk_experts += str[l];
+			if (in->device_copy)
+				out->pcie += host[l] + str[l];
+		} else {
+			out->disk_experts += act * (1 - hit);
+			if (in->device_copy)
+				out->pcie += act * (1 - dhit);
+		}
 		uses += k;
 		hits += k * hit;
 	}

@@ -70,6 +70,10 @@ struct sl_plan_cost_in {
 	 * the layer's fraction of expert bytes that are DEVICE or HOST. */
 	const double *hit, *dev_hit;
 	uint64_t dyn_cache_experts; /* room in the dynamic expert cache, in experts (uniform estimate) */
+	/* The baseline without expert-granular streaming: a streamed MoE layer is read whole (every
+	 * STREAM expert unit each token; every expert not on the device crosses PCIe).  Compute still
+	 * reads k experts. */
+	bool whole_layers;
 };
 
 struct sl_plan_cost {

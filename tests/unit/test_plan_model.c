@@ -220,6 +220,10 @@ static void moe_cost(void)
 	ci.dev_hit = dev;
 	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
 	CHECK(near(c.disk, 200) && near(c.pcie, 800) && near(c.expert_hit, 0.9));
+	/* the whole-layer baseline: both streamed experts read, the 3 not on the device copied; compute the same */
+	ci.whole_layers = true;
+	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
+	CHECK(near(c.disk, 2000) && near(c.pcie, 3000) && near(c.active, 2110));
 }
 
 int main(void)

@@ -41,7 +41,8 @@ static void usage(FILE *o)
 		"  --trace TRACE      a routing trace of this model (run --trace-experts): expert hit rates from\n"
 		"                     replaying it (else: every expert equally likely)\n"
 		"  --policy P         the dynamic expert cache's policy for the replay (default lfru, else lru)\n"
-		"  --lookahead N      layers of streaming window, as sluice run --lookahead (default 2)\n");
+		"  --lookahead N      layers of streaming window, as sluice run --lookahead (default 2)\n"
+		"  --whole-layers     the baseline: streamed MoE layers read whole, not only the routed experts\n");
 }
 
 /* "7G", "7GB/s", "500M", "2.5e9": bytes per second, powers of 1000 (drives are sold that way). */
@@ -87,13 +88,15 @@ int cmd_plan(int argc, char **argv)
 		{ "cpu-bw", required_argument, 0, 'c' },  { "gpu-bw", required_argument, 0, 'g' },
 		{ "trace", required_argument, 0, 't' },   { "backend", required_argument, 0, 'b' },
 		{ "policy", required_argument, 0, 'P' },  { "lookahead", required_argument, 0, 'L' },
-		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
+		{ "whole-layers", no_argument, 0, 'W' },  { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	uint64_t vram = 0, host = 0;
 	double disks[MAX_DISKS] = { 3e9 }, pcie = 25e9, cpu = 60e9, gpu = 1000e9;
 	int n_disks = 1;
 	const char *trace_path = NULL, *backend = "cuda", *policy = NULL;
 	long lookahead = 0;
+	bool whole = false;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -126,6 +129,7 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case 'P': policy = optarg; break;
 		case 'L': if (!cli_int("plan", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
+		case 'W': whole = true; break;
 		case 'h': usage(stdout); return 0;
 		case ':': return cli_error("plan", "option '%s' needs a value", argv[optind - 1]);
 		default: return cli_error("plan", "unknown option '%s' (see sluice plan --help)", argv[optind - 1]);
@@ -302,7 +306,7 @@ int cmd_plan(int argc, char **argv)
 	for (int di = 0; di < n_disks && !rc; di++) {
 		struct sl_plan_cost_in ci = {
 			.m = &m, .plan = &plan, .bw = { disks[di], pcie, cuda ? gpu : cpu }, .device_copy = cuda,
-			.hit = hit, .dev_hit = dev_hit, .dyn_cache_experts = dyn_experts,
+			.hit = hit, .dev_hit = dev_hit, .dyn_cache_experts = dyn_experts, .whole_layers = whole,
 		};
 		struct sl_plan_cost co;
 		if (sl_plan_cost(&ci, &co, &err)) {
@@ -314,10 +318,12 @@ int cmd_plan(int argc, char **argv)
 			       gib(co.from_device), cuda ? "the device" : "resident memory", gib(co.from_host));
 			printf("  drive: %.3f GiB (dense %.3f + experts %.3f", gib(co.disk), gib(co.disk_dense),
 			       gib(co.disk_experts));
-			if (m.experts_used)
+			if (m.experts_used && whole)
+				printf(", --whole-layers: every streamed expert each token");
+			else if (m.experts_used)
 				printf(" at an expert hit rate of %.1f%%, %s", 100 * co.expert_hit,
 				       trace_path ? "replayed from the trace with " : "uniform estimate");
-			if (trace_path)
+			if (trace_path && !whole)
 				printf("%s", used_policy);
 			printf(")%s\n", m.experts_used ? "" : "");
 			if (m.experts_used)
