@@ -75,7 +75,8 @@ validate() { # arch model-path size-label gen-args...
     local sz; sz=$(stat -c %s "$m")
     local dbw; dbw=$(disk_bw "$m")
     local vram=$((sz / 8)) host=$((sz / 4))
-    local trace=$WORK/trace-$(basename "$m" .gguf).txt
+    local trace
+    trace=$WORK/trace-$(basename "$m" .gguf).txt
     local moe_run=() moe_plan=()
     if [ "$arch" = deepseek2 ]; then
         moe_run=(--trace-experts "$trace")
