@@ -88,4 +88,14 @@ PY
 timeout 30 "$BIN" plan "$R1" --vram 24G --host-cache 64G --disk-bw 7G --trace "$TMP/r1.trace" >"$TMP/p3" 2>&1 || bad "plan --trace exited $?: $(cat "$TMP/p3")"
 grep -q "replayed from the trace with" "$TMP/p3" || bad "plan --trace: no replayed hit rate: $(cat "$TMP/p3")"
 
+# --help on stdout, exit 0; a FIFO is refused, not waited on
+for sub in plan replay "gen-model --like deepseek-r1"; do
+    # shellcheck disable=SC2086
+    timeout 10 "$BIN" $sub --help >"$TMP/out" 2>&1 || bad "sluice $sub --help: exit $?"
+    grep -q "usage" "$TMP/out" || bad "sluice $sub --help: no usage"
+done
+mkfifo "$TMP/fifo"
+expect_error "regular file|FIFO|not a" plan "$TMP/fifo"
+expect_error "regular file|FIFO|not a" replay "$TMP/fifo"
+
 [ $nfail -eq 0 ] && echo "PASS" || exit 1
