@@ -194,7 +194,6 @@ int cmd_plan(int argc, char **argv)
 
 	/* A trace: hit rates from replaying it over this placement. */
 	const char *used_policy = NULL;
-	double trace_hit = -1;
 	if (trace_path) {
 		if (!m.experts_used) {
 			cli_error("plan", "--trace: %s is a dense model (no routed experts)", path);
@@ -254,7 +253,6 @@ int cmd_plan(int argc, char **argv)
 				hit[l] = dev_hit[l] = -1;
 			}
 		}
-		trace_hit = r.hit_rate;
 		free(dev_n);
 		free(on_dev);
 		sl_replay_result_free(&r);
@@ -268,7 +266,7 @@ int cmd_plan(int argc, char **argv)
 	}
 
 	/* The report. */
-	char sb[512], b1[32], b2[32], b3[32], b4[32];
+	char sb[512], b1[32], b2[32], b3[32];
 	const char *arch = m.arch;
 	printf("model %s: %s, %d layers", cli_safe(path, strlen(path), sb, sizeof sb), cli_safe(arch, strlen(arch), sb + 300, 200),
 	       m.n_layers);
@@ -325,7 +323,7 @@ int cmd_plan(int argc, char **argv)
 				       trace_path ? "replayed from the trace with " : "uniform estimate");
 			if (trace_path && !whole)
 				printf("%s", used_policy);
-			printf(")%s\n", m.experts_used ? "" : "");
+			printf(")\n");
 			if (m.experts_used)
 				printf("  drive minimum with no expert cached: %.3f GiB\n", gib(co.active_min));
 			if (cuda)
@@ -336,11 +334,9 @@ int cmd_plan(int argc, char **argv)
 			printf("\n%-12s %10s %10s %10s %10s %8s %12s\n", "disk", "disk ms", "pcie ms", "compute ms", "tok/s",
 			       "bound", "no-overlap");
 		}
-		(void)b4;
 		printf("%-12s %10.2f %10.2f %10.2f %10.3f %8s %12.3f\n", bw_str(disks[di], b1, sizeof b1), 1e3 * co.t_disk,
 		       1e3 * co.t_pcie, 1e3 * co.t_compute, co.tok_s, co.bound, co.tok_s_serial);
 	}
-	(void)trace_hit;
 out:
 	free(hit);
 	free(dev_hit);

@@ -165,7 +165,7 @@ int cmd_replay(int argc, char **argv)
 	for (int si = 0; si < n_sizes && !rc; si++) {
 		for (int pi = 0; pi < n_pols && !rc; pi++) {
 			struct sl_replay_result r;
-			if (sl_replay(&t, pols[pi], sizes[si], &r, &err)) {
+			if (sl_replay(&t, pols[pi], sizes[si], NULL, &r, &err)) {
 				rc = cli_error("replay", "%s", err.msg);
 				break;
 			}
