@@ -57,6 +57,8 @@ static void human(uint64_t b, char *buf, size_t len)
 		snprintf(buf, len, "%.2f GiB", (double)b / (1ull << 30));
 	else if (b >= (1ull << 20))
 		snprintf(buf, len, "%.1f MiB", (double)b / (1ull << 20));
+	else if (b >= 1024)
+		snprintf(buf, len, "%.1f KiB", (double)b / 1024);
 	else
 		snprintf(buf, len, "%" PRIu64 " B", b);
 }
