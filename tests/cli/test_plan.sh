@@ -60,7 +60,7 @@ model tiny layers 2 experts 4 used 2 first_moe 1 expert_bytes 1000
 T
 timeout 20 "$BIN" replay "$TMP/t1.trace" --cache-experts 2 --policy lru,belady >"$TMP/r" 2>&1 || bad "replay exited $?: $(cat "$TMP/r")"
 grep -Eq "^lru +2 .* 12.50% +1.75 " "$TMP/r" || bad "replay lru 2: $(grep ^lru "$TMP/r")"
-grep -Eq "^belady +2 .* 37.50% +1.25 +1250 B" "$TMP/r" || bad "replay belady 2: $(grep ^belady "$TMP/r")"
+grep -Eq "^belady +2 .* 37.50% +1.25 +1.2 KiB" "$TMP/r" || bad "replay belady 2: $(grep ^belady "$TMP/r")"
 timeout 20 "$BIN" replay "$TMP/t1.trace" --cache-bytes 4000 --per-layer >"$TMP/r2" 2>&1 || bad "replay --cache-bytes exited $?"
 grep -Eq "^belady +4 .* 50.00%" "$TMP/r2" || bad "replay --cache-bytes 4000: $(cat "$TMP/r2")"
 grep -q "per layer: 1:50.0%" "$TMP/r2" || bad "replay --per-layer: $(cat "$TMP/r2")"
