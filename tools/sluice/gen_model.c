@@ -34,6 +34,9 @@ static void progress(void *arg, uint64_t done, uint64_t total)
 
 int cmd_gen_model(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++) /* --like: a real model's sparse layout (gen_like.c) */
+		if (!strcmp(argv[i], "--like") || !strncmp(argv[i], "--like=", 7))
+			return cmd_gen_like(argc, argv);
 	static const struct option opts[] = {
 		{ "arch", required_argument, 0, 'a' }, { "size", required_argument, 0, 's' },
 		{ "type", required_argument, 0, 'T' }, { "seed", required_argument, 0, 'S' },
@@ -43,9 +46,6 @@ int cmd_gen_model(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' }, { "vocab", required_argument, 0, 'V' },
 		{ "rope-freqs", no_argument, 0, 'R' }, { "mix", required_argument, 0, 'm' }, { 0, 0, 0, 0 },
 	};
-	for (int i = 1; i < argc; i++) /* --like: a real model's sparse layout (gen_like.c) */
-		if (!strcmp(argv[i], "--like") || !strncmp(argv[i], "--like=", 7))
-			return cmd_gen_like(argc, argv);
 	struct sl_synth_params p = { .size_bytes = 64ull << 20, .type = SL_TYPE_F16, .seed = 1 };
 	const char *out = NULL;
 	bool quiet = false;
