@@ -159,10 +159,12 @@ static double mib(uint64_t b)
 static bool ctx_bytes(const struct sl_hparams *hp, uint64_t n_ctx, uint64_t *kv_layer, uint64_t *kv_total,
 		      uint64_t *act)
 {
-	const uint64_t B = DEFAULT_N_BATCH, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-	*act = (4 * B * hp->n_embd + 2 * B * hp->n_ff + 2ull * hp->n_vocab) * sizeof(float);
+	const uint64_t B = DEFAULT_N_BATCH, kv_dim = (uint64_t)hp->kv_k_row + hp->kv_v_row;
+	*act = (2 * B * hp->n_embd + B * hp->att_dim + B * hp->q_dim + 2 * B * hp->ff_dim + 2ull * hp->n_vocab +
+		(hp->n_expert ? 2 * B * hp->n_embd : 0)) * sizeof(float);
+	/* kv_layer: K and V of one layer */
 	return sl_mul_overflow_u64(n_ctx, kv_dim * sizeof(float), kv_layer) ||
-	       sl_mul_overflow_u64(*kv_layer, 2ull * hp->n_layer, kv_total);
+	       sl_mul_overflow_u64(*kv_layer, hp->n_layer, kv_total);
 }
 
 /* Every matrix must have kernels on this backend: a GPU's firmware may lack a type the CPU reads.
@@ -287,8 +289,9 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		rc = sl_errf(&err, EINVAL, "%s: missing metadata 'general.architecture'", path);
 	if (rc)
 		goto fail;
-	if (strcmp(arch, "llama") && strcmp(arch, "qwen2")) {
-		rc = sl_errf(&err, ENOTSUP, "%s: architecture '%s' is not supported (supported: llama, qwen2)", path, arch);
+	if (!(m->ops = sl_arch_find(arch))) {
+		rc = sl_errf(&err, ENOTSUP, "%s: architecture '%s' is not supported (supported: %s)", path, arch,
+			     sl_arch_names);
 		goto fail;
 	}
 	snprintf(m->arch, sizeof(m->arch), "%s", arch);
@@ -303,7 +306,15 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	struct sl_backend_config bc = { .n_threads = params->n_threads };
 	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
 		goto fail;
-	if ((rc = check_backend_types(m, path, &err)) && params->backend && !strcmp(params->backend, "auto")) {
+	const bool is_auto = params->backend && !strcmp(params->backend, "auto");
+	/* an optional op the architecture needs (its load refuses a backend without it) */
+	const char *missing = m->ops->missing_op ? m->ops->missing_op(m->be->ops) : NULL;
+	if (missing && is_auto)
+		rc = sl_errf(&err, ENOTSUP, "%s: the %s backend has no %s op, which %s needs", path, m->be->ops->name,
+			     missing, m->arch);
+	else
+		rc = check_backend_types(m, path, &err);
+	if (rc && is_auto) {
 		/* auto: a GPU whose firmware lacks one of the model's types is no GPU for this model */
 		sl_info("backend auto: %s; running on the CPU", err.msg);
 		sl_backend_free(m->be);
@@ -324,7 +335,7 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;
-	if ((rc = sl_llama_load(m, &err)) || (rc = bound_by_device(m, &err)))
+	if ((rc = m->ops->load(m, &err)) || (rc = bound_by_device(m, &err)))
 		goto fail;
 	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
 		goto fail;
@@ -348,6 +359,8 @@ fail:
 static void model_destroy(struct sluice_model *m)
 {
 	sl_pressure_stop(m->pressure); /* no callback runs after this returns */
+	if (m->ops && m->ops->free_priv)
+		m->ops->free_priv(m); /* may free device memory: before the backend goes */
 	sl_weights_free(m->weights);
 	sl_backend_free(m->be);
 	sl_vocab_free(m->vocab);
@@ -471,11 +484,13 @@ static void ctx_release(struct sluice_ctx *c)
 	for (uint32_t l = 0; c->k_cache && l < c->m->hp.n_layer; l++)
 		be->ops->free(be, c->k_cache[l], c->kv_bytes);
 	for (uint32_t l = 0; c->v_cache && l < c->m->hp.n_layer; l++)
-		be->ops->free(be, c->v_cache[l], c->kv_bytes);
+		if (c->v_cache[l])
+			be->ops->free(be, c->v_cache[l], c->v_bytes);
 	free(c->k_cache);
 	free(c->v_cache);
-	float **bufs[9] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp };
-	for (int i = 0; i < 9; i++)
+	float **bufs[11] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp,
+			     &c->xe, &c->ye };
+	for (int i = 0; i < 11; i++)
 		if (*bufs[i])
 			be->ops->free(be, *bufs[i], c->act_bytes[i]);
 	free(c->logits);
@@ -544,20 +559,21 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	const size_t B = DEFAULT_N_BATCH;
 	/* Several sequences: K and V of a chunk go through k_tmp/v_tmp, and the classifier runs on up
 	 * to one last row per sequence at once. */
-	const uint64_t kv_rows = n_seq > 1 ? B * (uint64_t)hp->n_head_kv * hp->head_dim : 0;
-	const uint64_t sizes[9] = {
-		B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_embd, B * hp->n_ff, B * hp->n_ff,
-		(uint64_t)SL_MIN((size_t)n_seq, B) * hp->n_vocab, kv_rows, kv_rows,
+	const uint64_t kv_rows = n_seq > 1 ? B * (uint64_t)hp->kv_k_row : 0, v_rows = n_seq > 1 ? B * hp->kv_v_row : 0;
+	const uint64_t moe_rows = hp->n_expert ? B * hp->n_embd : 0;
+	const uint64_t sizes[11] = {
+		B * hp->n_embd, B * hp->n_embd, B * hp->att_dim, B * hp->q_dim, B * hp->ff_dim, B * hp->ff_dim,
+		(uint64_t)SL_MIN((size_t)n_seq, B) * hp->n_vocab, kv_rows, v_rows, moe_rows, moe_rows,
 	};
 
 	/* The KV cache is sized by n_ctx alone, outside the weights' --vram budget: refuse up front what
 	 * the machine cannot hold rather than letting it fail (or swap) halfway through a sequence. */
-	const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+	const uint64_t kv_dim = (uint64_t)hp->kv_k_row + hp->kv_v_row;
 	uint64_t kv_layer = 0, kv_total = 0, act = 0, need = 0;
 	bool ovf = ctx_bytes(hp, (uint64_t)n_ctx * n_seq, &kv_layer, &kv_total, &act);
 	/* Several sequences add the K/V staging rows, a classifier row per sequence (up to a chunk's
 	 * height) and each sequence's host logits. */
-	act += (2 * kv_rows + ((uint64_t)SL_MIN((size_t)n_seq, B) - 1 + (n_seq - 1)) * hp->n_vocab) * sizeof(float);
+	act += (kv_rows + v_rows + ((uint64_t)SL_MIN((size_t)n_seq, B) - 1 + (n_seq - 1)) * hp->n_vocab) * sizeof(float);
 	ovf = ovf || sl_add_overflow_u64(kv_total, act, &need) || kv_layer > SIZE_MAX;
 	/* A device with memory of its own holds them there; otherwise they are host memory. */
 	uint64_t avail = 0, dev_total = 0;
@@ -565,7 +581,7 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	if (!on_device)
 		avail = mem_available();
 	if (ovf || (avail && need > avail)) {
-		uint64_t per_tok = 2ull * hp->n_layer * kv_dim * sizeof(float) * n_seq;
+		uint64_t per_tok = (uint64_t)hp->n_layer * kv_dim * sizeof(float) * n_seq;
 		uint64_t fit = avail > act ? (avail - act) / per_tok : 0;
 		rc = sl_errf(&err, ENOMEM,
 			     "a context of %u tokens x %u sequences needs %.1f GiB of memory (KV cache %.1f GiB, %llu bytes "
@@ -591,7 +607,8 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	c->n_ctx = n_ctx;
 	c->n_seq = n_seq;
 	c->n_batch = DEFAULT_N_BATCH;
-	c->kv_bytes = (size_t)kv_layer;
+	c->kv_bytes = (size_t)((uint64_t)n_ctx * n_seq * hp->kv_k_row * sizeof(float));
+	c->v_bytes = (size_t)((uint64_t)n_ctx * n_seq * hp->kv_v_row * sizeof(float));
 	atomic_init(&c->busy, 0);
 
 	pthread_mutex_lock(&m->lock);
@@ -613,14 +630,15 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	}
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
 		if ((rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->k_cache[l])) ||
-		    (rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->v_cache[l]))) {
+		    (c->v_bytes && (rc = be->ops->alloc(be, c->v_bytes, (void **)&c->v_cache[l])))) {
 			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory: %s",
 				     c->n_ctx, (unsigned long long)(kv_total >> 20), be->err.msg);
 			goto fail;
 		}
 	}
-	float **bufs[9] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp };
-	for (int i = 0; i < 9; i++) {
+	float **bufs[11] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp,
+			     &c->xe, &c->ye };
+	for (int i = 0; i < 11; i++) {
 		if (!sizes[i])
 			continue;
 		c->act_bytes[i] = sizes[i] * sizeof(float);
@@ -673,7 +691,7 @@ static int decode_locked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 		c->err.msg[0] = 0;
 		SL_TRACE_B("token", n > 1 ? "prompt batch" : "token", "tokens,pos", k, *pos, 0, 0);
 		struct sl_seg seg = { 0, *pos, 0, k, c->logits };
-		int rc = sl_llama_forward(c, tokens + done, k, &seg, 1);
+		int rc = c->m->ops->forward(c, tokens + done, k, &seg, 1);
 		SL_TRACE_E();
 		if (rc) {
 			*pos = pos0; /* all or nothing: the call's tokens are not in the sequence */

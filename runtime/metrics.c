@@ -81,6 +81,25 @@ SLUICE_API int sluice_stats_prometheus(const struct sluice_stats *st, char *buf,
 	metric(&o, "sluice_device_peak_bytes", "gauge", "Peak device memory in use.", (double)st->device_peak);
 	metric(&o, "sluice_pressure_events_total", "counter", "Memory-pressure events acted on.",
 	       (double)st->shrink_events);
+	/* Mixture of experts (0 for a dense model; Documentation/moe.md). */
+	metric(&o, "sluice_experts_routed_total", "counter",
+	       "Routed experts chosen (distinct per MoE layer per forward chunk).", (double)st->experts_routed);
+	metric(&o, "sluice_expert_hits_total", "counter", "Routed experts already in memory when chosen.",
+	       (double)st->expert_hits);
+	metric(&o, "sluice_expert_hit_ratio", "gauge", "expert_hits / experts_routed; 0 before any routing.",
+	       st->experts_routed ? (double)st->expert_hits / (double)st->experts_routed : 0.0);
+	metric(&o, "sluice_expert_read_bytes_total", "counter", "Bytes of expert slices read from storage.",
+	       (double)st->expert_bytes_read);
+	metric(&o, "sluice_expert_active_bytes_total", "counter",
+	       "Bytes of the routed experts: the least any schedule reads or keeps.", (double)st->expert_bytes_active);
+	metric(&o, "sluice_pregate_guesses_total", "counter", "Experts guessed ahead by pre-gating.",
+	       (double)st->pregate_guesses);
+	metric(&o, "sluice_pregate_correct_total", "counter", "Guessed experts the router then chose.",
+	       (double)st->pregate_correct);
+	metric(&o, "sluice_pregate_routed_total", "counter",
+	       "Experts routed in layers that had a guess (pre-gating recall's denominator).", (double)st->pregate_routed);
+	metric(&o, "sluice_moe_layer_passes_total", "counter", "MoE layers run (per forward chunk).",
+	       (double)st->moe_layer_passes);
 	*out_len = o.pos;
 	if (o.pos >= len)
 		return -ENOSPC;

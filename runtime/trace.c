@@ -16,6 +16,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
 
 int sl_trace_on;
 
@@ -32,6 +36,51 @@ static bool have_file;
 static struct sl_atomic_file af;
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
 
+/* ---- the clock (trace_internal.h) ---- */
+
+static bool use_tsc;                /* chosen once, at the first session */
+static uint64_t ns0;                /* CLOCK_MONOTONIC at sl_trace_t0 */
+static double ns_per_tick = 1.0;    /* measured at stop (and on demand while a session runs) */
+
+static bool tsc_invariant(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
+	    __get_cpuid(0x80000007u, &a, &b, &c, &d))
+		return d & (1u << 8);
+#endif
+	return false;
+}
+
+uint64_t sl_trace_clock(void)
+{
+#if defined(__x86_64__)
+	if (use_tsc)
+		return __rdtsc();
+#endif
+	return sl_now_ns();
+}
+
+/* The rate of the clock over the session so far (1 for a clock that counts nanoseconds). */
+static void measure_rate(uint64_t t_now, uint64_t ns_now)
+{
+	if (!use_tsc)
+		ns_per_tick = 1.0;
+	else if (t_now > sl_trace_t0 && ns_now > ns0)
+		ns_per_tick = (double)(ns_now - ns0) / (double)(t_now - sl_trace_t0);
+}
+
+uint64_t sl_trace_rel_ns(uint64_t t)
+{
+	return t > sl_trace_t0 ? (uint64_t)((double)(t - sl_trace_t0) * ns_per_tick) : 0;
+}
+
+uint64_t sl_trace_span_ns(uint64_t a, uint64_t b)
+{
+	return b > a ? (uint64_t)((double)(b - a) * ns_per_tick) : 0;
+}
+
 static _Thread_local struct tbuf *tl_buf;
 static _Thread_local unsigned tl_gen;
 static _Thread_local const char *tl_name;
@@ -43,27 +92,32 @@ void sl_trace_thread(const char *name)
 		tl_buf->name = name;
 }
 
+/* Claim the next buffer of this session for a track (a thread, or a device queue). */
+static struct tbuf *claim(long tid, const char *name)
+{
+	unsigned i = atomic_fetch_add(&nbufs, 1);
+	if (i >= SL_TRACE_THREADS)
+		return NULL;
+	struct tbuf *b = &sl_trace_bufs[i];
+	b->drops = 0;
+	b->depth = 0;
+	b->skip = 0;
+	b->tid = tid;
+	b->name = name;
+	b->cur = NULL;
+	b->cur_n = 0;
+	atomic_store_explicit(&b->nch, 0, memory_order_release);
+	return b;
+}
+
 static struct tbuf *my_buf(void)
 {
 	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
 	if (tl_gen == g)
 		return tl_buf;
 	tl_gen = g;
-	unsigned i = atomic_fetch_add(&nbufs, 1);
-	if (i >= SL_TRACE_THREADS) {
-		tl_buf = NULL;
-		return NULL;
-	}
-	struct tbuf *b = &sl_trace_bufs[i];
-	b->drops = 0;
-	b->depth = b->skip = 0;
-	b->tid = (long)syscall(SYS_gettid);
-	b->name = tl_name;
-	b->cur = NULL;
-	b->cur_n = 0;
-	atomic_store_explicit(&b->nch, 0, memory_order_release);
-	tl_buf = b;
-	return b;
+	tl_buf = claim((long)syscall(SYS_gettid), tl_name);
+	return tl_buf;
 }
 
 static bool new_chunk(struct tbuf *t)
@@ -82,17 +136,10 @@ static bool new_chunk(struct tbuf *t)
 	return true;
 }
 
-void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
-		  int64_t c, int64_t d)
+/* Record one event into buffer t (its owner's thread, or the track's single writer). */
+static void rec_into(struct tbuf *t, uint64_t ts, char ph, const char *cat, const char *name, uint64_t id,
+		     const char *keys, int64_t a, int64_t b, int64_t c, int64_t d)
 {
-	/* acquire: the session that turned the flag on (its gen, its pool) is seen whole */
-	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
-		return;
-	struct tbuf *t = my_buf();
-	if (!t) {
-		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
-		return;
-	}
 	if (ph == 'E') {
 		if (t->skip) {
 			t->skip--;
@@ -114,7 +161,7 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 			t->depth++;
 	}
 	struct ev *e = &t->cur[t->cur_n];
-	e->ts = sl_now_ns();
+	e->ts = ts ? ts : sl_trace_clock();
 	e->ph = ph;
 	e->cat = cat;
 	e->name = name;
@@ -126,6 +173,66 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 	e->v[3] = d;
 	atomic_store_explicit(&t->ch[atomic_load_explicit(&t->nch, memory_order_relaxed) - 1].n, ++t->cur_n,
 			      memory_order_release);
+}
+
+void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const char *keys, int64_t a, int64_t b,
+		  int64_t c, int64_t d)
+{
+	/* acquire: the session that turned the flag on (its gen, its pool) is seen whole */
+	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
+		return;
+	struct tbuf *t = my_buf();
+	if (!t) {
+		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+		return;
+	}
+	rec_into(t, 0, ph, cat, name, id, keys, a, b, c, d);
+}
+
+/* ---- tracks of device queues (trace.h) ---- */
+
+#define TRACK_TID_BASE 0x40000000L /* above any pid_max: never a real thread's id */
+
+bool sl_trace_track_open(struct sl_trace_track *tr)
+{
+	if (!__atomic_load_n(&sl_trace_on, __ATOMIC_ACQUIRE))
+		return false;
+	unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
+	if (tr->gen == g)
+		return tr->buf != NULL;
+	static atomic_long next_tid = TRACK_TID_BASE;
+	tr->gen = g;
+	tr->last_end = 0;
+	tr->buf = claim(atomic_fetch_add(&next_tid, 1), tr->name);
+	if (!tr->buf)
+		atomic_fetch_add_explicit(&lost, 1, memory_order_relaxed);
+	return tr->buf != NULL;
+}
+
+void sl_trace_track_span(struct sl_trace_track *tr, uint64_t t_begin, uint64_t t_end, const char *cat,
+			 const char *name, const char *keys, int64_t a, int64_t b)
+{
+	if (!sl_trace_track_open(tr))
+		return;
+	/* A queue runs one thing at a time: spans that overlap by rounding are laid end to end. */
+	if (t_begin < tr->last_end)
+		t_begin = tr->last_end;
+	if (t_end < t_begin)
+		t_end = t_begin;
+	tr->last_end = t_end;
+	rec_into(tr->buf, t_begin ? t_begin : 1, 'B', cat, name, 0, keys, a, b, 0, 0);
+	rec_into(tr->buf, t_end ? t_end : 1, 'E', "", "", 0, "", 0, 0, 0, 0);
+}
+
+uint64_t sl_trace_clock_after(uint64_t t, uint64_t ns)
+{
+	/* the rate so far (a session that has run for a millisecond knows it to 1e-4) */
+	if (use_tsc) {
+		uint64_t now = sl_trace_clock(), ns_now = sl_now_ns();
+		if (now > sl_trace_t0 && ns_now > ns0)
+			return t + (uint64_t)((double)ns * (double)(now - sl_trace_t0) / (double)(ns_now - ns0));
+	}
+	return t + ns;
 }
 
 void sl_trace_counter_add(enum sl_trace_counter k, int64_t delta)
@@ -170,7 +277,14 @@ SLUICE_API int sluice_trace_start(const char *path, char *err, size_t err_len)
 	atomic_store(&lost, 0);
 	atomic_store(&nbufs, 0);
 	atomic_store(&next_chunk, 0);
-	sl_trace_t0 = sl_now_ns();
+	static bool clock_chosen;
+	if (!clock_chosen) {
+		use_tsc = tsc_invariant();
+		clock_chosen = true;
+	}
+	ns0 = sl_now_ns();
+	sl_trace_t0 = sl_trace_clock();
+	ns_per_tick = 1.0;
 	atomic_fetch_add_explicit(&gen, 1, memory_order_release);
 	__atomic_store_n(&sl_trace_on, 1, __ATOMIC_RELEASE);
 out:
@@ -245,9 +359,9 @@ static void jw_cstr(struct jw *w, const char *s)
 	jw_str(w, s ? s : "", s ? strlen(s) : 0);
 }
 
-static void jw_ts(struct jw *w, uint64_t ns)
+static void jw_ts(struct jw *w, uint64_t t)
 {
-	uint64_t rel = ns > sl_trace_t0 ? ns - sl_trace_t0 : 0;
+	uint64_t rel = sl_trace_rel_ns(t);
 	jw_printf(w, "\"ts\":%llu.%03llu", (unsigned long long)(rel / 1000), (unsigned long long)(rel % 1000));
 }
 
@@ -280,14 +394,28 @@ static void jw_args(struct jw *w, const struct ev *e)
 
 /* Asynchronous spans (I/O requests) still open when tracing stopped end there: sorted by
  * (cat, name, id, time), each key's begins and ends alternate, and a begin left over is open. */
-struct aref {
-	const struct ev *e;
-	long tid;
-};
+struct sl_trace_aref *sl_trace_collect_async(unsigned nb, int (*cmp)(const void *, const void *), size_t *n_out)
+{
+	size_t n = 0, k = 0;
+	*n_out = 0;
+	for (unsigned i = 0; i < nb; i++)
+		FOR_EACH_EV(&sl_trace_bufs[i], e)
+			n += e->ph == 'b' || e->ph == 'e';
+	struct sl_trace_aref *a = n ? malloc(n * sizeof(*a)) : NULL;
+	if (!a)
+		return NULL;
+	for (unsigned i = 0; i < nb; i++)
+		FOR_EACH_EV(&sl_trace_bufs[i], e)
+			if ((e->ph == 'b' || e->ph == 'e') && k < n)
+				a[k++] = (struct sl_trace_aref){ e, sl_trace_bufs[i].tid };
+	qsort(a, k, sizeof(*a), cmp);
+	*n_out = k;
+	return a;
+}
 
 static int aref_cmp(const void *pa, const void *pb)
 {
-	const struct ev *a = ((const struct aref *)pa)->e, *b = ((const struct aref *)pb)->e;
+	const struct ev *a = ((const struct sl_trace_aref *)pa)->e, *b = ((const struct sl_trace_aref *)pb)->e;
 	int c = strcmp(a->cat, b->cat);
 	if (!c)
 		c = strcmp(a->name, b->name);
@@ -302,18 +430,8 @@ static int aref_cmp(const void *pa, const void *pb)
 
 static void close_async(struct jw *w, unsigned nb, long pid, uint64_t t_end)
 {
-	size_t n = 0, k = 0;
-	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&sl_trace_bufs[i], e)
-			n += e->ph == 'b' || e->ph == 'e';
-	struct aref *a = n ? malloc(n * sizeof(*a)) : NULL;
-	if (!a)
-		return;
-	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&sl_trace_bufs[i], e)
-			if ((e->ph == 'b' || e->ph == 'e') && k < n)
-				a[k++] = (struct aref){ e, sl_trace_bufs[i].tid };
-	qsort(a, k, sizeof(*a), aref_cmp);
+	size_t k;
+	struct sl_trace_aref *a = sl_trace_collect_async(nb, aref_cmp, &k);
 	for (size_t i = 0; i < k; i++) {
 		const struct ev *e = a[i].e;
 		bool last_of_key = i + 1 == k || e->id != a[i + 1].e->id || strcmp(e->cat, a[i + 1].e->cat) ||
@@ -397,7 +515,8 @@ SLUICE_API int sluice_trace_stop(char *err, size_t err_len)
 		goto out;
 	}
 	__atomic_store_n(&sl_trace_on, 0, __ATOMIC_RELEASE);
-	uint64_t t_end = sl_now_ns();
+	uint64_t t_end = sl_trace_clock();
+	measure_rate(t_end, sl_now_ns());
 	if (!have_file)
 		goto out;
 	have_file = false;
@@ -462,6 +581,8 @@ SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, s
 	size_t n = 0;
 	bool full = false;
 	unsigned nb = SL_MIN(atomic_load(&nbufs), SL_TRACE_THREADS);
+	if (sl_trace_on) /* a session still running: its rate so far */
+		measure_rate(sl_trace_clock(), sl_now_ns());
 	for (unsigned i = 0; i < nb; i++) {
 		struct tbuf *b = &sl_trace_bufs[i];
 		const struct ev *stack[64];
@@ -479,7 +600,7 @@ SLUICE_API int sluice_trace_totals(struct sluice_trace_total *out, size_t max, s
 				struct sluice_trace_total *t = total_of(out, max, &n, &full, s->cat, s->name);
 				if (t) {
 					t->count++;
-					t->ns += e->ts - s->ts;
+					t->ns += sl_trace_span_ns(s->ts, e->ts);
 					if (s->keys && !strncmp(s->keys, "bytes", 5))
 						t->bytes += (uint64_t)s->v[0];
 				}

@@ -27,6 +27,7 @@
 #ifndef SLUICE_TRACE_H
 #define SLUICE_TRACE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SL_TRACE_THREADS 64
@@ -41,6 +42,28 @@ void sl_trace_rec(char ph, const char *cat, const char *name, uint64_t id, const
 		  int64_t c, int64_t d);
 void sl_trace_counter_add(enum sl_trace_counter k, int64_t delta);
 void sl_trace_thread(const char *name);
+
+/*
+ * A track of its own for a device queue (a GPU stream), with spans whose times the caller measured
+ * (device events): one writer at a time per track.  Clock values are sl_trace_now()'s.
+ *   sl_trace_track_open   claims the track's buffer for this session (false when tracing is off
+ *                         or the buffers are used up); spans call it themselves
+ *   sl_trace_track_span   one span [t_begin, t_end] with two integer arguments
+ */
+struct tbuf;
+struct sl_trace_track {
+	const char *name; /* the track's name (static lifetime), set by its owner */
+	struct tbuf *buf;
+	unsigned gen;
+	uint64_t last_end;
+};
+bool sl_trace_track_open(struct sl_trace_track *tr);
+void sl_trace_track_span(struct sl_trace_track *tr, uint64_t t_begin, uint64_t t_end, const char *cat,
+			 const char *name, const char *keys, int64_t a, int64_t b);
+/* The trace clock now, and the clock value ns nanoseconds after t (by the session's rate so far). */
+uint64_t sl_trace_clock(void);
+#define sl_trace_now() sl_trace_clock()
+uint64_t sl_trace_clock_after(uint64_t t, uint64_t ns);
 
 #define SL_TRACE_ACTIVE __builtin_expect(__atomic_load_n(&sl_trace_on, __ATOMIC_RELAXED), 0)
 #define SL_TRACE_V(x) ((int64_t)(intptr_t)(x))

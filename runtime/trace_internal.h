@@ -38,13 +38,33 @@ struct tbuf {
 
 extern struct tbuf sl_trace_bufs[SL_TRACE_THREADS];
 extern struct ev *sl_trace_pool;
-extern uint64_t sl_trace_t0; /* the session's start: timestamps are written relative to it */
+extern uint64_t sl_trace_t0; /* the session's start (clock ticks): timestamps are written relative to it */
+
+/*
+ * The events' clock.  A timestamp is most of an event's cost: clock_gettime through the vDSO takes
+ * ~26 ns here, the TSC ~10 ns.  So where the TSC is invariant (constant rate, not stopped in idle:
+ * CPUID 0x80000007 EDX bit 8) events carry TSC ticks, converted to nanoseconds when written by a
+ * rate measured against CLOCK_MONOTONIC over the session itself; elsewhere they carry nanoseconds.
+ */
+/* Nanoseconds from the session's start to tick t (0 for ticks before it). */
+uint64_t sl_trace_rel_ns(uint64_t t);
+/* Nanoseconds between two ticks of this session (b after a). */
+uint64_t sl_trace_span_ns(uint64_t a, uint64_t b);
 
 /* every event of thread buffer b, in order: e (const struct ev *) */
 #define FOR_EACH_EV(b, e)                                                                                          \
 	for (unsigned c_ = 0, nc_ = atomic_load_explicit(&(b)->nch, memory_order_acquire); c_ < nc_; c_++)         \
 		for (unsigned j_ = 0, n_ = atomic_load_explicit(&(b)->ch[c_].n, memory_order_acquire); j_ < n_; j_++) \
 			for (const struct ev *e = &sl_trace_pool[(size_t)(b)->ch[c_].idx * SL_TRACE_CHUNK + j_]; e; e = NULL)
+
+/* The asynchronous begins and ends ('b', 'e': I/O requests) of the first nb thread buffers, with the
+ * id of the thread that recorded each, sorted by cmp (over struct sl_trace_aref).  *n: how many;
+ * NULL when there are none or no memory for them (the writers then leave them out). */
+struct sl_trace_aref {
+	const struct ev *e;
+	long tid;
+};
+struct sl_trace_aref *sl_trace_collect_async(unsigned nb, int (*cmp)(const void *, const void *), size_t *n);
 
 /* A buffered writer to the trace file: the first write error is kept (positive errno). */
 struct jw {

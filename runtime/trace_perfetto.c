@@ -116,10 +116,10 @@ static void emit(struct jw *w, struct msg *pkt, uint64_t ts, bool first)
 	sl_trace_jw_put(w, (const char *)out.b, out.n);
 }
 
-static uint64_t rel_ts(uint64_t ns)
+static uint64_t rel_ts(uint64_t t)
 {
 	/* +1: a timestamp of 0 would read as "none"; keep every event strictly after the origin */
-	return (ns > sl_trace_t0 ? ns - sl_trace_t0 : 0) + 1;
+	return sl_trace_rel_ns(t) + 1;
 }
 
 static void track(struct jw *w, uint64_t uuid, uint64_t parent, const char *name, const struct msg *thread,
@@ -182,13 +182,9 @@ static void event(struct jw *w, uint64_t track_uuid, int type, const struct ev *
 
 /* ---- asynchronous spans on lanes ---- */
 
-struct aev {
-	const struct ev *e;
-};
-
 static int aev_cmp(const void *pa, const void *pb)
 {
-	const struct ev *a = ((const struct aev *)pa)->e, *b = ((const struct aev *)pb)->e;
+	const struct ev *a = ((const struct sl_trace_aref *)pa)->e, *b = ((const struct sl_trace_aref *)pb)->e;
 	if (a->ts != b->ts)
 		return a->ts < b->ts ? -1 : 1;
 	return (a->ph == 'b') - (b->ph == 'b'); /* at one instant, ends free lanes before begins take them */
@@ -201,22 +197,14 @@ struct lane {
 
 static void async_lanes(struct jw *w, unsigned nb, uint64_t t_end)
 {
-	size_t n = 0, k = 0;
-	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&sl_trace_bufs[i], e)
-			n += e->ph == 'b' || e->ph == 'e';
-	struct aev *a = n ? malloc(n * sizeof(*a)) : NULL;
+	size_t k;
+	struct sl_trace_aref *a = sl_trace_collect_async(nb, aev_cmp, &k);
 	struct lane *lanes = calloc(MAX_LANES, sizeof(*lanes));
 	if (!a || !lanes) {
 		free(a);
 		free(lanes);
 		return;
 	}
-	for (unsigned i = 0; i < nb; i++)
-		FOR_EACH_EV(&sl_trace_bufs[i], e)
-			if ((e->ph == 'b' || e->ph == 'e') && k < n)
-				a[k++] = (struct aev){ e };
-	qsort(a, k, sizeof(*a), aev_cmp);
 	for (size_t i = 0; i < k; i++) {
 		const struct ev *e = a[i].e;
 		if (e->ph == 'b') {

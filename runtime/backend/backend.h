@@ -44,6 +44,18 @@
 
 struct sl_backend;
 
+/* Multi-head latent attention (deepseek2): the shapes mla_attention works with.  The cache holds per
+ * token [kv_lora normalized latent, d_rope roped key]; q is [n][n_head*(d_nope+d_rope)]. */
+struct sl_mla_shape {
+	int n_head, d_nope, d_rope, d_v, kv_lora;
+	/* false: wk = attn_k_b (head h: kv_lora rows of d_nope cols), wv = attn_v_b (head h: d_v rows of
+	 * kv_lora cols).  true: wk = wv = attn_kv_b, head h's rows [h*(d_nope+d_v), +d_nope) are its K
+	 * (kv_lora cols each) and the next d_v its V. */
+	bool legacy;
+	float freq_base, scale;
+	const float *ff; /* device memory, d_rope/2 per-pair rope factors (YaRN); NULL = none */
+};
+
 enum sl_be_queue { SL_Q_COMPUTE = 0, SL_Q_COPY = 1, SL_Q_COUNT };
 
 /* A completion marker; 0 means "nothing to wait for" (always complete). */
@@ -132,6 +144,25 @@ struct sl_backend_ops {
 	/* y[i] += x[i]; x has n_x elements and is broadcast over y (n a multiple of n_x; n_x = n for a
 	 * plain add, n_x = cols to add one bias row to every row of a batch). */
 	int (*add)(struct sl_backend *b, float *y, const float *x, int64_t n, int64_t n_x);
+
+	/* Optional ops of mixture-of-experts / MLA models (deepseek2); NULL where a backend lacks them,
+	 * and such models are then refused at load, naming the op. */
+	/* Latent cache rows [n][kv_lora + d_rope] of positions pos0..: the first kv_lora of each row are
+	 * RMS-normalized with w (kv_lora floats, device), the last d_rope roped (adjacent pairs, angle
+	 * divided by ff[d] when ff). */
+	int (*mla_kv)(struct sl_backend *b, float *rows, const float *w, int kv_lora, int d_rope, int pos0, int n,
+		      float eps, float freq_base, const float *ff);
+	/* Absorbed MLA over the latent cache rows [0, pos0+n): q (rows of n_head*(d_nope+d_rope)) gets its
+	 * rope part roped in place at positions pos0..; per head, q_lat = Wk_h q_nope, scores
+	 * (q_lat.c + q_pe.k_pe) * scale, causal softmax, o_lat = softmax . c, out_h = Wv_h o_lat.
+	 * out [n][n_head*d_v].  wk/wv of any type with to_float. */
+	int (*mla_attention)(struct sl_backend *b, float *out, float *q, const float *cache, const void *wk,
+			     uint32_t wk_type, const void *wv, uint32_t wv_type, const struct sl_mla_shape *s, int pos0,
+			     int n);
+	/* y[ids[i]][:] += scale[i] * x[i][:] for i < n, rows of cols (the weighted sum of routed experts'
+	 * outputs).  ids and scale are host memory, copied by the op. */
+	int (*add_rows)(struct sl_backend *b, float *y, const float *x, const int32_t *ids, const float *scale,
+			int64_t cols, int n);
 };
 
 struct sl_backend {

@@ -80,7 +80,7 @@ void sl_dev_evict(struct sl_weights *w, int id)
 	SL_TRACE_C("device window used", w->win.used);
 	u->on_dev = false;
 	u->dev_ready = u->dev_last = 0;
-	w->dev_pol.ops->remove(&w->dev_pol, id);
+	sl_dev_pol(w, u)->ops->remove(sl_dev_pol(w, u), id);
 }
 
 /* Which slot holder may go for a unit of rank `rank`: not in use, its last kernel done (or waited for). */
@@ -93,7 +93,7 @@ static int64_t slot_key(struct sl_weights *w, const struct unit *u, bool wait)
 
 static int pick_slot_victim(struct sl_weights *w, int32_t rank, bool wait)
 {
-	return sl_pick_farthest(w, &w->dev_pol, rank, wait, slot_key);
+	return sl_pick_farthest(w, &w->dev_epol, &w->dev_pol, rank, wait, slot_key);
 }
 
 int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, struct sl_err *err)
@@ -120,7 +120,7 @@ int sl_dev_start_upload(struct sl_weights *w, int id, int32_t rank, bool wait, s
 	u->host_done = u->dev_ready; /* the host buffer is free once the copy ran */
 	u->on_dev = true;
 	u->dev_last = 0;
-	w->dev_pol.ops->insert(&w->dev_pol, id);
+	sl_dev_pol(w, u)->ops->insert(sl_dev_pol(w, u), id);
 	w->st.uploads += u->size;
 	SL_TRACE_C("device window used", w->win.used);
 	SL_TRACE_E();

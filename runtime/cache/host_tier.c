@@ -43,14 +43,14 @@ void sl_host_drop(struct sl_weights *w, int id)
 		u->where = SL_PLACE_STREAM;
 		w->st.host_pinned -= u->size;
 	}
-	w->host_pol.ops->remove(&w->host_pol, id);
+	sl_host_pol(w, u)->ops->remove(sl_host_pol(w, u), id);
 	sl_host_publish(w);
 }
 
 /*
  * The best victim for making room for a unit of rank `rank`: ready, not in use, not pinned (unless
  * pinned_too), ranked strictly after `rank`; the farthest next use first, least recently used among
- * equals.  A host copy of a unit already copied to a device slot is the cheapest to lose.  Entries
+ * equals.  A host copy of a dense unit already copied to a device slot is the cheapest to lose.  Entries
  * whose last reader has not finished are skipped unless `wait` (then the caller waits for it).
  */
 static int64_t host_key(struct sl_weights *w, const struct unit *u, bool wait, bool pinned_too)
@@ -59,7 +59,9 @@ static int64_t host_key(struct sl_weights *w, const struct unit *u, bool wait, b
 		return -1;
 	if (!wait && !last_use_done(w, u->host_done))
 		return -1;
-	return u->on_dev ? (int64_t)RANK_NONE + 1 : unit_rank(w, u);
+	/* An expert's device slot is in a window two layers deep, soon reused: its host copy is the
+	 * expert cache, so it goes by the expert policy like any other. */
+	return u->on_dev && u->expert < 0 ? (int64_t)RANK_NONE + 1 : unit_rank(w, u);
 }
 
 static int64_t key_unpinned(struct sl_weights *w, const struct unit *u, bool wait)
@@ -74,7 +76,7 @@ static int64_t key_any(struct sl_weights *w, const struct unit *u, bool wait)
 
 static int pick_victim(struct sl_weights *w, int32_t rank, bool pinned_too, bool wait)
 {
-	return sl_pick_farthest(w, &w->host_pol, rank, wait, pinned_too ? key_any : key_unpinned);
+	return sl_pick_farthest(w, &w->host_epol, &w->host_pol, rank, wait, pinned_too ? key_any : key_unpinned);
 }
 
 static bool evict_one(struct sl_weights *w, int32_t rank, bool pinned_too, bool wait)
@@ -143,7 +145,7 @@ int sl_host_start_read(struct sl_weights *w, int id, int32_t rank, bool wait, st
 		return rc;
 	}
 	u->hstate = H_READING;
-	w->host_pol.ops->insert(&w->host_pol, id);
+	sl_host_pol(w, u)->ops->insert(sl_host_pol(w, u), id);
 	w->st.bytes_read += u->size;
 	return 0;
 }

@@ -50,6 +50,8 @@ int sl_io_done_reap(struct sl_weights *w, unsigned min, struct sl_err *err)
 				continue;
 			}
 			u->hstate = H_READY;
+			if (u->expert >= 0)
+				w->st.expert_bytes_read += u->size;
 		}
 		if ((unsigned)n < 32)
 			break;
@@ -74,6 +76,8 @@ int sl_io_done_drain(struct sl_weights *w, sl_read_done_fn done, void *ctx, int 
 					    u->name, e.msg);
 			else if (reqs[j]->result >= 0 && !rc)
 				r = done(w, u, ctx, err);
+			if (reqs[j]->result >= 0 && u->expert >= 0)
+				w->st.expert_bytes_read += u->size;
 			if (r && !rc)
 				rc = r;
 		}

@@ -101,10 +101,13 @@ const struct sl_policy_ops sl_policy_lru = {
 
 int sl_policy_init(struct sl_policy *p, const char *name, int n_entries)
 {
+	static const struct sl_policy_ops *const all[] = { &sl_policy_lru, &sl_policy_lfru };
 	memset(p, 0, sizeof(*p));
-	if (name && strcmp(name, "lru"))
+	for (size_t i = 0; i < SL_ARRAY_SIZE(all) && !p->ops; i++)
+		if (!name || !strcmp(name, all[i]->name))
+			p->ops = all[i];
+	if (!p->ops)
 		return -ENOENT;
-	p->ops = &sl_policy_lru;
 	return p->ops->init(p, n_entries);
 }
 

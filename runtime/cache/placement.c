@@ -235,6 +235,13 @@ int sl_place(const struct sl_place_input *in, struct sl_place_plan *out, struct 
 		out->host_window = window(out->step_span, in->host, in->window_steps);
 		uint64_t hroom = in->host - out->host_window;
 
+		if (in->experts_used > 0) {
+			/* MoE: the dense units of the layers, first-fit in layer order, and no expert slice:
+			 * which experts deserve the room depends on the routing, so what is left is the
+			 * expert cache the expert policy runs while streaming (the hot set). */
+			first_fit(in, keys, n, false, true, where, done, NULL, SL_PLACE_HOST, &hroom);
+			goto done;
+		}
 		/* Whole layers, spread: the largest p whose layers fit. */
 		int m = 0;
 		uint64_t least = UINT64_MAX;

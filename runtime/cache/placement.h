@@ -61,6 +61,11 @@
  *      ones; interleaved, the drive keeps reading during pinned layers.  Room
  *      still left is filled first-fit with single units (by span) of the
  *      layers not pinned, non-expert units first, then expert units.
+ *    MoE (experts_used > 0) instead pins no whole layers and no expert slice:
+ *    the dense units of rest (attention, shared experts, router, norms: used
+ *    every token) are pinned first-fit in layer order, and the host cache left
+ *    after them and the window is the dynamic expert cache, run by the expert
+ *    policy (which experts deserve it depends on the routing, not the layout).
  *    Everything else is STREAM.  host_bytes + host_window <= host always.
  *    min_host (reported in every plan) = min(rest_span, step_span): the
  *    smallest host cache that works at this vram.  In the rare case rest_span

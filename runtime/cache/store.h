@@ -7,6 +7,8 @@
  *   device_tier.c  device arenas: resident units, streamed units' slots, copies and fences
  *   io_done.c      turning I/O completions into unit states
  *   placement.c    the pure placement function (what goes where)
+ *   experts.c      mixture of experts: the (layer, expert) index, routing reports, pre-gating,
+ *                  expert statistics, the routing trace
  *
  * Where a unit's bytes are (at most one of each):
  *   resident       on the device for good (dev_off in the resident arena)
@@ -18,6 +20,11 @@
  * it does not name has rank RANK_NONE (needed after everything named).  Eviction takes the
  * evictable unit with the largest rank — Belady's farthest-next-use, exact for a dense model
  * whose list covers a whole cycle — and never a unit ranked at or before the one it makes room for.
+ *
+ * Eviction order among units ranked alike (RANK_NONE above all: not named by the current list):
+ * expert units first, in the order of the expert policy (cfg.expert_policy: lfru or lru, fed by
+ * the routing reports: one use per routed expert), then dense units least recently used first.
+ * A dense unit is used every token, an expert only when routed to.
  *
  * Markers.  host_done: the fence after which nothing reads the host buffer (the upload of it, or,
  * on a host-visible backend, the last kernel that read it).  dev_ready: the upload into the slot.
@@ -38,6 +45,7 @@
 #include "trace.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 
 #define RANK_NONE INT32_MAX
 
@@ -68,6 +76,23 @@ struct unit {
 	bool prefetched;         /* read ahead by a prefetch and not yet used (stats: used / wasted) */
 };
 
+/* Mixture of experts (experts.c); all zero for a dense model. */
+struct sl_moe {
+	int n_expert;            /* largest expert id + 1 */
+	int first_moe;           /* first layer with expert units (-1: none) */
+	int *start;              /* [layer * n_expert + expert] .. [+1]: that expert's range of ids */
+	int *ids;                /* unit ids grouped by (layer, expert), in registration order */
+	uint64_t *bytes;         /* [layer * n_expert + expert]: the expert's bytes (its units' sizes) */
+	uint64_t expert_bytes;   /* the largest of them */
+	uint8_t *guess;          /* [layer * n_expert + expert]: guessed for the layer's next routing */
+	bool *has_guess;         /* [layer]: a guess is waiting for the layer's routing */
+	uint32_t *seen;          /* [layer * n_expert + expert]: stamp of the report that counted it */
+	uint32_t stamp;
+	FILE *trace;             /* cfg.trace_experts, opened at commit */
+	int trace_rc;            /* a trace write failed (sticky) */
+	struct sl_err trace_err;
+};
+
 struct sl_weights {
 	struct gguf_file *f;
 	struct sl_backend *be;
@@ -90,20 +115,34 @@ struct sl_weights {
 	void *win_base;          /* streaming window (one backend allocation) */
 	uint64_t win_len;
 	struct sl_arena win;
-	struct sl_policy dev_pol; /* slot holders, least recently used first */
+	struct sl_policy dev_pol; /* dense slot holders, least recently used first */
+	struct sl_policy dev_epol; /* expert slot holders, by cfg.expert_policy */
 
 	/* host tier */
 	uint64_t host_budget, host_used, host_min;
 	_Atomic uint64_t host_limit_req; /* pressure: requested host budget (0 = none pending) */
 	_Atomic uint64_t host_used_pub, host_budget_pub;
-	struct sl_policy host_pol; /* host holders, least recently used first */
+	struct sl_policy host_pol; /* dense host holders, least recently used first */
+	struct sl_policy host_epol; /* expert host holders, by cfg.expert_policy */
 
 	int io_rc;               /* a read failed: the model cannot go on (sticky) */
 	struct sl_err io_err;
 	uint32_t gen;            /* prefetch generation (ranks) */
 	bool break_last_use;     /* test hook */
 	struct sl_weights_stats st;
+	struct sl_moe moe;
 };
+
+/* The policy of the tier that orders unit u: experts by the expert policy, the rest by recency. */
+static inline struct sl_policy *sl_host_pol(struct sl_weights *w, const struct unit *u)
+{
+	return u->expert >= 0 ? &w->host_epol : &w->host_pol;
+}
+
+static inline struct sl_policy *sl_dev_pol(struct sl_weights *w, const struct unit *u)
+{
+	return u->expert >= 0 ? &w->dev_epol : &w->dev_pol;
+}
 
 /* Host-cache bytes a unit takes: the pool hands out whole pages, so the budget counts those (a
  * 512-byte-aligned read span of a small tensor still occupies a 4 KiB page of a slab). */
@@ -154,10 +193,17 @@ const void *sl_dev_ptr(struct sl_weights *w, int id);
 /* Resident loading: every DEVICE unit of the plan, read (in place or staged) and uploaded. */
 int sl_dev_load_resident(struct sl_weights *w, struct sl_err *err);
 
-/* weights.c: the entry of pol whose next use is farthest and strictly after `rank`, least recently
- * used among equals.  key() gives an entry's next-use key, or -1 when it cannot go now. */
+/* weights.c: the entry of epol or pol whose next use is farthest and strictly after `rank`; among
+ * equals the first in epol's order (experts), then in pol's (dense, least recently used first).
+ * key() gives an entry's next-use key, or -1 when it cannot go now. */
 typedef int64_t (*sl_victim_key_fn)(struct sl_weights *w, const struct unit *u, bool wait);
-int sl_pick_farthest(struct sl_weights *w, struct sl_policy *pol, int32_t rank, bool wait, sl_victim_key_fn key);
+int sl_pick_farthest(struct sl_weights *w, struct sl_policy *epol, struct sl_policy *pol, int32_t rank, bool wait,
+		     sl_victim_key_fn key);
+
+/* experts.c */
+/* At commit: the (layer, expert) index and the routing trace's header. */
+int sl_moe_setup(struct sl_weights *w, struct sl_err *err);
+void sl_moe_free(struct sl_weights *w);
 
 /* io_done.c */
 /* Reap completed reads (wait for at least min).  A failed read is fatal for the model. */

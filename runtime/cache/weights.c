@@ -61,8 +61,11 @@ void sl_weights_free(struct sl_weights *w)
 		sl_pool_detach_io(w->pool);
 	sl_io_close(w->io);
 	sl_pool_destroy(w->pool);
+	sl_moe_free(w);
 	sl_policy_destroy(&w->dev_pol);
 	sl_policy_destroy(&w->host_pol);
+	sl_policy_destroy(&w->dev_epol);
+	sl_policy_destroy(&w->host_epol);
 	sl_place_plan_free(&w->plan);
 	free(w->u);
 	free(w);
@@ -87,6 +90,11 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 	w->u[w->n] = (struct unit){ .file_offset = t->file_offset + off, .size = size, .layer = layer,
 				    .expert = expert, .name = t->name.s, .rank = RANK_NONE };
 	return w->n++;
+}
+
+void sl_weights_set_experts_used(struct sl_weights *w, int k)
+{
+	w->cfg.experts_used = k > 0 ? k : 0;
 }
 
 /* ---- commit ---- */
@@ -243,6 +251,12 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 		return rc;
 	if ((rc = sl_policy_init(&w->dev_pol, "lru", w->n)) || (rc = sl_policy_init(&w->host_pol, "lru", w->n)))
 		return sl_errf(err, -rc, "out of memory");
+	const char *ep = w->cfg.expert_policy ? w->cfg.expert_policy : "lfru";
+	if ((rc = sl_policy_init(&w->dev_epol, ep, w->n)) || (rc = sl_policy_init(&w->host_epol, ep, w->n)))
+		return rc == -ENOENT ? sl_errf(err, EINVAL, "expert policy '%s' is not one of lfru, lru", ep)
+				     : sl_errf(err, -rc, "out of memory");
+	if ((rc = sl_moe_setup(w, err)))
+		return rc;
 	if (w->streaming && !w->zero_copy_map && (rc = make_pool(w, err)))
 		return rc;
 	uint64_t res_len = 0;
@@ -357,7 +371,8 @@ static int use_on_device(struct sl_weights *w, int id, const void **ptr, struct 
 	/* compute must not start before the copy into the slot has landed */
 	if ((rc = w->be->ops->wait(w->be, SL_Q_COMPUTE, u->dev_ready)))
 		return sl_errf(err, -rc, "device: %s", w->be->err.msg);
-	w->dev_pol.ops->touch(&w->dev_pol, id);
+	if (u->expert < 0) /* an expert's uses are counted when it is routed to (experts.c) */
+		w->dev_pol.ops->touch(&w->dev_pol, id);
 	*ptr = sl_dev_ptr(w, id);
 	return 0;
 }
@@ -380,6 +395,8 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 				return rc;
 			w->st.misses++;
 			w->st.bytes_read += u->size; /* the page cache decides; count it as read */
+			if (u->expert >= 0)
+				w->st.expert_bytes_read += u->size;
 			u->req.data = (void *)src;
 		} else {
 			w->st.hits++;
@@ -411,7 +428,8 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 		if ((rc = need_host(w, id, err)))
 			return rc;
 	if (w->host_visible) {
-		w->host_pol.ops->touch(&w->host_pol, id);
+		if (u->expert < 0) /* an expert's uses are counted when it is routed to (experts.c) */
+			w->host_pol.ops->touch(&w->host_pol, id);
 		*ptr = u->req.data;
 	} else if ((rc = use_on_device(w, id, ptr, err))) {
 		return rc;
@@ -442,15 +460,22 @@ int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err)
 	return 0;
 }
 
-int sl_pick_farthest(struct sl_weights *w, struct sl_policy *pol, int32_t rank, bool wait, sl_victim_key_fn key)
+int sl_pick_farthest(struct sl_weights *w, struct sl_policy *epol, struct sl_policy *pol, int32_t rank, bool wait,
+		     sl_victim_key_fn key)
 {
 	int best = -1;
 	int64_t best_key = rank;
-	for (int v = pol->ops->next_victim(pol, -1); v >= 0; v = pol->ops->next_victim(pol, v)) {
-		int64_t k = key(w, &w->u[v], wait);
-		if (k > best_key) {
-			best = v;
-			best_key = k;
+	struct sl_policy *pols[2] = { epol, pol };
+	for (int i = 0; i < 2; i++) {
+		struct sl_policy *p = pols[i];
+		if (!p->ops)
+			continue;
+		for (int v = p->ops->next_victim(p, -1); v >= 0; v = p->ops->next_victim(p, v)) {
+			int64_t k = key(w, &w->u[v], wait);
+			if (k > best_key) {
+				best = v;
+				best_key = k;
+			}
 		}
 	}
 	return best;

@@ -66,6 +66,9 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 		   uint64_t size, struct sl_err *err);
 /* All units registered: plan placement, load what stays resident, pin what stays in the host cache. */
 int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err);
+/* MoE: routed experts per token per layer (cfg.experts_used), set by the architecture's loader
+ * (before commit): the store is made before the model's metadata is read. */
+void sl_weights_set_experts_used(struct sl_weights *w, int k);
 /* Lower the device budget for weights to at most cap (before commit): the engine's bound from the
  * device's own free memory. */
 void sl_weights_cap_vram(struct sl_weights *w, uint64_t cap);

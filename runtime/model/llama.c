@@ -136,6 +136,21 @@ static int rope_scaling(struct sluice_model *m, struct sl_err *err)
 	return 0;
 }
 
+const char sl_arch_names[] = "llama, qwen2, deepseek2";
+
+const struct sl_arch *sl_arch_find(const char *name)
+{
+	static const struct sl_arch arches[] = {
+		{ "llama", sl_llama_load, sl_llama_forward, NULL, NULL },
+		{ "qwen2", sl_llama_load, sl_llama_forward, NULL, NULL },
+		{ "deepseek2", sl_deepseek2_load, sl_deepseek2_forward, sl_deepseek2_free, sl_deepseek2_missing_op },
+	};
+	for (size_t i = 0; name && i < SL_ARRAY_SIZE(arches); i++)
+		if (!strcmp(arches[i].name, name))
+			return &arches[i];
+	return NULL;
+}
+
 int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 {
 	struct sl_hparams *hp = &m->hp;
@@ -164,6 +179,9 @@ int sl_llama_load(struct sluice_model *m, struct sl_err *err)
 			       m->gguf->path, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_layer);
 	hp->head_dim = hp->n_embd / hp->n_head;
 	hp->n_rot = hp->head_dim;
+	hp->kv_k_row = hp->kv_v_row = hp->n_head_kv * hp->head_dim;
+	hp->q_dim = hp->att_dim = hp->n_embd;
+	hp->ff_dim = hp->n_ff;
 	if ((rc = get_hp_u32(m, "rope.dimension_count", &hp->n_rot, false, err)))
 		return rc;
 	if (hp->n_rot > hp->head_dim || hp->n_rot % 2)

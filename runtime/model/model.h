@@ -24,6 +24,11 @@ struct sl_hparams {
 	float rope_freq_base, rms_eps;
 	bool rope_neox;      /* rotate halves (qwen2) rather than adjacent pairs (llama) */
 	bool has_qkv_bias;   /* qwen2 */
+	/* What a context holds, per architecture (set by its load): floats per token per layer of the
+	 * K and V caches (kv_v_row 0: no V cache, as MLA's latent cache), and the widths of the q, the
+	 * attention output (xb2) and the FFN (hb, hb2) activation rows; n_expert > 0 adds the routed
+	 * experts' gather/scatter rows (xe, ye). */
+	uint32_t kv_k_row, kv_v_row, q_dim, att_dim, ff_dim, n_expert;
 };
 
 struct sl_tensor_ref {
@@ -37,7 +42,27 @@ struct sl_layer {
 	struct sl_tensor_ref ffn_norm, w_gate, w_up, w_down;
 };
 
+struct sluice_model;
+struct sluice_ctx;
+struct sl_seg;
+
+/* An architecture: its loader (hyperparameters, tensors, m->order) and forward pass.  free_priv
+ * frees what load put in m->arch_priv (may be NULL). */
+struct sl_arch {
+	const char *name;
+	int (*load)(struct sluice_model *m, struct sl_err *err);
+	int (*forward)(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs);
+	void (*free_priv)(struct sluice_model *m);
+	/* The first optional backend op the architecture needs and o lacks, or NULL (may be NULL). */
+	const char *(*missing_op)(const struct sl_backend_ops *o);
+};
+/* The architecture of that name (general.architecture), NULL if unsupported; names lists them. */
+const struct sl_arch *sl_arch_find(const char *name);
+extern const char sl_arch_names[];
+
 struct sluice_model {
+	const struct sl_arch *ops;
+	void *arch_priv;        /* the architecture's own (deepseek2: its layers, routing buffers) */
 	struct gguf_file *gguf;
 	struct sl_vocab *vocab;
 	struct sl_backend *be;
@@ -76,12 +101,13 @@ struct sluice_ctx {
 	uint32_t *seq_len;      /* [n_seq]: tokens in each sequence's KV cache (its next position) */
 	uint32_t n_batch;       /* tokens per forward chunk, <= SL_N_BATCH */
 	/* device memory */
-	float **k_cache, **v_cache; /* per layer [n_seq][n_ctx][n_head_kv*head_dim] */
-	size_t kv_bytes;        /* per layer per k or v (all sequences) */
+	float **k_cache, **v_cache; /* per layer [n_seq][n_ctx][kv_k_row] and [..][kv_v_row] (none if 0) */
+	size_t kv_bytes, v_bytes; /* per layer, of k_cache and of v_cache (all sequences) */
+	uint64_t moe_tok;       /* tokens run so far (the routing trace's token index) */
 	/* k_tmp, v_tmp: a chunk of several sequences computes K and V here, then each sequence's rows
 	 * are copied into its own cache (a chunk of one sequence writes its cache directly) */
-	float *x, *xb, *xb2, *q, *hb, *hb2, *logits_dev, *k_tmp, *v_tmp;
-	size_t act_bytes[9];
+	float *x, *xb, *xb2, *q, *hb, *hb2, *logits_dev, *k_tmp, *v_tmp, *xe, *ye;
+	size_t act_bytes[11];
 	float *logits;          /* host copy, [n_seq][n_vocab]: each sequence's last decoded token */
 	struct sluice_stats st;
 	struct sl_err err;
@@ -110,7 +136,13 @@ int sl_llama_forward(struct sluice_ctx *ctx, const int32_t *tokens, int n, const
 /* Sequence s's K (or V) cache of layer l. */
 static inline float *sl_kv_seq(const struct sluice_ctx *c, float *layer_cache, uint32_t s)
 {
-	return layer_cache + (size_t)s * c->n_ctx * c->m->hp.n_head_kv * c->m->hp.head_dim;
+	return layer_cache + (size_t)s * c->n_ctx * c->m->hp.kv_k_row;
 }
+
+/* deepseek2 (MLA, routed experts): deepseek2.c */
+int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err);
+int sl_deepseek2_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs);
+void sl_deepseek2_free(struct sluice_model *m);
+const char *sl_deepseek2_missing_op(const struct sl_backend_ops *o);
 
 #endif

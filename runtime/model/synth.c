@@ -98,12 +98,14 @@ static void llama3_rope_factors(float base, uint32_t n_rot, float *out)
 
 int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 {
+	if (p->arch && !strcmp(p->arch, "deepseek2"))
+		return sl_synth_ds2_plan(p, err);
 	const struct sl_type_traits *tt = sl_type_traits(p->type);
 	if (!tt || !tt->from_float)
 		return sl_errf(err, EINVAL, "type %s cannot be written", sl_type_name(p->type));
 	const int64_t blk = tt->block_size;
 	if (p->arch && strcmp(p->arch, "llama") && strcmp(p->arch, "qwen2"))
-		return sl_errf(err, EINVAL, "architecture '%s' cannot be generated (llama, qwen2)", p->arch);
+		return sl_errf(err, EINVAL, "architecture '%s' cannot be generated (llama, qwen2, deepseek2)", p->arch);
 	if (p->rope_freqs && is_qwen2(p))
 		return sl_errf(err, EINVAL, "rope_freqs is a llama (Llama-3.1) tensor, not qwen2's");
 	if (uses_bpe(p)) {
@@ -154,7 +156,7 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 }
 
 /* Fill one tensor: rows of random values, converted to the tensor's type and written in chunks. */
-static int write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
+int sl_synth_write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
 			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, int64_t boost_row,
 			uint64_t *done, uint64_t total,
 			sl_synth_progress_fn progress, void *parg, struct sl_err *err)
@@ -192,6 +194,8 @@ out:
 int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_progress_fn progress, void *parg,
 		   struct sl_err *err)
 {
+	if (p->arch && !strcmp(p->arch, "deepseek2"))
+		return sl_synth_ds2_write(p, path, progress, parg, err);
 	const uint32_t E = p->n_embd, KV = p->n_head_kv * p->head_dim, F = p->n_ff, V = p->n_vocab;
 	struct gguf_writer *w = sl_gguf_writer_new(32);
 	if (!w)
@@ -384,7 +388,7 @@ tensors:;
 			rc = sl_gguf_writer_write_data(w, fd, (int)i, 0, rope_factors, p->head_dim / 2 * sizeof(float), err);
 			continue;
 		}
-		rc = write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
+		rc = sl_synth_write_tensor(w, fd, (int)i, ts[i].type, ts[i].cols, ts[i].rows ? ts[i].rows : 1, seed,
 				  ts[i].scale, ts[i].offset, out ? (bpe ? 0 : 3) : 0, out ? (int64_t)first_word : 0,
 				  out ? eot_row : -1, &done, total,
 				  progress, parg, err);

@@ -17,8 +17,17 @@ struct sl_synth_params {
 	bool rope_freqs;      /* llama: a rope_freqs tensor and llama3 rope-scaling keys, as Llama-3.1 */
 	/* 0 = choose from size_bytes */
 	uint32_t n_embd, n_layer, n_ff, n_ctx;
+	/* deepseek2 (synth_deepseek2.c); 0 = default */
+	uint32_t n_expert, n_expert_used; /* default 16 experts, 4 used */
+	int n_dense;          /* leading dense layers: 0 = default (1), -1 = none */
+	float expert_skew;    /* Zipf exponent of expert popularity (drifting over a sequence); 0 = uniform */
+	bool mla_legacy;      /* attn_kv_b (older files) rather than the split attn_k_b / attn_v_b */
+	bool no_q_lora;       /* a plain attn_q rather than attn_q_a / attn_q_a_norm / attn_q_b */
+	bool softmax_gating;  /* expert_gating_func softmax (V2) rather than sigmoid with exp_probs_b (V3) */
 	/* filled by sl_synth_plan */
 	uint32_t n_head, n_head_kv, head_dim, n_vocab;
+	uint32_t q_lora, kv_lora, d_nope, d_rope, d_v; /* deepseek2 */
+	uint32_t n_ff_exp;    /* deepseek2: an expert's ff size (0 = n_embd / 2), given or chosen */
 };
 
 /* A byte-level BPE vocabulary (synth_bpe.c). */
@@ -42,5 +51,16 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err);
 /* Write the model to path (removed again on failure). */
 int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_progress_fn progress, void *arg,
 		   struct sl_err *err);
+
+/* Shared by the synth files: one tensor of random rows (entries offset + scale * U(-1,1), rows
+ * [zero_lo, zero_hi) zero, boost_row 2.5x), converted to type and written at its place. */
+struct gguf_writer;
+int sl_synth_write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
+			  uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, int64_t boost_row,
+			  uint64_t *done, uint64_t total, sl_synth_progress_fn progress, void *parg, struct sl_err *err);
+/* deepseek2 (synth_deepseek2.c), reached through sl_synth_plan / sl_synth_write. */
+int sl_synth_ds2_plan(struct sl_synth_params *p, struct sl_err *err);
+int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_synth_progress_fn progress, void *arg,
+		       struct sl_err *err);
 
 #endif

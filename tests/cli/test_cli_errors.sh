@@ -47,6 +47,15 @@ expect_error "-t.*'0'" run -m "$M" -t 0
 expect_error "-c.*'x'" run -m "$M" -c x
 expect_error "--vram.*'lots'.*size" run -m "$M" --vram lots
 expect_error "--io.*'floppy'" run -m "$M" --io floppy
+expect_error "--expert-policy.*'mru'.*lfru, lru" run -m "$M" --expert-policy mru
+expect_error "--expert-policy.*needs a value" run -m "$M" --expert-policy
+expect_error "--pregate.*'x'" run -m "$M" --pregate x
+expect_error "--pregate.*'0'" run -m "$M" --pregate 0
+expect_error "--pregate.*'100000'" run -m "$M" --pregate 100000
+expect_error "--trace-experts.*empty" run -m "$M" --trace-experts ""
+expect_error "routing trace.*no routed experts" run -m "$M" -n 1 --trace-experts "$TMP/dense.trace"
+expect_error "--expert-policy.*'mru'" chat -m "$M" --expert-policy mru
+expect_error "--pregate.*'-2'" run --chat -m "$M" -p hi --pregate -2
 expect_error "unexpected argument 'extra'" run -m "$M" extra
 expect_error "prompt\.txt" run -m "$M" -f "$TMP/no-such-prompt.txt"
 

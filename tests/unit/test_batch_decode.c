@@ -144,20 +144,8 @@ static int run_batched(struct sluice_model *m, struct task *t)
 
 static void exact(const char *path, const char *what, const char *backend, bool streamed)
 {
-	struct sluice_model_params mp;
-	sluice_model_params_init(&mp);
-	mp.backend = backend;
-	mp.n_threads = 2;
-	mp.pressure = "none";
-	if (streamed) {
-		mp.vram_budget = 2u << 20;
-		mp.host_cache = 6u << 20;
-	}
-	char err[512];
-	struct sluice_model *m = NULL;
-	int rc = sluice_model_load(path, &mp, &m, err, sizeof(err));
-	CHECK_MSG(rc == 0, "load %s: %s", path, err);
-	if (rc)
+	struct sluice_model *m = t_load_model(path, backend, streamed);
+	if (!m)
 		return;
 	struct task t[N_TASK];
 	make_tasks(t, m->hp.n_vocab);

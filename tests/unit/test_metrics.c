@@ -23,6 +23,9 @@ int main(void)
 	st.cache_misses = 1;
 	st.gen_tokens = 7;
 	st.gen_ns = 3500000000ull;
+	st.experts_routed = 8;
+	st.expert_hits = 6;
+	st.expert_bytes_read = 4096;
 	size_t len = 0;
 	char small[64], big[8192];
 	CHECK(sluice_stats_prometheus(NULL, big, sizeof(big), &len) == -EINVAL);
@@ -37,6 +40,10 @@ int main(void)
 	CHECK(strstr(big, "\nsluice_cache_hit_ratio 0.75\n"));
 	CHECK(strstr(big, "\nsluice_generation_tokens_per_second 2\n"));
 	CHECK(strstr(big, "sluice_tokens_total{phase=\"generation\"} 7\n"));
+	CHECK(strstr(big, "\nsluice_expert_hit_ratio 0.75\n"));
+	CHECK(strstr(big, "\nsluice_experts_routed_total 8\n"));
+	CHECK(strstr(big, "\nsluice_expert_read_bytes_total 4096\n"));
+	CHECK(strstr(big, "\nsluice_moe_layer_passes_total 0\n"));
 	printf("metrics text: %zu bytes\n", need);
 	return 0;
 }

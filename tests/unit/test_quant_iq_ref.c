@@ -18,23 +18,6 @@
 
 #define NBLK 96
 
-static int write_file(const char *dir, const char *name, const char *ext, const void *p, size_t n)
-{
-	char path[600];
-	snprintf(path, sizeof path, "%s/%s%s", dir, name, ext);
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	size_t w = fwrite(p, 1, n, f);
-	return fclose(f) || w != n ? -1 : 0;
-}
-
-static void *read_file(const char *dir, const char *name, const char *ext, size_t *n)
-{
-	char path[600];
-	snprintf(path, sizeof path, "%s/%s%s", dir, name, ext);
-	return t_read_file(path, n);
-}
 
 /* The blocks of one type: random, then (if it can be quantized to) NBLK/2 quantized ones, whose
  * input is left in DIR/<type>.in.f32 for tq*. */
@@ -56,8 +39,8 @@ static unsigned char *make_blocks(const char *dir, const struct iq_case *c, size
 		if (t->name[0] == 't') {
 			char cols[32];
 			snprintf(cols, sizeof cols, "%lld", (long long)t->block_size);
-			write_file(dir, t->name, ".in.f32", x, n * sizeof(float));
-			write_file(dir, t->name, ".cols", cols, strlen(cols));
+			t_write_dir_file(dir, t->name, ".in.f32", x, n * sizeof(float));
+			t_write_dir_file(dir, t->name, ".cols", cols, strlen(cols));
 		}
 		free(x);
 	}
@@ -90,7 +73,7 @@ int main(void)
 		if (!t)
 			return 1;
 		blocks[c] = make_blocks(dir, &iq_cases[c], &sizes[c]);
-		CHECK_MSG(!write_file(dir, t->name, ".blocks", blocks[c], sizes[c]), "%s: write", t->name);
+		CHECK_MSG(!t_write_dir_file(dir, t->name, ".blocks", blocks[c], sizes[c]), "%s: write", t->name);
 	}
 
 	char cmd[1200];
@@ -109,7 +92,7 @@ int main(void)
 	for (size_t c = 0; c < IQ_NCASES && rc == 0; c++) {
 		const struct sl_type_traits *t = sl_type_traits(iq_cases[c].type);
 		size_t npy;
-		float *py = read_file(dir, t->name, ".py.f32", &npy);
+		float *py = t_read_dir_file(dir, t->name, ".py.f32", &npy);
 		const int64_t n = (int64_t)(sizes[c] / t->type_size) * t->block_size;
 		float *mine = malloc(n * sizeof(float));
 		t->to_float(blocks[c], mine, n);
@@ -128,7 +111,7 @@ int main(void)
 			n_deq++;
 		}
 		size_t nq;
-		unsigned char *pq = t->name[0] == 't' ? read_file(dir, t->name, ".py.q", &nq) : NULL;
+		unsigned char *pq = t->name[0] == 't' ? t_read_dir_file(dir, t->name, ".py.q", &nq) : NULL;
 		if (pq) {
 			/* our quantized blocks follow the NBLK random ones */
 			const size_t want = (NBLK / 2) * t->type_size;

@@ -39,26 +39,6 @@ static float rand_scale(void)
 	return tq_normal() * 0.05f;
 }
 
-static int write_file(const char *dir, const char *name, const char *ext, const void *p, size_t n)
-{
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s%s", dir, name, ext);
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	size_t w = fwrite(p, 1, n, f);
-	return fclose(f) || w != n ? -1 : 0;
-}
-
-static void *read_file(const char *dir, const char *name, const char *ext, size_t *n)
-{
-	char path[512];
-	if (snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= (int)sizeof path) {
-		*n = 0;
-		return NULL;
-	}
-	return t_read_file(path, n);
-}
 
 int main(void)
 {
@@ -98,7 +78,7 @@ int main(void)
 					memcpy(p + cases[c].f16_off[k], &h, 2);
 				}
 		}
-		write_file(dir, t->name, ".blocks", blk, nb);
+		t_write_dir_file(dir, t->name, ".blocks", blk, nb);
 		/* Quantization input: rows with varied structure. */
 		float *x = malloc(rows * cols * sizeof(float));
 		for (int64_t i = 0; i < rows * cols; i++) {
@@ -106,10 +86,10 @@ int main(void)
 			x[i] = r % 4 == 0 ? tq_normal() : r % 4 == 1 ? tq_normal() * 0.01f + 0.003f
 				: r % 4 == 2 ? ((i / 32) % 2 ? 0.f : tq_normal()) : (float)((int)(tq_normal() * 4)) / 4;
 		}
-		write_file(dir, t->name, ".in.f32", x, rows * cols * sizeof(float));
+		t_write_dir_file(dir, t->name, ".in.f32", x, rows * cols * sizeof(float));
 		char colstr[32];
 		snprintf(colstr, sizeof colstr, "%lld", (long long)cols);
-		write_file(dir, t->name, ".cols", colstr, strlen(colstr));
+		t_write_dir_file(dir, t->name, ".cols", colstr, strlen(colstr));
 		free(blk);
 		free(x);
 	}
@@ -133,8 +113,8 @@ int main(void)
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0] && rc == 0; c++) {
 		const struct sl_type_traits *t = sl_type_traits(cases[c].type);
 		size_t nb, npy;
-		unsigned char *blk = read_file(dir, t->name, ".blocks", &nb);
-		float *py = read_file(dir, t->name, ".py.f32", &npy);
+		unsigned char *blk = t_read_dir_file(dir, t->name, ".blocks", &nb);
+		float *py = t_read_dir_file(dir, t->name, ".py.f32", &npy);
 		int64_t n = NBLK * t->block_size;
 		float *mine = malloc(n * sizeof(float));
 		t->to_float(blk, mine, n);
@@ -155,8 +135,8 @@ int main(void)
 		free(blk), free(py), free(mine);
 
 		size_t nx, nq;
-		float *x = read_file(dir, t->name, ".in.f32", &nx);
-		unsigned char *pq = read_file(dir, t->name, ".py.q", &nq);
+		float *x = t_read_dir_file(dir, t->name, ".in.f32", &nx);
+		unsigned char *pq = t_read_dir_file(dir, t->name, ".py.q", &nq);
 		if (pq) {
 			size_t want = sl_row_size(cases[c].type, cols) * rows;
 			unsigned char *q = malloc(want);

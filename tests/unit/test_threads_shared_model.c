@@ -66,19 +66,7 @@ out:
 
 static struct sluice_model *load(const char *path, const char *backend, bool streamed)
 {
-	struct sluice_model_params mp;
-	sluice_model_params_init(&mp);
-	mp.backend = backend;
-	mp.n_threads = 2;
-	mp.pressure = "none";
-	if (streamed) {
-		mp.vram_budget = 2u << 20;
-		mp.host_cache = 6u << 20;
-	}
-	char err[512];
-	struct sluice_model *m = NULL;
-	int rc = sluice_model_load(path, &mp, &m, err, sizeof(err));
-	CHECK_MSG(rc == 0, "load (%s, %s): %s", backend, streamed ? "streamed" : "resident", err);
+	struct sluice_model *m = t_load_model(path, backend, streamed);
 	if (m)
 		CHECK_MSG(sl_weights_streaming(m->weights) == streamed, "%s: streaming %d, wanted %d", backend,
 			  sl_weights_streaming(m->weights), streamed);

@@ -50,7 +50,8 @@ static void chat_usage(FILE *out, bool one_turn)
 		"  -n, --n-predict N       most tokens per reply (default 512)\n"
 		"      --temp T, --top-k K, --top-p P, --seed S    sampling (defaults 0.8, 40, 0.95, clock)\n"
 		"  -t, --threads N, -c, --ctx N, --vram SIZE, --host-cache SIZE, --io ENGINE,\n"
-		"      --lookahead N, --backend NAME               as for sluice run\n"
+		"      --lookahead N, --backend NAME,\n"
+		"      --expert-policy P, --pregate N|off, --trace-experts FILE    as for sluice run\n"
 		"  -v, --verbose           the template, and tokens evaluated per turn, to stderr\n"
 		"\n"
 		"%s",
@@ -360,13 +361,16 @@ static int chat_main(int argc, char **argv, bool one_turn)
 		{ "host-cache", required_argument, 0, 'H' }, { "io", required_argument, 0, 'I' },
 		{ "lookahead", required_argument, 0, 'L' }, { "backend", required_argument, 0, 'B' },
 		{ "chat", no_argument, 0, 'X' },          { "verbose", no_argument, 0, 'v' },
+		{ "expert-policy", required_argument, 0, 'e' }, { "pregate", required_argument, 0, 'g' },
+		{ "trace-experts", required_argument, 0, 'x' },
 		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *prompt = NULL, *system = NULL, *tmpl = NULL, *io = "auto", *backend = "cpu";
 	long n_predict = 512, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
-	int verbose = 0, c;
+	int verbose = 0, c, pregate = 0;
+	const char *expert_policy = NULL, *trace_experts = NULL;
 	const char *cmd = one_turn ? "run" : "chat";
 	optind = 1;
 	opterr = 0;
@@ -389,6 +393,9 @@ static int chat_main(int argc, char **argv, bool one_turn)
 		case 'L': if (!cli_int(cmd, "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
 		case 'B': backend = optarg; break;
 		case 'X': break;
+		case 'e': if (!cli_expert_policy(cmd, optarg, &expert_policy)) return 1; break;
+		case 'g': if (!cli_pregate(cmd, optarg, &pregate)) return 1; break;
+		case 'x': if (!cli_trace_experts(cmd, optarg, &trace_experts)) return 1; break;
 		case 'v': verbose++; break;
 		case 'h': chat_usage(stdout, one_turn); return 0;
 		case ':': return cli_error(cmd, "option '%s' needs a value", argv[optind - 1]);
@@ -417,6 +424,9 @@ static int chat_main(int argc, char **argv, bool one_turn)
 	mp.io_engine = io;
 	mp.backend = backend;
 	mp.lookahead = (int)lookahead;
+	mp.expert_policy = expert_policy;
+	mp.pregate = pregate;
+	mp.trace_experts = trace_experts;
 	char err[512];
 	struct session s = { .n_predict = n_predict, .verbose = verbose > 0 };
 	int status = 1;

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "atomic_file.h"
 #include "internal.h"
+#include "sluice.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -214,6 +215,39 @@ bool cli_int(const char *cmd, const char *opt, const char *val, long min, long m
 		return false;
 	}
 	*out = v;
+	return true;
+}
+
+bool cli_expert_policy(const char *cmd, const char *val, const char **out)
+{
+	if (strcmp(val, "lfru") && strcmp(val, "lru")) {
+		cli_error(cmd, "--expert-policy: unknown policy '%s' (lfru, lru)", val);
+		return false;
+	}
+	*out = val;
+	return true;
+}
+
+bool cli_pregate(const char *cmd, const char *val, int *out)
+{
+	long n;
+	if (!strcmp(val, "off")) {
+		*out = -1;
+		return true;
+	}
+	if (!cli_int(cmd, "--pregate", val, 1, SLUICE_MAX_PREGATE, &n))
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+bool cli_trace_experts(const char *cmd, const char *val, const char **out)
+{
+	if (!*val) {
+		cli_error(cmd, "--trace-experts: empty file name");
+		return false;
+	}
+	*out = val;
 	return true;
 }
 

@@ -36,6 +36,11 @@ bool cli_int(const char *cmd, const char *opt, const char *val, long min, long m
 bool cli_float(const char *cmd, const char *opt, const char *val, double min, double max, double *out);
 bool cli_size(const char *cmd, const char *opt, const char *val, uint64_t *out);
 bool cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out);
+/* Mixture-of-experts options (run, chat): --expert-policy lfru|lru, --pregate N|off (-1 = off),
+ * --trace-experts FILE (a non-empty name).  False after printing what is wrong. */
+bool cli_expert_policy(const char *cmd, const char *val, const char **out);
+bool cli_pregate(const char *cmd, const char *val, int *out);
+bool cli_trace_experts(const char *cmd, const char *val, const char **out);
 /* --gpus LIST (gpus.c): the backend name for it ("cuda:N", written into buf), or NULL after printing
  * why not (a bad list, a backend other than auto/cuda, several devices: not implemented yet). */
 const char *cli_gpus(const char *cmd, const char *list, const char *backend, char *buf, size_t len);

@@ -46,7 +46,13 @@ static void run_usage(FILE *out)
 		"                        (tests of the asynchronous schedule)\n"
 		"      --gpus LIST       CUDA devices to use, e.g. 0 or 1 (default 0; implies --backend cuda)\n"
 		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
-		"      --stats           print streaming statistics\n"
+		"      --expert-policy P MoE: which cached experts make room: lfru (default: frequency, decaying so\n"
+		"                        the hot set follows the routing) | lru\n"
+		"      --pregate N|off   MoE: experts of the next layer guessed (its router on the current state)\n"
+		"                        and read ahead per token (default: the experts used per token)\n"
+		"      --trace-experts FILE  MoE: write the routing trace (layer, token, experts) for sluice replay\n"
+		"      --stats           print streaming statistics (and, for MoE, expert hits, pre-gating\n"
+		"                        precision and recall, expert bytes read against the active minimum)\n"
 		"      --trace FILE      write a trace of the load and the decode (ui.perfetto.dev): Chrome JSON,\n"
 		"                        or Perfetto's protobuf for FILE.perfetto-trace / FILE.pftrace\n"
 		"      --metrics FILE    write the run's statistics as Prometheus text (- for stdout)\n"
@@ -208,6 +214,42 @@ static int write_metrics(const char *path, const struct sluice_stats *st)
 	return rc;
 }
 
+static double pct(uint64_t num, uint64_t den)
+{
+	return den ? 100.0 * (double)num / (double)den : 0.0;
+}
+
+/* --stats for a mixture-of-experts model (Documentation/moe.md says how to read it). */
+static void print_expert_stats(const struct sluice_stats *st, const struct sluice_stats *st0, long generated)
+{
+	uint64_t misses = st->experts_routed - st->expert_hits;
+	fprintf(stderr, "sluice: experts: %llu routed, %.1f%% hit (in memory when chosen) | %.2f experts read per MoE "
+		"layer pass (%llu passes)",
+		(unsigned long long)st->experts_routed, pct(st->expert_hits, st->experts_routed),
+		st->moe_layer_passes ? (double)misses / (double)st->moe_layer_passes : 0.0,
+		(unsigned long long)st->moe_layer_passes);
+	if (st->pregate_guesses)
+		fprintf(stderr, " | pre-gating: precision %.1f%% recall %.1f%% (%llu guesses)\n",
+			pct(st->pregate_correct, st->pregate_guesses), pct(st->pregate_correct, st->pregate_routed),
+			(unsigned long long)st->pregate_guesses);
+	else
+		fprintf(stderr, " | pre-gating: no guesses\n");
+	if (generated) {
+		/* Decode alone: the prompt reads each expert once for many tokens. */
+		double rd = (double)(st->expert_bytes_read - st0->expert_bytes_read) / 1048576.0 / (double)generated;
+		double act = (double)(st->expert_bytes_active - st0->expert_bytes_active) / 1048576.0 / (double)generated;
+		fprintf(stderr, "sluice: decode: expert bytes read %.2f MiB per token against %.2f MiB active per token "
+			"(the routed experts: %.2fx the minimum)\n",
+			rd, act, act > 0 ? rd / act : 0.0);
+	}
+	fprintf(stderr, "sluice: exact: experts_routed %llu expert_hits %llu expert_bytes_read %llu expert_bytes_active %llu "
+		"pregate_guesses %llu pregate_correct %llu pregate_routed %llu moe_layer_passes %llu\n",
+		(unsigned long long)st->experts_routed, (unsigned long long)st->expert_hits,
+		(unsigned long long)st->expert_bytes_read, (unsigned long long)st->expert_bytes_active,
+		(unsigned long long)st->pregate_guesses, (unsigned long long)st->pregate_correct,
+		(unsigned long long)st->pregate_routed, (unsigned long long)st->moe_layer_passes);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) /* one turn of a chat: chat.c */
@@ -225,6 +267,8 @@ int cmd_run(int argc, char **argv)
 		{ "pressure", required_argument, 0, 'R' }, { "backend", required_argument, 0, 'B' },
 		{ "gpus", required_argument, 0, 'G' },    { "metrics", required_argument, 0, 'M' },
 		{ "trace", required_argument, 0, 'X' },   { "verbose", no_argument, 0, 'v' },       { "help", no_argument, 0, 'h' },
+		{ "expert-policy", required_argument, 0, 'e' }, { "pregate", required_argument, 0, 'g' },
+		{ "trace-experts", required_argument, 0, 'x' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
@@ -232,6 +276,8 @@ int cmd_run(int argc, char **argv)
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
 	const char *io = "auto", *pressure = "auto", *backend = "auto", *trace = NULL, *gpus = NULL, *metrics = NULL;
+	const char *expert_policy = NULL, *trace_experts = NULL;
+	int pregate = 0;
 	char gpu_backend[32];
 	bool stats = false, echo = true;
 	int verbose = 0, c;
@@ -259,6 +305,9 @@ int cmd_run(int argc, char **argv)
 		case 's': stats = true; break;
 		case 'X': trace = optarg; break;
 		case 'M': metrics = optarg; break;
+		case 'e': if (!cli_expert_policy("run", optarg, &expert_policy)) return 1; break;
+		case 'g': if (!cli_pregate("run", optarg, &pregate)) return 1; break;
+		case 'x': if (!cli_trace_experts("run", optarg, &trace_experts)) return 1; break;
 		case 'E': echo = false; break;
 		case 'v': verbose++; break;
 		case 'h': run_usage(stdout); return 0;
@@ -298,6 +347,9 @@ int cmd_run(int argc, char **argv)
 	mp.backend = backend;
 	mp.lookahead = (int)lookahead;
 	mp.pressure = pressure;
+	mp.expert_policy = expert_policy;
+	mp.pregate = pregate;
+	mp.trace_experts = trace_experts;
 	mp.io_fault = getenv("SLUICE_IO_FAULT"); /* tests: fault injection (the library reads no environment) */
 	char err[512];
 	struct sluice_model *m = NULL;
@@ -437,6 +489,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "sluice: exact: bytes_read %llu prompt_tokens %llu gen_tokens %llu\n",
 			(unsigned long long)st.bytes_read, (unsigned long long)st.prompt_tokens,
 			(unsigned long long)st.gen_tokens);
+		if (st.moe_layer_passes)
+			print_expert_stats(&st, &st0, generated);
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		fprintf(stderr, "sluice: peak RSS %.1f MiB\n", ru.ru_maxrss / 1024.0);

@@ -68,6 +68,7 @@ static void cpu_destroy(struct sl_backend *b)
 	sl_threadpool_free(c->pool);
 	free(c->xq);
 	free(c->scores);
+	free(c->mla);
 	free(c);
 }
 
@@ -225,12 +226,35 @@ static int cpu_add(struct sl_backend *b, float *y, const float *x, int64_t n, in
 	return submit(b, &j);
 }
 
+static int cpu_mla_kv(struct sl_backend *b, float *rows, const float *w, int kv_lora, int d_rope, int pos0, int n,
+		      float eps, float freq_base, const float *ff)
+{
+	struct cpu_job j = { .kind = CPU_JOB_MLA_KV, .mla_kv = { rows, w, kv_lora, d_rope, pos0, n, eps, freq_base, ff } };
+	return submit(b, &j);
+}
+
+static int cpu_mla_attention(struct sl_backend *b, float *out, float *q, const float *cache, const void *wk,
+			     uint32_t wk_type, const void *wv, uint32_t wv_type, const struct sl_mla_shape *s, int pos0,
+			     int n)
+{
+	struct cpu_job j = { .kind = CPU_JOB_MLA_ATTN,
+			     .mla = { out, q, cache, wk, wv, wk_type, wv_type, *s, pos0, n } };
+	return submit(b, &j);
+}
+
+static int cpu_add_rows(struct sl_backend *b, float *y, const float *x, const int32_t *ids, const float *scale,
+			int64_t cols, int n)
+{
+	struct cpu_job j = { .kind = CPU_JOB_ADD_ROWS, .add_rows = { y, x, ids, scale, cols, n } };
+	return submit(b, &j);
+}
+
 #define CPU_COMMON_OPS \
 	.destroy = cpu_destroy, .supports_op = sl_cpu_supports_op, .alloc = cpu_alloc, .free = cpu_free, \
 	.register_host = cpu_register_host, .unregister_host = cpu_unregister_host, .discard = cpu_discard, \
 	.upload = cpu_upload, .download = cpu_download, .matmul = cpu_matmul, .get_rows = cpu_get_rows, \
 	.rmsnorm = cpu_rmsnorm, .rope = cpu_rope, .rope_ff = cpu_rope_ff, .attention = cpu_attention, .silu_mul = cpu_silu_mul, \
-	.add = cpu_add
+	.add = cpu_add, .mla_kv = cpu_mla_kv, .mla_attention = cpu_mla_attention, .add_rows = cpu_add_rows
 
 #define CPU_ASYNC_QUEUE_OPS \
 	.init = cpu_async_init, .fence = sl_cpu_async_fence, .wait = sl_cpu_async_wait, \

@@ -24,6 +24,8 @@ struct cpu {
 	size_t xq_cap;
 	float *scores;              /* attention scratch: one row of n_ctx per thread */
 	size_t scores_cap;          /* bytes */
+	float *mla;                 /* MLA attention scratch, per thread */
+	size_t mla_cap;             /* bytes */
 	struct cpu_async *async;    /* the deferred mode; NULL for "cpu" */
 };
 
@@ -38,6 +40,9 @@ enum cpu_job_kind {
 	CPU_JOB_ATTENTION,
 	CPU_JOB_SILU_MUL,
 	CPU_JOB_ADD,
+	CPU_JOB_MLA_KV,
+	CPU_JOB_MLA_ATTN,
+	CPU_JOB_ADD_ROWS,
 };
 
 struct cpu_job {
@@ -52,11 +57,15 @@ struct cpu_job {
 		struct { float *out; const float *q, *kc, *vc; int n_head, n_head_kv, head_dim, pos0, n; float scale; } attn;
 		struct { float *gate; const float *up; int64_t n; } silu_mul;
 		struct { float *y; const float *x; int64_t n, n_x; } add;
+		struct { float *rows; const float *w; int kv_lora, d_rope, pos0, n; float eps, freq_base; const float *ff; } mla_kv;
+		struct { float *out; float *q; const float *cache; const void *wk, *wv; uint32_t wk_type, wv_type;
+			 struct sl_mla_shape s; int pos0, n; } mla;
+		struct { float *y; const float *x; const int32_t *ids; const float *scale; int64_t cols; int n; } add_rows;
 	};
 	/* Deferred mode only. */
 	struct cpu_job *next;
 	uint8_t *poison_lo, *poison_hi; /* re-poison [lo, hi) of the output after running: see discard */
-	int32_t ids_copy[];             /* get_rows: the caller's ids, copied at queue time */
+	int32_t ids_copy[];             /* get_rows, add_rows: the caller's ids (and scales), copied at queue time */
 };
 
 /* cpu_ops.c: the kernels. */

@@ -216,17 +216,24 @@ static enum sl_be_queue queue_of(enum cpu_job_kind k)
 static int enqueue(struct sl_backend *b, const struct cpu_job *src, enum sl_be_queue q)
 {
 	struct cpu_async *a = A(b);
-	size_t n_ids = src->kind == CPU_JOB_GET_ROWS ? (size_t)src->get_rows.n : 0;
+	size_t n_ids = src->kind == CPU_JOB_GET_ROWS ? (size_t)src->get_rows.n
+		       : src->kind == CPU_JOB_ADD_ROWS ? 2 * (size_t)src->add_rows.n : 0;
 	struct cpu_job *j = malloc(sizeof(*j) + n_ids * sizeof(int32_t));
 	if (!j)
 		return sl_errf(&b->err, ENOMEM, "%s backend: out of memory queueing an op", b->ops->name);
 	*j = *src;
 	j->next = NULL;
 	j->poison_lo = j->poison_hi = NULL;
-	if (n_ids) {
+	if (n_ids && src->kind == CPU_JOB_GET_ROWS) {
 		/* The caller may reuse its ids as soon as we return. */
 		memcpy(j->ids_copy, src->get_rows.ids, n_ids * sizeof(int32_t));
 		j->get_rows.ids = j->ids_copy;
+	} else if (n_ids) { /* add_rows: ids, then the scales (floats, same size) */
+		const size_t n = n_ids / 2;
+		memcpy(j->ids_copy, src->add_rows.ids, n * sizeof(int32_t));
+		memcpy(j->ids_copy + n, src->add_rows.scale, n * sizeof(float));
+		j->add_rows.ids = j->ids_copy;
+		j->add_rows.scale = (const float *)(const void *)(j->ids_copy + n);
 	}
 	pthread_mutex_lock(&a->lock);
 	if (a->tail[q])

@@ -123,6 +123,31 @@ int sl_cpu_job_check(struct sl_backend *b, const struct cpu_job *j)
 		if (j->add.n < 0 || j->add.n_x <= 0 || j->add.n % j->add.n_x)
 			return bad(b, "add", "n must be a multiple of n_x > 0");
 		return 0;
+	case CPU_JOB_MLA_KV:
+		if (j->mla_kv.kv_lora <= 0 || j->mla_kv.d_rope < 0 || j->mla_kv.d_rope % 2 || j->mla_kv.n < 0 ||
+		    j->mla_kv.pos0 < 0)
+			return bad(b, "mla_kv", "bad size (d_rope must be even)");
+		return 0;
+	case CPU_JOB_MLA_ATTN: {
+		const struct sl_mla_shape *m = &j->mla.s;
+		const int64_t kcols = m->legacy ? m->kv_lora : m->d_nope;
+		if (m->n_head <= 0 || m->d_nope <= 0 || m->d_rope < 0 || m->d_rope % 2 || m->d_v <= 0 || m->kv_lora <= 0 ||
+		    j->mla.pos0 < 0 || j->mla.n < 0)
+			return bad(b, "mla_attention", "bad size");
+		if (!sl_cpu_supports_op(b, SL_OP_GET_ROWS, j->mla.wk_type) ||
+		    !sl_cpu_supports_op(b, SL_OP_GET_ROWS, j->mla.wv_type) || !sl_row_size(j->mla.wk_type, kcols) ||
+		    !sl_row_size(j->mla.wv_type, m->kv_lora))
+			return sl_errf(&b->err, ENOTSUP, "%s backend: mla_attention: weights of type %s / %s cannot be read",
+				       b->ops->name, sl_type_name(j->mla.wk_type), sl_type_name(j->mla.wv_type));
+		return 0;
+	}
+	case CPU_JOB_ADD_ROWS:
+		if (j->add_rows.cols <= 0 || j->add_rows.n < 0)
+			return bad(b, "add_rows", "bad size");
+		for (int i = 0; i < j->add_rows.n; i++)
+			if (j->add_rows.ids[i] < 0)
+				return bad(b, "add_rows", "negative row id");
+		return 0;
 	}
 	return bad(b, "job", "unknown op");
 }
@@ -156,6 +181,14 @@ void sl_cpu_job_output(const struct cpu_job *j, uint8_t **p, size_t *size)
 	case CPU_JOB_ADD:
 		*p = (uint8_t *)j->add.y, *size = (size_t)j->add.n * f;
 		return;
+	case CPU_JOB_MLA_KV:
+		*p = (uint8_t *)j->mla_kv.rows,
+		*size = (size_t)j->mla_kv.n * (size_t)(j->mla_kv.kv_lora + j->mla_kv.d_rope) * f;
+		return;
+	case CPU_JOB_MLA_ATTN:
+		*p = (uint8_t *)j->mla.out, *size = (size_t)j->mla.n * (size_t)j->mla.s.n_head * (size_t)j->mla.s.d_v * f;
+		return;
+	case CPU_JOB_ADD_ROWS: /* scattered rows: no one range */
 	case CPU_JOB_WAIT:
 		break;
 	}
@@ -333,6 +366,161 @@ static void cpu_add(float *y, const float *x, int64_t n, int64_t n_x)
 			y[r + i] += x[i];
 }
 
+/* ---- MLA (deepseek2) ---- */
+
+/* Rotate adjacent pairs of v[0..d_rope) to position pos (llama.cpp's NORM rope), angles divided by ff. */
+static void rope_pairs(float *v, int d_rope, float pos, float freq_base, const float *ff)
+{
+	for (int d = 0; d < d_rope / 2; d++) {
+		float theta = pos * powf(freq_base, -2.0f * (float)d / (float)d_rope);
+		if (ff)
+			theta /= ff[d];
+		const float cs = cosf(theta), sn = sinf(theta), a = v[2 * d], b = v[2 * d + 1];
+		v[2 * d] = a * cs - b * sn;
+		v[2 * d + 1] = a * sn + b * cs;
+	}
+}
+
+static void cpu_mla_kv(float *rows, const float *w, int kv_lora, int d_rope, int pos0, int n, float eps,
+		       float freq_base, const float *ff)
+{
+	const size_t stride = (size_t)kv_lora + (size_t)d_rope;
+	for (int i = 0; i < n; i++) {
+		float *r = rows + (size_t)i * stride;
+		cpu_rmsnorm(r, r, w, kv_lora, 1, eps);
+		rope_pairs(r + kv_lora, d_rope, (float)(pos0 + i), freq_base, ff);
+	}
+}
+
+struct mla_task {
+	const struct cpu_job *j;
+	float *scratch;
+	size_t stride; /* floats of scratch per thread */
+};
+
+/* Head h's rows [row0, row0 + nrows) of a weight with `cols` columns, as floats. */
+static void deq_rows(const void *w, uint32_t type, int64_t cols, int64_t row0, int64_t nrows, float *out)
+{
+	const struct sl_type_traits *tt = sl_type_traits(type);
+	const size_t rb = sl_row_size(type, cols);
+	for (int64_t r = 0; r < nrows; r++)
+		tt->to_float((const uint8_t *)w + (size_t)(row0 + r) * rb, out + r * cols, cols);
+}
+
+/* One head per job item: its K and V weights are converted once, then used for all n tokens. */
+static void mla_run(void *arg, int chunk, int n_chunks, int thread)
+{
+	const struct mla_task *t = arg;
+	const struct cpu_job *j = t->j;
+	const struct sl_mla_shape *s = &j->mla.s;
+	const int L = s->kv_lora, Dn = s->d_nope, Dr = s->d_rope, Dv = s->d_v, H = s->n_head, n = j->mla.n;
+	const int len_max = j->mla.pos0 + n;
+	const size_t crow = (size_t)L + (size_t)Dr, qrow = (size_t)H * (size_t)(Dn + Dr);
+	float *wk = t->scratch + (size_t)thread * t->stride; /* [L][Dn] (split) or [Dn][L] (legacy) */
+	float *wv = wk + (size_t)L * Dn;                      /* [Dv][L] */
+	float *qlat = wv + (size_t)Dv * L;                    /* [L] */
+	float *olat = qlat + L;                               /* [L] */
+	float *att = olat + L;                                /* [len_max] */
+	long lo, hi;
+	sl_split_range((long)H, chunk, n_chunks, &lo, &hi);
+	for (long h = lo; h < hi; h++) {
+		if (s->legacy) {
+			deq_rows(j->mla.wk, j->mla.wk_type, L, h * (Dn + Dv), Dn, wk);
+			deq_rows(j->mla.wv, j->mla.wv_type, L, h * (Dn + Dv) + Dn, Dv, wv);
+		} else {
+			deq_rows(j->mla.wk, j->mla.wk_type, Dn, h * L, L, wk);
+			deq_rows(j->mla.wv, j->mla.wv_type, L, h * Dv, Dv, wv);
+		}
+		for (int i = 0; i < n; i++) {
+			const float *q = j->mla.q + (size_t)i * qrow + (size_t)h * (Dn + Dr);
+			for (int c = 0; c < L; c++)
+				qlat[c] = 0;
+			if (s->legacy) {
+				for (int d = 0; d < Dn; d++)
+					for (int c = 0; c < L; c++)
+						qlat[c] += wk[(size_t)d * L + c] * q[d];
+			} else {
+				for (int c = 0; c < L; c++) {
+					float a = 0;
+					for (int d = 0; d < Dn; d++)
+						a += wk[(size_t)c * Dn + d] * q[d];
+					qlat[c] = a;
+				}
+			}
+			const int len = j->mla.pos0 + i + 1;
+			float mx = -INFINITY;
+			for (int p = 0; p < len; p++) {
+				const float *cr = j->mla.cache + (size_t)p * crow;
+				float sc = 0;
+				for (int c = 0; c < L; c++)
+					sc += qlat[c] * cr[c];
+				for (int d = 0; d < Dr; d++)
+					sc += q[Dn + d] * cr[L + d];
+				sc *= s->scale;
+				att[p] = sc;
+				mx = sc > mx ? sc : mx;
+			}
+			float sum = 0;
+			for (int p = 0; p < len; p++)
+				sum += att[p] = expf(att[p] - mx);
+			for (int c = 0; c < L; c++)
+				olat[c] = 0;
+			for (int p = 0; p < len; p++) {
+				const float *cr = j->mla.cache + (size_t)p * crow;
+				const float a = att[p] / sum;
+				for (int c = 0; c < L; c++)
+					olat[c] += a * cr[c];
+			}
+			float *o = j->mla.out + (size_t)i * H * Dv + (size_t)h * Dv;
+			for (int v = 0; v < Dv; v++) {
+				float a = 0;
+				for (int c = 0; c < L; c++)
+					a += wv[(size_t)v * L + c] * olat[c];
+				o[v] = a;
+			}
+		}
+	}
+	(void)len_max;
+}
+
+static int cpu_mla_attention(struct cpu *c, const struct cpu_job *j, struct sl_err *err)
+{
+	const struct sl_mla_shape *s = &j->mla.s;
+	const int n = j->mla.n;
+	if (!n)
+		return 0;
+	/* q's rope part first (all heads of all tokens): the heads then run in parallel */
+	const size_t qrow = (size_t)s->n_head * (size_t)(s->d_nope + s->d_rope);
+	for (int i = 0; i < n; i++)
+		for (int h = 0; h < s->n_head; h++)
+			rope_pairs(j->mla.q + (size_t)i * qrow + (size_t)h * (s->d_nope + s->d_rope) + s->d_nope, s->d_rope,
+				   (float)(j->mla.pos0 + i), s->freq_base, s->ff);
+	const int nth = sl_threadpool_size(c->pool);
+	size_t stride = (size_t)s->kv_lora * (size_t)(s->d_nope + s->d_v + 2) + (size_t)(j->mla.pos0 + n);
+	stride = SL_ALIGN_UP(stride, 16);
+	size_t need = stride * (size_t)nth * sizeof(float);
+	float *sc = scratch((void **)&c->mla, &c->mla_cap, need);
+	if (!sc)
+		return sl_errf(err, ENOMEM, "cpu backend: mla_attention: no memory for %zu bytes of scratch", need);
+	struct mla_task t = { j, sc, stride };
+	const int64_t work = (int64_t)s->n_head * s->kv_lora * (s->d_nope + s->d_v + 2LL * (j->mla.pos0 + n)) * n;
+	if (work < PAR_MIN_WORK || s->n_head == 1)
+		mla_run(&t, 0, 1, 0);
+	else
+		sl_threadpool_run(c->pool, mla_run, &t, SL_MIN(s->n_head, nth * 4));
+	return 0;
+}
+
+static void cpu_add_rows(float *y, const float *x, const int32_t *ids, const float *scale, int64_t cols, int n)
+{
+	for (int i = 0; i < n; i++) {
+		float *yr = y + (size_t)ids[i] * (size_t)cols;
+		const float *xr = x + (size_t)i * (size_t)cols;
+		for (int64_t k = 0; k < cols; k++)
+			yr[k] += scale[i] * xr[k];
+	}
+}
+
 int sl_cpu_job_run(struct cpu *c, const struct cpu_job *j, struct sl_err *err)
 {
 	switch (j->kind) {
@@ -365,6 +553,16 @@ int sl_cpu_job_run(struct cpu *c, const struct cpu_job *j, struct sl_err *err)
 		return 0;
 	case CPU_JOB_ADD:
 		cpu_add(j->add.y, j->add.x, j->add.n, j->add.n_x);
+		return 0;
+	case CPU_JOB_MLA_KV:
+		cpu_mla_kv(j->mla_kv.rows, j->mla_kv.w, j->mla_kv.kv_lora, j->mla_kv.d_rope, j->mla_kv.pos0, j->mla_kv.n,
+			   j->mla_kv.eps, j->mla_kv.freq_base, j->mla_kv.ff);
+		return 0;
+	case CPU_JOB_MLA_ATTN:
+		return cpu_mla_attention(c, j, err);
+	case CPU_JOB_ADD_ROWS:
+		cpu_add_rows(j->add_rows.y, j->add_rows.x, j->add_rows.ids, j->add_rows.scale, j->add_rows.cols,
+			     j->add_rows.n);
 		return 0;
 	}
 	return sl_errf(err, EINVAL, "cpu backend: unknown job %d", (int)j->kind);

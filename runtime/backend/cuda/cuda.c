@@ -19,6 +19,7 @@
  */
 #include "backend/cuda/cuda.h"
 #include "firmware/kernels.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ static void cuda_destroy(struct sl_backend *b)
 		}
 		if (c->xq)
 			cu->cuMemFree(c->xq);
+		sl_cuda_trace_free(b);
 		sl_cuda_fw_unload(b);
 		for (int q = 0; q < SL_Q_COUNT; q++)
 			if (c->s[q])
@@ -206,8 +208,12 @@ static int cuda_upload(struct sl_backend *b, void *dev, const void *host, size_t
 	if (rc || !size)
 		return rc;
 	written(b, dev, size);
+	int slot = SL_TRACE_ACTIVE ? sl_cuda_trace_begin(b, SL_Q_COPY) : -1;
 	CUresult r = C(b)->cu->cuMemcpyHtoDAsync(DP(dev), host, size, C(b)->s[SL_Q_COPY]);
-	return r ? FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes)", size) : 0;
+	if (r)
+		return FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes)", size);
+	sl_cuda_trace_end(b, slot, "upload", (int64_t)size);
+	return 0;
 }
 
 static int cuda_download(struct sl_backend *b, void *host, const void *dev, size_t size)
@@ -215,8 +221,12 @@ static int cuda_download(struct sl_backend *b, void *host, const void *dev, size
 	int rc = enter(b);
 	if (rc || !size)
 		return rc;
+	int slot = SL_TRACE_ACTIVE ? sl_cuda_trace_begin(b, SL_Q_COMPUTE) : -1;
 	CUresult r = C(b)->cu->cuMemcpyDtoHAsync(host, DP(dev), size, C(b)->s[SL_Q_COMPUTE]);
-	return r ? FAIL(b, r, "cuMemcpyDtoHAsync(%zu bytes)", size) : 0;
+	if (r)
+		return FAIL(b, r, "cuMemcpyDtoHAsync(%zu bytes)", size);
+	sl_cuda_trace_end(b, slot, "download", (int64_t)size);
+	return 0;
 }
 
 /* ---- fences ---- */
@@ -312,6 +322,7 @@ static int cuda_sync(struct sl_backend *b)
 			return FAIL(b, r, "cuStreamSynchronize(%s stream): an earlier operation failed",
 				    q == SL_Q_COPY ? "copy" : "compute");
 	}
+	sl_cuda_trace_flush(b);
 	return 0;
 }
 
@@ -339,17 +350,25 @@ static bool cuda_supports_op(struct sl_backend *b, enum sl_be_op op, uint32_t wt
 	}
 }
 
-static int launch(struct sl_backend *b, CUfunction f, const char *name, unsigned gx, unsigned gy, unsigned bx,
-		  unsigned by, void **params)
+/* name: the kernel, for messages; span: the trace's name for it (a string literal). */
+static int launch_named(struct sl_backend *b, CUfunction f, const char *name, const char *span, unsigned gx, unsigned gy,
+			unsigned bx, unsigned by, void **params)
 {
 	if (!gx || !gy)
 		return 0; /* nothing to do (n = 0) */
 	int rc = enter(b);
 	if (rc)
 		return rc;
+	int slot = SL_TRACE_ACTIVE ? sl_cuda_trace_begin(b, SL_Q_COMPUTE) : -1;
 	CUresult r = C(b)->cu->cuLaunchKernel(f, gx, gy, 1, bx, by, 1, 0, C(b)->s[SL_Q_COMPUTE], params, NULL);
-	return r ? FAIL(b, r, "cuLaunchKernel(%s, grid %ux%u, block %ux%u)", name, gx, gy, bx, by) : 0;
+	if (r)
+		return FAIL(b, r, "cuLaunchKernel(%s, grid %ux%u, block %ux%u)", name, gx, gy, bx, by);
+	sl_cuda_trace_end(b, slot, span, (int64_t)gx * gy);
+	return 0;
 }
+
+/* A kernel whose name is a string literal. */
+#define launch(b, f, name, gx, gy, bx, by, params) launch_named(b, f, name, name, gx, gy, bx, by, params)
 
 static int bad(struct sl_backend *b, const char *op, const char *why)
 {
@@ -427,7 +446,7 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 	char name[32];
 	snprintf(name, sizeof(name), "sl_mmv_%s", sl_cuda_fw_type(wtype));
 	void *p[] = { &pw, &xa, &py, &r_ll, &c_ll, &n };
-	return launch(b, c->mmv[wtype], name, div_up(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, p);
+	return launch_named(b, c->mmv[wtype], name, "sl_mmv", div_up(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, p);
 }
 
 static int cuda_get_rows(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t cols,
@@ -481,7 +500,7 @@ static int cuda_get_rows(struct sl_backend *b, float *y, const void *w, uint32_t
 	void *p[] = { &pw, &pi, &py, &c_ll, &n };
 	char name[32];
 	snprintf(name, sizeof(name), "sl_get_rows_%s", sl_cuda_fw_type(wtype));
-	if ((rc = launch(b, c->get_rows[wtype], name, (unsigned)n, 1, SL_FW_BLOCK, 1, p)))
+	if ((rc = launch_named(b, c->get_rows[wtype], name, "sl_get_rows", (unsigned)n, 1, SL_FW_BLOCK, 1, p)))
 		return rc;
 	return cuda_fence(b, SL_Q_COMPUTE, &s->last);
 }

@@ -58,7 +58,16 @@ struct cuda {
 	uint32_t xq_vt;
 	struct cuda_ids_slot ids[CUDA_N_IDS];
 	unsigned ids_next;
+	struct cuda_trace *trace; /* device spans while tracing (cuda_trace.c); NULL until then */
 };
+
+/* cuda_trace.c: bracket a launch or copy on queue q with timing events while tracing is on.
+ * begin returns a slot (or -1: not traced); end names the span; flush, after a sync, writes the
+ * finished spans to the trace. */
+int sl_cuda_trace_begin(struct sl_backend *b, int q);
+void sl_cuda_trace_end(struct sl_backend *b, int slot, const char *name, int64_t arg);
+void sl_cuda_trace_flush(struct sl_backend *b);
+void sl_cuda_trace_free(struct sl_backend *b);
 
 /* cuda_fw.c: the firmware module and its kernels. */
 int sl_cuda_fw_load(struct sl_backend *b, struct sl_err *err);

@@ -2,6 +2,7 @@
 /* tests/unit/helpers/testutil.c — see testutil.h. */
 #include "testutil.h"
 #include "gguf.h"
+#include "sluice.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -160,6 +161,46 @@ void t_expect_gguf_error(const char *path, ...)
 		CHECK_MSG(strstr(err.msg, needle) != NULL, "message lacks '%s': %s", needle, err.msg);
 	va_end(ap);
 	printf("ok: %s\n", err.msg);
+}
+
+struct sluice_model *t_load_model(const char *path, const char *backend, bool streamed)
+{
+	struct sluice_model_params mp;
+	sluice_model_params_init(&mp);
+	mp.backend = backend;
+	mp.n_threads = 2;
+	mp.pressure = "none";
+	if (streamed) {
+		mp.vram_budget = 2u << 20;
+		mp.host_cache = 6u << 20;
+	}
+	char err[512];
+	struct sluice_model *m = NULL;
+	int rc = sluice_model_load(path, &mp, &m, err, sizeof(err));
+	CHECK_MSG(rc == 0, "load %s (%s, %s): %s", path, backend, streamed ? "streamed" : "resident", err);
+	return rc ? NULL : m;
+}
+
+int t_write_dir_file(const char *dir, const char *name, const char *ext, const void *p, size_t n)
+{
+	char path[1024];
+	if (snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= (int)sizeof path)
+		return -1;
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(p, 1, n, f);
+	return fclose(f) || w != n ? -1 : 0;
+}
+
+void *t_read_dir_file(const char *dir, const char *name, const char *ext, size_t *n)
+{
+	char path[1024];
+	if (snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= (int)sizeof path) {
+		*n = 0;
+		return NULL;
+	}
+	return t_read_file(path, n);
 }
 
 void *t_read_file(const char *path, size_t *len)

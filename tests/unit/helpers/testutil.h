@@ -40,6 +40,14 @@ const char *t_tmp_path(const char *name);
 /* The whole file, with a NUL after it (text can be used as a string); *len (may be NULL) gets its
  * size.  NULL when it cannot be read whole. */
 void *t_read_file(const char *path, size_t *len);
+/* The file DIR/NAME+EXT (the reference tests' exchange with their Python halves): write n bytes
+ * (0, or -1 on any error), or read it whole as t_read_file does (NULL, *n 0, when it cannot). */
+int t_write_dir_file(const char *dir, const char *name, const char *ext, const void *p, size_t n);
+void *t_read_dir_file(const char *dir, const char *name, const char *ext, size_t *n);
+/* Load a model with 2 threads and no pressure monitor on backend, resident, or streamed (--vram 2M
+ * --host-cache 6M); a failure is a failed check (NULL). */
+struct sluice_model;
+struct sluice_model *t_load_model(const char *path, const char *backend, bool streamed);
 /* The folder of shared test models; NULL when absent. */
 const char *t_models_dir(void);
 /* A model path inside it, or t_skip() when the folder is absent. */
