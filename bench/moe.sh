@@ -22,12 +22,13 @@
 # Definitions (decode phase; `sluice run` divides TOKENS-1 decode calls by TOKENS, corrected here):
 #   tok/s           run's "generated N tok, X tok/s" x (N-1)/N
 #   MiB/token       run's "decode: X MiB read per token" (all bytes read from the drive per token)
-#   active MiB/tok  the routed experts' bytes per token (expert_bytes_active / tokens when run prints
-#                   it, else `sluice plan`'s "drive minimum with no expert cached" less the dense part)
+#   expert MiB/tok  run's "decode: expert bytes read X MiB per token against Y MiB active": X the
+#                   missed experts' bytes read per token, Y the routed experts' bytes (the minimum a
+#                   run without an expert cache reads)
 #   expert stats    run's --stats lines about experts (hit rate, prefetch precision/recall, experts
 #                   read per layer), quoted as printed
 #   disk bw         fio, sequential 1M QD32 io_uring O_DIRECT over the model (as bench/stream.sh)
-#   limit           disk bw / missed-expert bytes per token (expert_bytes_read / tokens; else MiB/token)
+#   limit           disk bw / missed-expert bytes per token (X above)
 #   fraction        tok/s / limit (issue 12 target: >= 0.8)
 #   predicted       `sluice plan MODEL --backend cpu --vram --host-cache --disk-bw (fio) --cpu-bw
 #                   (from a resident-compute estimate: CPU_BW, default 20G) --trace (the experts run's
@@ -107,7 +108,7 @@ flags() {
 # a key's value on run's "exact:" line (key value pairs), empty when absent
 exact() { grep -o "exact:.*" "$2" | tr ' ' '\n' | grep -A1 -x "$1" | tail -1 | grep -E '^[0-9]+$' || true; }
 
-declare -A TOKS MIBT ACT LIMIT NOTE
+declare -A TOKS MIBT ACT EXPR LIMIT NOTE
 for mode in $MODES; do
     if [ "$mode" = whole ] && [ -z "$WHOLE_FLAGS" ]; then
         continue # predicted below
@@ -132,12 +133,16 @@ for mode in $MODES; do
     TOKS[$mode]=$(printf '%s\n' "${runs[@]}" | median)
     last=$TMP/$mode.$RUNS.err
     MIBT[$mode]=$(sed -n 's/.*decode: \([0-9.]*\) MiB read per token.*/\1/p' "$last" | tail -1)
-    gen=$(exact gen_tokens "$last")
-    ebr=$(exact expert_bytes_read "$last")
-    eba=$(exact expert_bytes_active "$last")
-    [ -n "$gen" ] && [ -n "$eba" ] && ACT[$mode]=$(calc "$eba / ($gen + 0.0) / 1048576" 1)
-    miss=${MIBT[$mode]:-0}
-    [ -n "$gen" ] && [ -n "$ebr" ] && miss=$(calc "$ebr / ($gen + 0.0) / 1048576" 3)
+    # decode only: "decode: expert bytes read X MiB per token against Y MiB active per token"
+    miss=$(sed -n 's/.*decode: expert bytes read \([0-9.]*\) MiB per token against.*/\1/p' "$last" | tail -1)
+    ACT[$mode]=$(sed -n 's/.*MiB per token against \([0-9.]*\) MiB active per token.*/\1/p' "$last" | tail -1)
+    if [ -z "$miss" ]; then # older output: the whole run's counters (prompt included)
+        gen=$(exact gen_tokens "$last")
+        ebr=$(exact expert_bytes_read "$last")
+        miss=${MIBT[$mode]:-0}
+        [ -n "$gen" ] && [ -n "$ebr" ] && miss=$(calc "$ebr / ($gen + 0.0) / 1048576" 3)
+    fi
+    EXPR[$mode]=$miss
     LIMIT[$mode]=$(awk -v bw="$DISK_BW" -v m="$miss" 'BEGIN { if (m > 0) printf "%.3f", bw / 1048576 / m; else print "-" }')
 done
 
@@ -160,15 +165,15 @@ fi
 
 echo
 echo "# $(date -u +%F) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# model $MODEL: deepseek2 $TYPE, skew $SKEW, $((FILE_B >> 20)) MiB; cgroup $MEM; --vram $VRAM --host-cache $HOST_CACHE; $TOKENS tokens; $RUNS run(s)"
+echo "# model $MODEL: deepseek2 ($("$SLUICE" info "$MODEL" | sed -n 's/^types: *//p')), skew $SKEW, $((FILE_B >> 20)) MiB; cgroup $MEM; --vram $VRAM --host-cache $HOST_CACHE; $TOKENS tokens; $RUNS run(s)"
 echo "# disk (fio seq 1M QD32): $(calc "$DISK_BW / 1048576" 0) MiB/s; plan: predicted $PRED tok/s, drive minimum with no expert cached ${MIN:-?} GiB/token"
 echo
-echo "| mode | tok/s | MiB read/token | active-expert MiB/token | limit tok/s (disk / missed bytes) | fraction of limit |"
-echo "|---|---|---|---|---|---|"
+echo "| mode | tok/s | MiB read/token | expert MiB read/token | active-expert MiB/token | limit tok/s (disk / expert bytes read) | fraction of limit |"
+echo "|---|---|---|---|---|---|---|"
 for mode in $MODES; do
     t=${TOKS[$mode]:-}
     l=${LIMIT[$mode]:--}
     f=-
     [ -n "$t" ] && [ "$l" != - ] && f=$(calc "$t / $l" 2)
-    echo "| $mode ${NOTE[$mode]:-} | ${t:--} | ${MIBT[$mode]:--} | ${ACT[$mode]:--} | $l | $f |"
+    echo "| $mode ${NOTE[$mode]:-} | ${t:--} | ${MIBT[$mode]:--} | ${EXPR[$mode]:--} | ${ACT[$mode]:--} | $l | $f |"
 done
