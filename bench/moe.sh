@@ -153,20 +153,20 @@ say "${PLAN[*]}"
 "${PLAN[@]}" >"$TMP/plan" 2>&1 || cat "$TMP/plan" >&2
 cat "$TMP/plan" >&2
 PRED=$(awk '/^disk +disk ms/{ getline; print $(NF-2) }' "$TMP/plan")
-MIN=$(sed -n 's/.*drive minimum with no expert cached: \([0-9.]*\) GiB.*/\1/p' "$TMP/plan")
+MIN=$(sed -n 's/.*drive minimum with no expert cached: \([0-9.]*\) \([GM]iB\).*/\1 \2/p' "$TMP/plan")
 if [[ " $MODES " == *" whole "* ]] && [ -z "$WHOLE_FLAGS" ]; then
     say "$SLUICE plan $MODEL --backend cpu --vram $VRAM --host-cache $HOST_CACHE --disk-bw $DISK_BW --cpu-bw $CPU_BW --whole-layers"
     "$SLUICE" plan "$MODEL" --backend cpu --vram "$VRAM" --host-cache "$HOST_CACHE" --disk-bw "$DISK_BW" \
         --cpu-bw "$CPU_BW" --whole-layers >"$TMP/whole" 2>&1 || cat "$TMP/whole" >&2
     TOKS[whole]=$(awk '/^disk +disk ms/{ getline; print $(NF-2) }' "$TMP/whole")
-    MIBT[whole]=$(sed -n 's/.*drive: \([0-9.]*\) GiB.*/\1/p' "$TMP/whole" | awk '{ printf "%.1f", $1 * 1024 }')
+    MIBT[whole]=$(sed -n 's/.*drive: \([0-9.]*\) \([GM]\)iB.*/\1 \2/p' "$TMP/whole" | awk '{ printf "%.1f", $1 * ($2 == "G" ? 1024 : 1) }')
     NOTE[whole]="(predicted)"
 fi
 
 echo
 echo "# $(date -u +%F) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# model $MODEL: deepseek2 ($("$SLUICE" info "$MODEL" | sed -n 's/^types: *//p')), skew $SKEW, $((FILE_B >> 20)) MiB; cgroup $MEM; --vram $VRAM --host-cache $HOST_CACHE; $TOKENS tokens; $RUNS run(s)"
-echo "# disk (fio seq 1M QD32): $(calc "$DISK_BW / 1048576" 0) MiB/s; plan: predicted $PRED tok/s, drive minimum with no expert cached ${MIN:-?} GiB/token"
+echo "# disk (fio seq 1M QD32): $(calc "$DISK_BW / 1048576" 0) MiB/s; plan: predicted $PRED tok/s, drive minimum with no expert cached ${MIN:-?}/token"
 echo
 echo "| mode | tok/s | MiB read/token | expert MiB read/token | active-expert MiB/token | limit tok/s (disk / expert bytes read) | fraction of limit |"
 echo "|---|---|---|---|---|---|---|"

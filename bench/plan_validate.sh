@@ -68,7 +68,8 @@ predict() {
     echo "+ $SLUICE plan $*" >&2
     "$SLUICE" plan "$@" >"$out" 2>&1 || { echo "plan failed: $(cat "$out")" >&2; return 1; }
     local active tok bound
-    active=$(sed -n 's/^per token: active \([0-9.]*\) GiB.*/\1/p' "$out" | awk '{ printf "%.0f", $1 * 1073741824 }')
+    active=$(sed -n 's/^per token: active \([0-9.]*\) \([GM]\)iB.*/\1 \2/p' "$out" |
+        awk '{ printf "%.0f", $1 * ($2 == "G" ? 1073741824 : 1048576) }')
     read -r tok bound < <(awk '/^disk +disk ms/{ getline; print $(NF-2), $(NF-1) }' "$out")
     echo "$active $tok $bound"
 }

@@ -49,6 +49,36 @@ timeout 20 "$BIN" plan "$L" --backend cpu --vram 1M --host-cache 2M --disk-bw 2G
 grep -Eq "^2 GB/s .* disk " "$TMP/p2" || bad "plan llama streamed: not disk-bound: $(cat "$TMP/p2")"
 expect_error "dense model" plan "$L" --trace "$TMP/t1.trace"
 
+# --- plan's units are the model's: its placement matches what run -v reports (resident MiB, host window)
+check_same_placement() { # MODEL VRAM HOST
+    timeout 60 "$BIN" run -m "$1" -p "hi" -n 2 --temp 0 -t 2 -v --vram "$2" --host-cache "$3" >/dev/null 2>"$TMP/pv.err" </dev/null ||
+        { bad "run -v $1: exit $?: $(tail -2 "$TMP/pv.err")"; return; }
+    local run_res run_win plan_res plan_win
+    run_res=$(sed -n 's/.*placement: \([0-9.]*\) MiB resident on the device.*/\1/p' "$TMP/pv.err")
+    run_win=$(sed -n 's/.*(window \([0-9.]*\) MiB host.*/\1/p' "$TMP/pv.err")
+    timeout 20 "$BIN" plan "$1" --backend cpu --vram "$2" --host-cache "$3" >"$TMP/pv.plan" 2>&1 || { bad "plan $1: $(cat "$TMP/pv.plan")"; return; }
+    plan_res=$(awk '/^  total /{ print $2 }' "$TMP/pv.plan")
+    plan_win=$(sed -n 's/^windows: .* host \([0-9.]*\) MiB.*/\1/p' "$TMP/pv.plan")
+    awk -v a="$run_res" -v b="$plan_res" -v c="$run_win" -v d="$plan_win" \
+        'BEGIN { exit !(a != "" && c != "" && (a - b) ^ 2 < 0.0036 && (c - d) ^ 2 < 0.0036) }' ||
+        bad "$(basename "$1") --vram $2 --host-cache $3: run placed $run_res MiB resident, window $run_win MiB; plan $plan_res, $plan_win"
+}
+check_same_placement "$L" 2M 4M
+D=$TMP/ds2.gguf
+if timeout 60 "$BIN" gen-model -q --arch deepseek2 --size 16M --type q8_0 -o "$D" 2>/dev/null; then
+    check_same_placement "$D" 4M 4M
+    # a trace of its own run, replayed by plan
+    timeout 60 "$BIN" run -m "$D" -p "once upon a time" -n 8 --temp 0 -t 2 --vram 4M --host-cache 4M \
+        --trace-experts "$TMP/ds2.trace" >/dev/null 2>"$TMP/ds2.err" </dev/null || bad "run --trace-experts: $(tail -2 "$TMP/ds2.err")"
+    timeout 20 "$BIN" plan "$D" --backend cpu --vram 4M --host-cache 4M --trace "$TMP/ds2.trace" >"$TMP/p4" 2>&1 ||
+        bad "plan --trace (deepseek2): $(cat "$TMP/p4")"
+    grep -q "replayed from the trace" "$TMP/p4" || bad "plan --trace (deepseek2): no replay: $(cat "$TMP/p4")"
+    timeout 20 "$BIN" replay "$TMP/ds2.trace" >"$TMP/r4" 2>&1 || bad "replay of a run's trace: $(cat "$TMP/r4")"
+    grep -q "^belady " "$TMP/r4" || bad "replay of a run's trace: $(cat "$TMP/r4")"
+else
+    echo "note: no gen-model --arch deepseek2 in this build: deepseek2 checks skipped"
+fi
+
 # --- replay: a hand-made trace with known answers (tests/unit/test_replay.c works them out)
 cat >"$TMP/t1.trace" <<'T'
 sluice-expert-trace 1

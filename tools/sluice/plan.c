@@ -69,9 +69,13 @@ static bool parse_bw(const char *opt, const char *val, double *out)
 	return true;
 }
 
+/* The report's unit: GiB for models of 10 GiB and more, MiB below (set once per run). */
+static double unit_div = (double)(1ull << 30);
+static const char *unit = "GiB";
+
 static double gib(double b)
 {
-	return b / (double)(1ull << 30);
+	return b / unit_div;
 }
 
 static const char *bw_str(double bw, char *buf, size_t len)
@@ -154,7 +158,7 @@ int cmd_plan(int argc, char **argv)
 		cli_error("plan", "%s", err.msg);
 		goto out;
 	}
-	if (sl_model_units(f, 4096, &m, &err)) {
+	if (sl_model_units(f, 512, &m, &err)) { /* O_DIRECT's usual logical block */
 		cli_error("plan", "%s", err.msg);
 		goto out;
 	}
@@ -266,6 +270,10 @@ int cmd_plan(int argc, char **argv)
 	}
 
 	/* The report. */
+	if (m.tensor_bytes < (10ull << 30)) {
+		unit_div = (double)(1ull << 20);
+		unit = "MiB";
+	}
 	char sb[512], b1[32], b2[32], b3[32];
 	const char *arch = m.arch;
 	printf("model %s: %s, %d layers", cli_safe(path, strlen(path), sb, sizeof sb), cli_safe(arch, strlen(arch), sb + 300, 200),
@@ -273,10 +281,10 @@ int cmd_plan(int argc, char **argv)
 	if (m.experts_used)
 		printf(" (%d dense), %d routed experts (%d used), expert %.1f MiB", m.first_moe, m.n_expert,
 		       m.experts_used, (double)m.expert_bytes_max / (1 << 20));
-	printf(", %.1fB parameters, %.2f GiB of tensors\n", (double)m.n_params / 1e9, gib((double)m.tensor_bytes));
+	printf(", %.1fB parameters, %.2f %s of tensors\n", (double)m.n_params / 1e9, gib((double)m.tensor_bytes), unit);
 	printf("budgets: --vram %s, --host-cache %s, backend %s%s\n",
-	       vram ? (snprintf(b1, sizeof b1, "%.2f GiB", gib((double)vram)), b1) : "unlimited",
-	       host ? (snprintf(b2, sizeof b2, "%.2f GiB", gib((double)host)), b2) : "unlimited", backend,
+	       vram ? (snprintf(b1, sizeof b1, "%.2f %s", gib((double)vram), unit), b1) : "unlimited",
+	       host ? (snprintf(b2, sizeof b2, "%.2f %s", gib((double)host), unit), b2) : "unlimited", backend,
 	       cuda ? "" : " (compute reads host memory: --vram is what stays resident)");
 	double per[SL_CLASS_COUNT][3] = { { 0 } }, tot[3] = { 0 };
 	for (int i = 0; i < m.n; i++) {
@@ -285,19 +293,19 @@ int cmd_plan(int argc, char **argv)
 		per[m.cls[i]][w] += b;
 		tot[w] += b;
 	}
-	printf("\nplacement (GiB)   %12s %12s %12s\n", cuda ? "device" : "resident", "pinned host", "streamed");
+	printf("\nplacement (%s)   %12s %12s %12s\n", unit, cuda ? "device" : "resident", "pinned host", "streamed");
 	for (int k = 0; k < SL_CLASS_COUNT; k++)
 		if (per[k][0] + per[k][1] + per[k][2] > 0)
 			printf("  %-15s %12.3f %12.3f %12.3f\n", sl_unit_class_names[k], gib(per[k][0]), gib(per[k][1]),
 			       gib(per[k][2]));
 	printf("  %-15s %12.3f %12.3f %12.3f\n", "total", gib(tot[0]), gib(tot[1]), gib(tot[2]));
 	if (plan.streaming)
-		printf("windows: device %.3f GiB, host %.3f GiB (a layer's step: %.3f GiB); layers pinned whole: %d\n",
-		       gib((double)plan.dev_window), gib((double)plan.host_window), gib((double)plan.step_span),
-		       plan.pinned_layers);
+		printf("windows: device %.3f %s, host %.3f %s (a layer's step: %.3f %s); layers pinned whole: %d\n",
+		       gib((double)plan.dev_window), unit, gib((double)plan.host_window), unit,
+		       gib((double)plan.step_span), unit, plan.pinned_layers);
 	if (m.experts_used && plan.streaming)
-		printf("dynamic expert cache: %.3f GiB (%" PRIu64 " experts; the host cache beyond the pins and one step)\n",
-		       gib((double)dyn), dyn_experts);
+		printf("dynamic expert cache: %.3f %s (%" PRIu64 " experts; the host cache beyond the pins and one step)\n",
+		       gib((double)dyn), unit, dyn_experts);
 
 	printf("\n");
 	rc = 0;
@@ -312,9 +320,9 @@ int cmd_plan(int argc, char **argv)
 			break;
 		}
 		if (di == 0) {
-			printf("per token: active %.3f GiB (%.3f from %s, %.3f from host memory)\n", gib(co.active),
+			printf("per token: active %.3f %s (%.3f from %s, %.3f from host memory)\n", gib(co.active), unit,
 			       gib(co.from_device), cuda ? "the device" : "resident memory", gib(co.from_host));
-			printf("  drive: %.3f GiB (dense %.3f + experts %.3f", gib(co.disk), gib(co.disk_dense),
+			printf("  drive: %.3f %s (dense %.3f + experts %.3f", gib(co.disk), unit, gib(co.disk_dense),
 			       gib(co.disk_experts));
 			if (m.experts_used && whole)
 				printf(", --whole-layers: every streamed expert each token");
@@ -325,9 +333,9 @@ int cmd_plan(int argc, char **argv)
 				printf("%s", used_policy);
 			printf(")\n");
 			if (m.experts_used)
-				printf("  drive minimum with no expert cached: %.3f GiB\n", gib(co.active_min));
+				printf("  drive minimum with no expert cached: %.3f %s\n", gib(co.active_min), unit);
 			if (cuda)
-				printf("  PCIe: %.3f GiB\n", gib(co.pcie));
+				printf("  PCIe: %.3f %s\n", gib(co.pcie), unit);
 			printf("bandwidths: %s %s, compute %s%s%s\n", "disk", bw_str(disks[di], b1, sizeof b1),
 			       bw_str(cuda ? gpu : cpu, b2, sizeof b2), cuda ? ", pcie " : "",
 			       cuda ? bw_str(pcie, b3, sizeof b3) : "");
