@@ -20,7 +20,9 @@
 #   disk bw    `sluice bench io MODEL --pattern tensors` (O_DIRECT reads in tensor order, as streaming)
 #   cpu bw     the calibration: active bytes per token (from plan) x tok/s of the resident run of
 #              the CALIBRATE-sized model of each architecture (that row is exact by construction,
-#              and is marked so); every other row is a prediction
+#              and is marked so); every other row is a prediction.  CALIBRATE=each: every model's
+#              own resident run (the compute rate of its shape), so the streamed rows test the rest
+#              of the model (placement, bytes per token, drive rate, overlap) alone
 #   predicted  `sluice plan MODEL --backend cpu <budget> --disk-bw D --cpu-bw C [--trace T]`
 # and prints predicted / measured.  Runs are short (models <= 1 GB); the machine may be shared, so
 # run it once, when it is quiet.
@@ -149,9 +151,12 @@ for arch in "${arches[@]}"; do
     for s in $SIZES; do
         gen "$WORK/$pre-$s-$TYPE.gguf" "${extra[@]}" --size "$s" --type "$TYPE"
     done
-    gen "$WORK/$pre-$CALIBRATE-$TYPE.gguf" "${extra[@]}" --size "$CALIBRATE" --type "$TYPE"
-    calibrate "$arch" "$WORK/$pre-$CALIBRATE-$TYPE.gguf"
+    if [ "$CALIBRATE" != each ]; then
+        gen "$WORK/$pre-$CALIBRATE-$TYPE.gguf" "${extra[@]}" --size "$CALIBRATE" --type "$TYPE"
+        calibrate "$arch" "$WORK/$pre-$CALIBRATE-$TYPE.gguf"
+    fi
     for s in $SIZES; do
+        [ "$CALIBRATE" = each ] && calibrate "$arch" "$WORK/$pre-$s-$TYPE.gguf"
         validate "$arch" "$WORK/$pre-$s-$TYPE.gguf" "$s"
     done
 done
