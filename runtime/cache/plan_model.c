@@ -256,6 +256,12 @@ int sl_plan_cost(const struct sl_plan_cost_in *in, struct sl_plan_cost *out, str
 			out->disk_experts += act * (1 - hit);
 			if (in->device_copy)
 				out->pcie += act * (1 - dhit);
+			if (in->pregate > 0 && str[l] > 0) {
+				const double p = SL_MAX(0.0, SL_MIN(1.0, in->pregate_precision));
+				const double waste = SL_MIN((double)in->pregate, (double)m->n_expert) * (1 - p) * eb;
+				out->disk_pregate += waste;
+				out->disk_experts += waste;
+			}
 		}
 		uses += k;
 		hits += k * hit;

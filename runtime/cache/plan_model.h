@@ -74,6 +74,11 @@ struct sl_plan_cost_in {
 	 * STREAM expert unit each token; every expert not on the device crosses PCIe).  Compute still
 	 * reads k experts. */
 	bool whole_layers;
+	/* Pre-gating's wrong guesses: per MoE layer and token, pregate x (1 - precision) experts are read
+	 * and not used (a wrong guess is rarely a cached expert: the cache holds the popular ones).
+	 * pregate 0 = off (or no waste). */
+	int pregate;
+	double pregate_precision;
 };
 
 struct sl_plan_cost {
@@ -82,6 +87,7 @@ struct sl_plan_cost {
 	double active_min;    /* the drive's minimum with no expert cached: STREAM dense units + k experts per layer */
 	double disk;          /* read from the drive: STREAM dense units + expert misses */
 	double disk_dense, disk_experts;
+	double disk_pregate;  /* of disk: wrong pre-gating guesses */
 	double pcie;          /* copied to the device (device_copy only) */
 	double from_device, from_host; /* active bytes compute finds on the device / in host memory */
 	/* seconds per token */

@@ -42,7 +42,10 @@ static void usage(FILE *o)
 		"                     replaying it (else: every expert equally likely)\n"
 		"  --policy P         the dynamic expert cache's policy for the replay (default lfru, else lru)\n"
 		"  --lookahead N      layers of streaming window, as sluice run --lookahead (default 2)\n"
-		"  --whole-layers     the baseline: streamed MoE layers read whole, not only the routed experts\n");
+		"  --whole-layers     the baseline: streamed MoE layers read whole, not only the routed experts\n"
+		"  --pregate N|off    experts guessed ahead per MoE layer, as sluice run (default: experts used)\n"
+		"  --pregate-precision P  the share of guesses the router then chooses (run --stats prints it;\n"
+		"                     default 1: no wasted reads); the rest are read for nothing\n");
 }
 
 /* "7G", "7GB/s", "500M", "2.5e9": bytes per second, powers of 1000 (drives are sold that way). */
@@ -93,6 +96,7 @@ int cmd_plan(int argc, char **argv)
 		{ "trace", required_argument, 0, 't' },   { "backend", required_argument, 0, 'b' },
 		{ "policy", required_argument, 0, 'P' },  { "lookahead", required_argument, 0, 'L' },
 		{ "whole-layers", no_argument, 0, 'W' },  { "help", no_argument, 0, 'h' },
+		{ "pregate", required_argument, 0, 'G' }, { "pregate-precision", required_argument, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	uint64_t vram = 0, host = 0;
@@ -101,6 +105,8 @@ int cmd_plan(int argc, char **argv)
 	const char *trace_path = NULL, *backend = "cuda", *policy = NULL;
 	long lookahead = 0;
 	bool whole = false;
+	long pregate = -1; /* -1: the run's default (experts used per token) */
+	double precision = 1.0;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -134,6 +140,22 @@ int cmd_plan(int argc, char **argv)
 		case 'P': policy = optarg; break;
 		case 'L': if (!cli_int("plan", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
 		case 'W': whole = true; break;
+		case 'G':
+			if (!strcmp(optarg, "off"))
+				pregate = 0;
+			else if (!cli_int("plan", "--pregate", optarg, 1, 1024, &pregate))
+				return 1;
+			break;
+		case 'R': {
+			char *end;
+			precision = strtod(optarg, &end);
+			if (end == optarg || *end == '%')
+				precision /= 100, end += *end == '%';
+			if (end == optarg || *end || !(precision >= 0 && precision <= 1))
+				return cli_error("plan", "--pregate-precision: '%s' is not a fraction from 0 to 1 (or 0%%..100%%)",
+						 optarg);
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case ':': return cli_error("plan", "option '%s' needs a value", argv[optind - 1]);
 		default: return cli_error("plan", "unknown option '%s' (see sluice plan --help)", argv[optind - 1]);
@@ -313,6 +335,7 @@ int cmd_plan(int argc, char **argv)
 		struct sl_plan_cost_in ci = {
 			.m = &m, .plan = &plan, .bw = { disks[di], pcie, cuda ? gpu : cpu }, .device_copy = cuda,
 			.hit = hit, .dev_hit = dev_hit, .dyn_cache_experts = dyn_experts, .whole_layers = whole,
+			.pregate = pregate < 0 ? m.experts_used : (int)pregate, .pregate_precision = precision,
 		};
 		struct sl_plan_cost co;
 		if (sl_plan_cost(&ci, &co, &err)) {
@@ -332,6 +355,9 @@ int cmd_plan(int argc, char **argv)
 			if (trace_path && !whole)
 				printf("%s", used_policy);
 			printf(")\n");
+			if (co.disk_pregate > 0)
+				printf("  of which wrong pre-gating guesses: %.3f %s (%d guesses per layer, precision %.0f%%)\n",
+				       gib(co.disk_pregate), unit, ci.pregate, 100 * precision);
 			if (m.experts_used)
 				printf("  drive minimum with no expert cached: %.3f %s\n", gib(co.active_min), unit);
 			if (cuda)
