@@ -12,7 +12,8 @@
 # them), for each budget:
 #   resident   no budget: every weight in memory, compute-bound
 #   streamed   --vram SIZE/8 --host-cache SIZE/4: most layers read from the drive each token
-#              (deepseek2: experts read on demand, the run's own routing trace given to plan)
+#              (deepseek2: experts read on demand; the run's own routing trace and pre-gating
+#              precision given to plan)
 # it measures, then predicts:
 #   measured   decode tok/s of `sluice run --stats` (corrected by (TOKENS-1)/TOKENS: run times
 #              TOKENS-1 decode calls but divides by TOKENS), the best of RUNS runs (the machine is
@@ -126,8 +127,11 @@ validate() { # arch model-path size-label
     read -r _ pred bound < <(predict "$m" --backend cpu --disk-bw "$dbw" --cpu-bw "$cbw" "${moe_plan[@]}")
     row "$arch $TYPE $label" "resident$calibrated" "$(awk -v b="$dbw" 'BEGIN{printf "%.2f", b/1e9}')" "$pred" "$meas" \
         "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound"
-    # streamed
+    # streamed (deepseek2: the run's pre-gating precision, from its --stats, for the plan's wasted reads)
     meas=$(measure "$m" --vram "$vram" --host-cache "$host" "${moe_run[@]}")
+    local prec
+    prec=$(sed -n 's/.*pre-gating: precision \([0-9.]*\)%.*/\1/p' "$WORK/run.out" | tail -1)
+    [ -n "$prec" ] && moe_plan+=(--pregate-precision "$prec%")
     read -r _ pred bound < <(predict "$m" --backend cpu --vram "$vram" --host-cache "$host" --disk-bw "$dbw" \
         --cpu-bw "$cbw" "${moe_plan[@]}")
     row "$arch $TYPE $label" "--vram $(numfmt --to=iec "$vram") --host-cache $(numfmt --to=iec "$host")" \

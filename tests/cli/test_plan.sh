@@ -37,6 +37,10 @@ expect_error "--vram .* is too small" plan "$R1" --vram 1G --host-cache 64G
 expect_error "--host-cache .* is too small" plan "$R1" --vram 24G --host-cache 64M
 expect_error "not a bandwidth" plan "$R1" --vram 24G --disk-bw fast
 expect_error "not a backend" plan "$R1" --backend tpu
+expect_error "not a fraction" plan "$R1" --pregate-precision 1.5
+timeout 20 "$BIN" plan "$R1" --vram 24G --host-cache 64G --pregate-precision 50% >"$TMP/pp" 2>&1 || bad "plan --pregate-precision 50%: $(cat "$TMP/pp")"
+grep -q "wrong pre-gating guesses" "$TMP/pp" || bad "plan --pregate-precision: no wasted reads line"
+awk '/^3 GB\/s/{a=$6} END{exit !(a>0)}' "$TMP/pp" || bad "plan --pregate-precision: no prediction"
 expect_error "no model given" plan
 expect_error "No such file|cannot|not" plan "$TMP/nonexistent.gguf"
 

@@ -220,6 +220,14 @@ static void moe_cost(void)
 	ci.dev_hit = dev;
 	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
 	CHECK(near(c.disk, 200) && near(c.pcie, 800) && near(c.expert_hit, 0.9));
+	/* pre-gating: 2 guesses per layer at precision 0.5 read one unused expert per token */
+	ci.pregate = 2;
+	ci.pregate_precision = 0.5;
+	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
+	CHECK(near(c.disk, 200 + 1000) && near(c.disk_pregate, 1000) && near(c.pcie, 800));
+	ci.pregate_precision = 1.0;
+	CHECK(sl_plan_cost(&ci, &c, &err) == 0 && near(c.disk, 200) && c.disk_pregate == 0);
+	ci.pregate = 0;
 	/* the whole-layer baseline: both streamed experts read, the 3 not on the device copied; compute the same */
 	ci.whole_layers = true;
 	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
