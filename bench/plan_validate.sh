@@ -18,7 +18,8 @@
 #   measured   decode tok/s of `sluice run --stats` (corrected by (TOKENS-1)/TOKENS: run times
 #              TOKENS-1 decode calls but divides by TOKENS), the best of RUNS runs (the machine is
 #              shared: the best run is the least disturbed one)
-#   disk bw    `sluice bench io MODEL --pattern tensors` (O_DIRECT reads in tensor order, as streaming)
+#   disk bw    `sluice bench io MODEL --pattern tensors` (O_DIRECT reads in tensor order, as dense
+#              streaming); MoE: `--pattern rand --bs SLICE --qd 16` (expert-slice reads, as misses)
 #   cpu bw     the calibration: active bytes per token (from plan) x tok/s of the resident run of
 #              the CALIBRATE-sized model of each architecture (that row is exact by construction,
 #              and is marked so); every other row is a prediction.  CALIBRATE=each: every model's
@@ -59,9 +60,15 @@ measure() {
     echo "$best"
 }
 
-# the drive's rate for this file as streaming reads it (bytes/s)
+# the drive's rate for this file as streaming reads it (bytes/s): whole tensors in file order for a
+# dense model; for MoE, random reads of one expert slice at the depth of a layer's batch (k experts
+# x 3 slices), which is what the misses are
 disk_bw() {
-    "$SLUICE" bench io "$1" --pattern tensors 2>&1 | sed -n 's/.*(\([0-9.]*\) GB\/s).*/\1/p' | tail -1 |
+    local slice args=(--pattern tensors)
+    slice=$("$SLUICE" info "$1" --tensors | awk '/ffn_gate_exps.weight/ { gsub(/[\[\],]/, "", $0); print int($(NF-3) / $(NF-4) / 4096) * 4096; exit }')
+    [ -n "$slice" ] && [ "$slice" -gt 0 ] && args=(--pattern rand --bs "$slice" --qd 16)
+    echo "+ $SLUICE bench io $1 ${args[*]}" >&2
+    "$SLUICE" bench io "$1" "${args[@]}" 2>&1 | sed -n 's/.*(\([0-9.]*\) GB\/s).*/\1/p' | tail -1 |
         awk '{ printf "%.0f\n", $1 * 1e9 }'
 }
 
