@@ -25,8 +25,9 @@
 #              and is marked so); every other row is a prediction.  CALIBRATE=each: every model's
 #              own resident run (the compute rate of its shape), so the streamed rows test the rest
 #              of the model (placement, bytes per token, drive rate, overlap) alone
-#   predicted  `sluice plan MODEL --backend cpu <budget> --disk-bw D --cpu-bw C [--trace T]`
-# and prints predicted / measured.  Runs are short (models <= 1 GB); the machine may be shared, so
+#   predicted  `sluice plan MODEL --backend cpu <budget> --disk-bw D --cpu-bw C [--trace T]`: its tok/s
+#              (full overlap) and its no-overlap bound
+# and prints predicted / measured for both.  Runs are short (models <= 1 GB); the machine may be shared, so
 # run it once, when it is quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,20 +73,20 @@ disk_bw() {
         awk '{ printf "%.0f\n", $1 * 1e9 }'
 }
 
-# plan: prints "active_bytes predicted_tok_s bound"
+# plan: prints "active_bytes predicted_tok_s bound no_overlap_tok_s"
 predict() {
     local out=$WORK/plan.out
     echo "+ $SLUICE plan $*" >&2
     "$SLUICE" plan "$@" >"$out" 2>&1 || { echo "plan failed: $(cat "$out")" >&2; return 1; }
-    local active tok bound
+    local active tok bound serial
     active=$(sed -n 's/^per token: active \([0-9.]*\) \([GM]\)iB.*/\1 \2/p' "$out" |
         awk '{ printf "%.0f", $1 * ($2 == "G" ? 1073741824 : 1048576) }')
-    read -r tok bound < <(awk '/^disk +disk ms/{ getline; print $(NF-2), $(NF-1) }' "$out")
-    echo "$active $tok $bound"
+    read -r tok bound serial < <(awk '/^disk +disk ms/{ getline; print $(NF-2), $(NF-1), $NF }' "$out")
+    echo "$active $tok $bound $serial"
 }
 
 ROWS=()
-row() { ROWS+=("$(printf '| %-28s | %-36s | %6s | %8s | %8s | %7s | %5s |' "$@")"); }
+row() { ROWS+=("$(printf '| %-28s | %-36s | %6s | %8s | %8s | %7s | %5s | %8s | %7s |' "$@")"); }
 
 gen() { # model-path gen-args...
     local m=$1; shift
@@ -131,19 +132,21 @@ validate() { # arch model-path size-label
         meas=$(measure "$m" "${moe_run[@]}")
     fi
     local cbw=${CPU_BW[$arch]}
-    read -r _ pred bound < <(predict "$m" --backend cpu --disk-bw "$dbw" --cpu-bw "$cbw" "${moe_plan[@]}")
+    read -r _ pred bound serial < <(predict "$m" --backend cpu --disk-bw "$dbw" --cpu-bw "$cbw" "${moe_plan[@]}")
     row "$arch $TYPE $label" "resident$calibrated" "$(awk -v b="$dbw" 'BEGIN{printf "%.2f", b/1e9}')" "$pred" "$meas" \
-        "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound"
+        "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound" "$serial" \
+        "$(awk -v p="$serial" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')"
     # streamed (deepseek2: the run's pre-gating precision, from its --stats, for the plan's wasted reads)
     meas=$(measure "$m" --vram "$vram" --host-cache "$host" "${moe_run[@]}")
     local prec
     prec=$(sed -n 's/.*pre-gating: precision \([0-9.]*\)%.*/\1/p' "$WORK/run.out" | tail -1)
     [ -n "$prec" ] && moe_plan+=(--pregate-precision "$prec%")
-    read -r _ pred bound < <(predict "$m" --backend cpu --vram "$vram" --host-cache "$host" --disk-bw "$dbw" \
+    read -r _ pred bound serial < <(predict "$m" --backend cpu --vram "$vram" --host-cache "$host" --disk-bw "$dbw" \
         --cpu-bw "$cbw" "${moe_plan[@]}")
     row "$arch $TYPE $label" "--vram $(numfmt --to=iec "$vram") --host-cache $(numfmt --to=iec "$host")" \
         "$(awk -v b="$dbw" 'BEGIN{printf "%.2f", b/1e9}')" "$pred" "$meas" \
-        "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound"
+        "$(awk -v p="$pred" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')" "$bound" "$serial" \
+        "$(awk -v p="$serial" -v m="$meas" 'BEGIN{printf "%.2f", p/m}')"
     echo "disk bw $(basename "$m"): $dbw bytes/s" >&2
 }
 
@@ -175,6 +178,6 @@ done
 echo "# load $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2
 
 echo
-echo "| model | budget | disk GB/s | predicted tok/s | measured tok/s | pred/meas | bound |"
-echo "|---|---|---|---|---|---|---|"
+echo "| model | budget | disk GB/s | predicted tok/s | measured tok/s | pred/meas | bound | no-overlap tok/s | no-overlap/meas |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
