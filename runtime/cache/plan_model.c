@@ -272,8 +272,14 @@ int sl_plan_cost(const struct sl_plan_cost_in *in, struct sl_plan_cost *out, str
 	out->t_disk = out->disk / in->bw.disk;
 	out->t_pcie = in->device_copy ? out->pcie / in->bw.pcie : 0;
 	out->t_compute = out->active / in->bw.compute;
-	out->t_token = SL_MAX(out->t_disk, SL_MAX(out->t_pcie, out->t_compute));
-	out->bound = out->t_token == out->t_compute ? "compute" : out->t_token == out->t_disk ? "disk" : "pcie";
+	const double ser = SL_MAX(0.0, SL_MIN(1.0, in->expert_serial));
+	out->t_serial_exp = ser * out->disk_experts / in->bw.disk;
+	const double t_disk_ov = out->t_disk - out->t_serial_exp;
+	const double t_ov = SL_MAX(t_disk_ov, SL_MAX(out->t_pcie, out->t_compute));
+	out->t_token = t_ov + out->t_serial_exp;
+	out->bound = t_ov == out->t_compute && out->t_compute >= out->t_serial_exp ? "compute"
+		     : t_ov == out->t_pcie && out->t_pcie > t_disk_ov                  ? "pcie"
+										       : "disk";
 	out->t_serial = out->t_disk + out->t_pcie + out->t_compute;
 	out->tok_s = out->t_token > 0 ? 1.0 / out->t_token : 0;
 	out->tok_s_serial = out->t_serial > 0 ? 1.0 / out->t_serial : 0;

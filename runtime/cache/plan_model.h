@@ -79,6 +79,11 @@ struct sl_plan_cost_in {
 	 * pregate 0 = off (or no waste). */
 	int pregate;
 	double pregate_precision;
+	/* The share of the expert reads' drive time that overlaps nothing (0..1; 0 = full overlap, as
+	 * dense streaming): a layer's routed experts are known only when its router (or the previous
+	 * layer's pre-gating) runs, and its expert compute waits for the last of them.  `sluice plan`
+	 * uses 0.5, measured on generated deepseek2 models (Documentation/plan.md). */
+	double expert_serial;
 };
 
 struct sl_plan_cost {
@@ -92,7 +97,8 @@ struct sl_plan_cost {
 	double from_device, from_host; /* active bytes compute finds on the device / in host memory */
 	/* seconds per token */
 	double t_disk, t_pcie, t_compute;
-	double t_token;       /* max(t_disk, t_pcie, t_compute): prefetch overlaps the three (plan.md) */
+	double t_token;       /* max(t_disk - t_serial_exp, t_pcie, t_compute) + t_serial_exp (plan.md) */
+	double t_serial_exp;  /* expert_serial x the expert reads' drive time */
 	double t_serial;      /* t_disk + t_pcie + t_compute: no overlap at all (a lower bound on tok/s) */
 	double tok_s, tok_s_serial;
 	double expert_hit;    /* the hit rate used (routed-expert uses), 1 for a dense model */

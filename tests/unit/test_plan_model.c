@@ -220,6 +220,11 @@ static void moe_cost(void)
 	ci.dev_hit = dev;
 	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
 	CHECK(near(c.disk, 200) && near(c.pcie, 800) && near(c.expert_hit, 0.9));
+	/* half the expert reads' time overlaps nothing: 0.1 s of the 0.2 s come after the 1.6 s of PCIe */
+	ci.expert_serial = 0.5;
+	CHECK(sl_plan_cost(&ci, &c, &err) == 0);
+	CHECK(near(c.t_serial_exp, 0.1) && near(c.t_token, 1.7) && !strcmp(c.bound, "pcie"));
+	ci.expert_serial = 0;
 	/* pre-gating: 2 guesses per layer at precision 0.5 read one unused expert per token */
 	ci.pregate = 2;
 	ci.pregate_precision = 0.5;

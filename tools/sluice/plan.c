@@ -45,7 +45,9 @@ static void usage(FILE *o)
 		"  --whole-layers     the baseline: streamed MoE layers read whole, not only the routed experts\n"
 		"  --pregate N|off    experts guessed ahead per MoE layer, as sluice run (default: experts used)\n"
 		"  --pregate-precision P  the share of guesses the router then chooses (run --stats prints it;\n"
-		"                     default 1: no wasted reads); the rest are read for nothing\n");
+		"                     default 1: no wasted reads); the rest are read for nothing\n"
+		"  --expert-serial F  the share of the expert reads' time no compute hides (default 0.5,\n"
+		"                     measured here; 0: full overlap, 1: none)\n");
 }
 
 /* "7G", "7GB/s", "500M", "2.5e9": bytes per second, powers of 1000 (drives are sold that way). */
@@ -97,6 +99,7 @@ int cmd_plan(int argc, char **argv)
 		{ "policy", required_argument, 0, 'P' },  { "lookahead", required_argument, 0, 'L' },
 		{ "whole-layers", no_argument, 0, 'W' },  { "help", no_argument, 0, 'h' },
 		{ "pregate", required_argument, 0, 'G' }, { "pregate-precision", required_argument, 0, 'R' },
+		{ "expert-serial", required_argument, 0, 'E' },
 		{ 0, 0, 0, 0 },
 	};
 	uint64_t vram = 0, host = 0;
@@ -106,7 +109,7 @@ int cmd_plan(int argc, char **argv)
 	long lookahead = 0;
 	bool whole = false;
 	long pregate = -1; /* -1: the run's default (experts used per token) */
-	double precision = 1.0;
+	double precision = 1.0, expert_serial = 0.5;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -140,6 +143,7 @@ int cmd_plan(int argc, char **argv)
 		case 'P': policy = optarg; break;
 		case 'L': if (!cli_int("plan", "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
 		case 'W': whole = true; break;
+		case 'E': if (!cli_float("plan", "--expert-serial", optarg, 0, 1, &expert_serial)) return 1; break;
 		case 'G':
 			if (!strcmp(optarg, "off"))
 				pregate = 0;
@@ -336,6 +340,7 @@ int cmd_plan(int argc, char **argv)
 			.m = &m, .plan = &plan, .bw = { disks[di], pcie, cuda ? gpu : cpu }, .device_copy = cuda,
 			.hit = hit, .dev_hit = dev_hit, .dyn_cache_experts = dyn_experts, .whole_layers = whole,
 			.pregate = pregate < 0 ? m.experts_used : (int)pregate, .pregate_precision = precision,
+			.expert_serial = expert_serial,
 		};
 		struct sl_plan_cost co;
 		if (sl_plan_cost(&ci, &co, &err)) {
