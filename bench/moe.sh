@@ -30,9 +30,10 @@
 #   disk bw         fio, sequential 1M QD32 io_uring O_DIRECT over the model (as bench/stream.sh)
 #   limit           disk bw / missed-expert bytes per token (X above)
 #   fraction        tok/s / limit (issue 12 target: >= 0.8)
-#   predicted       `sluice plan MODEL --backend cpu --vram --host-cache --disk-bw (fio) --cpu-bw
-#                   (from a resident-compute estimate: CPU_BW, default 20G) --trace (the experts run's
-#                   routing trace)`
+#   predicted       `sluice plan MODEL --backend cpu --vram --host-cache --disk-bw (bench io: random
+#                   expert-slice reads, queue depth 16) --cpu-bw (CPU_BW, default 20G: the model does
+#                   not fit to measure it resident) --trace (the experts run's routing trace)
+#                   --pregate-precision (the experts run's)`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE=${SLUICE:-build/sluice}
@@ -147,8 +148,15 @@ for mode in $MODES; do
 done
 
 # the plan's view: predicted tok/s for the default mode (with its trace) and for whole layers
-PLAN=("$SLUICE" plan "$MODEL" --backend cpu --vram "$VRAM" --host-cache "$HOST_CACHE" --disk-bw "$DISK_BW" --cpu-bw "$CPU_BW")
+# the drive rate for expert misses: random reads of one expert slice at a layer batch's depth
+SLICE=$("$SLUICE" info "$MODEL" --tensors | awk '/ffn_gate_exps.weight/ { gsub(/[\[\],]/, "", $0); print int($(NF-3) / $(NF-4) / 4096) * 4096; exit }')
+drop
+EXP_BW=$("$SLUICE" bench io "$MODEL" --pattern rand --bs "${SLICE:-1048576}" --qd 16 2>&1 | sed -n 's/.*(\([0-9.]*\) GB\/s).*/\1/p' | tail -1 | awk '{ printf "%.0f", $1 * 1e9 }')
+say "$SLUICE bench io $MODEL --pattern rand --bs ${SLICE:-1048576} --qd 16   -> ${EXP_BW:-?} B/s"
+PLAN=("$SLUICE" plan "$MODEL" --backend cpu --vram "$VRAM" --host-cache "$HOST_CACHE" --disk-bw "${EXP_BW:-$DISK_BW}" --cpu-bw "$CPU_BW")
 [ -s "$TRACE" ] && PLAN+=(--trace "$TRACE")
+PREC=$(sed -n 's/.*pre-gating: precision \([0-9.]*\)%.*/\1/p' "$TMP/experts.$RUNS.err" 2>/dev/null | tail -1)
+[ -n "$PREC" ] && PLAN+=(--pregate-precision "$PREC%")
 say "${PLAN[*]}"
 "${PLAN[@]}" >"$TMP/plan" 2>&1 || cat "$TMP/plan" >&2
 cat "$TMP/plan" >&2
