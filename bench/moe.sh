@@ -7,6 +7,8 @@
 #   bench/moe.sh              (as root: cgroup + drop_caches)
 #   env: MODEL_SIZE=8G TYPE=q4_K SKEW=1.0 MEM=3G VRAM=512M HOST_CACHE=2G TOKENS=32 THREADS=nproc
 #        RUNS=1 MODES="experts lru nopregate mmap whole" KEEP=1 (keep the model)
+#        GEN_ARGS="" (more gen-model options, e.g. "--experts 64 --experts-used 8" for a layout
+#        closer to R1's than the generator's default 16 experts / 4 used)
 #        MODEL=/var/tmp/sluice-moe-<size>-<type>-s<skew>.gguf SLUICE=build/sluice
 #        PREGATE_OFF="--pregate off" (how this build's run turns pre-gating off)
 #        WHOLE_FLAGS="" (run flags that read whole layers, if the build has them; empty: predicted only)
@@ -75,7 +77,8 @@ calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 if [ ! -e "$MODEL" ]; then
-    GEN=("$SLUICE" gen-model --arch deepseek2 --size "$MODEL_SIZE" --type "$TYPE" --expert-skew "$SKEW" -q -o "$MODEL")
+    read -ra GEN_EXTRA <<<"${GEN_ARGS:-}"
+    GEN=("$SLUICE" gen-model --arch deepseek2 --size "$MODEL_SIZE" --type "$TYPE" --expert-skew "$SKEW" "${GEN_EXTRA[@]}" -q -o "$MODEL")
     say "${GEN[*]}"
     "${GEN[@]}" >&2
 fi
