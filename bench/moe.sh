@@ -60,7 +60,7 @@ CG=/sys/fs/cgroup/memory/sluice-moe.$$
 command -v fio >/dev/null || { echo "fio not installed"; exit 77; }
 [ -d /sys/fs/cgroup/memory ] || { echo "no cgroup v1 memory controller"; exit 77; }
 [ -x "$SLUICE" ] || { echo "$SLUICE missing: make -j2 all"; exit 1; }
-"$SLUICE" run --help 2>&1 | grep -q -- "--trace-experts" ||
+"$SLUICE" run --help 2>&1 | grep -c -- "--trace-experts" >/dev/null ||
     { echo "this sluice has no --trace-experts (the MoE weight store is not in this build)"; exit 1; }
 
 TMP=$(mktemp -d /var/tmp/sluice-moe.XXXXXX)
@@ -152,7 +152,7 @@ done
 
 # the plan's view: predicted tok/s for the default mode (with its trace) and for whole layers
 # the drive rate for expert misses: random reads of one expert slice at a layer batch's depth
-SLICE=$("$SLUICE" info "$MODEL" --tensors | awk '/ffn_gate_exps.weight/ { gsub(/[\[\],]/, "", $0); print int($(NF-3) / $(NF-4) / 4096) * 4096; exit }')
+SLICE=$("$SLUICE" info "$MODEL" --tensors | awk '/ffn_gate_exps.weight/ && !done { gsub(/[\[\],]/, "", $0); print int($(NF-3) / $(NF-4) / 4096) * 4096; done = 1 }')
 drop
 EXP_BW=$("$SLUICE" bench io "$MODEL" --pattern rand --bs "${SLICE:-1048576}" --qd 16 2>&1 | sed -n 's/.*(\([0-9.]*\) GB\/s).*/\1/p' | tail -1 | awk '{ printf "%.0f", $1 * 1e9 }')
 say "$SLUICE bench io $MODEL --pattern rand --bs ${SLICE:-1048576} --qd 16   -> ${EXP_BW:-?} B/s"

@@ -66,7 +66,7 @@ measure() {
 # x 3 slices), which is what the misses are
 disk_bw() {
     local slice args=(--pattern tensors)
-    slice=$("$SLUICE" info "$1" --tensors | awk '/ffn_gate_exps.weight/ { gsub(/[\[\],]/, "", $0); print int($(NF-3) / $(NF-4) / 4096) * 4096; exit }')
+    slice=$("$SLUICE" info "$1" --tensors | awk '/ffn_gate_exps.weight/ && !done { gsub(/[\[\],]/, "", $0); print int($(NF-3) / $(NF-4) / 4096) * 4096; done = 1 }')
     [ -n "$slice" ] && [ "$slice" -gt 0 ] && args=(--pattern rand --bs "$slice" --qd 16)
     echo "+ $SLUICE bench io $1 ${args[*]}" >&2
     "$SLUICE" bench io "$1" "${args[@]}" 2>&1 | sed -n 's/.*(\([0-9.]*\) GB\/s).*/\1/p' | tail -1 |
