@@ -17,6 +17,7 @@ int cmd_serve(int argc, char **argv);    /* serve.c: sluice serve */
 int cmd_profile(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gen_model(int argc, char **argv);
+int cmd_gen_like(int argc, char **argv); /* gen_like.c: gen-model --like MODEL */
 int cmd_bench(int argc, char **argv);
 int cmd_quantize(int argc, char **argv) __attribute__((weak));
 int cmd_bench_io(int argc, char **argv) __attribute__((weak));
@@ -30,6 +31,8 @@ int cmd_stage(int argc, char **argv); /* stage.c: sluice stage MODEL --nvme BDF 
  * an I/O engine name for sluice_model_params.io_engine; show/verify print the superblock and
  * check every tensor's hash.  0, or 1 after printing why. */
 int cli_nvme_model(const char *cmd, const char *spec, bool show, bool verify, const char **path, const char **engine);
+int cmd_replay(int argc, char **argv); /* replay.c: sluice replay TRACE */
+int cmd_plan(int argc, char **argv);   /* plan.c: sluice plan MODEL */
 
 /* Print "sluice CMD: message" to stderr. Returns 1 (the exit status for usage and input errors). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

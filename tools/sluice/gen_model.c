@@ -33,7 +33,8 @@ static void usage(FILE *o)
 		"  --mix r1        DeepSeek-R1-like low-bit mix: ffn iq4_xs, attention q4_K, output q6_K\n"
 		"  --seed S        (default 1)\n"
 		"  --dim N, --layers N, --ff N, --ctx N   override the chosen dimensions\n"
-		"  -q, --quiet     no progress bar\n");
+		"  -q, --quiet     no progress bar\n"
+		"  --like deepseek-r1 [--type q4_K_m|ud-iq1_s|TYPE]   a real model's full layout, sparse\n");
 }
 
 static void progress(void *arg, uint64_t done, uint64_t total)
@@ -43,6 +44,9 @@ static void progress(void *arg, uint64_t done, uint64_t total)
 
 int cmd_gen_model(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++) /* --like: a real model's sparse layout (gen_like.c) */
+		if (!strcmp(argv[i], "--like") || !strncmp(argv[i], "--like=", 7))
+			return cmd_gen_like(argc, argv);
 	static const struct option opts[] = {
 		{ "arch", required_argument, 0, 'a' }, { "size", required_argument, 0, 's' },
 		{ "type", required_argument, 0, 'T' }, { "seed", required_argument, 0, 'S' },

@@ -31,6 +31,8 @@ static int usage(FILE *out)
 		"  topo       print GPUs, NVMe drives, NUMA nodes and how they connect\n"
 		"  nvme       NVMe controllers: list, bind to vfio-pci / unbind (userspace driver)\n"
 		"  stage      write a model to a raw NVMe namespace (run --nvme reads it from there)\n"
+		"  replay     simulate expert-cache policies and sizes over a routing trace\n"
+		"  plan       a model's placement under budgets and its predicted tokens/s\n"
 		"  version    print the version\n");
 	return out == stderr ? 1 : 0;
 }
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
 		{ "quantize", cmd_quantize, NULL },
 		{ "bench", cmd_bench, NULL },
 		{ "topo", cmd_topo, NULL },
+		{ "replay", cmd_replay, NULL },
+		{ "plan", cmd_plan, NULL },
 	};
 	/* A signal during a write removes its temporary file (quantize, gen-model, bench io --iolog). */
 	cli_cleanup_on_signals();
