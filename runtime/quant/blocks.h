@@ -89,6 +89,8 @@ struct sl_kernels {
 };
 void sl_quant_legacy_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_k_kernels(uint32_t type, struct sl_kernels *k);
+/* The K-quants' quantizers with an importance matrix (quant_k.c); NULL for other types. */
+sl_from_float_w_fn sl_quant_k_weighted(uint32_t type);
 void sl_quant_kdot_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_plain_kernels(uint32_t type, struct sl_kernels *k);
 /* AVX2 replacements; leaves fields untouched where it has none.  Only call when the CPU has AVX2+FMA+F16C. */

@@ -77,5 +77,9 @@ void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k);
 sl_to_float_fn sl_iq_to_float(uint32_t type);
 sl_vec_dot_fn sl_iq_vec_dot(uint32_t type);
 sl_from_float_fn sl_iq_from_float(uint32_t type);
+/* Quantizers with an importance matrix (NULL where none): iq4 in iq_quantize.c, the grid types
+ * (iq2_xxs, ...) in iq_quantize_grid.c. */
+sl_from_float_w_fn sl_iq_from_float_w(uint32_t type);
+sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type);
 
 #endif
