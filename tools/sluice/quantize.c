@@ -16,13 +16,20 @@
  *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs -> iq4_nl,
  *     then f16).
  * Quantizers are ggml's reference ones, so a tensor comes out byte-identical
- * to llama-quantize's (without --imatrix).  Rows are quantized by several
+ * to llama-quantize's (without --imatrix).
+ *
+ * --imatrix FILE (`sluice imatrix`, or llama.cpp's imatrix.gguf / .dat): each tensor the matrix
+ * names is quantized minimising an error weighted by its columns' mean square activations, as
+ * llama-quantize --imatrix does (sl_quantize_rows_w; a 3-D expert tensor takes each expert's own
+ * row of the matrix).  The 1-2 bit i-quants llama.cpp will not make without one are refused
+ * without it, and refused for any tensor the matrix does not cover.  Rows are quantized by several
  * threads; tensor data is read with pread in chunks, never all at once.
  */
 #include "cli.h"
 #include "atomic_file.h"
 #include "gguf.h"
 #include "gguf_copy.h"
+#include "imatrix_file.h"
 #include "quant/quant.h"
 
 #include <fcntl.h>
@@ -148,22 +155,39 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 
 /* ---- parallel row quantization ---- */
 
+/* Importance weights of one tensor: qw[cols] for every row, or one row of cols per expert, each expert
+ * being `per` consecutive rows; NULL qw = none. */
+struct qweights {
+	const float *qw;
+	int64_t per;   /* rows per expert; 0 = one row of weights for all */
+	int64_t row0;  /* the tensor row of this chunk's first row */
+};
+
 struct qjob {
 	uint32_t type;
 	const float *src;
 	char *dst;
 	int64_t cols, r0, r1;
 	size_t rs;
+	struct qweights w;
 };
 
 static void *qworker(void *arg)
 {
 	struct qjob *j = arg;
-	sl_quantize_rows(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, j->r1 - j->r0, j->cols);
+	if (!j->w.qw) {
+		sl_quantize_rows(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, j->r1 - j->r0, j->cols);
+		return NULL;
+	}
+	for (int64_t r = j->r0; r < j->r1; r++) {
+		const float *qw = j->w.qw + (j->w.per ? (j->w.row0 + r) / j->w.per * j->cols : 0);
+		sl_quantize_rows_w(j->type, j->src + r * j->cols, j->dst + (size_t)r * j->rs, 1, j->cols, qw);
+	}
 	return NULL;
 }
 
-static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth)
+static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth,
+			      struct qweights w)
 {
 	pthread_t th[64];
 	struct qjob jobs[64];
@@ -171,7 +195,7 @@ static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_
 	if (nth > rows)
 		nth = (int)rows;
 	for (int i = 0; i < nth; i++) {
-		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs };
+		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs, w };
 		if (i && pthread_create(&th[i], NULL, qworker, &jobs[i]))
 			qworker(&jobs[i]), th[i] = 0;
 	}
@@ -194,12 +218,45 @@ static int read_at(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+/*
+ * The importance weights of tensor t from the matrix: the means of its entry, cols of them for every
+ * row, or cols per expert of a 3-D tensor (nmat = ne[2] in the GGUF format; the legacy format gives
+ * one entry of ne[0] * ne[2] values).  *qw NULL when the matrix has no entry for t; -1 after an error
+ * message when the entry does not fit the tensor.
+ */
+static int tensor_weights(const struct imx *m, const struct gguf_tensor *t, float **qw, int64_t *per)
+{
+	*qw = NULL;
+	*per = 0;
+	const struct imx_entry *e = m ? imx_find(m, t->name.s) : NULL;
+	if (!e)
+		return 0;
+	const int64_t nv = e->cols * e->nmat, ne2 = t->n_dims >= 3 ? t->ne[2] : 1;
+	if (nv != t->ne[0] && !(t->n_dims == 3 && nv == t->ne[0] * ne2)) {
+		cli_error("quantize", "--imatrix: the entry for %s holds %lld x %lld values; the tensor has %lld columns%s",
+			  t->name.s, (long long)e->cols, (long long)e->nmat, (long long)t->ne[0],
+			  t->n_dims == 3 ? " per expert" : "");
+		return -1;
+	}
+	if (!(*qw = malloc((size_t)nv * sizeof(float)))) {
+		cli_error("quantize", "out of memory");
+		return -1;
+	}
+	for (int64_t k = 0; k < e->nmat; k++)
+		imx_means(e, k, *qw + k * e->cols);
+	if (nv != t->ne[0])
+		*per = t->ne[1];
+	return 0;
+}
+
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--threads N] [-v] [-q]\n"
+	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--threads N] [-v] [-q]\n"
 		   "  TYPE: q4_k_m q4_k_s q5_k_m q5_k_s q6_k q8_0 q3_k_m q3_k_s q3_k_l q2_k\n"
 		   "        q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs f16 bf16 f32\n"
-		   "        (llama.cpp's mixes, no importance matrix)\n"
+		   "        (llama.cpp's mixes)\n"
+		   "  --imatrix FILE  an importance matrix (sluice imatrix; llama.cpp's .gguf or .dat): the\n"
+		   "                  k-quants and i-quants minimise the error it weights\n"
 		   "  --threads N   quantizing threads (default: online CPUs)\n"
 		   "  -v            list each tensor's type;  -q  no progress bar\n");
 }
@@ -209,9 +266,12 @@ int cmd_quantize(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "type", required_argument, 0, 'T' }, { "threads", required_argument, 0, 't' },
 		{ "verbose", no_argument, 0, 'v' },    { "quiet", no_argument, 0, 'q' },
+		{ "imatrix", required_argument, 0, 'I' },
 		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
 	};
 	const struct mix *mix = NULL;
+	const char *imatrix_path = NULL;
+	const char *refused = NULL;
 	long nth = sysconf(_SC_NPROCESSORS_ONLN);
 	bool verbose = false, quiet = false;
 	int c;
@@ -224,19 +284,27 @@ int cmd_quantize(int argc, char **argv)
 				if (!strcasecmp(mixes[i].name, optarg))
 					mix = &mixes[i];
 			if (!mix && (!strncasecmp(optarg, "iq1", 3) || !strncasecmp(optarg, "iq2", 3) ||
-				     !strncasecmp(optarg, "iq3", 3)))
-				return cli_error("quantize", "--type %s: the 1-3 bit i-quants need an importance matrix "
-					       "(llama.cpp's --imatrix), which sluice quantize does not support yet", optarg);
+				     !strncasecmp(optarg, "iq3", 3))) {
+				refused = optarg; /* the message depends on --imatrix, which may come later */
+				break;
+			}
 			if (!mix)
 				return cli_error("quantize", "--type: unknown type '%s' (see --help)", optarg);
 			break;
 		case 't': if (!cli_int("quantize", "--threads", optarg, 1, 64, &nth)) return 1; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
+		case 'I': imatrix_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
+	if (refused && !imatrix_path)
+		return cli_error("quantize", "--type %s: the 1-3 bit i-quants need an importance matrix: make one with "
+			       "sluice imatrix MODEL -f TEXT, then pass it with --imatrix FILE", refused);
+	if (refused)
+		return cli_error("quantize", "--type %s: this i-quant's quantizer (its grid search) is not implemented "
+			       "yet, even with --imatrix", refused);
 	if (argc - optind != 2 || !mix) {
 		usage(stderr);
 		return 1;
@@ -249,10 +317,22 @@ int cmd_quantize(int argc, char **argv)
 
 	struct sl_err err = { { 0 } };
 	struct gguf_file *f = NULL;
-	if (cli_check_input("quantize", in))
+	if (cli_check_input("quantize", in) || (imatrix_path && cli_check_input("quantize", imatrix_path)))
 		return 1;
-	if (sl_gguf_open(in, &f, &err) < 0)
+	struct imx imatrix = { 0 }, *im = NULL;
+	if (imatrix_path) {
+		if (imx_read(imatrix_path, &imatrix, &err) < 0)
+			return cli_error("quantize", "--imatrix: %s", err.msg);
+		im = &imatrix;
+		if (!quiet)
+			fprintf(stderr, "sluice quantize: importance matrix %s: %zu entries, %u chunks of %u tokens%s%s\n",
+				imatrix_path, im->n, im->chunk_count, im->chunk_size, im->dataset ? " from " : "",
+				im->dataset ? im->dataset : "");
+	}
+	if (sl_gguf_open(in, &f, &err) < 0) {
+		imx_free(&imatrix);
 		return cli_error("quantize", "%s", err.msg);
+	}
 
 	int n_layer = 0;
 	for (uint64_t i = 0; i < f->n_tensors; i++)
@@ -331,6 +411,16 @@ int cmd_quantize(int argc, char **argv)
 		float *fbuf = types[i] == t->type ? NULL : malloc(sizeof(float) * (size_t)(rows_per * cols));
 		if (!ibuf || !obuf || (types[i] != t->type && !fbuf))
 			rc = cli_error("quantize", "out of memory");
+		struct qweights qw = { 0 };
+		float *qwbuf = NULL;
+		if (!rc && types[i] != t->type && (sl_quant_weighted(types[i]) || sl_quant_needs_imatrix(types[i]))) {
+			if (tensor_weights(im, t, &qwbuf, &qw.per) < 0)
+				rc = 1;
+			else if (!qwbuf && sl_quant_needs_imatrix(types[i]))
+				rc = cli_error("quantize", "--imatrix %s has no entry for %s, which %s cannot be made without",
+					       imatrix_path ? imatrix_path : "(none)", t->name.s, sl_type_name(types[i]));
+			qw.qw = qwbuf;
+		}
 		for (int64_t r = 0; r < rows && !rc; r += rows_per) {
 			int64_t nr = rows - r < rows_per ? rows - r : rows_per;
 			if (read_at(f->fd, ibuf, irs * (size_t)nr, t->file_offset + (uint64_t)r * irs) < 0) {
@@ -343,7 +433,8 @@ int cmd_quantize(int argc, char **argv)
 					memcpy(fbuf, ibuf, irs * (size_t)nr);
 				else
 					sl_type_traits(t->type)->to_float(ibuf, fbuf, nr * cols);
-				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth);
+				qw.row0 = r;
+				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth, qw);
 				data = obuf;
 			}
 			if (sl_gguf_writer_write_data(w, fd, (int)i, (uint64_t)r * ors, data, ors * (size_t)nr, &err) < 0)
@@ -352,14 +443,14 @@ int cmd_quantize(int argc, char **argv)
 			if (!quiet)
 				cli_progress("quantize", done_elems, total_elems);
 		}
-		free(ibuf), free(obuf), free(fbuf);
+		free(ibuf), free(obuf), free(fbuf), free(qwbuf);
 		total_in += t->size;
 		total_out += ors * (uint64_t)rows;
 		char sn[1024];
 		if (verbose && !rc)
-			printf("%-32s %-5s -> %-5s [%lld x %lld]\n", cli_safe(t->name.s, t->name.len, sn, sizeof sn),
-			       sl_type_name(t->type),
-			       sl_type_name(types[i]), (long long)cols, (long long)rows);
+			printf("%-32s %-5s -> %-5s [%lld x %lld]%s\n", cli_safe(t->name.s, t->name.len, sn, sizeof sn),
+			       sl_type_name(t->type), sl_type_name(types[i]), (long long)cols, (long long)rows,
+			       qw.qw ? " imatrix" : "");
 	}
 	if (!rc && sl_gguf_writer_finish(w, fd, &err) < 0)
 		rc = cli_error("quantize", "%s", err.msg);
@@ -374,6 +465,7 @@ int cmd_quantize(int argc, char **argv)
 		       total_in / 1e6, total_out / 1e6);
 	}
 	free(types);
+	imx_free(&imatrix);
 	sl_gguf_writer_free(w);
 	sl_gguf_close(f);
 	return rc ? 1 : 0;
