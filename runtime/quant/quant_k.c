@@ -283,7 +283,7 @@ static float make_qkx3_quants(int n, int nmax, const float *x, const float *weig
 
 /* Non-negative levels in [0, nmax] for the sub-block scales (or mins) x, weighted by qw: 8 trial scales
  * around max/nmax, then single levels moved while the weighted fit improves. */
-static float make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
 {
 	float max = 0;
 	for (int i = 0; i < n; i++)
@@ -440,8 +440,8 @@ static void q2_K_from_float_w(const float *x, void *vy, int64_t n, const float *
 			sw[j] = imatrix_weights(16, x + 16 * j, qw + 16 * j, sigma2, weight);
 			scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36);
 		}
-		const float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
-		const float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
+		const float dm = sl_make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
+		const float mm = sl_make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
 		y[i].d = sl_fp32_to_fp16(dm);
 		y[i].dmin = sl_fp32_to_fp16(mm);
 		for (int j = 0; j < QK_K / 16; j++)
@@ -661,8 +661,8 @@ static void k4_weighted(const float *x, const float *qw, int nmax, uint8_t *L, u
 		sw[j] = imatrix_weights(32, x + 32 * j, qw + 32 * j, sigma2, weights);
 		scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36);
 	}
-	const float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
-	const float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
+	const float d_block = sl_make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
+	const float m_block = sl_make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
 	k4_pack(x, nmax, Ls, Lm, d_block, m_block, d, dmin, packed, L);
 }
 
