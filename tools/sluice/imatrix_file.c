@@ -254,7 +254,7 @@ static int read_gguf(const char *path, struct imx *m, struct sl_err *err)
 		memcpy(name, s->name.s, s->name.len + 1);
 		if (!strip_suffix(name, ".in_sum2"))
 			continue;
-		char cname[IMX_MAX_NAME + 16];
+		char cname[sizeof name + sizeof ".counts"];
 		snprintf(cname, sizeof cname, "%s.counts", name);
 		const struct gguf_tensor *c = sl_gguf_find_tensor(g, cname);
 		if (!c) {
