@@ -2,7 +2,8 @@
 /*
  * runtime/quant/iq_avx2.c — AVX2 dots of iq4_nl, iq4_xs, iq2_xxs, iq2_xs,
  * iq2_s, iq3_xxs, iq3_s and iq1_s (the types R1's small files put on most of
- * their weights), after ggml's x86 kernels.
+ * their weights), after ggml's x86 kernels; iq1_m, tq1_0 and tq2_0 are in
+ * iq_avx2_ternary.c.
  *
  * Grid entries are fetched by scalar index and assembled with set_epi64x /
  * set_epi32 (there is no byte gather); signs become +1/-1 byte masks
@@ -291,6 +292,6 @@ void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k)
 	case SL_TYPE_IQ2_XS: k->vec_dot = iq2_xs_dot_avx2; break;
 	case SL_TYPE_IQ2_S: k->vec_dot = iq2_s_dot_avx2; break;
 	case SL_TYPE_IQ3_S: k->vec_dot = iq3_s_dot_avx2; break;
-	default: break;
+	default: sl_quant_iq_avx2_ternary_kernels(type, k); break;
 	}
 }
