@@ -101,13 +101,15 @@ static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 			const __m256i mult = _mm256_set_m128i(_mm_set1_epi16(pow3[p + 1]), _mm_set1_epi16(pow3[p]));
 			acc = _mm256_add_epi32(acc, dot_u8(trits(q16x2, mult), q8));
 		}
-		int32_t sum = hsum_epi32(acc);
-		for (int m = 0; m < 16; ++m, ++q8) /* digit 4 of bytes 32..47 */
-			sum += ((((uint16_t)(uint8_t)(x[i].qs[32 + m] * 81)) * 3) >> 8) * *q8;
-		for (int p = 0; p < 4; ++p) /* qh: 4 digits per byte */
-			for (size_t j = 0; j < sizeof x->qh; ++j, ++q8)
-				sum += ((((uint16_t)(uint8_t)(x[i].qh[j] * pow3[p])) * 3) >> 8) * *q8;
-		sum -= q8_sum(&y[i]);
+		/* the last 32 elements in one vector: digit 4 of bytes 32..47 (elements 224..239) in the low
+		 * lane; in the high lane qh's 4 bytes four times over, byte k giving digit k/4 of qh[k%4]
+		 * (element 240 + 4 * (k/4) + k%4 = 240 + k), a pair of bytes sharing its lane's power */
+		uint32_t qh4;
+		memcpy(&qh4, x[i].qh, sizeof qh4);
+		const __m256i tail = _mm256_set_m128i(_mm_set1_epi32((int)qh4), q16);
+		const __m256i tail_mult = _mm256_set_m128i(_mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27), _mm_set1_epi16(81));
+		acc = _mm256_add_epi32(acc, dot_u8(trits(tail, tail_mult), q8));
+		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
 		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
 	}
 	*s = sumf;
