@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/quant/iq_quantize_grid.c — quantizers of the grid i-quants, which exist only with an
- * importance matrix: iq2_xxs, a port of ggml's quantize_row_iq2_xxs_impl and the search tables
- * iq2xs_init_impl builds for it.
+ * importance matrix: iq2_xxs and iq1_s, ports of ggml's quantize_row_iq2_xxs_impl and
+ * quantize_row_iq1_s_impl and of the search tables iq2xs_init_impl builds for them.
  *
  * An 8-element group is stored as an index into a grid of 256 magnitude patterns plus 7 sign bits
  * (the 8th restores even parity).  The search works on the lattice of odd integers: grid element
@@ -11,10 +11,14 @@
  * to a list of the grid patterns nearest to it (every pattern at the smallest two distances), which
  * the search then scores with the importance weights.
  *
- * The tables take a second or so to build (43692 keys against 256 patterns); they are built once
- * per process, on first use, under pthread_once (`sluice quantize` runs rows on several threads),
- * and kept for the life of the process.  The other grid types (iq2_xs, iq2_s, iq3, iq1) are not
- * implemented: sl_iq_grid_from_float_w gives NULL for them and `sluice quantize` refuses them.
+ * iq1_s works the same way on its 2048-entry ternary grid (element -1/0/+1 is level 0/1/2), its
+ * lists holding the three smallest distances.
+ *
+ * The tables take up to a second or so to build (43692 keys against 256 or 2048 entries); they
+ * are built once per process per type, on first use, under pthread_once (`sluice quantize` runs
+ * rows on several threads), and kept for the life of the process.  The other grid types (iq2_xs,
+ * iq2_s, iq3, iq1_m) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
+ * `sluice quantize` refuses them.
  */
 #include "quant/iq_blocks.h"
 
@@ -24,74 +28,83 @@
 #include <stdlib.h>
 
 #define KMAP_SIZE 43692 /* keys up to 0xaaaa: every element at level <= 2 */
-#define NGRID 256
-#define NWANT 2         /* neighbours: every pattern at the two smallest distances */
 #define GROUP_MAX_EPS 1e-15f
+#define GROUP_MAX_EPS_IQ1_S 1e-12f
+#define MAX_D2 (8 * 36) /* lattice points 1..7 against grid points 1..5 */
 
-struct iq2_tables {
-	int8_t grid[NGRID][8]; /* lattice points 2l+1 */
+/* The search tables of one grid type. */
+struct grid_tables {
+	int ngrid;
+	int8_t (*grid)[8];     /* lattice points 2l+1 */
 	int32_t *map;          /* key -> grid index (>= 0), or -(offset in nbr + 1) */
 	uint16_t *nbr;         /* at each offset: a count, then that many grid indices */
 	bool ok;
 };
 
-static struct iq2_tables g_iq2xxs;
-static pthread_once_t g_iq2xxs_once = PTHREAD_ONCE_INIT;
+/* The levels (0..2) of element k of grid entry j. */
+typedef int (*grid_level_fn)(int j, int k);
 
-static int level_of_byte(uint8_t b)
+static int iq2xxs_level(int j, int k)
 {
+	const uint8_t b = (uint8_t)(sl_iq2xxs_grid[j] >> 8 * k);
 	return b == 0x08 ? 0 : b == 0x19 ? 1 : 2;
 }
 
-struct dist {
-	int d2, idx;
-};
-
-static int cmp_dist(const void *a, const void *b)
+static int iq1s_level(int j, int k)
 {
-	const struct dist *x = a, *y = b;
-	return x->d2 != y->d2 ? (x->d2 < y->d2 ? -1 : 1) : (x->idx < y->idx ? -1 : x->idx > y->idx);
+	return (int8_t)(uint8_t)(sl_iq1s_grid[j] >> 8 * k) + 1; /* -1, 0, +1 */
 }
 
-/* The grid patterns nearest the lattice point of key, sorted by (distance, index); returns how many
- * lie within the NWANT smallest distances. */
-static int nearest(const struct iq2_tables *t, int key, struct dist *d)
+/*
+ * The grid entries nearest the lattice point of key: every entry within the nwant smallest
+ * distinct squared distances, in order of (distance, index) — what ggml gets by sorting all
+ * of them; distances are small integers, so a histogram finds the cut in one pass.
+ */
+static int nearest(const struct grid_tables *t, int key, int nwant, uint16_t *out, int16_t *d2)
 {
 	int8_t pos[8];
+	int count[MAX_D2 + 1] = { 0 };
 	for (int k = 0; k < 8; k++)
 		pos[k] = (int8_t)(2 * ((key >> 2 * k) & 3) + 1);
-	for (int j = 0; j < NGRID; j++) {
-		int d2 = 0;
+	for (int j = 0; j < t->ngrid; j++) {
+		int d = 0;
 		for (int k = 0; k < 8; k++)
-			d2 += (t->grid[j][k] - pos[k]) * (t->grid[j][k] - pos[k]);
-		d[j] = (struct dist){ d2, j };
+			d += (t->grid[j][k] - pos[k]) * (t->grid[j][k] - pos[k]);
+		d2[j] = (int16_t)d;
+		count[d]++;
 	}
-	qsort(d, NGRID, sizeof(*d), cmp_dist);
-	int n = 0, have = 1, d2 = d[0].d2;
-	for (int j = 0; j < NGRID; j++) {
-		if (d[j].d2 > d2) {
-			if (have == NWANT)
-				break;
-			d2 = d[j].d2;
-			have++;
-		}
-		n++;
+	int cut = 0, have = 0;
+	for (; cut <= MAX_D2; cut++)
+		if (count[cut] && ++have == nwant)
+			break;
+	int n = 0;
+	for (int d = 0; d <= cut && d <= MAX_D2; d++) {
+		if (!count[d])
+			continue;
+		for (int j = 0; j < t->ngrid; j++)
+			if (d2[j] == d) {
+				if (out)
+					out[n] = (uint16_t)j;
+				n++;
+			}
 	}
 	return n;
 }
 
-static void build_iq2xxs(void)
+static void build_tables(struct grid_tables *t, int ngrid, int nwant, grid_level_fn level)
 {
-	struct iq2_tables *t = &g_iq2xxs;
-	struct dist d[NGRID];
-	if (!(t->map = malloc(KMAP_SIZE * sizeof(*t->map))))
-		return;
+	int16_t *d2 = malloc((size_t)ngrid * sizeof(*d2));
+	t->ngrid = ngrid;
+	t->grid = malloc((size_t)ngrid * sizeof(*t->grid));
+	t->map = malloc(KMAP_SIZE * sizeof(*t->map));
+	if (!d2 || !t->grid || !t->map)
+		goto fail;
 	for (int i = 0; i < KMAP_SIZE; i++)
 		t->map[i] = -1;
-	for (int j = 0; j < NGRID; j++) {
+	for (int j = 0; j < ngrid; j++) {
 		int key = 0;
 		for (int k = 0; k < 8; k++) {
-			int l = level_of_byte((uint8_t)(sl_iq2xxs_grid[j] >> 8 * k));
+			const int l = level(j, k);
 			t->grid[j][k] = (int8_t)(2 * l + 1);
 			key |= l << 2 * k;
 		}
@@ -100,28 +113,45 @@ static void build_iq2xxs(void)
 	size_t total = 0;
 	for (int i = 0; i < KMAP_SIZE; i++)
 		if (t->map[i] < 0)
-			total += 1 + (size_t)nearest(t, i, d);
-	if (!(t->nbr = malloc(total * sizeof(*t->nbr)))) {
-		free(t->map);
-		t->map = NULL;
-		return;
-	}
+			total += 1 + (size_t)nearest(t, i, nwant, NULL, d2);
+	if (!(t->nbr = malloc(total * sizeof(*t->nbr))))
+		goto fail;
 	size_t at = 0;
 	for (int i = 0; i < KMAP_SIZE; i++) {
 		if (t->map[i] >= 0)
 			continue;
-		int n = nearest(t, i, d);
+		const int n = nearest(t, i, nwant, t->nbr + at + 1, d2);
 		t->map[i] = -(int32_t)(at + 1);
-		t->nbr[at++] = (uint16_t)n;
-		for (int j = 0; j < n; j++)
-			t->nbr[at++] = (uint16_t)d[j].idx;
+		t->nbr[at] = (uint16_t)n;
+		at += 1 + (size_t)n;
 	}
+	free(d2);
 	t->ok = true;
+	return;
+fail:
+	free(d2);
+	free(t->grid);
+	free(t->map);
+	t->grid = NULL;
+	t->map = NULL;
+}
+
+static struct grid_tables g_iq2xxs, g_iq1s;
+static pthread_once_t g_iq2xxs_once = PTHREAD_ONCE_INIT, g_iq1s_once = PTHREAD_ONCE_INIT;
+
+static void build_iq2xxs(void)
+{
+	build_tables(&g_iq2xxs, 256, 2, iq2xxs_level);
+}
+
+static void build_iq1s(void)
+{
+	build_tables(&g_iq1s, 2048, 3, iq1s_level);
 }
 
 /* The grid index for the levels L[0..8) (each 0..2): exact when on the grid, else the listed
  * neighbour with the least weighted error at this scale, whose levels are then written to L. */
-static int grid_index(const struct iq2_tables *t, int8_t *L, const float *xval, const float *w, float scale)
+static int grid_index(const struct grid_tables *t, int8_t *L, const float *xval, const float *w, float scale)
 {
 	int key = 0;
 	for (int i = 0; i < 8; i++)
@@ -163,7 +193,7 @@ static void lattice_levels(const float *xval, float id, int kmax, int8_t *L, int
  * around it each snapped to the grid, then the best refined once more.  Returns the scale (>= 0);
  * grid indices and sign bits go to q2[0..1].
  */
-static float iq2xxs_block(const struct iq2_tables *t, const float *xb, const float *qw, float sigma2, uint32_t *q2)
+static float iq2xxs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint32_t *q2)
 {
 	enum { KMAXQ = 3 };
 	float weight[32], waux[32], xval[32];
@@ -256,7 +286,7 @@ static void iq2_xxs_from_float_w(const float *x, void *vy, int64_t n, const floa
 {
 	pthread_once(&g_iq2xxs_once, build_iq2xxs);
 	struct block_iq2_xxs *y = vy;
-	const struct iq2_tables *t = &g_iq2xxs;
+	const struct grid_tables *t = &g_iq2xxs;
 	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw += QK_K) {
 		uint32_t q2[2 * (QK_K / 32)] = { 0 };
 		float scales[QK_K / 32], max_scale = 0;
@@ -285,10 +315,179 @@ static void iq2_xxs_from_float_w(const float *x, void *vy, int64_t n, const floa
 	}
 }
 
+/* ---- iq1_s ---- */
+
+struct xi {
+	float x;
+	int i;
+};
+
+static int cmp_xi(const void *a, const void *b)
+{
+	const struct xi *p = a, *q = b;
+	return p->x < q->x ? -1 : p->x > q->x ? 1 : p->i - q->i;
+}
+
+/* The grid entry (of the listed neighbours) nearest xval at this scale, the levels meaning the
+ * values xx[0..2]; its levels go to L. */
+static int iq1_neighbour(const struct grid_tables *t, const uint16_t *nb, const float *xval, const float *w,
+			 float scale, const float *xx, int8_t *L)
+{
+	float best = FLT_MAX;
+	int gi = nb[1];
+	for (int j = 1; j <= nb[0]; j++) {
+		float d2 = 0;
+		for (int i = 0; i < 8; i++) {
+			const float diff = scale * xx[(t->grid[nb[j]][i] - 1) / 2] - xval[i];
+			d2 += w[i] * diff * diff;
+		}
+		if (d2 < best) {
+			best = d2;
+			gi = nb[j];
+		}
+	}
+	for (int i = 0; i < 8; i++)
+		L[i] = (int8_t)((t->grid[gi][i] - 1) / 2);
+	return gi;
+}
+
+/*
+ * One block of 32 (ggml's quantize_row_iq1_s_impl): the values are -1, 0, +1 plus a shared
+ * delta of +-1/8, so the weighted least-squares fit is solved exactly by trying every split of
+ * the sorted values into three runs (with prefix sums of w*x and w), for both signs of the delta;
+ * then each group of 8 is put on the 2048-entry grid (nearest listed neighbour when off it) and
+ * the scale refitted.  Returns the scale; grid indices to qs[0..3], their high bits to *qh.
+ */
+static float iq1s_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint8_t *qs,
+			uint16_t *qh, int *shift)
+{
+	enum { BS = 32 };
+	static const float x_p[3] = { -1 + IQ1S_DELTA, IQ1S_DELTA, 1 + IQ1S_DELTA };
+	static const float x_m[3] = { -1 - IQ1S_DELTA, -IQ1S_DELTA, 1 - IQ1S_DELTA };
+	float weight[BS], sumx[BS + 1], sumw[BS + 1];
+	struct xi sorted[BS];
+	int8_t L[BS];
+	uint16_t index[BS / 8];
+	*shift = 1;
+	float max = 0;
+	for (int i = 0; i < BS; i++) {
+		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		max = fabsf(xb[i]) > max ? fabsf(xb[i]) : max;
+	}
+	if (max < GROUP_MAX_EPS_IQ1_S)
+		return 0;
+	for (int j = 0; j < BS; j++)
+		sorted[j] = (struct xi){ xb[j], j };
+	qsort(sorted, BS, sizeof(*sorted), cmp_xi);
+	sumx[0] = sumw[0] = 0;
+	for (int j = 0; j < BS; j++) {
+		const int i = sorted[j].i;
+		sumx[j + 1] = sumx[j] + weight[i] * xb[i];
+		sumw[j + 1] = sumw[j] + weight[i];
+	}
+	float best = -FLT_MAX, scale = max;
+	int besti1 = -1, besti2 = -1, best_shift = 0;
+	for (int i1 = 0; i1 <= BS; i1++)
+		for (int i2 = i1; i2 <= BS; i2++)
+			for (int sgn = 1; sgn >= -1; sgn -= 2) {
+				const float *xv = sgn > 0 ? x_p : x_m;
+				const float sumqx = (sumx[i1] - sumx[0]) * xv[0] + (sumx[i2] - sumx[i1]) * xv[1] +
+						    (sumx[BS] - sumx[i2]) * xv[2];
+				const float sumq2 = (sumw[i1] - sumw[0]) * xv[0] * xv[0] +
+						    (sumw[i2] - sumw[i1]) * xv[1] * xv[1] + (sumw[BS] - sumw[i2]) * xv[2] * xv[2];
+				if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+					scale = sumqx / sumq2;
+					best = scale * sumqx;
+					besti1 = i1;
+					besti2 = i2;
+					best_shift = sgn;
+				}
+			}
+	if (besti1 < 0 || besti2 < 0 || best_shift == 0)
+		return 0;
+	for (int j = 0; j < BS; j++)
+		L[sorted[j].i] = (int8_t)(j < besti1 ? 0 : j < besti2 ? 1 : 2);
+	if (scale < 0) {
+		for (int j = 0; j < BS; j++)
+			L[j] = (int8_t)(2 - L[j]);
+		scale = -scale;
+		best_shift = -best_shift;
+	}
+	const float *xx = best_shift == 1 ? x_p : x_m;
+	bool all_on_grid = true;
+	for (int k = 0; k < BS / 8; k++) {
+		int key = 0;
+		for (int j = 0; j < 8; j++)
+			key |= L[8 * k + j] << 2 * j;
+		int gi = t->map[key];
+		if (gi < 0) {
+			all_on_grid = false;
+			gi = iq1_neighbour(t, t->nbr + (-gi - 1), xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+		}
+		index[k] = (uint16_t)gi;
+	}
+	if (!all_on_grid) {
+		float sumqx = 0, sumq2 = 0;
+		for (int k = 0; k < BS / 8; k++)
+			for (int j = 0; j < 8; j++) {
+				const float w = weight[8 * k + j], q = xx[(t->grid[index[k]][j] - 1) / 2];
+				sumqx += w * q * xb[8 * k + j];
+				sumq2 += w * q * q;
+			}
+		if (sumqx > 0 && sumq2 > 0)
+			scale = sumqx / sumq2;
+	}
+	uint16_t h = 0;
+	for (int k = 0; k < BS / 8; k++) {
+		qs[k] = (uint8_t)(index[k] & 255);
+		h |= (uint16_t)((index[k] >> 8) << 3 * k);
+	}
+	*qh = h;
+	*shift = best_shift;
+	return scale;
+}
+
+static void iq1_s_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	pthread_once(&g_iq1s_once, build_iq1s);
+	struct block_iq1_s *y = vy;
+	const struct grid_tables *t = &g_iq1s;
+	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw += QK_K) {
+		float scales[QK_K / 32], max_scale = 0;
+		int shifts[QK_K / 32];
+		y[ibl].d = sl_fp32_to_fp16(0.f);
+		memset(y[ibl].qs, 0, sizeof y[ibl].qs);
+		memset(y[ibl].qh, 0, sizeof y[ibl].qh);
+		if (!t->ok)
+			continue;
+		float sumx2 = 0;
+		for (int i = 0; i < QK_K; i++)
+			sumx2 += x[i] * x[i];
+		const float sigma2 = 2 * sumx2 / QK_K;
+		for (int ib = 0; ib < QK_K / 32; ib++) {
+			scales[ib] = iq1s_block(t, x + 32 * ib, qw + 32 * ib, sigma2, y[ibl].qs + 4 * ib, &y[ibl].qh[ib],
+						&shifts[ib]);
+			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
+		}
+		if (!max_scale)
+			continue;
+		const float d = max_scale / 15, id = 1 / d;
+		y[ibl].d = sl_fp32_to_fp16(d * 1.125f); /* ggml's fudge factor: the stored scales round down on average */
+		for (int ib = 0; ib < QK_K / 32; ib++) {
+			int l = sl_nearest_int(0.5f * (id * scales[ib] - 1));
+			l = l < 0 ? 0 : l > 7 ? 7 : l;
+			if (shifts[ib] == -1)
+				l |= 8;
+			y[ibl].qh[ib] |= (uint16_t)(l << 12);
+		}
+	}
+}
+
 sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type)
 {
 	switch (type) {
 	case SL_TYPE_IQ2_XXS: return iq2_xxs_from_float_w;
+	case SL_TYPE_IQ1_S: return iq1_s_from_float_w;
 	default: return NULL;
 	}
 }

@@ -2,8 +2,8 @@
 # tests/quant/test_quantize_imatrix.sh — `sluice quantize --imatrix`: with an importance matrix
 # from `sluice imatrix`, the k-quant and iq4 mixes come out readable by the gguf package and by
 # sluice, and their error weighted by the matrix is lower than without it
-# (tests/quant/imatrix_quant_check.py); iq2_xxs (which exists only with a matrix) likewise against
-# a flat matrix (tests/quant/imatrix_edit.py), with llama.cpp's mix around it; the legacy .dat
+# (tests/quant/imatrix_quant_check.py); iq2_xxs and iq1_s (which exist only with a matrix)
+# likewise against a flat matrix (tests/quant/imatrix_edit.py), with llama.cpp's mixes around them; the legacy .dat
 # matrix gives the same file as the GGUF one; a matrix of another model, a file that is not one,
 # a matrix missing a tensor iq2_xxs needs, and the 1-2 bit i-quants without one are refused with
 # messages that say so.
@@ -35,35 +35,43 @@ for mix in q2_k q3_k_m q4_k_m q5_k_s q6_k iq4_xs iq4_nl; do
     tail -1 "$TMP/check" | sed "s/^/$mix: /"
     timeout 60 "$BIN" run -m "$TMP/w-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
 done
-# iq2_xxs: the baseline is a flat matrix (every column weighing 1), as it cannot be made without one.
+# iq2_xxs, iq1_s: the baseline is a flat matrix (every column weighing 1), as they cannot be made
+# without one.  Their mixes as llama.cpp's; the grid types dequantize within a relative RMS error
+# of Gaussian weights at their bit rate (about 0.34 at 2.06 bpw, 0.42 at 1.56).
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/flat.gguf" --flat || fail "imatrix_edit --flat"
-"$BIN" quantize -v -q "$TMP/w.gguf" "$TMP/f-iq2_xxs.gguf" --type iq2_xxs --imatrix "$TMP/flat.gguf" >/dev/null ||
-    fail "quantize iq2_xxs (flat matrix)"
-"$BIN" quantize -v -q "$TMP/w.gguf" "$TMP/w-iq2_xxs.gguf" --type iq2_xxs --imatrix "$TMP/imx.gguf" >"$TMP/v" ||
-    fail "quantize iq2_xxs"
-for want in 'blk.1.ffn_up.weight .* iq2_xxs .* imatrix$' 'blk.0.attn_v.weight .* q4_K' 'output.weight .* q5_K' \
-            'token_embd.weight .* q2_K'; do
-    grep -q "^$want" "$TMP/v" || fail "iq2_xxs mix: no line '$want' in: $(cat "$TMP/v")"
-done
-python3 tests/quant/imatrix_quant_check.py "$TMP/w.gguf" "$TMP/f-iq2_xxs.gguf" "$TMP/w-iq2_xxs.gguf" "$TMP/imx.gguf" \
-    >"$TMP/check" || fail "check iq2_xxs: $(cat "$TMP/check")"
-tail -1 "$TMP/check" | sed "s/^/iq2_xxs: /"
-python3 - "$TMP/w.gguf" "$TMP/w-iq2_xxs.gguf" <<'PY' || fail "iq2_xxs dequantizes too far from the source"
+for mix in iq2_xxs iq1_s; do
+    "$BIN" quantize -q "$TMP/w.gguf" "$TMP/f-$mix.gguf" --type $mix --imatrix "$TMP/flat.gguf" >/dev/null ||
+        fail "quantize $mix (flat matrix)"
+    "$BIN" quantize -v -q "$TMP/w.gguf" "$TMP/w-$mix.gguf" --type $mix --imatrix "$TMP/imx.gguf" >"$TMP/v" ||
+        fail "quantize $mix"
+    wants="blk.1.ffn_up.weight .* $mix .* imatrix\$|blk.0.attn_v.weight .* q4_K|output.weight .* q5_K|token_embd.weight .* q2_K"
+    [ $mix = iq1_s ] && wants="$wants|blk.1.attn_output.weight .* iq2_xxs"
+    IFS='|' read -ra want <<<"$wants"
+    for w in "${want[@]}"; do
+        grep -q "^$w" "$TMP/v" || fail "$mix mix: no line '$w' in: $(cat "$TMP/v")"
+    done
+    python3 tests/quant/imatrix_quant_check.py "$TMP/w.gguf" "$TMP/f-$mix.gguf" "$TMP/w-$mix.gguf" "$TMP/imx.gguf" \
+        >"$TMP/check" || fail "check $mix: $(cat "$TMP/check")"
+    tail -1 "$TMP/check" | sed "s/^/$mix: /"
+    python3 - "$TMP/w.gguf" "$TMP/w-$mix.gguf" <<'PY' || fail "$mix dequantizes too far from the source"
 import sys, numpy as np, gguf
 from gguf.quants import dequantize
+T = gguf.GGMLQuantizationType
+LIMIT = {T.IQ2_XXS: 0.4, T.IQ1_S: 0.48}
 src = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
 bad = 0
 for t in gguf.GGUFReader(sys.argv[2]).tensors:
-    if t.tensor_type != gguf.GGMLQuantizationType.IQ2_XXS:
+    if t.tensor_type not in LIMIT:
         continue
     a = np.asarray(src[t.name].data, dtype=np.float64).reshape(-1)
     e = np.sqrt(np.mean((dequantize(t.data, t.tensor_type).reshape(-1) - a) ** 2) / np.mean(a * a))
-    if not e < 0.4:  # 2.06 bits of Gaussian weights: about 0.34
-        print(f"{t.name}: relative RMS error {e:.3f}")
+    if not e < LIMIT[t.tensor_type]:
+        print(f"{t.name} ({t.tensor_type.name}): relative RMS error {e:.3f}")
         bad += 1
 sys.exit(1 if bad else 0)
 PY
-timeout 60 "$BIN" run -m "$TMP/w-iq2_xxs.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run iq2_xxs"
+    timeout 60 "$BIN" run -m "$TMP/w-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
+done
 
 # The legacy format holds mean * ncall; with 4 chunks (ncall 4, a power of two) that scaling is exact,
 # so the same means come back and the same file comes out.
@@ -88,7 +96,7 @@ expect_fail "missing matrix" "no such file" "$TMP/w.gguf" "$TMP/x.gguf" --type q
 for t in iq1_s iq1_m iq2_xxs iq2_xs; do
     expect_fail "$t without a matrix" "need an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type $t
 done
-expect_fail "iq1_s (no quantizer yet)" "not implemented" "$TMP/w.gguf" "$TMP/x.gguf" --type iq1_s --imatrix "$TMP/imx.gguf"
+expect_fail "iq1_m (no quantizer yet)" "not implemented" "$TMP/w.gguf" "$TMP/x.gguf" --type iq1_m --imatrix "$TMP/imx.gguf"
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/drop.gguf" --drop blk.1.ffn_up.weight || fail "imatrix_edit --drop"
 expect_fail "iq2_xxs, a tensor missing from the matrix" "no entry for blk.1.ffn_up.weight" \
     "$TMP/w.gguf" "$TMP/x.gguf" --type iq2_xxs --imatrix "$TMP/drop.gguf"
