@@ -2,7 +2,7 @@
 # tests/quant/test_imatrix.sh — `sluice imatrix`: on a generated 2-layer model, the importance
 # matrix in llama.cpp's GGUF format and in its legacy .dat format equals the statistic recomputed
 # by an independent numpy forward pass (tests/quant/imatrix_check.py); the same under a streaming
-# weight budget; bad input is refused with a message.
+# weight budget and on the deferred cpu-async backend; bad input is refused with a message.
 # sluice-timeout: 300
 set -u
 cd "$(dirname "$0")/../.."
@@ -27,6 +27,12 @@ python3 tests/quant/imatrix_check.py "$TMP/m.gguf" "$TMP/a.gguf" "$TMP/toks" 80 
 "$BIN" imatrix "$TMP/m.gguf" -f "$TMP/text.txt" -o "$TMP/s.gguf" --chunk 80 --chunks 3 --vram 300K -t 1 \
     >"$TMP/out" 2>&1 || fail "imatrix --vram: $(tail -2 "$TMP/out")"
 python3 tests/quant/imatrix_check.py "$TMP/m.gguf" "$TMP/s.gguf" "$TMP/toks" 80 || fail "check streamed"
+
+# the deferred backend (kernels queued on a worker, as a GPU would run them): the observer must copy
+# activations only after they are computed, so the file is byte-identical
+"$BIN" imatrix "$TMP/m.gguf" -f "$TMP/text.txt" -o "$TMP/q.gguf" --chunk 80 --chunks 3 --backend cpu-async -t 1 \
+    >"$TMP/out" 2>&1 || fail "imatrix --backend cpu-async: $(tail -2 "$TMP/out")"
+cmp -s "$TMP/a.gguf" "$TMP/q.gguf" || fail "--backend cpu-async gave another matrix"
 
 # refusals: each names the problem
 expect_fail() { # WHAT PATTERN ARGS...
