@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/quant/iq_quantize_grid.c — quantizers of the grid i-quants, which exist only with an
- * importance matrix: iq2_xxs and iq1_s, ports of ggml's quantize_row_iq2_xxs_impl and
- * quantize_row_iq1_s_impl and of the search tables iq2xs_init_impl builds for them.
+ * importance matrix: iq2_xxs, iq2_xs and iq1_s, ports of ggml's quantize_row_iq2_xxs_impl,
+ * quantize_row_iq2_xs_impl and quantize_row_iq1_s_impl and of the search tables
+ * iq2xs_init_impl builds for them.
  *
  * An 8-element group is stored as an index into a grid of 256 magnitude patterns plus 7 sign bits
  * (the 8th restores even parity).  The search works on the lattice of odd integers: grid element
@@ -11,13 +12,14 @@
  * to a list of the grid patterns nearest to it (every pattern at the smallest two distances), which
  * the search then scores with the importance weights.
  *
- * iq1_s works the same way on its 2048-entry ternary grid (element -1/0/+1 is level 0/1/2), its
+ * iq2_xs uses the same lattice with a 512-entry grid and a scale per 16.  iq1_s works the same way
+ * on its 2048-entry ternary grid (element -1/0/+1 is level 0/1/2), its
  * lists holding the three smallest distances.
  *
  * The tables take up to a second or so to build (43692 keys against 256 or 2048 entries); they
  * are built once per process per type, on first use, under pthread_once (`sluice quantize` runs
- * rows on several threads), and kept for the life of the process.  The other grid types (iq2_xs,
- * iq2_s, iq3, iq1_m) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
+ * rows on several threads), and kept for the life of the process.  The other grid types (iq2_s,
+ * iq3, iq1_m) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
  * `sluice quantize` refuses them.
  */
 #include "quant/iq_blocks.h"
@@ -47,6 +49,12 @@ typedef int (*grid_level_fn)(int j, int k);
 static int iq2xxs_level(int j, int k)
 {
 	const uint8_t b = (uint8_t)(sl_iq2xxs_grid[j] >> 8 * k);
+	return b == 0x08 ? 0 : b == 0x19 ? 1 : 2;
+}
+
+static int iq2xs_level(int j, int k)
+{
+	const uint8_t b = (uint8_t)(sl_iq2xs_grid[j] >> 8 * k);
 	return b == 0x08 ? 0 : b == 0x19 ? 1 : 2;
 }
 
@@ -136,12 +144,18 @@ fail:
 	t->map = NULL;
 }
 
-static struct grid_tables g_iq2xxs, g_iq1s;
-static pthread_once_t g_iq2xxs_once = PTHREAD_ONCE_INIT, g_iq1s_once = PTHREAD_ONCE_INIT;
+static struct grid_tables g_iq2xxs, g_iq2xs, g_iq1s;
+static pthread_once_t g_iq2xxs_once = PTHREAD_ONCE_INIT, g_iq2xs_once = PTHREAD_ONCE_INIT,
+		      g_iq1s_once = PTHREAD_ONCE_INIT;
 
 static void build_iq2xxs(void)
 {
 	build_tables(&g_iq2xxs, 256, 2, iq2xxs_level);
+}
+
+static void build_iq2xs(void)
+{
+	build_tables(&g_iq2xs, 512, 2, iq2xs_level);
 }
 
 static void build_iq1s(void)
@@ -178,32 +192,12 @@ static int grid_index(const struct grid_tables *t, int8_t *L, const float *xval,
 	return gi;
 }
 
-/* Levels of xval at inverse scale id: the nearest odd lattice point, clamped to 0..kmax-1. */
-static void lattice_levels(const float *xval, float id, int kmax, int8_t *L, int n)
+/* The magnitudes of ngroups groups of 8 into xval and their 7 stored sign bits into signs; a group
+ * with an odd count of negatives keeps the sign of its least important element (weight * x^2),
+ * whose magnitude goes in negated: the stored 8th sign restores even parity. */
+static void take_signs(const float *xb, const float *weight, int ngroups, float *xval, uint8_t *signs)
 {
-	for (int i = 0; i < n; i++) {
-		int l = sl_nearest_int(0.5f * (id * xval[i] - 1));
-		L[i] = (int8_t)(l < 0 ? 0 : l > kmax - 1 ? kmax - 1 : l);
-	}
-}
-
-/*
- * One block of 32: magnitudes with signs taken out (the group's least important element gives up
- * its sign when the count of negatives is odd), a first scale by make_qp_quants, 13 trial scales
- * around it each snapped to the grid, then the best refined once more.  Returns the scale (>= 0);
- * grid indices and sign bits go to q2[0..1].
- */
-static float iq2xxs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint32_t *q2)
-{
-	enum { KMAXQ = 3 };
-	float weight[32], waux[32], xval[32];
-	int8_t L[32], Laux[32];
-	uint8_t signs[4];
-	for (int i = 0; i < 32; i++) {
-		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
-		waux[i] = sqrtf(weight[i]);
-	}
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < ngroups; k++) {
 		int nflip = 0;
 		uint8_t s = 0;
 		for (int i = 0; i < 8; i++) {
@@ -229,6 +223,34 @@ static float iq2xxs_block(const struct grid_tables *t, const float *xb, const fl
 		}
 		signs[k] = s & 127;
 	}
+}
+
+/* Levels of xval at inverse scale id: the nearest odd lattice point, clamped to 0..kmax-1. */
+static void lattice_levels(const float *xval, float id, int kmax, int8_t *L, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int l = sl_nearest_int(0.5f * (id * xval[i] - 1));
+		L[i] = (int8_t)(l < 0 ? 0 : l > kmax - 1 ? kmax - 1 : l);
+	}
+}
+
+/*
+ * One block of 32: magnitudes with signs taken out (the group's least important element gives up
+ * its sign when the count of negatives is odd), a first scale by make_qp_quants, 13 trial scales
+ * around it each snapped to the grid, then the best refined once more.  Returns the scale (>= 0);
+ * grid indices and sign bits go to q2[0..1].
+ */
+static float iq2xxs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint32_t *q2)
+{
+	enum { KMAXQ = 3 };
+	float weight[32], waux[32], xval[32];
+	int8_t L[32], Laux[32];
+	uint8_t signs[4];
+	for (int i = 0; i < 32; i++) {
+		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		waux[i] = sqrtf(weight[i]);
+	}
+	take_signs(xb, weight, 4, xval, signs);
 	float max = xval[0];
 	for (int i = 1; i < 32; i++)
 		max = xval[i] > max ? xval[i] : max;
@@ -310,6 +332,117 @@ static void iq2_xxs_from_float_w(const float *x, void *vy, int64_t n, const floa
 			int l = sl_nearest_int(0.5f * (id * scales[ib] - 1));
 			l = l < 0 ? 0 : l > 15 ? 15 : l;
 			q2[2 * ib + 1] |= (uint32_t)l << 28;
+		}
+		memcpy(y[ibl].qs, q2, sizeof q2);
+	}
+}
+
+/* ---- iq2_xs ---- */
+
+/* The weighted fit of 2-level groups: sum w x q and sum w q^2 over n elements, q = 2L+1. */
+static void fit_odd(const int8_t *L, const float *xval, const float *weight, int n, float *sumqx, float *sumq2)
+{
+	*sumqx = *sumq2 = 0;
+	for (int i = 0; i < n; i++) {
+		const float q = 2 * L[i] + 1;
+		*sumqx += weight[i] * xval[i] * q;
+		*sumq2 += weight[i] * q * q;
+	}
+}
+
+/*
+ * One block of 16 (ggml's quantize_row_iq2_xs_impl): signs as iq2_xxs, 19 trial scales around
+ * max/5, each group snapped to the 512-entry grid; groups the best trial had to move off their
+ * nearest lattice point are re-snapped at the final scale, which is then refitted.  Returns the
+ * scale; the two (9-bit index | 7 sign bits) words go to q2[0..1].
+ */
+static float iq2xs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint16_t *q2)
+{
+	enum { KMAXQ = 3 };
+	float weight[16], waux[16], xval[16], sumqx, sumq2;
+	int8_t L[16] = { 0 }, Laux[16];
+	uint8_t signs[2];
+	bool on_grid[2] = { true, true }, on_grid_aux[2];
+	for (int i = 0; i < 16; i++) {
+		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		waux[i] = sqrtf(weight[i]);
+	}
+	take_signs(xb, weight, 2, xval, signs);
+	float max = xval[0];
+	for (int i = 1; i < 16; i++)
+		max = xval[i] > max ? xval[i] : max;
+	if (max < GROUP_MAX_EPS)
+		return 0;
+	float best = 0, scale = max / (2 * KMAXQ - 1);
+	for (int is = -9; is <= 9; is++) {
+		const float id = (2 * KMAXQ - 1 + is * 0.1f) / max, this_scale = 1 / id;
+		lattice_levels(xval, id, KMAXQ, Laux, 16);
+		for (int k = 0; k < 2; k++) {
+			int key = 0;
+			for (int i = 0; i < 8; i++)
+				key |= Laux[8 * k + i] << 2 * i;
+			on_grid_aux[k] = t->map[key] >= 0;
+			grid_index(t, Laux + 8 * k, xval + 8 * k, waux + 8 * k, this_scale);
+		}
+		fit_odd(Laux, xval, weight, 16, &sumqx, &sumq2);
+		if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+			scale = sumqx / sumq2;
+			best = scale * sumqx;
+			memcpy(L, Laux, 16);
+			on_grid[0] = on_grid_aux[0];
+			on_grid[1] = on_grid_aux[1];
+		}
+	}
+	if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+		for (int k = 0; k < 2; k++) {
+			if (on_grid[k])
+				continue;
+			lattice_levels(xval + 8 * k, 1 / scale, KMAXQ, L + 8 * k, 8);
+			grid_index(t, L + 8 * k, xval + 8 * k, waux + 8 * k, scale);
+		}
+		fit_odd(L, xval, weight, 16, &sumqx, &sumq2);
+		if (sumq2 > 0)
+			scale = sumqx / sumq2;
+	}
+	if (scale < 0) { /* as iq2_xxs: cannot happen, guarded as ggml does */
+		scale = -scale;
+		for (int k = 0; k < 2; k++)
+			signs[k] = (uint8_t)(~signs[k] & 127);
+	}
+	for (int k = 0; k < 2; k++) /* L is on the grid now: the lookup is exact */
+		q2[k] = (uint16_t)(grid_index(t, L + 8 * k, xval + 8 * k, waux + 8 * k, scale) | (signs[k] << 9));
+	return scale;
+}
+
+static void iq2_xs_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	pthread_once(&g_iq2xs_once, build_iq2xs);
+	struct block_iq2_xs *y = vy;
+	const struct grid_tables *t = &g_iq2xs;
+	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw += QK_K) {
+		uint16_t q2[2 * (QK_K / 16)] = { 0 };
+		float scales[QK_K / 16], max_scale = 0;
+		y[ibl].d = sl_fp32_to_fp16(0.f);
+		memset(y[ibl].qs, 0, sizeof y[ibl].qs);
+		memset(y[ibl].scales, 0, sizeof y[ibl].scales);
+		if (!t->ok)
+			continue;
+		float sumx2 = 0;
+		for (int i = 0; i < QK_K; i++)
+			sumx2 += x[i] * x[i];
+		const float sigma2 = sumx2 / QK_K;
+		for (int ib = 0; ib < QK_K / 16; ib++) {
+			scales[ib] = iq2xs_block(t, x + 16 * ib, qw + 16 * ib, sigma2, q2 + 2 * ib);
+			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
+		}
+		if (!max_scale)
+			continue;
+		const float d = max_scale / 31, id = 1 / d;
+		y[ibl].d = sl_fp32_to_fp16(d);
+		for (int ib = 0; ib < QK_K / 16; ib++) {
+			int l = sl_nearest_int(0.5f * (id * scales[ib] - 1));
+			l = l < 0 ? 0 : l > 15 ? 15 : l;
+			y[ibl].scales[ib / 2] |= (uint8_t)(ib % 2 ? l << 4 : l);
 		}
 		memcpy(y[ibl].qs, q2, sizeof q2);
 	}
@@ -487,6 +620,7 @@ sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type)
 {
 	switch (type) {
 	case SL_TYPE_IQ2_XXS: return iq2_xxs_from_float_w;
+	case SL_TYPE_IQ2_XS: return iq2_xs_from_float_w;
 	case SL_TYPE_IQ1_S: return iq1_s_from_float_w;
 	default: return NULL;
 	}
