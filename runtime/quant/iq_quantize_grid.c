@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/quant/iq_quantize_grid.c — quantizers of the grid i-quants, which exist only with an
- * importance matrix: iq2_xxs, iq2_xs and iq1_s, ports of ggml's quantize_row_iq2_xxs_impl,
- * quantize_row_iq2_xs_impl and quantize_row_iq1_s_impl and of the search tables
- * iq2xs_init_impl builds for them.
+ * importance matrix: iq2_xxs, iq2_xs, iq1_s and iq1_m, ports of ggml's quantize_row_*_impl
+ * and of the search tables iq2xs_init_impl builds for them.
  *
  * An 8-element group is stored as an index into a grid of 256 magnitude patterns plus 7 sign bits
  * (the 8th restores even parity).  The search works on the lattice of odd integers: grid element
@@ -14,12 +13,12 @@
  *
  * iq2_xs uses the same lattice with a 512-entry grid and a scale per 16.  iq1_s works the same way
  * on its 2048-entry ternary grid (element -1/0/+1 is level 0/1/2), its
- * lists holding the three smallest distances.
+ * lists holding the three smallest distances; iq1_m shares that grid.
  *
  * The tables take up to a second or so to build (43692 keys against 256 or 2048 entries); they
  * are built once per process per type, on first use, under pthread_once (`sluice quantize` runs
  * rows on several threads), and kept for the life of the process.  The other grid types (iq2_s,
- * iq3, iq1_m) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
+ * iq3) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
  * `sluice quantize` refuses them.
  */
 #include "quant/iq_blocks.h"
@@ -32,6 +31,7 @@
 #define KMAP_SIZE 43692 /* keys up to 0xaaaa: every element at level <= 2 */
 #define GROUP_MAX_EPS 1e-15f
 #define GROUP_MAX_EPS_IQ1_S 1e-12f
+#define GROUP_MAX_EPS_IQ1_M 1e-7f
 #define MAX_D2 (8 * 36) /* lattice points 1..7 against grid points 1..5 */
 
 /* The search tables of one grid type. */
@@ -616,12 +616,167 @@ static void iq1_s_from_float_w(const float *x, void *vy, int64_t n, const float 
 	}
 }
 
+/* ---- iq1_m ---- */
+
+/* The delta values of iq1_m's group g (0, 1) under sign combination k: 0 (+,+), 1 (+,-), 2 (-,+), 3 (-,-). */
+static const float *iq1m_values(int k, int g)
+{
+	static const float x_p[3] = { -1 + IQ1M_DELTA, IQ1M_DELTA, 1 + IQ1M_DELTA };
+	static const float x_m[3] = { -1 - IQ1M_DELTA, -IQ1M_DELTA, 1 - IQ1M_DELTA };
+	return (g == 0 ? k < 2 : k % 2 == 0) ? x_p : x_m;
+}
+
+/*
+ * One block of 16 (ggml's quantize_row_iq1_m_impl): as iq1_s, the exact three-run split of the
+ * sorted values, but each group of 8 has its own delta sign, so the four sign combinations are
+ * scored for every split.  Returns the scale; grid indices to qs[0..1], their high bits to *qh,
+ * the combination to *shift.
+ */
+static float iq1m_block(const struct grid_tables *t, const float *xb, const float *weight, uint8_t *qs, uint8_t *qh,
+			int *shift)
+{
+	enum { BS = 16 };
+	struct xi sorted[BS];
+	int8_t L[BS];
+	uint16_t index[BS / 8];
+	*shift = 0;
+	float max = 0;
+	for (int i = 0; i < BS; i++)
+		max = fabsf(xb[i]) > max ? fabsf(xb[i]) : max;
+	if (max < GROUP_MAX_EPS_IQ1_M)
+		return 0;
+	for (int j = 0; j < BS; j++)
+		sorted[j] = (struct xi){ xb[j], j };
+	qsort(sorted, BS, sizeof(*sorted), cmp_xi);
+	float best = -FLT_MAX, scale = max;
+	int besti1 = -1, besti2 = -1, best_k = -1;
+	for (int i1 = 0; i1 <= BS; i1++)
+		for (int i2 = i1; i2 <= BS; i2++) {
+			float sumqx[4] = { 0 }, sumq2[4] = { 0 };
+			for (int j = 0; j < BS; j++) {
+				const int i = sorted[j].i, v = j < i1 ? 0 : j < i2 ? 1 : 2;
+				for (int k = 0; k < 4; k++) {
+					const float q = iq1m_values(k, i >= BS / 2)[v];
+					sumqx[k] += weight[i] * q * xb[i];
+					sumq2[k] += weight[i] * q * q;
+				}
+			}
+			for (int k = 0; k < 4; k++)
+				if (sumq2[k] > 0 && sumqx[k] * sumqx[k] > best * sumq2[k]) {
+					scale = sumqx[k] / sumq2[k];
+					best = scale * sumqx[k];
+					besti1 = i1;
+					besti2 = i2;
+					best_k = k;
+				}
+		}
+	if (besti1 < 0 || besti2 < 0 || best_k < 0)
+		return 0;
+	for (int j = 0; j < BS; j++)
+		L[sorted[j].i] = (int8_t)(j < besti1 ? 0 : j < besti2 ? 1 : 2);
+	if (scale < 0) {
+		for (int j = 0; j < BS; j++)
+			L[j] = (int8_t)(2 - L[j]);
+		scale = -scale;
+		best_k = 3 - best_k; /* both signs flip: 0 <-> 3, 1 <-> 2 */
+	}
+	bool all_on_grid = true;
+	for (int k = 0; k < BS / 8; k++) {
+		int key = 0;
+		for (int j = 0; j < 8; j++)
+			key |= L[8 * k + j] << 2 * j;
+		int gi = t->map[key];
+		if (gi < 0) {
+			all_on_grid = false;
+			gi = iq1_neighbour(t, t->nbr + (-gi - 1), xb + 8 * k, weight + 8 * k, scale, iq1m_values(best_k, k),
+					   L + 8 * k);
+		}
+		index[k] = (uint16_t)gi;
+	}
+	if (!all_on_grid) {
+		float sumqx = 0, sumq2 = 0;
+		for (int k = 0; k < BS / 8; k++) {
+			const float *xx = iq1m_values(best_k, k);
+			for (int j = 0; j < 8; j++) {
+				const float w = weight[8 * k + j], q = xx[(t->grid[index[k]][j] - 1) / 2];
+				sumqx += w * q * xb[8 * k + j];
+				sumq2 += w * q * q;
+			}
+		}
+		if (sumqx > 0 && sumq2 > 0)
+			scale = sumqx / sumq2;
+	}
+	qs[0] = (uint8_t)(index[0] & 255);
+	qs[1] = (uint8_t)(index[1] & 255);
+	*qh = (uint8_t)((index[0] >> 8) | ((index[1] >> 8) << 4));
+	*shift = best_k;
+	return scale;
+}
+
+static void iq1_m_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	static const uint8_t masks[4] = { 0x00, 0x80, 0x08, 0x88 }; /* delta sign bits of the two groups */
+	pthread_once(&g_iq1s_once, build_iq1s); /* iq1_m shares iq1_s's grid and tables */
+	struct block_iq1_m *y = vy;
+	const struct grid_tables *t = &g_iq1s;
+	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw += QK_K) {
+		float scales[QK_K / 16], weight[QK_K], max_scale = 0;
+		int shifts[QK_K / 16];
+		uint16_t sc[4] = { 0 };
+		memset(y[ibl].qs, 0, sizeof y[ibl].qs);
+		memset(y[ibl].qh, 0, sizeof y[ibl].qh);
+		memset(y[ibl].scales, 0, sizeof y[ibl].scales);
+		if (!t->ok)
+			continue;
+		float sumx2 = 0;
+		for (int i = 0; i < QK_K; i++)
+			sumx2 += x[i] * x[i];
+		const float sigma2 = 2 * sumx2 / QK_K;
+		for (int i = 0; i < QK_K; i++)
+			weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+		for (int ib = 0; ib < QK_K / 16; ib++) {
+			scales[ib] = iq1m_block(t, x + 16 * ib, weight + 16 * ib, y[ibl].qs + 2 * ib, &y[ibl].qh[ib],
+						&shifts[ib]);
+			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
+		}
+		if (!max_scale)
+			continue;
+		/* 3-bit sub-block scales against d = max/15, then d refitted to the levels as stored */
+		float d = max_scale / 15, sumqx = 0, sumq2 = 0;
+		const float id = 1 / d;
+		for (int ib = 0; ib < QK_K / 16; ib++) {
+			int l = sl_nearest_int(0.5f * (id * scales[ib] - 1));
+			l = l < 0 ? 0 : l > 7 ? 7 : l;
+			sc[ib / 4] |= (uint16_t)(l << 3 * (ib % 4));
+			y[ibl].qh[ib] |= masks[shifts[ib]];
+			for (int k = 0; k < 2; k++) {
+				const float *xx = iq1m_values(shifts[ib], k);
+				const int gi = y[ibl].qs[2 * ib + k] | ((y[ibl].qh[ib] << (8 - 4 * k)) & 0x700);
+				for (int j = 0; j < 8; j++) {
+					const float w = weight[16 * ib + 8 * k + j], q = xx[(t->grid[gi][j] - 1) / 2] * (2 * l + 1);
+					sumqx += w * q * x[16 * ib + 8 * k + j];
+					sumq2 += w * q * q;
+				}
+			}
+		}
+		if (sumq2 > 0)
+			d = sumqx / sumq2;
+		const uint16_t h = sl_fp32_to_fp16(d * 1.1125f); /* ggml's fudge factor */
+		sc[0] |= (uint16_t)((h & 0x000f) << 12);
+		sc[1] |= (uint16_t)((h & 0x00f0) << 8);
+		sc[2] |= (uint16_t)((h & 0x0f00) << 4);
+		sc[3] |= (uint16_t)(h & 0xf000);
+		memcpy(y[ibl].scales, sc, sizeof sc);
+	}
+}
+
 sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type)
 {
 	switch (type) {
 	case SL_TYPE_IQ2_XXS: return iq2_xxs_from_float_w;
 	case SL_TYPE_IQ2_XS: return iq2_xs_from_float_w;
 	case SL_TYPE_IQ1_S: return iq1_s_from_float_w;
+	case SL_TYPE_IQ1_M: return iq1_m_from_float_w;
 	default: return NULL;
 	}
 }

@@ -2,7 +2,7 @@
 # tests/quant/test_quantize_imatrix.sh — `sluice quantize --imatrix`: with an importance matrix
 # from `sluice imatrix`, the k-quant and iq4 mixes come out readable by the gguf package and by
 # sluice, and their error weighted by the matrix is lower than without it
-# (tests/quant/imatrix_quant_check.py); iq2_xxs, iq2_xs and iq1_s (which exist only with a matrix)
+# (tests/quant/imatrix_quant_check.py); iq2_xxs, iq2_xs, iq1_s and iq1_m (which exist only with a matrix)
 # likewise against a flat matrix (tests/quant/imatrix_edit.py), with llama.cpp's mixes around them; the legacy .dat
 # matrix gives the same file as the GGUF one; a matrix of another model, a file that is not one,
 # a matrix missing a tensor iq2_xxs needs, and the 1-2 bit i-quants without one are refused with
@@ -35,17 +35,18 @@ for mix in q2_k q3_k_m q4_k_m q5_k_s q6_k iq4_xs iq4_nl; do
     tail -1 "$TMP/check" | sed "s/^/$mix: /"
     timeout 60 "$BIN" run -m "$TMP/w-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
 done
-# iq2_xxs, iq2_xs, iq1_s: the baseline is a flat matrix (every column weighing 1), as they cannot be made
+# iq2_xxs, iq2_xs, iq1_s, iq1_m: the baseline is a flat matrix (every column weighing 1), as they cannot be made
 # without one.  Their mixes as llama.cpp's; the grid types dequantize within a relative RMS error
-# of Gaussian weights at their bit rate (about 0.34 at 2.06 bpw, 0.29 at 2.31, 0.42 at 1.56).
+# of Gaussian weights at their bit rate (about 0.34 at 2.06 bpw, 0.29 at 2.31, 0.42 at 1.56,
+# 0.40 at 1.75).
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/flat.gguf" --flat || fail "imatrix_edit --flat"
-for mix in iq2_xxs iq2_xs iq1_s; do
+for mix in iq2_xxs iq2_xs iq1_s iq1_m; do
     "$BIN" quantize -q "$TMP/w.gguf" "$TMP/f-$mix.gguf" --type $mix --imatrix "$TMP/flat.gguf" >/dev/null ||
         fail "quantize $mix (flat matrix)"
     "$BIN" quantize -v -q "$TMP/w.gguf" "$TMP/w-$mix.gguf" --type $mix --imatrix "$TMP/imx.gguf" >"$TMP/v" ||
         fail "quantize $mix"
     wants="blk.1.ffn_up.weight .* $mix .* imatrix\$|blk.0.attn_v.weight .* q4_K|output.weight .* q5_K|token_embd.weight .* q2_K"
-    [ $mix = iq1_s ] && wants="$wants|blk.1.attn_output.weight .* iq2_xxs"
+    case $mix in iq1_*) wants="$wants|blk.1.attn_output.weight .* iq2_xxs" ;; esac
     IFS='|' read -ra want <<<"$wants"
     for w in "${want[@]}"; do
         grep -q "^$w" "$TMP/v" || fail "$mix mix: no line '$w' in: $(cat "$TMP/v")"
@@ -57,7 +58,7 @@ for mix in iq2_xxs iq2_xs iq1_s; do
 import sys, numpy as np, gguf
 from gguf.quants import dequantize
 T = gguf.GGMLQuantizationType
-LIMIT = {T.IQ2_XXS: 0.4, T.IQ2_XS: 0.37, T.IQ1_S: 0.48}
+LIMIT = {T.IQ2_XXS: 0.4, T.IQ2_XS: 0.37, T.IQ1_S: 0.48, T.IQ1_M: 0.46}
 src = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
 bad = 0
 for t in gguf.GGUFReader(sys.argv[2]).tensors:
@@ -96,7 +97,7 @@ expect_fail "missing matrix" "no such file" "$TMP/w.gguf" "$TMP/x.gguf" --type q
 for t in iq1_s iq1_m iq2_xxs iq2_xs; do
     expect_fail "$t without a matrix" "need an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type $t
 done
-expect_fail "iq1_m (no quantizer yet)" "not implemented" "$TMP/w.gguf" "$TMP/x.gguf" --type iq1_m --imatrix "$TMP/imx.gguf"
+expect_fail "iq3_xxs (no quantizer yet)" "not implemented" "$TMP/w.gguf" "$TMP/x.gguf" --type iq3_xxs --imatrix "$TMP/imx.gguf"
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/drop.gguf" --drop blk.1.ffn_up.weight || fail "imatrix_edit --drop"
 expect_fail "iq2_xxs, a tensor missing from the matrix" "no entry for blk.1.ffn_up.weight" \
     "$TMP/w.gguf" "$TMP/x.gguf" --type iq2_xxs --imatrix "$TMP/drop.gguf"

@@ -12,11 +12,11 @@
  *     selected by use_more_bits (first and last eighth, every third between);
  *   - iq4_nl / iq4_xs: attn_v q5_K when n_head / n_head_kv >= 4, ffn_down
  *     q5_K in the first eighth of the layers;
- *   - iq2_xxs, iq2_xs, iq1_s (only with --imatrix): output q5_K, token_embd q2_K,
+ *   - iq2_xxs, iq2_xs, iq1_s, iq1_m (only with --imatrix): output q5_K, token_embd q2_K,
  *     attn_v q4_K when n_head / n_head_kv >= 4 (else q2_K), ffn_down q2_K in
- *     the first eighth of the layers; iq1_s: attn_output iq2_xxs;
+ *     the first eighth of the layers; iq1_s, iq1_m: attn_output iq2_xxs;
  *   - a row length that the chosen block size does not divide falls back
- *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs/iq2_xxs/iq2_xs/iq1_s -> iq4_nl,
+ *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs/iq2_xxs/iq2_xs/iq1_s/iq1_m -> iq4_nl,
  *     then f16).
  * Quantizers are ggml's reference ones, so a tensor comes out byte-identical
  * to llama-quantize's (without --imatrix).
@@ -59,13 +59,13 @@ static const struct mix mixes[] = {
 	{ "q4_k_s", 14, SL_TYPE_Q4_K }, { "q4_k_m", 15, SL_TYPE_Q4_K }, { "q5_k_s", 16, SL_TYPE_Q5_K },
 	{ "q5_k_m", 17, SL_TYPE_Q5_K }, { "q6_k", 18, SL_TYPE_Q6_K },
 	{ "iq4_nl", 25, SL_TYPE_IQ4_NL }, { "iq4_xs", 30, SL_TYPE_IQ4_XS }, { "iq2_xxs", 19, SL_TYPE_IQ2_XXS },
-	{ "iq2_xs", 20, SL_TYPE_IQ2_XS },  { "iq1_s", 24, SL_TYPE_IQ1_S },
+	{ "iq2_xs", 20, SL_TYPE_IQ2_XS },  { "iq1_s", 24, SL_TYPE_IQ1_S },     { "iq1_m", 31, SL_TYPE_IQ1_M },
 	/* aliases */
 	{ "q4_k", 15, SL_TYPE_Q4_K },   { "q5_k", 17, SL_TYPE_Q5_K },   { "q3_k", 12, SL_TYPE_Q3_K },
 };
 
 enum { FT_Q2_K = 10, FT_Q3_K_S, FT_Q3_K_M, FT_Q3_K_L, FT_Q4_K_S, FT_Q4_K_M, FT_Q5_K_S, FT_Q5_K_M };
-enum { FT_IQ2_XXS = 19, FT_IQ2_XS = 20, FT_IQ1_S = 24, FT_IQ4_NL = 25, FT_IQ4_XS = 30 };
+enum { FT_IQ2_XXS = 19, FT_IQ2_XS = 20, FT_IQ1_S = 24, FT_IQ4_NL = 25, FT_IQ4_XS = 30, FT_IQ1_M = 31 };
 
 static bool use_more_bits(int i, int n)
 {
@@ -100,7 +100,7 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 	const uint32_t ft = m->ftype;
 	uint32_t type = m->base;
 	const int il = layer_of(name);
-	if (ft == FT_IQ2_XXS || ft == FT_IQ2_XS || ft == FT_IQ1_S) {
+	if (ft == FT_IQ2_XXS || ft == FT_IQ2_XS || ft == FT_IQ1_S || ft == FT_IQ1_M) {
 		/* llama.cpp's 1-2 bit i-quant mixes: more bits where errors cost most */
 		if (!strcmp(name, "output.weight"))
 			type = SL_TYPE_Q5_K;
@@ -110,7 +110,7 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 			type = n_gqa >= 4 ? SL_TYPE_Q4_K : SL_TYPE_Q2_K;
 		else if (strstr(name, "ffn_down") && il < n_layer / 8)
 			type = SL_TYPE_Q2_K;
-		else if (strstr(name, "attn_output.weight") && ft == FT_IQ1_S)
+		else if (strstr(name, "attn_output.weight") && (ft == FT_IQ1_S || ft == FT_IQ1_M))
 			type = SL_TYPE_IQ2_XXS;
 	} else if (!strcmp(name, "output.weight")) {
 		if (type != SL_TYPE_Q8_0 && sl_type_traits(type)->quantized)
@@ -158,6 +158,7 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 	if (t->ne[0] % sl_type_traits(type)->block_size) {
 		switch (type) {
 		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS: case SL_TYPE_IQ2_XXS: case SL_TYPE_IQ2_XS: case SL_TYPE_IQ1_S:
+		case SL_TYPE_IQ1_M:
 			type = SL_TYPE_IQ4_NL;
 			break;
 		case SL_TYPE_Q4_K: type = SL_TYPE_Q5_0; break;
@@ -272,7 +273,7 @@ static void usage(FILE *o)
 	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--threads N] [-v] [-q]\n"
 		   "  TYPE: q4_k_m q4_k_s q5_k_m q5_k_s q6_k q8_0 q3_k_m q3_k_s q3_k_l q2_k\n"
 		   "        q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs f16 bf16 f32\n"
-		   "        iq2_xxs iq2_xs iq1_s (need --imatrix)\n"
+		   "        iq2_xxs iq2_xs iq1_s iq1_m (need --imatrix)\n"
 		   "        (llama.cpp's mixes)\n"
 		   "  --imatrix FILE  an importance matrix (sluice imatrix; llama.cpp's .gguf or .dat): the\n"
 		   "                  k-quants and i-quants minimise the error it weights\n"
