@@ -93,6 +93,13 @@ expect_fail() { # WHAT PATTERN ARGS...
 expect_fail "another model's matrix" "columns" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/small-imx.gguf"
 expect_fail "a model as the matrix" "not an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/w.gguf"
 expect_fail "text as the matrix" "not an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/text.txt"
+# damaged legacy files: truncated, an absurd value count, a negative entry count
+head -c 100 "$TMP/imx.dat" >"$TMP/t1.dat"
+python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<i", 1) + struct.pack("<i", 5) + b"abcde" + struct.pack("<ii", 1, 1 << 30))' "$TMP/t2.dat"
+python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<i", -3))' "$TMP/t3.dat"
+expect_fail "a truncated .dat" "truncated" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/t1.dat"
+expect_fail "a .dat with 2^30 values" "bad or truncated header" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/t2.dat"
+expect_fail "a .dat of -3 entries" "not an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/t3.dat"
 expect_fail "missing matrix" "no such file" "$TMP/w.gguf" "$TMP/x.gguf" --type q4_k_m --imatrix "$TMP/none.gguf"
 for t in iq1_s iq1_m iq2_xxs iq2_xs; do
     expect_fail "$t without a matrix" "need an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type $t
