@@ -83,5 +83,7 @@ sl_from_float_fn sl_iq_from_float(uint32_t type);
  * (iq2_xxs, ...) in iq_quantize_grid.c. */
 sl_from_float_w_fn sl_iq_from_float_w(uint32_t type);
 sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type);
+/* iq3_xxs without an importance matrix (ggml's quantize_row_iq3_xxs_ref). */
+void sl_iq3_xxs_from_float(const float *x, void *y, int64_t n);
 
 #endif

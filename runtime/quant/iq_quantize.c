@@ -93,7 +93,7 @@ static void iq4_impl(int sbs, const float *x, uint16_t *dh, uint8_t *q4, uint16_
 			sumqx += w * q * xb[j];
 			sumq2 += w * q * q;
 		}
-		d = sumqx / sumq2;
+		d = sumq2 > 0 ? sumqx / sumq2 : 0.f; /* 0 only when every importance weight is 0 */
 		float best = d * sumqx;
 		for (int itry = -NTRY; itry <= NTRY; ++itry) {
 			id = (itry + values[0]) / max;
@@ -241,6 +241,7 @@ sl_from_float_fn sl_iq_from_float(uint32_t type)
 	case SL_TYPE_IQ4_XS: return iq4_xs_from_float;
 	case SL_TYPE_TQ1_0: return tq1_0_from_float;
 	case SL_TYPE_TQ2_0: return tq2_0_from_float;
+	case SL_TYPE_IQ3_XXS: return sl_iq3_xxs_from_float;
 	default: return NULL;
 	}
 }

@@ -2,7 +2,8 @@
 /*
  * runtime/quant/iq_quantize_grid.c — quantizers of the grid i-quants, which exist only with an
  * importance matrix: iq2_xxs, iq2_xs, iq1_s and iq1_m, ports of ggml's quantize_row_*_impl
- * and of the search tables iq2xs_init_impl builds for them.
+ * and of the search tables iq2xs_init_impl builds for them; and iq3_xxs, which ggml also makes
+ * without one (each element weighted by x^2), with iq3xs_init_impl's tables.
  *
  * An 8-element group is stored as an index into a grid of 256 magnitude patterns plus 7 sign bits
  * (the 8th restores even parity).  The search works on the lattice of odd integers: grid element
@@ -13,12 +14,13 @@
  *
  * iq2_xs uses the same lattice with a 512-entry grid and a scale per 16.  iq1_s works the same way
  * on its 2048-entry ternary grid (element -1/0/+1 is level 0/1/2), its
- * lists holding the three smallest distances; iq1_m shares that grid.
+ * lists holding the three smallest distances; iq1_m shares that grid.  iq3_xxs groups 4
+ * elements on the odd lattice 1..15 (3-bit keys, 4096 of them) against a 256-entry grid.
  *
  * The tables take up to a second or so to build (43692 keys against 256 or 2048 entries); they
  * are built once per process per type, on first use, under pthread_once (`sluice quantize` runs
  * rows on several threads), and kept for the life of the process.  The other grid types (iq2_s,
- * iq3) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
+ * iq3_s) are not implemented: sl_iq_grid_from_float_w gives NULL for them and
  * `sluice quantize` refuses them.
  */
 #include "quant/iq_blocks.h"
@@ -28,16 +30,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define KMAP_SIZE 43692 /* keys up to 0xaaaa: every element at level <= 2 */
+#define KMAP2 43692 /* 2-bit keys of 8 elements up to 0xaaaa: every element at level <= 2 */
+#define KMAP3 4096  /* 3-bit keys of 4 elements */
 #define GROUP_MAX_EPS 1e-15f
 #define GROUP_MAX_EPS_IQ1_S 1e-12f
 #define GROUP_MAX_EPS_IQ1_M 1e-7f
-#define MAX_D2 (8 * 36) /* lattice points 1..7 against grid points 1..5 */
+#define GROUP_MAX_EPS_IQ3_XXS 1e-8f
+#define MAX_D2 (4 * 196) /* 4 lattice points 1..15 against grid points 1..15 (8 x 1..7 vs 1..5: less) */
 
-/* The search tables of one grid type. */
+/* The search tables of one grid type: groups of `width` elements, keys of `bits` per element. */
 struct grid_tables {
-	int ngrid;
-	int8_t (*grid)[8];     /* lattice points 2l+1 */
+	int ngrid, width, bits, kmap_size;
+	int8_t (*grid)[8];     /* lattice points 2l+1 (the first `width` used) */
 	int32_t *map;          /* key -> grid index (>= 0), or -(offset in nbr + 1) */
 	uint16_t *nbr;         /* at each offset: a count, then that many grid indices */
 	bool ok;
@@ -63,6 +67,12 @@ static int iq1s_level(int j, int k)
 	return (int8_t)(uint8_t)(sl_iq1s_grid[j] >> 8 * k) + 1; /* -1, 0, +1 */
 }
 
+static int iq3xxs_level(int j, int k)
+{
+	const uint8_t b = (uint8_t)(sl_iq3xxs_grid[j] >> 8 * k); /* 4, 12, ..., 52, 62 */
+	return b == 62 ? 7 : (b - 4) / 8;
+}
+
 /*
  * The grid entries nearest the lattice point of key: every entry within the nwant smallest
  * distinct squared distances, in order of (distance, index) — what ggml gets by sorting all
@@ -72,11 +82,12 @@ static int nearest(const struct grid_tables *t, int key, int nwant, uint16_t *ou
 {
 	int8_t pos[8];
 	int count[MAX_D2 + 1] = { 0 };
-	for (int k = 0; k < 8; k++)
-		pos[k] = (int8_t)(2 * ((key >> 2 * k) & 3) + 1);
+	const int mask = (1 << t->bits) - 1;
+	for (int k = 0; k < t->width; k++)
+		pos[k] = (int8_t)(2 * ((key >> t->bits * k) & mask) + 1);
 	for (int j = 0; j < t->ngrid; j++) {
 		int d = 0;
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < t->width; k++)
 			d += (t->grid[j][k] - pos[k]) * (t->grid[j][k] - pos[k]);
 		d2[j] = (int16_t)d;
 		count[d]++;
@@ -99,33 +110,36 @@ static int nearest(const struct grid_tables *t, int key, int nwant, uint16_t *ou
 	return n;
 }
 
-static void build_tables(struct grid_tables *t, int ngrid, int nwant, grid_level_fn level)
+static void build_tables(struct grid_tables *t, int ngrid, int width, int bits, int nwant, grid_level_fn level)
 {
 	int16_t *d2 = malloc((size_t)ngrid * sizeof(*d2));
 	t->ngrid = ngrid;
-	t->grid = malloc((size_t)ngrid * sizeof(*t->grid));
-	t->map = malloc(KMAP_SIZE * sizeof(*t->map));
+	t->width = width;
+	t->bits = bits;
+	t->kmap_size = bits == 2 ? KMAP2 : KMAP3;
+	t->grid = calloc((size_t)ngrid, sizeof(*t->grid));
+	t->map = malloc((size_t)t->kmap_size * sizeof(*t->map));
 	if (!d2 || !t->grid || !t->map)
 		goto fail;
-	for (int i = 0; i < KMAP_SIZE; i++)
+	for (int i = 0; i < t->kmap_size; i++)
 		t->map[i] = -1;
 	for (int j = 0; j < ngrid; j++) {
 		int key = 0;
-		for (int k = 0; k < 8; k++) {
+		for (int k = 0; k < width; k++) {
 			const int l = level(j, k);
 			t->grid[j][k] = (int8_t)(2 * l + 1);
-			key |= l << 2 * k;
+			key |= l << bits * k;
 		}
 		t->map[key] = j;
 	}
 	size_t total = 0;
-	for (int i = 0; i < KMAP_SIZE; i++)
+	for (int i = 0; i < t->kmap_size; i++)
 		if (t->map[i] < 0)
 			total += 1 + (size_t)nearest(t, i, nwant, NULL, d2);
 	if (!(t->nbr = malloc(total * sizeof(*t->nbr))))
 		goto fail;
 	size_t at = 0;
-	for (int i = 0; i < KMAP_SIZE; i++) {
+	for (int i = 0; i < t->kmap_size; i++) {
 		if (t->map[i] >= 0)
 			continue;
 		const int n = nearest(t, i, nwant, t->nbr + at + 1, d2);
@@ -144,32 +158,37 @@ fail:
 	t->map = NULL;
 }
 
-static struct grid_tables g_iq2xxs, g_iq2xs, g_iq1s;
+static struct grid_tables g_iq2xxs, g_iq2xs, g_iq1s, g_iq3xxs;
 static pthread_once_t g_iq2xxs_once = PTHREAD_ONCE_INIT, g_iq2xs_once = PTHREAD_ONCE_INIT,
-		      g_iq1s_once = PTHREAD_ONCE_INIT;
+		      g_iq1s_once = PTHREAD_ONCE_INIT, g_iq3xxs_once = PTHREAD_ONCE_INIT;
 
 static void build_iq2xxs(void)
 {
-	build_tables(&g_iq2xxs, 256, 2, iq2xxs_level);
+	build_tables(&g_iq2xxs, 256, 8, 2, 2, iq2xxs_level);
 }
 
 static void build_iq2xs(void)
 {
-	build_tables(&g_iq2xs, 512, 2, iq2xs_level);
+	build_tables(&g_iq2xs, 512, 8, 2, 2, iq2xs_level);
 }
 
 static void build_iq1s(void)
 {
-	build_tables(&g_iq1s, 2048, 3, iq1s_level);
+	build_tables(&g_iq1s, 2048, 8, 2, 3, iq1s_level);
 }
 
-/* The grid index for the levels L[0..8) (each 0..2): exact when on the grid, else the listed
- * neighbour with the least weighted error at this scale, whose levels are then written to L. */
+static void build_iq3xxs(void)
+{
+	build_tables(&g_iq3xxs, 256, 4, 3, 2, iq3xxs_level);
+}
+
+/* The grid index for the levels L[0..width) (2 or 3 bits each): exact when on the grid, else the
+ * listed neighbour with the least weighted error at this scale, whose levels are then written to L. */
 static int grid_index(const struct grid_tables *t, int8_t *L, const float *xval, const float *w, float scale)
 {
 	int key = 0;
-	for (int i = 0; i < 8; i++)
-		key |= L[i] << 2 * i;
+	for (int i = 0; i < t->width; i++)
+		key |= L[i] << t->bits * i;
 	int gi = t->map[key];
 	if (gi >= 0)
 		return gi;
@@ -178,7 +197,7 @@ static int grid_index(const struct grid_tables *t, int8_t *L, const float *xval,
 	gi = nb[1];
 	for (int j = 1; j <= nb[0]; j++) {
 		float d2 = 0;
-		for (int i = 0; i < 8; i++) {
+		for (int i = 0; i < t->width; i++) {
 			float diff = scale * t->grid[nb[j]][i] - xval[i];
 			d2 += w[i] * diff * diff;
 		}
@@ -187,7 +206,7 @@ static int grid_index(const struct grid_tables *t, int8_t *L, const float *xval,
 			gi = nb[j];
 		}
 	}
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < t->width; i++)
 		L[i] = (int8_t)((t->grid[gi][i] - 1) / 2);
 	return gi;
 }
@@ -446,6 +465,125 @@ static void iq2_xs_from_float_w(const float *x, void *vy, int64_t n, const float
 		}
 		memcpy(y[ibl].qs, q2, sizeof q2);
 	}
+}
+
+/* ---- iq3_xxs ---- */
+
+/*
+ * One block of 32 (ggml's quantize_row_iq3_xxs_impl): signs per 8 as iq2_xxs, magnitudes on the
+ * lattice of odd integers 1..15 in groups of 4 (the 256-entry grid, 3-bit keys), 31 trial scales
+ * around max/15; groups the best trial moved off their lattice point are re-snapped at the final
+ * scale, which is then refitted.  weight NULL: each element weighs x^2 (ggml's reference, no
+ * importance matrix).  Returns the scale; grid indices to q3[0..7], signs to *signs_word.
+ */
+static float iq3xxs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint8_t *q3,
+			  uint32_t *signs_word)
+{
+	enum { KMAXQ = 8 };
+	float weight[32], waux[32], xval[32], sumqx, sumq2;
+	int8_t L[32] = { 0 }, Laux[32];
+	uint8_t signs[4];
+	bool on_grid[8], on_grid_aux[8];
+	for (int i = 0; i < 32; i++) {
+		weight[i] = qw ? qw[i] * sqrtf(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
+		waux[i] = sqrtf(weight[i]);
+	}
+	take_signs(xb, weight, 4, xval, signs);
+	*signs_word = 0;
+	float max = xval[0];
+	for (int i = 1; i < 32; i++)
+		max = xval[i] > max ? xval[i] : max;
+	if (max < GROUP_MAX_EPS_IQ3_XXS)
+		return 0;
+	float best = 0, scale = max / (2 * KMAXQ - 1);
+	for (int k = 0; k < 8; k++)
+		on_grid[k] = true;
+	for (int is = -15; is <= 15; is++) {
+		const float id = (2 * KMAXQ - 1 + is * 0.2f) / max, this_scale = 1 / id;
+		lattice_levels(xval, id, KMAXQ, Laux, 32);
+		for (int k = 0; k < 8; k++) {
+			int key = 0;
+			for (int i = 0; i < 4; i++)
+				key |= Laux[4 * k + i] << 3 * i;
+			on_grid_aux[k] = t->map[key] >= 0;
+			grid_index(t, Laux + 4 * k, xval + 4 * k, waux + 4 * k, this_scale);
+		}
+		fit_odd(Laux, xval, weight, 32, &sumqx, &sumq2);
+		if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+			scale = sumqx / sumq2;
+			best = scale * sumqx;
+			memcpy(L, Laux, 32);
+			memcpy(on_grid, on_grid_aux, sizeof on_grid);
+		}
+	}
+	bool all_on_grid = true;
+	for (int k = 0; k < 8; k++)
+		all_on_grid = all_on_grid && on_grid[k];
+	if (!all_on_grid && scale > 0) {
+		for (int k = 0; k < 8; k++) {
+			if (on_grid[k])
+				continue;
+			lattice_levels(xval + 4 * k, 1 / scale, KMAXQ, L + 4 * k, 4);
+			grid_index(t, L + 4 * k, xval + 4 * k, waux + 4 * k, scale);
+		}
+		fit_odd(L, xval, weight, 32, &sumqx, &sumq2);
+		if (sumq2 > 0)
+			scale = sumqx / sumq2;
+	}
+	if (scale < 0) { /* as iq2_xxs: cannot happen, guarded as ggml does */
+		scale = -scale;
+		for (int k = 0; k < 4; k++)
+			signs[k] = (uint8_t)(~signs[k] & 127);
+	}
+	for (int k = 0; k < 8; k++) /* L is on the grid now: the lookup is exact */
+		q3[k] = (uint8_t)grid_index(t, L + 4 * k, xval + 4 * k, waux + 4 * k, scale);
+	*signs_word = signs[0] | (uint32_t)signs[1] << 7 | (uint32_t)signs[2] << 14 | (uint32_t)signs[3] << 21;
+	return scale;
+}
+
+static void iq3_xxs_quantize(const float *x, void *vy, int64_t n, const float *qw)
+{
+	pthread_once(&g_iq3xxs_once, build_iq3xxs);
+	struct block_iq3_xxs *y = vy;
+	const struct grid_tables *t = &g_iq3xxs;
+	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw = qw ? qw + QK_K : NULL) {
+		uint8_t q3[QK_K / 4];
+		uint32_t sas[QK_K / 32];
+		float scales[QK_K / 32], max_scale = 0;
+		y[ibl].d = sl_fp32_to_fp16(0.f);
+		memset(y[ibl].qs, 0, sizeof y[ibl].qs);
+		if (!t->ok)
+			continue;
+		float sumx2 = 0;
+		for (int i = 0; i < QK_K; i++)
+			sumx2 += x[i] * x[i];
+		const float sigma2 = 2 * sumx2 / QK_K;
+		for (int ib = 0; ib < QK_K / 32; ib++) {
+			scales[ib] = iq3xxs_block(t, x + 32 * ib, qw ? qw + 32 * ib : NULL, sigma2, q3 + 8 * ib, &sas[ib]);
+			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
+		}
+		if (!max_scale)
+			continue;
+		const float d = max_scale / 31, id = 1 / d;
+		y[ibl].d = sl_fp32_to_fp16(d * 1.0125f); /* ggml's fudge factor */
+		for (int ib = 0; ib < QK_K / 32; ib++) {
+			int l = sl_nearest_int(0.5f * (id * scales[ib] - 1));
+			l = l < 0 ? 0 : l > 15 ? 15 : l;
+			sas[ib] |= (uint32_t)l << 28;
+		}
+		memcpy(y[ibl].qs, q3, sizeof q3);
+		memcpy(y[ibl].qs + sizeof q3, sas, sizeof sas);
+	}
+}
+
+static void iq3_xxs_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	iq3_xxs_quantize(x, vy, n, qw);
+}
+
+void sl_iq3_xxs_from_float(const float *x, void *vy, int64_t n)
+{
+	iq3_xxs_quantize(x, vy, n, NULL);
 }
 
 /* ---- iq1_s ---- */
@@ -777,6 +915,7 @@ sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type)
 	case SL_TYPE_IQ2_XS: return iq2_xs_from_float_w;
 	case SL_TYPE_IQ1_S: return iq1_s_from_float_w;
 	case SL_TYPE_IQ1_M: return iq1_m_from_float_w;
+	case SL_TYPE_IQ3_XXS: return iq3_xxs_from_float_w;
 	default: return NULL;
 	}
 }
