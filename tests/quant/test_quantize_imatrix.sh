@@ -104,7 +104,7 @@ expect_fail "missing matrix" "no such file" "$TMP/w.gguf" "$TMP/x.gguf" --type q
 for t in iq1_s iq1_m iq2_xxs iq2_xs; do
     expect_fail "$t without a matrix" "need an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type $t
 done
-expect_fail "iq3_xxs (no quantizer yet)" "not implemented" "$TMP/w.gguf" "$TMP/x.gguf" --type iq3_xxs --imatrix "$TMP/imx.gguf"
+expect_fail "iq3_xxs (no mix yet)" "no such mix" "$TMP/w.gguf" "$TMP/x.gguf" --type iq3_xxs --imatrix "$TMP/imx.gguf"
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/drop.gguf" --drop blk.1.ffn_up.weight || fail "imatrix_edit --drop"
 expect_fail "iq2_xxs, a tensor missing from the matrix" "no entry for blk.1.ffn_up.weight" \
     "$TMP/w.gguf" "$TMP/x.gguf" --type iq2_xxs --imatrix "$TMP/drop.gguf"

@@ -291,7 +291,6 @@ int cmd_quantize(int argc, char **argv)
 	};
 	const struct mix *mix = NULL;
 	const char *imatrix_path = NULL;
-	const char *refused = NULL;
 	long nth = sysconf(_SC_NPROCESSORS_ONLN);
 	bool verbose = false, quiet = false;
 	int c;
@@ -304,10 +303,10 @@ int cmd_quantize(int argc, char **argv)
 				if (!strcasecmp(mixes[i].name, optarg))
 					mix = &mixes[i];
 			if (!mix && (!strncasecmp(optarg, "iq1", 3) || !strncasecmp(optarg, "iq2", 3) ||
-				     !strncasecmp(optarg, "iq3", 3))) {
-				refused = optarg; /* the message depends on --imatrix, which may come later */
-				break;
-			}
+				     !strncasecmp(optarg, "iq3", 3)))
+				return cli_error("quantize", "--type %s: no such mix in sluice quantize yet: the i-quant "
+					       "mixes not implemented (iq2_s, iq3_xxs, iq3_s and their _m variants) put "
+					       "tensors in types sluice cannot quantize yet (iq2_s, iq3_s)", optarg);
 			if (!mix)
 				return cli_error("quantize", "--type: unknown type '%s' (see --help)", optarg);
 			break;
@@ -320,13 +319,8 @@ int cmd_quantize(int argc, char **argv)
 		}
 	}
 	if (mix && sl_quant_needs_imatrix(mix->base) && !imatrix_path)
-		refused = mix->name;
-	if (refused && !imatrix_path)
-		return cli_error("quantize", "--type %s: the 1-3 bit i-quants need an importance matrix: make one with "
-			       "sluice imatrix MODEL -f TEXT, then pass it with --imatrix FILE", refused);
-	if (refused)
-		return cli_error("quantize", "--type %s: this i-quant's quantizer (its grid search) is not implemented "
-			       "yet, even with --imatrix", refused);
+		return cli_error("quantize", "--type %s: the 1-2 bit i-quants need an importance matrix: make one with "
+			       "sluice imatrix MODEL -f TEXT, then pass it with --imatrix FILE", mix->name);
 	if (argc - optind != 2 || !mix) {
 		usage(stderr);
 		return 1;
