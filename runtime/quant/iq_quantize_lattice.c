@@ -39,6 +39,7 @@ static float iq2xxs_block(const struct grid_tables *t, const float *xb, const fl
 	float scale = sl_make_qp_quants(32, KMAXQ + 1, xval, (uint8_t *)L, weight);
 	const float eff_max = scale * KMAXQ;
 	float best = 0;
+	bool found = false;
 	for (int is = -6; is <= 6; is++) {
 		const float id = (2 * KMAXQ - 1 + is * 0.1f) / eff_max, this_scale = 1 / id;
 		sl_iq_lattice_levels(xval, id, KMAXQ, Laux, 32);
@@ -51,11 +52,16 @@ static float iq2xxs_block(const struct grid_tables *t, const float *xb, const fl
 			sumq2 += weight[i] * q * q;
 		}
 		if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+			found = true;
 			scale = sumqx / sumq2;
 			best = scale * sumqx;
 			memcpy(L, Laux, 32);
 		}
 	}
+	/* No trial fitted (every importance weight 0, say): the levels are not on the grid, so a zero
+	 * block rather than ggml's garbage indices. */
+	if (!found)
+		return 0;
 	if (scale > 0) {
 		sl_iq_lattice_levels(xval, 1 / scale, KMAXQ, L, 32);
 		for (int k = 0; k < 4; k++)
@@ -139,6 +145,7 @@ static float iq2xs_block(const struct grid_tables *t, const float *xb, const flo
 	if (max < GROUP_MAX_EPS)
 		return 0;
 	float best = 0, scale = max / (2 * KMAXQ - 1);
+	bool found = false;
 	for (int is = -9; is <= 9; is++) {
 		const float id = (2 * KMAXQ - 1 + is * 0.1f) / max, this_scale = 1 / id;
 		sl_iq_lattice_levels(xval, id, KMAXQ, Laux, 16);
@@ -151,6 +158,7 @@ static float iq2xs_block(const struct grid_tables *t, const float *xb, const flo
 		}
 		sl_iq_fit_odd(Laux, xval, weight, 16, &sumqx, &sumq2);
 		if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+			found = true;
 			scale = sumqx / sumq2;
 			best = scale * sumqx;
 			memcpy(L, Laux, 16);
@@ -158,6 +166,10 @@ static float iq2xs_block(const struct grid_tables *t, const float *xb, const flo
 			on_grid[1] = on_grid_aux[1];
 		}
 	}
+	/* No trial fitted (every importance weight 0, say): the levels are not on the grid, so a zero
+	 * block rather than ggml's garbage indices. */
+	if (!found)
+		return 0;
 	if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
 		for (int k = 0; k < 2; k++) {
 			if (on_grid[k])
@@ -241,6 +253,7 @@ static float iq3xxs_block(const struct grid_tables *t, const float *xb, const fl
 	if (max < GROUP_MAX_EPS_IQ3_XXS)
 		return 0;
 	float best = 0, scale = max / (2 * KMAXQ - 1);
+	bool found = false;
 	for (int k = 0; k < 8; k++)
 		on_grid[k] = true;
 	for (int is = -15; is <= 15; is++) {
@@ -255,12 +268,17 @@ static float iq3xxs_block(const struct grid_tables *t, const float *xb, const fl
 		}
 		sl_iq_fit_odd(Laux, xval, weight, 32, &sumqx, &sumq2);
 		if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+			found = true;
 			scale = sumqx / sumq2;
 			best = scale * sumqx;
 			memcpy(L, Laux, 32);
 			memcpy(on_grid, on_grid_aux, sizeof on_grid);
 		}
 	}
+	/* No trial fitted (every importance weight 0, say): the levels are not on the grid, so a zero
+	 * block rather than ggml's garbage indices. */
+	if (!found)
+		return 0;
 	bool all_on_grid = true;
 	for (int k = 0; k < 8; k++)
 		all_on_grid = all_on_grid && on_grid[k];
