@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""tests/quant/imatrix_check.py MODEL.gguf IMATRIX.gguf TOKENS.bin CHUNK [IMATRIX.dat]
+"""tests/quant/imatrix_check.py [--process-output] MODEL.gguf IMATRIX.gguf TOKENS.bin CHUNK [IMATRIX.dat]
 
 Recompute llama.cpp's importance-matrix statistic for MODEL over the chunks in TOKENS (int32,
 as `sluice imatrix --tokens-out` writes them: CHUNK tokens each, each chunk from an empty
@@ -11,7 +11,8 @@ context) with the independent numpy forward pass of tests/ref/llama_ref.py, and 
     NAME.in_sum2 [cols] = sum over all rows x multiplying NAME of x^2, NAME.counts [1] = rows;
   * every in_sum2 equals the reference (relative 1e-3 of the largest element: sluice computes
     the activations in float32, the reference in float64), every count exactly;
-  * IMATRIX.dat (optional) is the legacy format of the same run: values / ncall = the mean.
+  * IMATRIX.dat (optional) is the legacy format of the same run: values / ncall = the mean;
+  * --process-output: output.weight is there too, over every token.
 Exit 0 ok, 1 mismatch, 77 if gguf/numpy are missing.
 """
 import os
@@ -32,9 +33,11 @@ import llama_ref  # noqa: E402
 class Recorder(llama_ref.Model):
     """The reference forward pass, noting the sum of squares of each matmul's input by weight name."""
 
-    def __init__(self, path):
+    def __init__(self, path, process_output):
         super().__init__(path, "exact")
         self.names = {}
+        if process_output:
+            self.names[id(self.output)] = "output.weight"
         for i, L in enumerate(self.layers):
             for n, wt in L.items():
                 if isinstance(wt, tuple):
@@ -50,11 +53,14 @@ class Recorder(llama_ref.Model):
 
 
 def main(argv):
+    process_output = len(argv) > 1 and argv[1] == "--process-output"
+    if process_output:
+        argv = argv[:1] + argv[2:]
     if len(argv) < 5:
         print(__doc__.split("\n\n")[0], file=sys.stderr)
         return 2
     model, imx, toks, chunk = argv[1], argv[2], argv[3], int(argv[4])
-    ref = Recorder(model)
+    ref = Recorder(model, process_output)
     tokens = np.fromfile(toks, dtype="<i4")
     n_chunks = len(tokens) // chunk
     for c in range(n_chunks):

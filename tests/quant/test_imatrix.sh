@@ -28,6 +28,12 @@ python3 tests/quant/imatrix_check.py "$TMP/m.gguf" "$TMP/a.gguf" "$TMP/toks" 80 
     >"$TMP/out" 2>&1 || fail "imatrix --vram: $(tail -2 "$TMP/out")"
 python3 tests/quant/imatrix_check.py "$TMP/m.gguf" "$TMP/s.gguf" "$TMP/toks" 80 || fail "check streamed"
 
+# --process-output: output.weight too, over every token (each runs as its own pass)
+"$BIN" imatrix "$TMP/m.gguf" -f "$TMP/text.txt" -o "$TMP/o.gguf" --chunk 80 --chunks 2 --process-output \
+    --tokens-out "$TMP/toks2" -t 1 >"$TMP/out" 2>&1 || fail "imatrix --process-output: $(tail -2 "$TMP/out")"
+python3 tests/quant/imatrix_check.py --process-output "$TMP/m.gguf" "$TMP/o.gguf" "$TMP/toks2" 80 ||
+    fail "check --process-output"
+
 # the deferred backend (kernels queued on a worker, as a GPU would run them): the observer must copy
 # activations only after they are computed, so the file is byte-identical
 "$BIN" imatrix "$TMP/m.gguf" -f "$TMP/text.txt" -o "$TMP/q.gguf" --chunk 80 --chunks 3 --backend cpu-async -t 1 \

@@ -80,7 +80,8 @@ static void imx_usage(FILE *o)
 		"      --output-format F  gguf or dat, whatever FILE's name\n"
 		"  -c, --chunk N          tokens per chunk, each from an empty context with BOS first (default 512)\n"
 		"      --chunks N         use at most N chunks (default: all the text holds)\n"
-		"      --process-output   include output.weight (llama.cpp leaves it out by default)\n"
+		"      --process-output   include output.weight (llama.cpp leaves it out by default); every\n"
+		"                         token then runs as its own forward pass (slower)\n"
 		"      --tokens-out FILE  also write the tokens of the chunks used (int32, BOS in place), for a\n"
 		"                         reference to recompute the statistic from\n"
 		"  -t, --threads N, --vram SIZE, --host-cache SIZE, --backend NAME   as for sluice run\n");
@@ -236,10 +237,14 @@ int cmd_imatrix(int argc, char **argv)
 		if (info.bos >= 0)
 			ct[0] = info.bos;
 		sluice_ctx_reset(ctx);
-		if (sluice_decode(ctx, ct, (size_t)chunk, NULL)) {
-			cli_error("imatrix", "%s", sluice_ctx_error(ctx));
-			goto out;
-		}
+		/* The classifier runs only for the rows whose logits a pass returns (the last one): to
+		 * count every token in output.weight, as llama.cpp does, the chunk goes one token per pass. */
+		const size_t step = col.process_output ? 1 : (size_t)chunk;
+		for (size_t i = 0; i < (size_t)chunk; i += step)
+			if (sluice_decode(ctx, ct + i, step, NULL)) {
+				cli_error("imatrix", "%s", sluice_ctx_error(ctx));
+				goto out;
+			}
 		if (col.rc) {
 			cli_error("imatrix", "%s", col.err.msg);
 			goto out;
