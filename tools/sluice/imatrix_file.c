@@ -191,7 +191,7 @@ static int write_gguf(const struct imx *m, int fd, const char *path, struct sl_e
 	return rc;
 }
 
-int imx_write(const struct imx *m, const char *path, bool dat, struct sl_err *err)
+int imx_write(struct imx *m, const char *path, bool dat, struct sl_err *err)
 {
 	qsort(m->e, m->n, sizeof(*m->e), cmp_entry);
 	struct sl_atomic_file af;

@@ -41,8 +41,8 @@ struct imx_entry *imx_entry_get(struct imx *m, const char *name, int64_t cols, i
 const struct imx_entry *imx_find(const struct imx *m, const char *name);
 /* The importance weights of matrix `mat` of e: sum2 / count per column, all 1 for a matrix that saw no rows. */
 void imx_means(const struct imx_entry *e, int64_t mat, float *out);
-/* Write in the format `dat` selects; entries in name order. 0 or -errno with err. */
-int imx_write(const struct imx *m, const char *path, bool dat, struct sl_err *err);
+/* Write in the format `dat` selects, entries sorted into name order (m->e is reordered). 0 or -errno. */
+int imx_write(struct imx *m, const char *path, bool dat, struct sl_err *err);
 /* Read either format (GGUF by its magic, else legacy). 0 or -errno with err naming what is wrong. */
 int imx_read(const char *path, struct imx *m, struct sl_err *err);
 void imx_free(struct imx *m);
