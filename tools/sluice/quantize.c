@@ -157,8 +157,8 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 	/* Row length must be a multiple of the block size. */
 	if (t->ne[0] % sl_type_traits(type)->block_size) {
 		switch (type) {
-		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS: case SL_TYPE_IQ2_XXS: case SL_TYPE_IQ2_XS: case SL_TYPE_IQ1_S:
-		case SL_TYPE_IQ1_M:
+		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS:
+		case SL_TYPE_IQ2_XXS: case SL_TYPE_IQ2_XS: case SL_TYPE_IQ1_S: case SL_TYPE_IQ1_M:
 			type = SL_TYPE_IQ4_NL;
 			break;
 		case SL_TYPE_Q4_K: type = SL_TYPE_Q5_0; break;
@@ -340,10 +340,13 @@ int cmd_quantize(int argc, char **argv)
 		if (imx_read(imatrix_path, &imatrix, &err) < 0)
 			return cli_error("quantize", "--imatrix: %s", err.msg);
 		im = &imatrix;
-		if (!quiet)
+		if (!quiet) { /* the dataset name comes from the file: escaped for the terminal */
+			char sp[1024], sd[1024];
 			fprintf(stderr, "sluice quantize: importance matrix %s: %zu entries, %u chunks of %u tokens%s%s\n",
-				imatrix_path, im->n, im->chunk_count, im->chunk_size, im->dataset ? " from " : "",
-				im->dataset ? im->dataset : "");
+				cli_safe(imatrix_path, strlen(imatrix_path), sp, sizeof sp), im->n, im->chunk_count,
+				im->chunk_size, im->dataset ? " from " : "",
+				im->dataset ? cli_safe(im->dataset, strlen(im->dataset), sd, sizeof sd) : "");
+		}
 	}
 	if (sl_gguf_open(in, &f, &err) < 0) {
 		imx_free(&imatrix);
