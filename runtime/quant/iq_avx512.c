@@ -9,8 +9,9 @@
  * 128 * ls * (sum of its q8), from the q8_K block sums, folded into the accumulator up front.  That
  * drops AVX2's two sign operations and its maddubs + madd pair per half: per 64 elements two dpbusd
  * (both halves into one accumulator) and one vpmulld by the sub-block scales.  The 8 scales are
- * unpacked with variable shifts into one vector (a scalar loop there made a first version only
- * ~5 % faster than AVX2; this one is ~1.6x on the compute probe).  Each lane holds at most
+ * unpacked with variable shifts into one vector (a scalar loop there cost as much as the dots; the
+ * AVX2 dot now unpacks them the same way, and on Zen 4 the two then measure alike:
+ * Documentation/performance.md).  Each lane holds at most
  * 4 * 241 * 128 = 123392, times a scale of at most 32: no overflow.  Each block's integer sum is
  * exact and goes through the scalar dot's own float expression, so the result equals the scalar
  * dot's bit for bit (test_quant_iq_simd requires it).
