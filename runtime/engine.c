@@ -7,6 +7,7 @@
  * n_batch tokens so activation memory stays bounded whatever the prompt.
  */
 #include "model/model.h"
+#include "model/observe.h"
 #include "trace.h"
 #include "quant/quant.h"
 #include "sys/pressure.h"
@@ -495,6 +496,7 @@ static void ctx_release(struct sluice_ctx *c)
 			be->ops->free(be, *bufs[i], c->act_bytes[i]);
 	free(c->logits);
 	free(c->seq_len);
+	sl_observer_free(c);
 }
 
 SLUICE_API void sluice_ctx_free(struct sluice_ctx *c)

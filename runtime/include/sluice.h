@@ -268,6 +268,23 @@ SLUICE_API int sluice_seq_len(struct sluice_ctx *ctx, int32_t seq_id, uint32_t *
  */
 SLUICE_API int sluice_seq_remove(struct sluice_ctx *ctx, int32_t seq_id);
 
+/* ---- observing activations ---- */
+
+/*
+ * An observer of the inputs of every matrix multiplication by a weight (what an importance matrix
+ * is computed from: `sluice imatrix`).  When set, each forward pass calls fn before each such
+ * product with the weight's GGUF tensor name, the expert index within that tensor (-1 for a dense
+ * weight), and the activations it multiplies: n rows of cols floats, x[r * cols + j], in host
+ * memory and valid during the call only.  fn runs on the thread inside the decode call and must
+ * not call the library on this context.  To hand fn host memory the library copies the
+ * activations and waits for the device first, so an observed decode is slower; with fn NULL (the
+ * default, and what clears it) the forward pass does nothing extra.  Returns 0, -EINVAL for a NULL
+ * ctx, -EBUSY when another thread is using the context.
+ */
+typedef void (*sluice_matmul_observer)(void *user, const char *weight, int32_t expert, const float *x, size_t n,
+				       size_t cols);
+SLUICE_API int sluice_ctx_set_matmul_observer(struct sluice_ctx *ctx, sluice_matmul_observer fn, void *user);
+
 /* ---- sampling ---- */
 
 struct sluice_sampler_params {

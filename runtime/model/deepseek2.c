@@ -25,6 +25,7 @@
  * units, until layer l+1's router has run.
  */
 #include "model/model.h"
+#include "model/observe.h"
 #include "trace.h"
 #include "quant/quant.h"
 
@@ -125,7 +126,7 @@ static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, int layer, co
 	int id = sl_weights_add(m->weights, t, layer, -1, 0, 0, err);
 	if (id < 0)
 		return id;
-	*ref = (struct sl_tensor_ref){ id, t->type, cols, rows ? rows : 1 };
+	*ref = (struct sl_tensor_ref){ id, t->type, cols, rows ? rows : 1, t->name.s };
 	m->n_params += (uint64_t)sl_gguf_tensor_nelements(t);
 	return 0;
 }
@@ -151,7 +152,7 @@ static int bind3(struct sluice_model *m, struct sl_tensor_ref *ref, int layer, c
 	if (slice * (uint64_t)n3 != t->size)
 		return sl_errf(err, EINVAL, "%s: tensor '%s': %llu bytes, expected %lld slices of %llu", m->gguf->path,
 			       name, (unsigned long long)t->size, (long long)n3, (unsigned long long)slice);
-	*ref = (struct sl_tensor_ref){ -1, t->type, cols, rows };
+	*ref = (struct sl_tensor_ref){ -1, t->type, cols, rows, t->name.s };
 	m->n_params += (uint64_t)sl_gguf_tensor_nelements(t);
 	if (!units) { /* attn_k_b / attn_v_b: one dense unit */
 		int id = sl_weights_add(m->weights, t, layer, -1, 0, 0, err);
@@ -660,8 +661,11 @@ static void op(struct fwd *f, int rc, const char *what)
 		f->rc = sl_errf(&f->c->err, -rc, "%s on backend %s: %s", what, f->be->ops->name, f->be->err.msg);
 }
 
-static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const float *x, int n)
+/* y = W x over n rows; expert: the routed expert W is a slice of (the matmul observer's), else -1. */
+static void mm_e(struct fwd *f, float *y, const struct sl_tensor_ref *w, int expert, const float *x, int n)
 {
+	if (f->c->obs && !f->rc)
+		f->rc = sl_observe_matmul(f->c, w, expert, x, n);
 	const void *p = acq(f, w);
 	if (!p)
 		return;
@@ -669,6 +673,11 @@ static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const flo
 	op(f, f->be->ops->matmul(f->be, y, p, w->type, w->rows, w->cols, x, n), "matmul");
 	SL_TRACE_E();
 	rel(f, w);
+}
+
+static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const float *x, int n)
+{
+	mm_e(f, y, w, -1, x, n);
 }
 
 static void norm(struct fwd *f, float *y, const float *x, const struct sl_tensor_ref *w, int n)
@@ -813,10 +822,10 @@ static void moe(struct fwd *f, uint32_t l, int n)
 		}
 		if (m) {
 			op(f, be->ops->get_rows(be, c->xe, c->xb, SL_TYPE_F32, E, d->rows, m), "expert gather");
-			mm(f, c->hb, &r[0], c->xe, m);
-			mm(f, c->hb2, &r[1], c->xe, m);
+			mm_e(f, c->hb, &r[0], e, c->xe, m);
+			mm_e(f, c->hb2, &r[1], e, c->xe, m);
 			op(f, f->rc ? 0 : be->ops->silu_mul(be, c->hb, c->hb2, (int64_t)m * Fe), "silu_mul");
-			mm(f, c->ye, &r[2], c->hb, m);
+			mm_e(f, c->ye, &r[2], e, c->hb, m);
 			op(f, f->rc ? 0 : be->ops->add_rows(be, c->xb2, c->ye, d->rows, d->scales, E, m), "expert sum");
 		}
 		d->head_pos += 3;

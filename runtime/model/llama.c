@@ -8,6 +8,7 @@
  *             x += Wdown · (silu(Wgate·n(x)) * Wup·n(x))        n = RMSNorm
  */
 #include "model/model.h"
+#include "model/observe.h"
 #include "trace.h"
 #include "quant/quant.h"
 
@@ -73,6 +74,7 @@ static int bind(struct sluice_model *m, struct sl_tensor_ref *ref, const char *n
 	ref->type = t->type;
 	ref->cols = cols;
 	ref->rows = want_rows;
+	ref->name = t->name.s;
 	m->n_params += (uint64_t)sl_gguf_tensor_nelements(t);
 	return 0;
 }
@@ -300,6 +302,8 @@ static void op(struct fwd *f, int rc, const char *what)
 
 static void mm(struct fwd *f, float *y, const struct sl_tensor_ref *w, const float *x, int n)
 {
+	if (f->c->obs && !f->rc)
+		f->rc = sl_observe_matmul(f->c, w, -1, x, n);
 	const void *p = acq(f, w);
 	if (!p)
 		return;

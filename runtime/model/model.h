@@ -35,6 +35,7 @@ struct sl_tensor_ref {
 	int id;                 /* weight store id */
 	uint32_t type;
 	int64_t cols, rows;
+	const char *name;       /* the GGUF tensor's name (the matmul observer reports it); NULL if unset */
 };
 
 struct sl_layer {
@@ -110,6 +111,7 @@ struct sluice_ctx {
 	size_t act_bytes[11];
 	float *logits;          /* host copy, [n_seq][n_vocab]: each sequence's last decoded token */
 	struct sluice_stats st;
+	struct sl_observer *obs; /* sluice_ctx_set_matmul_observer's observer; NULL = none (observe.h) */
 	struct sl_err err;
 	atomic_int busy;        /* a call on this context is running (one context, one thread at a time) */
 };

@@ -89,10 +89,27 @@ struct sl_kernels {
 };
 void sl_quant_legacy_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_k_kernels(uint32_t type, struct sl_kernels *k);
+/* The K-quants' quantizers with an importance matrix (quant_k.c); NULL for other types. */
+sl_from_float_w_fn sl_quant_k_weighted(uint32_t type);
+/* ggml's make_qp_quants (quant_k.c): levels in [0, nmax] for the non-negative x[0..n) minimising the
+ * qw-weighted squared error; returns the scale.  The k-quants fit their sub-block scales with it,
+ * the grid i-quants their first guess. */
+float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
+
+/* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int). */
+static inline int sl_nearest_int(float f)
+{
+	float v = f + 12582912.f;
+	int i;
+	memcpy(&i, &v, sizeof(int));
+	return (i & 0x007fffff) - 0x00400000;
+}
 void sl_quant_kdot_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_plain_kernels(uint32_t type, struct sl_kernels *k);
 /* AVX2 replacements; leaves fields untouched where it has none.  Only call when the CPU has AVX2+FMA+F16C. */
 void sl_quant_avx2_kernels(uint32_t type, struct sl_kernels *k);
+/* AVX-512 VNNI i-quant dots (iq_avx512.c), called by sl_quant_avx512_kernels. */
+void sl_quant_iq_avx512_kernels(uint32_t type, struct sl_kernels *k);
 
 /* Shared by the SIMD kernels: */
 /* q4_K/q5_K: unpack the 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15). */

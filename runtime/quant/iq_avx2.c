@@ -2,7 +2,8 @@
 /*
  * runtime/quant/iq_avx2.c — AVX2 dots of iq4_nl, iq4_xs, iq2_xxs, iq2_xs,
  * iq2_s, iq3_xxs, iq3_s and iq1_s (the types R1's small files put on most of
- * their weights), after ggml's x86 kernels.
+ * their weights), after ggml's x86 kernels; iq1_m, tq1_0 and tq2_0 are in
+ * iq_avx2_ternary.c.
  *
  * Grid entries are fetched by scalar index and assembled with set_epi64x /
  * set_epi32 (there is no byte gather); signs become +1/-1 byte masks
@@ -72,12 +73,20 @@ static void iq4_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 		const int a = 4 * k, b = 4 * k + 2; /* byte offsets of scales 2k and 2k+1 */
 		kpair[k] = _mm256_set_m128i(_mm_set1_epi16((short)(b | (b + 1) << 8)), _mm_set1_epi16((short)(a | (a + 1) << 8)));
 	}
+	const __m256i shift4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), shift2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		int16_t ls[8];
-		for (int ib = 0; ib < 8; ++ib)
-			ls[ib] = (int16_t)(sl_iq4xs_ls(&x[i], ib) - 32);
-		const __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)ls));
+		/* the 8 scales (ls - 32) unpacked with variable shifts, as int16 in both lanes (a scalar
+		 * loop here cost about as much as the dots: Documentation/performance.md) */
+		const uint32_t sl = (uint32_t)x[i].scales_l[0] | (uint32_t)x[i].scales_l[1] << 8 |
+				    (uint32_t)x[i].scales_l[2] << 16 | (uint32_t)x[i].scales_l[3] << 24;
+		const __m256i lo4 = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), shift4),
+						     _mm256_set1_epi32(0xf));
+		const __m256i hi2 = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(x[i].scales_h), shift2),
+						     _mm256_set1_epi32(3));
+		const __m256i ls32 = _mm256_sub_epi32(_mm256_or_si256(lo4, _mm256_slli_epi32(hi2, 4)), _mm256_set1_epi32(32));
+		/* packs gives [l0..l3 l0..l3 | l4..l7 l4..l7]; qwords 0, 2, 0, 2 put l0..l7 in each lane */
+		const __m256i sc = _mm256_permute4x64_epi64(_mm256_packs_epi32(ls32, ls32), 0x88);
 		const uint8_t *qs = x[i].qs;
 		const int8_t *q8 = y[i].qs;
 		__m256i s1 = _mm256_setzero_si256(), s2 = _mm256_setzero_si256();
@@ -291,6 +300,6 @@ void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k)
 	case SL_TYPE_IQ2_XS: k->vec_dot = iq2_xs_dot_avx2; break;
 	case SL_TYPE_IQ2_S: k->vec_dot = iq2_s_dot_avx2; break;
 	case SL_TYPE_IQ3_S: k->vec_dot = iq3_s_dot_avx2; break;
-	default: break;
+	default: sl_quant_iq_avx2_ternary_kernels(type, k); break;
 	}
 }

@@ -73,9 +73,17 @@ static inline int sl_iq4xs_ls(const struct block_iq4_xs *x, int ib)
 /* The iq kernels (iq_dequant.c, iq_dot.c, iq_quantize.c, iq_avx2.c). */
 void sl_quant_iq_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k);
+/* iq1_m, tq1_0, tq2_0 (iq_avx2_ternary.c), called by sl_quant_iq_avx2_kernels. */
+void sl_quant_iq_avx2_ternary_kernels(uint32_t type, struct sl_kernels *k);
 /* Parts of sl_quant_iq_kernels, one per file. */
 sl_to_float_fn sl_iq_to_float(uint32_t type);
 sl_vec_dot_fn sl_iq_vec_dot(uint32_t type);
 sl_from_float_fn sl_iq_from_float(uint32_t type);
+/* Quantizers with an importance matrix (NULL where none): iq4 in iq_quantize.c, the grid types
+ * (iq2_xxs, iq2_xs, iq3_xxs in iq_quantize_lattice.c, iq1_s/iq1_m in iq_quantize_iq1.c). */
+sl_from_float_w_fn sl_iq_from_float_w(uint32_t type);
+sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type);
+/* iq3_xxs without an importance matrix (ggml's quantize_row_iq3_xxs_ref). */
+void sl_iq3_xxs_from_float(const float *x, void *y, int64_t n);
 
 #endif

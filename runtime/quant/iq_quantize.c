@@ -48,7 +48,8 @@ static inline int best_index_int8(int n, const int8_t *val, float x)
  * more than one sub-block) the scales quantized to 6 bits against one fp16 d
  * and the levels re-chosen for the rounded scales.
  */
-static void iq4_impl(int sbs, const float *x, uint16_t *dh, uint8_t *q4, uint16_t *scales_h, uint8_t *scales_l)
+static void iq4_impl(int sbs, const float *x, uint16_t *dh, uint8_t *q4, uint16_t *scales_h, uint8_t *scales_l,
+		     const float *qw)
 {
 	enum { BS = 32, NTRY = 7 };
 	const int8_t *values = sl_kvalues_iq4nl;
@@ -58,12 +59,18 @@ static void iq4_impl(int sbs, const float *x, uint16_t *dh, uint8_t *q4, uint16_
 	memset(q4, 0, (size_t)sbs / 2);
 	*dh = sl_fp32_to_fp16(0.f);
 
+	/* With an importance matrix qw (one weight per element of this super-block), element j weighs
+	 * qw[j] * sqrt(sigma2 + x[j]^2), sigma2 twice the mean square of the super-block. */
+	float sigma2 = 0;
+	for (int j = 0; qw && j < sbs; ++j)
+		sigma2 += x[j] * x[j];
+	sigma2 *= 2.f / sbs;
 	float max_scale = 0, amax_scale = 0;
 	for (int ib = 0; ib < sbs / BS; ++ib) {
 		const float *xb = x + ib * BS;
 		uint8_t *Lb = L + ib * BS;
 		for (int j = 0; j < BS; ++j)
-			weight[j] = xb[j] * xb[j];
+			weight[j] = qw ? qw[ib * BS + j] * sqrtf(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
 		float amax = 0, max = 0;
 		for (int j = 0; j < BS; ++j) {
 			float ax = fabsf(xb[j]);
@@ -86,7 +93,7 @@ static void iq4_impl(int sbs, const float *x, uint16_t *dh, uint8_t *q4, uint16_
 			sumqx += w * q * xb[j];
 			sumq2 += w * q * q;
 		}
-		d = sumqx / sumq2;
+		d = sumq2 > 0 ? sumqx / sumq2 : 0.f; /* 0 only when every importance weight is 0 */
 		float best = d * sumqx;
 		for (int itry = -NTRY; itry <= NTRY; ++itry) {
 			id = (itry + values[0]) / max;
@@ -148,14 +155,28 @@ static void iq4_nl_from_float(const float *x, void *vy, int64_t n)
 {
 	struct block_iq4_nl *y = vy;
 	for (int64_t i = 0; i < n / QK4_NL; i++)
-		iq4_impl(QK4_NL, x + i * QK4_NL, &y[i].d, y[i].qs, NULL, NULL);
+		iq4_impl(QK4_NL, x + i * QK4_NL, &y[i].d, y[i].qs, NULL, NULL, NULL);
+}
+
+static void iq4_nl_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	struct block_iq4_nl *y = vy;
+	for (int64_t i = 0; i < n / QK4_NL; i++)
+		iq4_impl(QK4_NL, x + i * QK4_NL, &y[i].d, y[i].qs, NULL, NULL, qw + i * QK4_NL);
 }
 
 static void iq4_xs_from_float(const float *x, void *vy, int64_t n)
 {
 	struct block_iq4_xs *y = vy;
 	for (int64_t i = 0; i < n / QK_K; i++)
-		iq4_impl(QK_K, x + i * QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l);
+		iq4_impl(QK_K, x + i * QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, NULL);
+}
+
+static void iq4_xs_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	struct block_iq4_xs *y = vy;
+	for (int64_t i = 0; i < n / QK_K; i++)
+		iq4_impl(QK_K, x + i * QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, qw + i * QK_K);
 }
 
 static void tq1_0_from_float(const float *x, void *vy, int64_t n)
@@ -220,6 +241,16 @@ sl_from_float_fn sl_iq_from_float(uint32_t type)
 	case SL_TYPE_IQ4_XS: return iq4_xs_from_float;
 	case SL_TYPE_TQ1_0: return tq1_0_from_float;
 	case SL_TYPE_TQ2_0: return tq2_0_from_float;
+	case SL_TYPE_IQ3_XXS: return sl_iq3_xxs_from_float;
 	default: return NULL;
+	}
+}
+
+sl_from_float_w_fn sl_iq_from_float_w(uint32_t type)
+{
+	switch (type) {
+	case SL_TYPE_IQ4_NL: return iq4_nl_from_float_w;
+	case SL_TYPE_IQ4_XS: return iq4_xs_from_float_w;
+	default: return sl_iq_grid_from_float_w(type);
 	}
 }

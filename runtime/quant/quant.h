@@ -76,6 +76,9 @@ enum sl_type {
 typedef void (*sl_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*sl_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*sl_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+/* A quantizer that minimises an error weighted by an importance matrix: x is one row of n floats and
+ * qw its n per-column weights (the mean square of each input column, `sluice imatrix`). */
+typedef void (*sl_from_float_w_fn)(const float *x, void *y, int64_t n, const float *qw);
 
 struct sl_type_traits {
 	const char *name;          /* "q4_K" etc., as ggml names them */
@@ -121,6 +124,19 @@ const struct sl_type_traits *sl_type_traits_isa(uint32_t type, const char *isa);
  * quantizer; returns bytes written, 0 if the type cannot be quantized to or
  * n_per_row is not a multiple of its block size. */
 size_t sl_quantize_rows(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row);
+
+/*
+ * The same with an importance matrix: qw holds n_per_row weights, one per column, shared by every row
+ * (ggml's quantize_* with quant_weights).  qw NULL is sl_quantize_rows.  Returns 0 where the type
+ * has no weighted quantizer (sl_quant_weighted(type) NULL and no reference one either).
+ * sl_quant_weighted: the weighted quantizer of a type (q2_K..q6_K, iq4_nl, iq4_xs, and the 1-3 bit
+ * i-quants that exist only with an importance matrix), NULL for the others, whose quantizers take
+ * no weights.  sl_quant_needs_imatrix: the types llama.cpp refuses to make without one.
+ */
+size_t sl_quantize_rows_w(uint32_t type, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+			  const float *qw);
+sl_from_float_w_fn sl_quant_weighted(uint32_t type);
+bool sl_quant_needs_imatrix(uint32_t type);
 
 /*
  * Matrix x (small batch of) vector(s) on weights of any type with a vec_dot

@@ -28,8 +28,9 @@ static inline int nearest_int(float f)
 	return (i & 0x007fffff) - 0x00400000;
 }
 
-/* Symmetric levels in [-nmax, nmax-1]; rmse_type 1 weights errors by x^2 and tries 18 nearby scales. */
-static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type)
+/* Symmetric levels in [-nmax, nmax-1]; rmse_type 1 weights errors by qw (x^2 when qw is NULL) and tries
+ * 18 nearby scales. */
+static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw)
 {
 	float max = 0, amax = 0;
 	for (int i = 0; i < n; i++) {
@@ -56,7 +57,7 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
 		int l = nearest_int(iscale * x[i]);
 		l = MAX(-nmax, MIN(nmax - 1, l));
 		L[i] = (int8_t)(l + nmax);
-		float w = x[i] * x[i];
+		float w = qw ? qw[i] : x[i] * x[i];
 		sumlx += w * x[i] * l;
 		suml2 += w * l * l;
 	}
@@ -70,7 +71,7 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
 		for (int i = 0; i < n; i++) {
 			int l = nearest_int(iscale * x[i]);
 			l = MAX(-nmax, MIN(nmax - 1, l));
-			float w = x[i] * x[i];
+			float w = qw ? qw[i] : x[i] * x[i];
 			sumlx += w * x[i] * l;
 			suml2 += w * l * l;
 		}
@@ -211,6 +212,156 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
 	return scale;
 }
 
+/*
+ * With an importance matrix (ggml's quantize_row_q*_K_impl): like make_qkx2_quants, with the levels
+ * of each candidate clamped before rounding (the min found so far may sit near the max, so the
+ * scaled value can be out of range).
+ */
+static float make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+			      uint8_t *Laux, float rmin, float rdelta, int nstep)
+{
+	float min = x[0], max = x[0];
+	float sum_w = weights[0], sum_x = sum_w * x[0];
+	for (int i = 1; i < n; i++) {
+		if (x[i] < min)
+			min = x[i];
+		if (x[i] > max)
+			max = x[i];
+		sum_w += weights[i];
+		sum_x += weights[i] * x[i];
+	}
+	if (min > 0)
+		min = 0;
+	if (max <= min) {
+		memset(L, 0, (size_t)n);
+		*the_min = -min;
+		return 0.f;
+	}
+	float iscale = nmax / (max - min), scale = 1 / iscale, best = 0;
+	for (int i = 0; i < n; i++) {
+		int l = nearest_int(iscale * (x[i] - min));
+		L[i] = (uint8_t)MAX(0, MIN(nmax, l));
+		float diff = scale * L[i] + min - x[i];
+		best += weights[i] * diff * diff;
+	}
+	for (int is = 0; is <= nstep; is++) {
+		iscale = (rmin + rdelta * is + nmax) / (max - min);
+		float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+		for (int i = 0; i < n; i++) {
+			const float v = iscale * (x[i] - min);
+			const int l = v > 0 ? nearest_int(MIN(v, (float)nmax)) : 0;
+			Laux[i] = (uint8_t)l;
+			float w = weights[i];
+			sum_l += w * l;
+			sum_l2 += w * l * l;
+			sum_xl += w * l * x[i];
+		}
+		float D = sum_w * sum_l2 - sum_l * sum_l;
+		if (D > 0) {
+			float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+			float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+			if (this_min > 0) {
+				this_min = 0;
+				this_scale = sum_xl / sum_l2;
+			}
+			float err = 0;
+			for (int i = 0; i < n; i++) {
+				float diff = this_scale * Laux[i] + this_min - x[i];
+				err += weights[i] * diff * diff;
+			}
+			if (err < best) {
+				memcpy(L, Laux, (size_t)n);
+				best = err;
+				scale = this_scale;
+				min = this_min;
+			}
+		}
+	}
+	*the_min = -min;
+	return scale;
+}
+
+/* Non-negative levels in [0, nmax] for the sub-block scales (or mins) x, weighted by qw: 8 trial scales
+ * around max/nmax, then single levels moved while the weighted fit improves. */
+float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+{
+	float max = 0;
+	for (int i = 0; i < n; i++)
+		max = MAX(max, x[i]);
+	if (max < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.f;
+	}
+	float iscale = nmax / max, scale = 1 / iscale, best = 0;
+	for (int i = 0; i < n; i++) {
+		L[i] = (uint8_t)nearest_int(iscale * x[i]);
+		float diff = x[i] - scale * L[i];
+		best += qw[i] * diff * diff;
+	}
+	for (int is = -4; is <= 4; is++) {
+		if (is == 0)
+			continue;
+		float iscale_is = (0.1f * is + nmax) / max, scale_is = 1 / iscale_is, mse = 0;
+		for (int i = 0; i < n; i++) {
+			int l = MIN(nmax, nearest_int(iscale_is * x[i]));
+			float diff = x[i] - scale_is * l;
+			mse += qw[i] * diff * diff;
+		}
+		if (mse < best) {
+			best = mse;
+			iscale = iscale_is;
+		}
+	}
+	float sumlx = 0, suml2 = 0;
+	for (int i = 0; i < n; i++) {
+		int l = MIN(nmax, nearest_int(iscale * x[i]));
+		L[i] = (uint8_t)l;
+		sumlx += qw[i] * x[i] * l;
+		suml2 += qw[i] * l * l;
+	}
+	for (int itry = 0; itry < 5; itry++) {
+		int n_changed = 0;
+		for (int i = 0; i < n; i++) {
+			float w = qw[i], slx = sumlx - w * x[i] * L[i], sl2 = suml2 - w * L[i] * L[i];
+			if (slx > 0 && sl2 > 0) {
+				int new_l = MIN(nmax, nearest_int(x[i] * sl2 / slx));
+				if (new_l != L[i]) {
+					slx += w * x[i] * new_l;
+					sl2 += w * new_l * new_l;
+					if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+						L[i] = (uint8_t)new_l;
+						sumlx = slx;
+						suml2 = sl2;
+						n_changed++;
+					}
+				}
+			}
+		}
+		if (!n_changed)
+			break;
+	}
+	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* The importance weights of one sub-block: qw * sqrt(sigma2 + x^2), and their sum. */
+static float imatrix_weights(int n, const float *x, const float *qw, float sigma2, float *w)
+{
+	float sum = 0;
+	for (int l = 0; l < n; l++) {
+		w[l] = qw[l] * sqrtf(sigma2 + x[l] * x[l]);
+		sum += w[l];
+	}
+	return sum;
+}
+
+static float sum_sq(const float *x, int n)
+{
+	float s = 0;
+	for (int i = 0; i < n; i++)
+		s += x[i] * x[i];
+	return s;
+}
+
 /* Pack levels L[0..255] (2 bits each) the way q2_K/q3_K store them: 4 groups of 32 per 128. */
 static void pack_2bit(const uint8_t *L, uint8_t *qs)
 {
@@ -220,6 +371,22 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 }
 
 /* ---- q2_K ---- */
+
+/* Requantize against the rounded scales actually stored, then pack. */
+static void q2_K_finish(const float *x, struct block_q2_K *y, uint8_t *L)
+{
+	for (int j = 0; j < QK_K / 16; j++) {
+		const float d = FP16(y->d) * (y->scales[j] & 0xF);
+		if (!d)
+			continue;
+		const float dm = FP16(y->dmin) * (y->scales[j] >> 4);
+		for (int ii = 0; ii < 16; ii++) {
+			int l = nearest_int((x[16 * j + ii] + dm) / d);
+			L[16 * j + ii] = (uint8_t)MAX(0, MIN(3, l));
+		}
+	}
+	pack_2bit(L, y->qs);
+}
 
 static void q2_K_from_float(const float *x, void *vy, int64_t n)
 {
@@ -256,18 +423,30 @@ static void q2_K_from_float(const float *x, void *vy, int64_t n)
 		} else {
 			y[i].dmin = sl_fp32_to_fp16(0.f);
 		}
-		/* Requantize against the rounded scales actually stored. */
+		q2_K_finish(x, &y[i], L);
+	}
+}
+
+/* With an importance matrix: sub-block fits weighted by qw * sqrt(sigma2 + x^2), and the 4-bit scales
+ * and mins fitted to them weighted by each sub-block's total weight. */
+static void q2_K_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	struct block_q2_K *y = vy;
+	uint8_t L[QK_K], Laux[16], Ls[QK_K / 16], Lm[QK_K / 16];
+	float mins[QK_K / 16], scales[QK_K / 16], sw[QK_K / 16], weight[16];
+	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, qw += QK_K) {
+		const float sigma2 = sum_sq(x, QK_K) / QK_K;
 		for (int j = 0; j < QK_K / 16; j++) {
-			const float d = FP16(y[i].d) * (y[i].scales[j] & 0xF);
-			if (!d)
-				continue;
-			const float dm = FP16(y[i].dmin) * (y[i].scales[j] >> 4);
-			for (int ii = 0; ii < 16; ii++) {
-				int l = nearest_int((x[16 * j + ii] + dm) / d);
-				L[16 * j + ii] = (uint8_t)MAX(0, MIN(3, l));
-			}
+			sw[j] = imatrix_weights(16, x + 16 * j, qw + 16 * j, sigma2, weight);
+			scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36);
 		}
-		pack_2bit(L, y[i].qs);
+		const float dm = sl_make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
+		const float mm = sl_make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
+		y[i].d = sl_fp32_to_fp16(dm);
+		y[i].dmin = sl_fp32_to_fp16(mm);
+		for (int j = 0; j < QK_K / 16; j++)
+			y[i].scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+		q2_K_finish(x, &y[i], L);
 	}
 }
 
@@ -290,6 +469,29 @@ static void q2_K_to_float(const void *vx, float *y, int64_t n)
 }
 
 /* ---- q3_K ---- */
+
+/* Requantize against the stored scales; the high bit of quant j goes to bit j/32 of hmask[j%32]. */
+static void q3_K_finish(const float *x, struct block_q3_K *y, int8_t *L)
+{
+	int8_t sc[16];
+	sl_q3k_scales(y->scales, sc);
+	for (int j = 0; j < QK_K / 16; j++) {
+		float d = FP16(y->d) * sc[j];
+		if (!d)
+			continue;
+		for (int ii = 0; ii < 16; ii++) {
+			int l = nearest_int(x[16 * j + ii] / d);
+			L[16 * j + ii] = (int8_t)(MAX(-4, MIN(3, l)) + 4);
+		}
+	}
+	memset(y->hmask, 0, QK_K / 8);
+	for (int j = 0; j < QK_K; j++)
+		if (L[j] > 3) {
+			y->hmask[j % 32] |= (uint8_t)(1 << (j / 32));
+			L[j] -= 4;
+		}
+	pack_2bit((const uint8_t *)L, y->qs);
+}
 
 static void q3_K_from_float(const float *x, void *vy, int64_t n)
 {
@@ -323,25 +525,36 @@ static void q3_K_from_float(const float *x, void *vy, int64_t n)
 		} else {
 			y[i].d = sl_fp32_to_fp16(0.f);
 		}
-		int8_t sc[16];
-		sl_q3k_scales(y[i].scales, sc);
+		q3_K_finish(x, &y[i], L);
+	}
+}
+
+/* With an importance matrix: each sub-block's scale by make_qx_quants weighted by
+ * qw * sqrt(sigma2 + x^2), then the 6-bit scales fitted to them weighted by sub-block totals. */
+static void q3_K_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	struct block_q3_K *y = vy;
+	int8_t L[QK_K], Ls[QK_K / 16];
+	float scales[QK_K / 16], weight[16], sw[QK_K / 16];
+	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, qw += QK_K) {
+		const float sigma2 = 2 * sum_sq(x, QK_K) / QK_K;
 		for (int j = 0; j < QK_K / 16; j++) {
-			float d = FP16(y[i].d) * sc[j];
-			if (!d)
-				continue;
-			for (int ii = 0; ii < 16; ii++) {
-				int l = nearest_int(x[16 * j + ii] / d);
-				L[16 * j + ii] = (int8_t)(MAX(-4, MIN(3, l)) + 4);
-			}
+			sw[j] = imatrix_weights(16, x + 16 * j, qw + 16 * j, sigma2, weight);
+			scales[j] = make_qx_quants(16, 4, x + 16 * j, L + 16 * j, 1, weight);
 		}
-		/* High bit of quant j goes to bit j/32 of hmask[j%32]. */
-		memset(y[i].hmask, 0, QK_K / 8);
-		for (int j = 0; j < QK_K; j++)
-			if (L[j] > 3) {
-				y[i].hmask[j % 32] |= (uint8_t)(1 << (j / 32));
-				L[j] -= 4;
-			}
-		pack_2bit((const uint8_t *)L, y[i].qs);
+		memset(y[i].scales, 0, 12);
+		const float d_block = make_qx_quants(QK_K / 16, 32, scales, Ls, 1, sw);
+		for (int j = 0; j < QK_K / 16; j++) {
+			int l = Ls[j];
+			if (j < 8)
+				y[i].scales[j] = (uint8_t)(l & 0xF);
+			else
+				y[i].scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
+			l >>= 4;
+			y[i].scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
+		}
+		y[i].d = sl_fp32_to_fp16(d_block);
+		q3_K_finish(x, &y[i], L);
 	}
 }
 
@@ -393,16 +606,12 @@ static void k4_scales(const float *x, int nmax, float rmin, int nstep, uint8_t *
 }
 
 /* Store 8 (scale, min) 6-bit pairs and d/dmin; then requantize x against them into L. */
-static void k4_store(const float *x, int nmax, const float *scales, const float *mins, float max_scale, float max_min,
-		     uint16_t *d, uint16_t *dmin, uint8_t *packed, uint8_t *L)
+/* Pack 8 (scale, min) 6-bit pairs with their d/dmin; then requantize x against them into L. */
+static void k4_pack(const float *x, int nmax, const uint8_t *Ls, const uint8_t *Lm, float dval, float mval, uint16_t *d,
+		    uint16_t *dmin, uint8_t *packed, uint8_t *L)
 {
-	float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-	float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
 	for (int j = 0; j < QK_K / 32; j++) {
-		uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
-		uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
-		ls = MIN(63, ls);
-		lm = MIN(63, lm);
+		const uint8_t ls = MIN(63, Ls[j]), lm = MIN(63, Lm[j]);
 		if (j < 4) {
 			packed[j] = ls;
 			packed[j + 4] = lm;
@@ -412,8 +621,8 @@ static void k4_store(const float *x, int nmax, const float *scales, const float 
 			packed[j] |= (uint8_t)((lm >> 4) << 6);
 		}
 	}
-	*d = sl_fp32_to_fp16(max_scale / 63.f);
-	*dmin = sl_fp32_to_fp16(max_min / 63.f);
+	*d = sl_fp32_to_fp16(dval);
+	*dmin = sl_fp32_to_fp16(mval);
 	for (int j = 0; j < QK_K / 32; j++) {
 		uint8_t sc, m;
 		sl_get_scale_min_k4(j, packed, &sc, &m);
@@ -428,6 +637,42 @@ static void k4_store(const float *x, int nmax, const float *scales, const float 
 	}
 }
 
+static void k4_store(const float *x, int nmax, const float *scales, const float *mins, float max_scale, float max_min,
+		     uint16_t *d, uint16_t *dmin, uint8_t *packed, uint8_t *L)
+{
+	const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+	uint8_t Ls[QK_K / 32], Lm[QK_K / 32];
+	for (int j = 0; j < QK_K / 32; j++) {
+		Ls[j] = (uint8_t)nearest_int(inv_scale * scales[j]);
+		Lm[j] = (uint8_t)nearest_int(inv_min * mins[j]);
+	}
+	k4_pack(x, nmax, Ls, Lm, max_scale / 63.f, max_min / 63.f, d, dmin, packed, L);
+}
+
+/* With an importance matrix (q4_K, q5_K): sub-block fits weighted by qw * sqrt(sigma2 + x^2), then the
+ * 6-bit scales and mins fitted to them weighted by sub-block totals. */
+static void k4_weighted(const float *x, const float *qw, int nmax, uint8_t *L, uint16_t *d, uint16_t *dmin,
+			uint8_t *packed)
+{
+	uint8_t Laux[32], Ls[QK_K / 32], Lm[QK_K / 32];
+	float weights[32], sw[QK_K / 32], mins[QK_K / 32], scales[QK_K / 32];
+	const float sigma2 = 2 * sum_sq(x, QK_K) / QK_K;
+	for (int j = 0; j < QK_K / 32; j++) {
+		sw[j] = imatrix_weights(32, x + 32 * j, qw + 32 * j, sigma2, weights);
+		scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36);
+	}
+	const float d_block = sl_make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
+	const float m_block = sl_make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
+	k4_pack(x, nmax, Ls, Lm, d_block, m_block, d, dmin, packed, L);
+}
+
+static void q4_K_pack(const uint8_t *L, uint8_t *q)
+{
+	for (int j = 0; j < QK_K; j += 64, q += 32)
+		for (int l = 0; l < 32; l++)
+			q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+}
+
 static void q4_K_from_float(const float *x, void *vy, int64_t n)
 {
 	struct block_q4_K *y = vy;
@@ -436,10 +681,17 @@ static void q4_K_from_float(const float *x, void *vy, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
 		k4_scales(x, 15, -1.f, 20, L, scales, mins, &max_scale, &max_min);
 		k4_store(x, 15, scales, mins, max_scale, max_min, &y[i].d, &y[i].dmin, y[i].scales, L);
-		uint8_t *q = y[i].qs;
-		for (int j = 0; j < QK_K; j += 64, q += 32)
-			for (int l = 0; l < 32; l++)
-				q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+		q4_K_pack(L, y[i].qs);
+	}
+}
+
+static void q4_K_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	struct block_q4_K *y = vy;
+	uint8_t L[QK_K];
+	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, qw += QK_K) {
+		k4_weighted(x, qw, 15, L, &y[i].d, &y[i].dmin, y[i].scales);
+		q4_K_pack(L, y[i].qs);
 	}
 }
 
@@ -463,6 +715,25 @@ static void q4_K_to_float(const void *vx, float *y, int64_t n)
 	}
 }
 
+static void q5_K_pack(const uint8_t *L, uint8_t *ql, uint8_t *qh)
+{
+	memset(qh, 0, QK_K / 8);
+	uint8_t m1 = 1, m2 = 2;
+	for (int nn = 0; nn < QK_K; nn += 64, ql += 32, m1 <<= 2, m2 <<= 2)
+		for (int j = 0; j < 32; j++) {
+			int l1 = L[nn + j], l2 = L[nn + j + 32];
+			if (l1 > 15) {
+				l1 -= 16;
+				qh[j] |= m1;
+			}
+			if (l2 > 15) {
+				l2 -= 16;
+				qh[j] |= m2;
+			}
+			ql[j] = (uint8_t)(l1 | (l2 << 4));
+		}
+}
+
 static void q5_K_from_float(const float *x, void *vy, int64_t n)
 {
 	struct block_q5_K *y = vy;
@@ -471,22 +742,17 @@ static void q5_K_from_float(const float *x, void *vy, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
 		k4_scales(x, 31, -0.5f, 15, L, scales, mins, &max_scale, &max_min);
 		k4_store(x, 31, scales, mins, max_scale, max_min, &y[i].d, &y[i].dmin, y[i].scales, L);
-		uint8_t *qh = y[i].qh, *ql = y[i].qs;
-		memset(qh, 0, QK_K / 8);
-		uint8_t m1 = 1, m2 = 2;
-		for (int nn = 0; nn < QK_K; nn += 64, ql += 32, m1 <<= 2, m2 <<= 2)
-			for (int j = 0; j < 32; j++) {
-				int l1 = L[nn + j], l2 = L[nn + j + 32];
-				if (l1 > 15) {
-					l1 -= 16;
-					qh[j] |= m1;
-				}
-				if (l2 > 15) {
-					l2 -= 16;
-					qh[j] |= m2;
-				}
-				ql[j] = (uint8_t)(l1 | (l2 << 4));
-			}
+		q5_K_pack(L, y[i].qs, y[i].qh);
+	}
+}
+
+static void q5_K_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	struct block_q5_K *y = vy;
+	uint8_t L[QK_K];
+	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, qw += QK_K) {
+		k4_weighted(x, qw, 31, L, &y[i].d, &y[i].dmin, y[i].scales);
+		q5_K_pack(L, y[i].qs, y[i].qh);
 	}
 }
 
@@ -513,7 +779,8 @@ static void q5_K_to_float(const void *vx, float *y, int64_t n)
 
 /* ---- q6_K ---- */
 
-static void q6_K_from_float(const float *x, void *vy, int64_t n)
+/* qw NULL: the reference; else each sub-block's scale weighted by the importance matrix itself (as ggml). */
+static void q6_K_impl(const float *x, void *vy, int64_t n, const float *qw)
 {
 	struct block_q6_K *y = vy;
 	int8_t L[QK_K];
@@ -521,7 +788,7 @@ static void q6_K_from_float(const float *x, void *vy, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
 		float max_scale = 0, max_abs_scale = 0;
 		for (int ib = 0; ib < QK_K / 16; ib++) {
-			const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1);
+			const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw ? qw + QK_K * i + 16 * ib : NULL);
 			scales[ib] = scale;
 			if (fabsf(scale) > max_abs_scale) {
 				max_abs_scale = fabsf(scale);
@@ -556,6 +823,16 @@ static void q6_K_from_float(const float *x, void *vy, int64_t n)
 						  ((L[j + l + 96] >> 4) << 6));
 			}
 	}
+}
+
+static void q6_K_from_float(const float *x, void *vy, int64_t n)
+{
+	q6_K_impl(x, vy, n, NULL);
+}
+
+static void q6_K_from_float_w(const float *x, void *vy, int64_t n, const float *qw)
+{
+	q6_K_impl(x, vy, n, qw);
 }
 
 static void q6_K_to_float(const void *vx, float *y, int64_t n)
@@ -628,5 +905,17 @@ void sl_quant_k_kernels(uint32_t type, struct sl_kernels *k)
 	case SL_TYPE_Q6_K: k->to_float = q6_K_to_float; k->from_float = q6_K_from_float; break;
 	case SL_TYPE_Q8_K: k->to_float = q8_K_to_float; k->from_float = q8_K_from_float; break;
 	default: break;
+	}
+}
+
+sl_from_float_w_fn sl_quant_k_weighted(uint32_t type)
+{
+	switch (type) {
+	case SL_TYPE_Q2_K: return q2_K_from_float_w;
+	case SL_TYPE_Q3_K: return q3_K_from_float_w;
+	case SL_TYPE_Q4_K: return q4_K_from_float_w;
+	case SL_TYPE_Q5_K: return q5_K_from_float_w;
+	case SL_TYPE_Q6_K: return q6_K_from_float_w;
+	default: return NULL;
 	}
 }

@@ -3,7 +3,7 @@
 # the files are accepted by the gguf python package with llama.cpp's tensor
 # types and dequantize close to the source (tests/quant/check_iq_quantized.py);
 # sluice reads them back and generates from them; q2_k falls back to iq4_nl
-# (as llama.cpp) where a row fits no 256-block; the 1-3 bit i-quants are
+# (as llama.cpp) where a row fits no 256-block; the 1-2 bit i-quants are
 # refused with a message naming the missing importance matrix.
 # sluice-timeout: 600
 set -u

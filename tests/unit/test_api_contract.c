@@ -118,6 +118,21 @@ static void model_args(struct sluice_model *m)
 	EXPECT_EINVAL(sluice_token_to_piece(m, INT32_MAX, buf, sizeof(buf), &n), sluice_model_error(m), "out of range");
 }
 
+/* What the matmul observer saw: calls, rows, and whether every call named a weight. */
+struct seen {
+	int calls, rows, unnamed;
+};
+
+static void count_matmuls(void *user, const char *weight, int32_t expert, const float *x, size_t n, size_t cols)
+{
+	struct seen *s = user;
+	s->calls++;
+	s->rows += (int)n;
+	s->unnamed += !weight || (strncmp(weight, "blk.", 4) && strcmp(weight, "output.weight") &&
+					 strcmp(weight, "token_embd.weight"));
+	s->unnamed += expert != -1 || !x || cols == 0;
+}
+
 static void ctx_args(struct sluice_model *m)
 {
 	struct sluice_ctx_params cp;
@@ -157,6 +172,30 @@ static void ctx_args(struct sluice_model *m)
 	EXPECT_EINVAL(sluice_ctx_get_stats(NULL, &st), NULL, NULL);
 	EXPECT_EINVAL(sluice_ctx_get_stats(c, NULL), sluice_ctx_error(c), "out is NULL");
 	CHECK(sluice_ctx_get_stats(c, &st) == 0 && st.prompt_tokens == 4);
+	/* The observer: called before every matmul while set (n_layer * 7 per pass, and the classifier),
+	 * never once cleared; it changes nothing the decode computes. */
+	struct seen seen = { 0 };
+	struct sluice_model_info mi;
+	CHECK(sluice_model_get_info(m, &mi) == 0);
+	EXPECT_EINVAL(sluice_ctx_set_matmul_observer(NULL, count_matmuls, &seen), NULL, NULL);
+	const float *lg;
+	float plain[8];
+	sluice_ctx_reset(c);
+	CHECK(sluice_decode(c, t, 2, &lg) == 0);
+	memcpy(plain, lg, sizeof plain);
+	CHECK(sluice_ctx_set_matmul_observer(c, count_matmuls, &seen) == 0);
+	sluice_ctx_reset(c);
+	CHECK(sluice_decode(c, t, 2, &lg) == 0);
+	CHECK_MSG(seen.calls == (int)mi.n_layer * 7 + 1 && seen.rows == (int)mi.n_layer * 14 + 1 && !seen.unnamed,
+		  "observer: %d calls, %d rows, %d unnamed (%u layers)", seen.calls, seen.rows, seen.unnamed, mi.n_layer);
+	CHECK(!memcmp(plain, lg, sizeof plain));
+	CHECK(sluice_ctx_set_matmul_observer(c, NULL, NULL) == 0);
+	seen.calls = 0;
+	sluice_ctx_reset(c);
+	CHECK(sluice_decode(c, t, 2, NULL) == 0 && seen.calls == 0);
+	sluice_ctx_reset(c);
+	CHECK(sluice_decode(c, t, 2, NULL) == 0);
+
 	sluice_ctx_reset(NULL);
 	sluice_ctx_free(NULL);
 	CHECK(sluice_ctx_error(NULL) != NULL);

@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);     /* chat.c: sluice chat */
 int cmd_run_chat(int argc, char **argv); /* chat.c: sluice run --chat (one turn) */
 int cmd_perplexity(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);  /* imatrix.c: sluice imatrix */
 int cmd_serve(int argc, char **argv);    /* serve.c: sluice serve */
 int cmd_profile(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -22,6 +22,7 @@ static int usage(FILE *out)
 		"  run        generate text from a GGUF model (--chat: one turn of a conversation)\n"
 		"  chat       a conversation in the terminal, with the model's chat template\n"
 		"  perplexity teacher-forced perplexity over a text; KL divergence from a saved reference\n"
+		"  imatrix    an importance matrix over a text (for quantize --imatrix)\n"
 		"  serve      an OpenAI-compatible HTTP server (continuous batching)\n"
 		"  profile    where the time per token goes, and the bottleneck\n"
 		"  info       print a model's architecture, hyperparameters and tensors\n"
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 		{ "run", cmd_run, NULL },
 		{ "chat", cmd_chat, NULL },
 		{ "perplexity", cmd_perplexity, NULL },
+		{ "imatrix", cmd_imatrix, NULL },
 		{ "serve", cmd_serve, NULL },
 		{ "nvme", cmd_nvme, NULL },
 		{ "stage", cmd_stage, NULL },

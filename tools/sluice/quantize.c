@@ -12,17 +12,27 @@
  *     selected by use_more_bits (first and last eighth, every third between);
  *   - iq4_nl / iq4_xs: attn_v q5_K when n_head / n_head_kv >= 4, ffn_down
  *     q5_K in the first eighth of the layers;
+ *   - iq2_xxs, iq2_xs, iq1_s, iq1_m (only with --imatrix): output q5_K, token_embd q2_K,
+ *     attn_v q4_K when n_head / n_head_kv >= 4 (else q2_K), ffn_down q2_K in
+ *     the first eighth of the layers; iq1_s, iq1_m: attn_output iq2_xxs;
  *   - a row length that the chosen block size does not divide falls back
- *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs -> iq4_nl,
+ *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs/iq2_xxs/iq2_xs/iq1_s/iq1_m -> iq4_nl,
  *     then f16).
  * Quantizers are ggml's reference ones, so a tensor comes out byte-identical
- * to llama-quantize's (without --imatrix).  Rows are quantized by several
+ * to llama-quantize's (without --imatrix).
+ *
+ * --imatrix FILE (`sluice imatrix`, or llama.cpp's imatrix.gguf / .dat): each tensor the matrix
+ * names is quantized minimising an error weighted by its columns' mean square activations, as
+ * llama-quantize --imatrix does (sl_quantize_rows_w; a 3-D expert tensor takes each expert's own
+ * row of the matrix).  The 1-2 bit i-quants llama.cpp will not make without one are refused
+ * without it, and refused for any tensor the matrix does not cover.  Rows are quantized by several
  * threads; tensor data is read with pread in chunks, never all at once.
  */
 #include "cli.h"
 #include "atomic_file.h"
 #include "gguf.h"
 #include "gguf_copy.h"
+#include "imatrix_file.h"
 #include "quant/quant.h"
 
 #include <fcntl.h>
@@ -48,13 +58,14 @@ static const struct mix mixes[] = {
 	{ "q3_k_s", 11, SL_TYPE_Q3_K }, { "q3_k_m", 12, SL_TYPE_Q3_K }, { "q3_k_l", 13, SL_TYPE_Q3_K },
 	{ "q4_k_s", 14, SL_TYPE_Q4_K }, { "q4_k_m", 15, SL_TYPE_Q4_K }, { "q5_k_s", 16, SL_TYPE_Q5_K },
 	{ "q5_k_m", 17, SL_TYPE_Q5_K }, { "q6_k", 18, SL_TYPE_Q6_K },
-	{ "iq4_nl", 25, SL_TYPE_IQ4_NL }, { "iq4_xs", 30, SL_TYPE_IQ4_XS },
+	{ "iq4_nl", 25, SL_TYPE_IQ4_NL }, { "iq4_xs", 30, SL_TYPE_IQ4_XS }, { "iq2_xxs", 19, SL_TYPE_IQ2_XXS },
+	{ "iq2_xs", 20, SL_TYPE_IQ2_XS },  { "iq1_s", 24, SL_TYPE_IQ1_S },     { "iq1_m", 31, SL_TYPE_IQ1_M },
 	/* aliases */
 	{ "q4_k", 15, SL_TYPE_Q4_K },   { "q5_k", 17, SL_TYPE_Q5_K },   { "q3_k", 12, SL_TYPE_Q3_K },
 };
 
 enum { FT_Q2_K = 10, FT_Q3_K_S, FT_Q3_K_M, FT_Q3_K_L, FT_Q4_K_S, FT_Q4_K_M, FT_Q5_K_S, FT_Q5_K_M };
-enum { FT_IQ4_NL = 25, FT_IQ4_XS = 30 };
+enum { FT_IQ2_XXS = 19, FT_IQ2_XS = 20, FT_IQ1_S = 24, FT_IQ4_NL = 25, FT_IQ4_XS = 30, FT_IQ1_M = 31 };
 
 static bool use_more_bits(int i, int n)
 {
@@ -89,7 +100,19 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 	const uint32_t ft = m->ftype;
 	uint32_t type = m->base;
 	const int il = layer_of(name);
-	if (!strcmp(name, "output.weight")) {
+	if (ft == FT_IQ2_XXS || ft == FT_IQ2_XS || ft == FT_IQ1_S || ft == FT_IQ1_M) {
+		/* llama.cpp's 1-2 bit i-quant mixes: more bits where errors cost most */
+		if (!strcmp(name, "output.weight"))
+			type = SL_TYPE_Q5_K;
+		else if (!strcmp(name, "token_embd.weight"))
+			type = SL_TYPE_Q2_K;
+		else if (strstr(name, "attn_v.weight"))
+			type = n_gqa >= 4 ? SL_TYPE_Q4_K : SL_TYPE_Q2_K;
+		else if (strstr(name, "ffn_down") && il < n_layer / 8)
+			type = SL_TYPE_Q2_K;
+		else if (strstr(name, "attn_output.weight") && (ft == FT_IQ1_S || ft == FT_IQ1_M))
+			type = SL_TYPE_IQ2_XXS;
+	} else if (!strcmp(name, "output.weight")) {
 		if (type != SL_TYPE_Q8_0 && sl_type_traits(type)->quantized)
 			type = SL_TYPE_Q6_K;
 	} else if (strstr(name, "attn_v.weight")) {
@@ -134,7 +157,10 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 	/* Row length must be a multiple of the block size. */
 	if (t->ne[0] % sl_type_traits(type)->block_size) {
 		switch (type) {
-		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS: type = SL_TYPE_IQ4_NL; break;
+		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS:
+		case SL_TYPE_IQ2_XXS: case SL_TYPE_IQ2_XS: case SL_TYPE_IQ1_S: case SL_TYPE_IQ1_M:
+			type = SL_TYPE_IQ4_NL;
+			break;
 		case SL_TYPE_Q4_K: type = SL_TYPE_Q5_0; break;
 		case SL_TYPE_Q5_K: type = SL_TYPE_Q5_1; break;
 		case SL_TYPE_Q6_K: type = SL_TYPE_Q8_0; break;
@@ -148,22 +174,39 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, in
 
 /* ---- parallel row quantization ---- */
 
+/* Importance weights of one tensor: qw[cols] for every row, or one row of cols per expert, each expert
+ * being `per` consecutive rows; NULL qw = none. */
+struct qweights {
+	const float *qw;
+	int64_t per;   /* rows per expert; 0 = one row of weights for all */
+	int64_t row0;  /* the tensor row of this chunk's first row */
+};
+
 struct qjob {
 	uint32_t type;
 	const float *src;
 	char *dst;
 	int64_t cols, r0, r1;
 	size_t rs;
+	struct qweights w;
 };
 
 static void *qworker(void *arg)
 {
 	struct qjob *j = arg;
-	sl_quantize_rows(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, j->r1 - j->r0, j->cols);
+	if (!j->w.qw) {
+		sl_quantize_rows(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, j->r1 - j->r0, j->cols);
+		return NULL;
+	}
+	for (int64_t r = j->r0; r < j->r1; r++) {
+		const float *qw = j->w.qw + (j->w.per ? (j->w.row0 + r) / j->w.per * j->cols : 0);
+		sl_quantize_rows_w(j->type, j->src + r * j->cols, j->dst + (size_t)r * j->rs, 1, j->cols, qw);
+	}
 	return NULL;
 }
 
-static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth)
+static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth,
+			      struct qweights w)
 {
 	pthread_t th[64];
 	struct qjob jobs[64];
@@ -171,7 +214,7 @@ static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_
 	if (nth > rows)
 		nth = (int)rows;
 	for (int i = 0; i < nth; i++) {
-		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs };
+		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs, w };
 		if (i && pthread_create(&th[i], NULL, qworker, &jobs[i]))
 			qworker(&jobs[i]), th[i] = 0;
 	}
@@ -194,12 +237,46 @@ static int read_at(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+/*
+ * The importance weights of tensor t from the matrix: the means of its entry, cols of them for every
+ * row, or cols per expert of a 3-D tensor (nmat = ne[2] in the GGUF format; the legacy format gives
+ * one entry of ne[0] * ne[2] values).  *qw NULL when the matrix has no entry for t; -1 after an error
+ * message when the entry does not fit the tensor.
+ */
+static int tensor_weights(const struct imx *m, const struct gguf_tensor *t, float **qw, int64_t *per)
+{
+	*qw = NULL;
+	*per = 0;
+	const struct imx_entry *e = m ? imx_find(m, t->name.s) : NULL;
+	if (!e)
+		return 0;
+	const int64_t nv = e->cols * e->nmat, ne2 = t->n_dims >= 3 ? t->ne[2] : 1;
+	if (nv != t->ne[0] && !(t->n_dims == 3 && nv == t->ne[0] * ne2)) {
+		cli_error("quantize", "--imatrix: the entry for %s holds %lld x %lld values; the tensor has %lld columns%s",
+			  t->name.s, (long long)e->cols, (long long)e->nmat, (long long)t->ne[0],
+			  t->n_dims == 3 ? " per expert" : "");
+		return -1;
+	}
+	if (!(*qw = malloc((size_t)nv * sizeof(float)))) {
+		cli_error("quantize", "out of memory");
+		return -1;
+	}
+	for (int64_t k = 0; k < e->nmat; k++)
+		imx_means(e, k, *qw + k * e->cols);
+	if (nv != t->ne[0])
+		*per = t->ne[1];
+	return 0;
+}
+
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--threads N] [-v] [-q]\n"
+	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--threads N] [-v] [-q]\n"
 		   "  TYPE: q4_k_m q4_k_s q5_k_m q5_k_s q6_k q8_0 q3_k_m q3_k_s q3_k_l q2_k\n"
 		   "        q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs f16 bf16 f32\n"
-		   "        (llama.cpp's mixes, no importance matrix)\n"
+		   "        iq2_xxs iq2_xs iq1_s iq1_m (need --imatrix)\n"
+		   "        (llama.cpp's mixes)\n"
+		   "  --imatrix FILE  an importance matrix (sluice imatrix; llama.cpp's .gguf or .dat): the\n"
+		   "                  k-quants and i-quants minimise the error it weights\n"
 		   "  --threads N   quantizing threads (default: online CPUs)\n"
 		   "  -v            list each tensor's type;  -q  no progress bar\n");
 }
@@ -209,9 +286,11 @@ int cmd_quantize(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "type", required_argument, 0, 'T' }, { "threads", required_argument, 0, 't' },
 		{ "verbose", no_argument, 0, 'v' },    { "quiet", no_argument, 0, 'q' },
+		{ "imatrix", required_argument, 0, 'I' },
 		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
 	};
 	const struct mix *mix = NULL;
+	const char *imatrix_path = NULL;
 	long nth = sysconf(_SC_NPROCESSORS_ONLN);
 	bool verbose = false, quiet = false;
 	int c;
@@ -225,18 +304,23 @@ int cmd_quantize(int argc, char **argv)
 					mix = &mixes[i];
 			if (!mix && (!strncasecmp(optarg, "iq1", 3) || !strncasecmp(optarg, "iq2", 3) ||
 				     !strncasecmp(optarg, "iq3", 3)))
-				return cli_error("quantize", "--type %s: the 1-3 bit i-quants need an importance matrix "
-					       "(llama.cpp's --imatrix), which sluice quantize does not support yet", optarg);
+				return cli_error("quantize", "--type %s: no such mix in sluice quantize yet: the i-quant "
+					       "mixes not implemented (iq2_s, iq3_xxs, iq3_s and their _m variants) put "
+					       "tensors in types sluice cannot quantize yet (iq2_s, iq3_s)", optarg);
 			if (!mix)
 				return cli_error("quantize", "--type: unknown type '%s' (see --help)", optarg);
 			break;
 		case 't': if (!cli_int("quantize", "--threads", optarg, 1, 64, &nth)) return 1; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
+		case 'I': imatrix_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
+	if (mix && sl_quant_needs_imatrix(mix->base) && !imatrix_path)
+		return cli_error("quantize", "--type %s: the 1-2 bit i-quants need an importance matrix: make one with "
+			       "sluice imatrix MODEL -f TEXT, then pass it with --imatrix FILE", mix->name);
 	if (argc - optind != 2 || !mix) {
 		usage(stderr);
 		return 1;
@@ -249,10 +333,25 @@ int cmd_quantize(int argc, char **argv)
 
 	struct sl_err err = { { 0 } };
 	struct gguf_file *f = NULL;
-	if (cli_check_input("quantize", in))
+	if (cli_check_input("quantize", in) || (imatrix_path && cli_check_input("quantize", imatrix_path)))
 		return 1;
-	if (sl_gguf_open(in, &f, &err) < 0)
+	struct imx imatrix = { 0 }, *im = NULL;
+	if (imatrix_path) {
+		if (imx_read(imatrix_path, &imatrix, &err) < 0)
+			return cli_error("quantize", "--imatrix: %s", err.msg);
+		im = &imatrix;
+		if (!quiet) { /* the dataset name comes from the file: escaped for the terminal */
+			char sp[1024], sd[1024];
+			fprintf(stderr, "sluice quantize: importance matrix %s: %zu entries, %u chunks of %u tokens%s%s\n",
+				cli_safe(imatrix_path, strlen(imatrix_path), sp, sizeof sp), im->n, im->chunk_count,
+				im->chunk_size, im->dataset ? " from " : "",
+				im->dataset ? cli_safe(im->dataset, strlen(im->dataset), sd, sizeof sd) : "");
+		}
+	}
+	if (sl_gguf_open(in, &f, &err) < 0) {
+		imx_free(&imatrix);
 		return cli_error("quantize", "%s", err.msg);
+	}
 
 	int n_layer = 0;
 	for (uint64_t i = 0; i < f->n_tensors; i++)
@@ -331,6 +430,16 @@ int cmd_quantize(int argc, char **argv)
 		float *fbuf = types[i] == t->type ? NULL : malloc(sizeof(float) * (size_t)(rows_per * cols));
 		if (!ibuf || !obuf || (types[i] != t->type && !fbuf))
 			rc = cli_error("quantize", "out of memory");
+		struct qweights qw = { 0 };
+		float *qwbuf = NULL;
+		if (!rc && types[i] != t->type && (sl_quant_weighted(types[i]) || sl_quant_needs_imatrix(types[i]))) {
+			if (tensor_weights(im, t, &qwbuf, &qw.per) < 0)
+				rc = 1;
+			else if (!qwbuf && sl_quant_needs_imatrix(types[i]))
+				rc = cli_error("quantize", "--imatrix %s has no entry for %s, which %s cannot be made without",
+					       imatrix_path ? imatrix_path : "(none)", t->name.s, sl_type_name(types[i]));
+			qw.qw = qwbuf;
+		}
 		for (int64_t r = 0; r < rows && !rc; r += rows_per) {
 			int64_t nr = rows - r < rows_per ? rows - r : rows_per;
 			if (read_at(f->fd, ibuf, irs * (size_t)nr, t->file_offset + (uint64_t)r * irs) < 0) {
@@ -343,7 +452,8 @@ int cmd_quantize(int argc, char **argv)
 					memcpy(fbuf, ibuf, irs * (size_t)nr);
 				else
 					sl_type_traits(t->type)->to_float(ibuf, fbuf, nr * cols);
-				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth);
+				qw.row0 = r;
+				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth, qw);
 				data = obuf;
 			}
 			if (sl_gguf_writer_write_data(w, fd, (int)i, (uint64_t)r * ors, data, ors * (size_t)nr, &err) < 0)
@@ -352,14 +462,14 @@ int cmd_quantize(int argc, char **argv)
 			if (!quiet)
 				cli_progress("quantize", done_elems, total_elems);
 		}
-		free(ibuf), free(obuf), free(fbuf);
+		free(ibuf), free(obuf), free(fbuf), free(qwbuf);
 		total_in += t->size;
 		total_out += ors * (uint64_t)rows;
 		char sn[1024];
 		if (verbose && !rc)
-			printf("%-32s %-5s -> %-5s [%lld x %lld]\n", cli_safe(t->name.s, t->name.len, sn, sizeof sn),
-			       sl_type_name(t->type),
-			       sl_type_name(types[i]), (long long)cols, (long long)rows);
+			printf("%-32s %-5s -> %-5s [%lld x %lld]%s\n", cli_safe(t->name.s, t->name.len, sn, sizeof sn),
+			       sl_type_name(t->type), sl_type_name(types[i]), (long long)cols, (long long)rows,
+			       qw.qw ? " imatrix" : "");
 	}
 	if (!rc && sl_gguf_writer_finish(w, fd, &err) < 0)
 		rc = cli_error("quantize", "%s", err.msg);
@@ -374,6 +484,7 @@ int cmd_quantize(int argc, char **argv)
 		       total_in / 1e6, total_out / 1e6);
 	}
 	free(types);
+	imx_free(&imatrix);
 	sl_gguf_writer_free(w);
 	sl_gguf_close(f);
 	return rc ? 1 : 0;

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/quant/iq_avx2_ternary.c — AVX2 dots of the lowest-bit types: iq1_m and the ternary
+ * tq1_0 / tq2_0 (iq_avx2.c has the others).
+ *
+ * Each block's integer sums are exact and reduced to one int32 before the block's float scale is
+ * applied with the scalar dot's own expression, so these dots equal the scalar ones bit for bit
+ * (test_quant_iq_simd checks them against scalar all the same, within quant.h's bound).
+ *
+ * The ternary values -1/0/+1 are handled as unsigned 0/1/2 (what the blocks store, q + 1) for
+ * _mm256_maddubs_epi16, and the q8 block sum taken off once: sum((q-1)*y) = sum(q*y) - sum(y).
+ * tq1_0 stores 5 trits per byte as a base-3 fraction: digit p of byte b is ((b * 3^p mod 256) * 3)
+ * >> 8.  Bytes have no multiply in AVX2, so the two bytes of each 16-bit lane are multiplied apart
+ * (the high one masked, so no carry crosses), and the final * 3 >> 8 is a mulhi of the byte
+ * shifted to the top of its lane.
+ */
+#include "quant/iq_blocks.h"
+#include "quant/simd_x86.h"
+
+#include <immintrin.h>
+
+static inline int32_t hsum_epi32(__m256i v)
+{
+	__m128i r = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
+	r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 1));
+	return _mm_cvtsi128_si32(r);
+}
+
+/* Signed x signed bytes, adjacent pairs summed to int16 (|x|, |y| <= 127). */
+static inline __m256i mul_add_epi8(__m256i x, __m256i y)
+{
+	return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* Unsigned bytes u (0..2) times signed q8, summed to int32 lanes. */
+static inline __m256i dot_u8(__m256i u, const int8_t *q8)
+{
+	const __m256i p = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)q8));
+	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+static inline int32_t q8_sum(const struct block_q8_K *y)
+{
+	int32_t s = 0;
+	for (int j = 0; j < QK_K / 16; j++)
+		s += y->bsums[j];
+	return s;
+}
+
+static void tq2_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_tq2_0 *x = vx;
+	const struct block_q8_K *y = vy;
+	const __m256i m3 = _mm256_set1_epi8(3);
+	float sumf = 0.f;
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		const int8_t *q8 = y[i].qs;
+		__m256i acc = _mm256_setzero_si256();
+		for (size_t j = 0; j < sizeof x->qs; j += 32) {
+			const __m256i qx = _mm256_loadu_si256((const __m256i *)(x[i].qs + j));
+			for (int l = 0; l < 4; ++l, q8 += 32)
+				acc = _mm256_add_epi32(acc, dot_u8(_mm256_and_si256(_mm256_srli_epi16(qx, 2 * l), m3), q8));
+		}
+		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
+		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
+	}
+	*s = sumf;
+}
+
+/* Digit p (0..2) of every byte of q, given mult = 3^p in each 16-bit lane. */
+static inline __m256i trits(__m256i q, __m256i mult)
+{
+	const __m256i lo8 = _mm256_set1_epi16(0x00ff), hi8 = _mm256_set1_epi16((short)0xff00);
+	const __m256i three = _mm256_set1_epi16(3);
+	const __m256i lo = _mm256_mullo_epi16(_mm256_and_si256(q, lo8), mult);   /* (b_lo * m) in bits 0..15 */
+	const __m256i hi = _mm256_mullo_epi16(_mm256_and_si256(q, hi8), mult);   /* (b_hi * m mod 256) << 8 */
+	const __m256i t_lo = _mm256_mulhi_epu16(_mm256_slli_epi16(lo, 8), three); /* (byte * 3) >> 8 */
+	const __m256i t_hi = _mm256_mulhi_epu16(_mm256_and_si256(hi, hi8), three);
+	return _mm256_or_si256(t_lo, _mm256_slli_epi16(t_hi, 8));
+}
+
+static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+	const struct block_tq1_0 *x = vx;
+	const struct block_q8_K *y = vy;
+	_Static_assert(sizeof x->qs == 48 && sizeof x->qh == 4, "tq1_0 layout: 32 + 16 bytes of 5 trits, 4 of 4");
+	float sumf = 0.f;
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		const int8_t *q8 = y[i].qs;
+		__m256i acc = _mm256_setzero_si256();
+		/* bytes 0..31: digit p of byte m is element 32p + m */
+		const __m256i q32 = _mm256_loadu_si256((const __m256i *)x[i].qs);
+		for (int p = 0; p < 5; ++p, q8 += 32)
+			acc = _mm256_add_epi32(acc, dot_u8(trits(q32, _mm256_set1_epi16(pow3[p])), q8));
+		/* bytes 32..47: digit p of byte m is element 160 + 16p + m; two digits per vector (one per lane) */
+		const __m128i q16 = _mm_loadu_si128((const __m128i *)(x[i].qs + 32));
+		const __m256i q16x2 = _mm256_set_m128i(q16, q16);
+		for (int p = 0; p < 4; p += 2, q8 += 32) {
+			const __m256i mult = _mm256_set_m128i(_mm_set1_epi16(pow3[p + 1]), _mm_set1_epi16(pow3[p]));
+			acc = _mm256_add_epi32(acc, dot_u8(trits(q16x2, mult), q8));
+		}
+		/* the last 32 elements in one vector: digit 4 of bytes 32..47 (elements 224..239) in the low
+		 * lane; in the high lane qh's 4 bytes four times over, byte k giving digit k/4 of qh[k%4]
+		 * (element 240 + 4 * (k/4) + k%4 = 240 + k), a pair of bytes sharing its lane's power */
+		uint32_t qh4;
+		memcpy(&qh4, x[i].qh, sizeof qh4);
+		const __m256i tail = _mm256_set_m128i(_mm_set1_epi32((int)qh4), q16);
+		const __m256i tail_mult = _mm256_set_m128i(_mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27), _mm_set1_epi16(81));
+		acc = _mm256_add_epi32(acc, dot_u8(trits(tail, tail_mult), q8));
+		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
+		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
+	}
+	*s = sumf;
+}
+
+/*
+ * iq1_m: per 32, four 8-element grid entries (11-bit indices), a 3-bit scale per 16 and a delta
+ * sign per 8.  The grid bytes are -1/0/+1; the delta term is the q8 sum of each group of 8 times
+ * its sign, taken with a +-1 byte vector.
+ */
+static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_iq1_m *x = vx;
+	const struct block_q8_K *y = vy;
+	const long long plus = 0x0101010101010101LL, minus = -1LL;
+	float sumf = 0.f;
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		uint16_t sc[4];
+		memcpy(sc, x[i].scales, sizeof sc);
+		const int8_t *q8 = y[i].qs;
+		const uint8_t *qs = x[i].qs, *qh = x[i].qh;
+		__m256i acc1 = _mm256_setzero_si256(), acc2 = _mm256_setzero_si256();
+		for (int ib = 0; ib < QK_K / 32; ++ib, qs += 4, qh += 2, q8 += 32) {
+			const int16_t ls0 = (int16_t)(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 0x7) + 1);
+			const int16_t ls1 = (int16_t)(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 0x7) + 1);
+			const __m256i ls = _mm256_set_m128i(_mm_set1_epi16(ls1), _mm_set1_epi16(ls0));
+			const uint8_t h0 = qh[0], h1 = qh[0] >> 4, h2 = qh[1], h3 = qh[1] >> 4;
+			const __m256i grid = _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((h3 & 7) << 8)],
+							       (long long)sl_iq1s_grid[qs[2] | ((h2 & 7) << 8)],
+							       (long long)sl_iq1s_grid[qs[1] | ((h1 & 7) << 8)],
+							       (long long)sl_iq1s_grid[qs[0] | ((h0 & 7) << 8)]);
+			const __m256i delta = _mm256_set_epi64x(h3 & 8 ? minus : plus, h2 & 8 ? minus : plus,
+								h1 & 8 ? minus : plus, h0 & 8 ? minus : plus);
+			const __m256i y8 = _mm256_loadu_si256((const __m256i *)q8);
+			acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(mul_add_epi8(grid, y8), ls));
+			acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(mul_add_epi8(delta, y8), ls));
+		}
+		const int32_t sumi1 = hsum_epi32(acc1), sumi2 = hsum_epi32(acc2);
+		sumf += FP16(sl_iq1m_d(&x[i])) * y[i].d * (sumi1 + IQ1M_DELTA * sumi2);
+	}
+	*s = sumf;
+}
+
+void sl_quant_iq_avx2_ternary_kernels(uint32_t type, struct sl_kernels *k)
+{
+	switch (type) {
+	case SL_TYPE_IQ1_M: k->vec_dot = iq1_m_dot_avx2; break;
+	case SL_TYPE_TQ1_0: k->vec_dot = tq1_0_dot_avx2; break;
+	case SL_TYPE_TQ2_0: k->vec_dot = tq2_0_dot_avx2; break;
+	default: break;
+	}
+}
