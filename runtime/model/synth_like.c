@@ -118,7 +118,7 @@ static int r1_vocab(const struct sl_synth_vocab *sv, struct vocab *v, struct sl_
 	static const char *const head[] = { "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
 					    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
 					    "<\xef\xbd\x9c\xe2\x96\x81pad\xe2\x96\x81\xef\xbd\x9c>" };
-	static const char *const tail[] = { "<\xef\xbd\x9cUser\xef\xbd\x9c>", "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>",
+	static const char *const tail[] = { "<\xef\xbd\x9cUser\xef\xbd\x9c>", ("<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"),
 					    "<think>", "</think>" };
 	v->n = R1_VOCAB;
 	v->toks = calloc(R1_VOCAB, sizeof(char *));
