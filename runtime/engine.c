@@ -787,6 +787,7 @@ SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *cc, struct sluice_s
 	o->expert_bytes_read = ws.expert_bytes_read;
 	o->expert_bytes_active = ws.expert_bytes_active;
 	o->pregate_guesses = ws.pregate_guesses;
+	o->pregate_reads = ws.pregate_reads;
 	o->pregate_correct = ws.pregate_correct;
 	o->pregate_routed = ws.pregate_routed;
 	o->moe_layer_passes = ws.moe_layer_passes;

@@ -109,9 +109,11 @@ int sl_moe_setup(struct sl_weights *w, struct sl_err *err)
 		m->ids = malloc((size_t)w->n * sizeof(int));
 		m->bytes = calloc(ne, sizeof(uint64_t));
 		m->guess = calloc(ne, 1);
+		m->gread = calloc(ne, 1);
+		m->gadmit = calloc(ne, 1);
 		m->seen = calloc(ne, sizeof(uint32_t));
 		m->has_guess = calloc((size_t)L, sizeof(bool));
-		if (!m->start || !m->ids || !m->bytes || !m->guess || !m->seen || !m->has_guess)
+		if (!m->start || !m->ids || !m->bytes || !m->guess || !m->gread || !m->gadmit || !m->seen || !m->has_guess)
 			return sl_errf(err, ENOMEM, "out of memory for the index of %d x %d experts", L, E);
 		/* Counting sort by (layer, expert), stable: registration order within an expert. */
 		for (int i = 0; i < w->n; i++) {
@@ -150,6 +152,8 @@ void sl_moe_free(struct sl_weights *w)
 	free(m->ids);
 	free(m->bytes);
 	free(m->guess);
+	free(m->gread);
+	free(m->gadmit);
 	free(m->seen);
 	free(m->has_guess);
 	memset(m, 0, sizeof(*m));
@@ -237,7 +241,18 @@ int sl_weights_routed(struct sl_weights *w, int layer, const int32_t *choice, in
 		feed_policy(w, ids, nu);
 	}
 	if (guessed) {
+		/* how the guesses that needed a read fared, by rank (decayed: routing drifts) */
+		for (int e = 0; e < m->n_expert; e++) {
+			int s = slot(m, layer, e);
+			if (!m->gread[s])
+				continue;
+			int r = m->gread[s] - 1;
+			m->rk_all[r] = m->rk_all[r] * 0.99f + 1.0f;
+			m->rk_used[r] = m->rk_used[r] * 0.99f + (m->seen[s] == m->stamp ? 1.0f : 0.0f);
+		}
 		memset(m->guess + slot(m, layer, 0), 0, (size_t)m->n_expert);
+		memset(m->gread + slot(m, layer, 0), 0, (size_t)m->n_expert);
+		memset(m->gadmit + slot(m, layer, 0), 0, (size_t)m->n_expert);
 		m->has_guess[layer] = false;
 	}
 	if (m->trace && write_records(w, layer, choice, n_tok, k, first_tok)) {
@@ -249,19 +264,47 @@ int sl_weights_routed(struct sl_weights *w, int layer, const int32_t *choice, in
 
 void sl_weights_guessed(struct sl_weights *w, int layer, const int32_t *experts, int n)
 {
+	sl_weights_guessed_ranked(w, layer, experts, NULL, n);
+}
+
+void sl_weights_guessed_ranked(struct sl_weights *w, int layer, const int32_t *experts, const int32_t *rank, int n)
+{
 	struct sl_moe *m = &w->moe;
 	if (!m->n_expert || layer < 0 || layer >= w->n_layers || n < 0 || (n && !experts))
 		return;
 	/* A guess not yet checked is replaced: its experts stay counted (they were read ahead). */
 	memset(m->guess + slot(m, layer, 0), 0, (size_t)m->n_expert);
+	memset(m->gread + slot(m, layer, 0), 0, (size_t)m->n_expert);
+	memset(m->gadmit + slot(m, layer, 0), 0, (size_t)m->n_expert);
 	for (int i = 0; i < n; i++) {
 		int e = experts[i];
 		if (e < 0 || e >= m->n_expert || m->guess[slot(m, layer, e)])
 			continue;
-		m->guess[slot(m, layer, e)] = 1;
+		int s = slot(m, layer, e);
+		m->guess[s] = 1;
 		w->st.pregate_guesses++;
+		bool resident = true;
+		for (int j = m->start[s]; j < m->start[s + 1] && resident; j++)
+			resident = in_memory(&w->u[m->ids[j]]);
+		int r = SL_MIN(rank ? SL_MAX(rank[i], 0) : i, SL_PREGATE_RANKS - 1);
+		if (resident) {
+			m->gadmit[s] = 1;
+			continue;
+		}
+		m->gread[s] = (uint8_t)(r + 1);
+		/* few samples yet: read (and learn); then by the rank's record */
+		m->gadmit[s] = m->rk_all[r] < 4.0f || m->rk_used[r] >= 0.5f * m->rk_all[r];
+		w->st.pregate_reads += m->gadmit[s];
 	}
 	m->has_guess[layer] = true;
+}
+
+bool sl_weights_guess_admitted(const struct sl_weights *w, int layer, int expert)
+{
+	const struct sl_moe *m = &w->moe;
+	if (!m->n_expert || layer < 0 || layer >= w->n_layers || expert < 0 || expert >= m->n_expert)
+		return false;
+	return m->gadmit[slot(m, layer, expert)];
 }
 
 int sl_weights_expert_units(const struct sl_weights *w, int layer, int expert, int *ids, int max)

@@ -77,6 +77,8 @@ struct unit {
 };
 
 /* Mixture of experts (experts.c); all zero for a dense model. */
+#define SL_PREGATE_RANKS 16 /* ranks counted apart (later ones share the last) */
+
 struct sl_moe {
 	int n_expert;            /* largest expert id + 1 */
 	int first_moe;           /* first layer with expert units (-1: none) */
@@ -85,6 +87,12 @@ struct sl_moe {
 	uint64_t *bytes;         /* [layer * n_expert + expert]: the expert's bytes (its units' sizes) */
 	uint64_t expert_bytes;   /* the largest of them */
 	uint8_t *guess;          /* [layer * n_expert + expert]: guessed for the layer's next routing */
+	/* Admission of guesses (experts.c): a guess that needs a read costs the drive its bytes, so a
+	 * guess rank is read ahead only while guesses of that rank which needed a read were then chosen
+	 * at least half the time (decayed counts, measured whether or not they were read). */
+	uint8_t *gread;          /* [slot]: 1 + the guess's rank when it needed a read, else 0 */
+	uint8_t *gadmit;         /* [slot]: the guess is admitted (read ahead) */
+	float rk_used[SL_PREGATE_RANKS], rk_all[SL_PREGATE_RANKS];
 	bool *has_guess;         /* [layer]: a guess is waiting for the layer's routing */
 	uint32_t *seen;          /* [layer * n_expert + expert]: stamp of the report that counted it */
 	uint32_t stamp;

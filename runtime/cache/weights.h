@@ -53,7 +53,7 @@ struct sl_weights_stats {
 	uint64_t prefetch_wasted;  /* units a prefetch read that were evicted before their use */
 	/* MoE: as struct sluice_stats */
 	uint64_t experts_routed, expert_hits, expert_bytes_read, expert_bytes_active;
-	uint64_t pregate_guesses, pregate_correct, pregate_routed, moe_layer_passes;
+	uint64_t pregate_guesses, pregate_correct, pregate_routed, moe_layer_passes, pregate_reads;
 };
 
 int sl_weights_new(struct gguf_file *f, struct sl_backend *be, const struct sl_weights_config *cfg,
@@ -99,6 +99,13 @@ int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err);
 int sl_weights_routed(struct sl_weights *w, int layer, const int32_t *choice, int n_tok, int k, uint64_t first_tok,
 		      struct sl_err *err);
 void sl_weights_guessed(struct sl_weights *w, int layer, const int32_t *experts, int n);
+/* The same with each guess's rank (0 = the router's best; for a chunk, the best over its tokens);
+ * sl_weights_guessed ranks by position.  Then sl_weights_guess_admitted says which guesses to read
+ * ahead: those already in memory (listing them keeps them), and those of a rank whose guesses that
+ * needed a read were chosen at least half the time so far (a wrong guess costs the drive its bytes;
+ * a right one only hides a wait). */
+void sl_weights_guessed_ranked(struct sl_weights *w, int layer, const int32_t *experts, const int32_t *rank, int n);
+bool sl_weights_guess_admitted(const struct sl_weights *w, int layer, int expert);
 /* The unit ids of expert `expert` of `layer`, in registration order, into ids[0..max); returns the count
  * (0 when there is no such expert). */
 int sl_weights_expert_units(const struct sl_weights *w, int layer, int expert, int *ids, int max);

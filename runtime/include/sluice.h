@@ -342,6 +342,8 @@ struct sluice_stats {
 	uint64_t pregate_correct;  /* ... that the router then chose (precision = correct / guesses;
 				    * recall = correct / experts_routed of the layers guessed for) */
 	uint64_t pregate_routed;   /* experts_routed of the layers that had a guess (recall's denominator) */
+	uint64_t pregate_reads;    /* guesses read ahead: not in memory, and of a guess rank whose guesses
+				    * that needed a read were chosen at least half the time */
 	uint64_t moe_layer_passes; /* MoE layers run (per forward chunk): experts read per layer =
 				    * expert misses / moe_layer_passes */
 };

@@ -56,7 +56,7 @@ struct ds2 {
 	struct ds2_layer *L;
 	/* forward scratch (host) */
 	float *logits_h, *bias_h, *probs, *sel, *cw;
-	int32_t *choice, *rows, *distinct, *guess;
+	int32_t *choice, *rows, *distinct, *guess, *grank; /* grank: each guess's best rank */
 	float *scales;
 	int *plist, plist_cap;
 	int *head, n_head, head_pos;   /* chosen experts' units, in order of use; [head_pos, n_head) unused */
@@ -432,6 +432,7 @@ void sl_deepseek2_free(struct sluice_model *m)
 	free(d->rows);
 	free(d->distinct);
 	free(d->guess);
+	free(d->grank);
 	free(d->scales);
 	free(d->plist);
 	free(d->head);
@@ -513,11 +514,12 @@ int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err)
 	d->scales = malloc(B * sizeof(float));
 	d->distinct = malloc(NE * sizeof(int32_t));
 	d->guess = malloc(NE * sizeof(int32_t));
+	d->grank = malloc(NE * sizeof(int32_t));
 	d->plist = malloc((size_t)d->plist_cap * sizeof(int));
 	d->head = malloc(NE * 3 * sizeof(int));
 	d->guess_units = malloc(NE * 3 * sizeof(int));
 	if (!d->logits_h || !d->bias_h || !d->probs || !d->sel || !d->cw || !d->choice || !d->rows || !d->scales ||
-	    !d->distinct || !d->guess || !d->plist || !d->head || !d->guess_units)
+	    !d->distinct || !d->guess || !d->grank || !d->plist || !d->head || !d->guess_units)
 		return sl_errf(err, ENOMEM, "out of memory");
 	return 0;
 }
@@ -742,20 +744,26 @@ static void pregate(struct fwd *f, uint32_t l_next, int n)
 	int ng = 0;
 	for (int t = 0; t < n; t++) {
 		int k = route(d, d->logits_h + (size_t)t * d->n_expert, has_bias ? d->bias_h : NULL, W, d->choice, d->cw);
-		for (int i = 0; i < k; i++) {
-			bool seen = false;
-			for (int j = 0; j < ng && !seen; j++)
-				seen = d->guess[j] == d->choice[i];
-			if (!seen)
-				d->guess[ng++] = d->choice[i];
+		for (int i = 0; i < k; i++) { /* the union; each guess's rank is its best over the tokens */
+			int j = 0;
+			while (j < ng && d->guess[j] != d->choice[i])
+				j++;
+			if (j == ng) {
+				d->guess[ng] = d->choice[i];
+				d->grank[ng++] = i;
+			} else if (i < d->grank[j]) {
+				d->grank[j] = i;
+			}
 		}
 	}
-	sl_weights_guessed(f->m->weights, (int)l_next, d->guess, ng);
+	/* the store learns from every guess; only the admitted ones are read ahead */
+	sl_weights_guessed_ranked(f->m->weights, (int)l_next, d->guess, d->grank, ng);
 	d->guess_layer = (int)l_next;
 	d->n_guess_units = 0;
 	for (int j = 0; j < ng; j++)
-		for (int u = 0; u < 3; u++)
-			d->guess_units[d->n_guess_units++] = L->exp_units[d->guess[j] * 3 + u];
+		if (sl_weights_guess_admitted(f->m->weights, (int)l_next, d->guess[j]))
+			for (int u = 0; u < 3; u++)
+				d->guess_units[d->n_guess_units++] = L->exp_units[d->guess[j] * 3 + u];
 	prefetch(f);
 }
 

@@ -373,6 +373,47 @@ static void test_index(const char *path)
 	close_store(&s);
 }
 
+/* Admission of pre-gating guesses: a guess that needs a read is read ahead while guesses of its
+ * rank that needed a read were then chosen at least half the time; one in memory is always listed. */
+static void test_admission(const char *path)
+{
+	struct store s;
+	struct sl_err err;
+	struct opts o = { "cpu", NULL, NULL, 8 };
+	CHECK_MSG(open_store(&s, path, &o, &err) == 0, "%s", err.msg);
+	/* rank 0: expert 6 (never read, never chosen); rank 1: expert 7 (never read, always chosen) */
+	int32_t g[2] = { 6, 7 }, ch[K] = { 7, 1, 2, 3 };
+	bool first6 = false, last6 = true, all7 = true;
+	for (int i = 0; i < 12; i++) {
+		sl_weights_guessed(s.w, 2, g, 2);
+		if (i == 0)
+			first6 = sl_weights_guess_admitted(s.w, 2, 6);
+		last6 = sl_weights_guess_admitted(s.w, 2, 6);
+		all7 = all7 && sl_weights_guess_admitted(s.w, 2, 7);
+		CHECK(sl_weights_routed(s.w, 2, ch, 1, K, (uint64_t)i, &err) == 0);
+	}
+	CHECK_MSG(first6 && !last6 && all7, "rank 0 (always wrong): first %d, last %d; rank 1 (always right): %d",
+		  first6, last6, all7);
+	CHECK(!sl_weights_guess_admitted(s.w, 2, 8)); /* not guessed */
+	/* In memory: listed whatever its rank's record (listing keeps it). */
+	int n = 0, list[3];
+	n = sl_weights_expert_units(s.w, 2, 6, list, 3);
+	sl_weights_prefetch(s.w, list, n);
+	for (int i = 0; i < n; i++) {
+		const void *p;
+		CHECK(sl_weights_acquire(s.w, list[i], &p, &err) == 0);
+		CHECK(sl_weights_release(s.w, list[i], &err) == 0);
+	}
+	sl_weights_guessed(s.w, 2, g, 1);
+	CHECK(sl_weights_guess_admitted(s.w, 2, 6));
+	struct sl_weights_stats st;
+	sl_weights_get_stats(s.w, &st);
+	CHECK_MSG(st.pregate_guesses == 25 && st.pregate_reads >= 12 + 4 && st.pregate_reads < 24,
+		  "guesses %llu, read ahead %llu", (unsigned long long)st.pregate_guesses,
+		  (unsigned long long)st.pregate_reads);
+	close_store(&s);
+}
+
 /* Streaming under a small host cache: arithmetic, batches, budgets, early evictions, data. */
 static void test_stream(const char *path, const char *backend)
 {
@@ -514,6 +555,7 @@ int main(void)
 	if (t_failures)
 		return t_done();
 	test_index(path);
+	test_admission(path);
 	test_stream(path, "cpu");
 	test_stream(path, "cpu-async");
 	test_tight(path, "cpu");

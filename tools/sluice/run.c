@@ -230,9 +230,9 @@ static void print_expert_stats(const struct sluice_stats *st, const struct sluic
 		st->moe_layer_passes ? (double)misses / (double)st->moe_layer_passes : 0.0,
 		(unsigned long long)st->moe_layer_passes);
 	if (st->pregate_guesses)
-		fprintf(stderr, " | pre-gating: precision %.1f%% recall %.1f%% (%llu guesses)\n",
+		fprintf(stderr, " | pre-gating: precision %.1f%% recall %.1f%% (%llu guesses, %llu read ahead)\n",
 			pct(st->pregate_correct, st->pregate_guesses), pct(st->pregate_correct, st->pregate_routed),
-			(unsigned long long)st->pregate_guesses);
+			(unsigned long long)st->pregate_guesses, (unsigned long long)st->pregate_reads);
 	else
 		fprintf(stderr, " | pre-gating: no guesses\n");
 	if (generated) {
