@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -155,6 +156,36 @@ int sl_synth_plan(struct sl_synth_params *p, struct sl_err *err)
 	return 0;
 }
 
+/* Uniform importance for the types that have only a weighted quantizer (iq1_s, iq1_m, iq2_xxs, iq2_xs:
+ * llama.cpp refuses them without an importance matrix; random weights have no preferred columns, so
+ * all-ones is the importance matrix of these models).  Enough for the widest row gen-model writes. */
+#define SYNTH_MAX_COLS 65536
+static float ones[SYNTH_MAX_COLS];
+static pthread_once_t ones_once = PTHREAD_ONCE_INIT;
+
+static void fill_ones(void)
+{
+	for (int i = 0; i < SYNTH_MAX_COLS; i++)
+		ones[i] = 1.0f;
+}
+
+bool sl_synth_type_writable(uint32_t type)
+{
+	const struct sl_type_traits *tt = sl_type_traits(type);
+	return tt && (tt->from_float || sl_quant_weighted(type));
+}
+
+void sl_synth_quantize_row(uint32_t type, const float *f, void *dst, int64_t cols)
+{
+	const struct sl_type_traits *tt = sl_type_traits(type);
+	if (tt->from_float) {
+		tt->from_float(f, dst, cols);
+		return;
+	}
+	pthread_once(&ones_once, fill_ones);
+	sl_quant_weighted(type)(f, dst, cols, ones);
+}
+
 /* Fill one tensor: rows of random values, converted to the tensor's type and written in chunks. */
 int sl_synth_write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
 			uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, int64_t boost_row,
@@ -162,7 +193,6 @@ int sl_synth_write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type,
 			sl_synth_progress_fn progress, void *parg, struct sl_err *err)
 {
 	size_t row_bytes = sl_row_size(type, cols);
-	const struct sl_type_traits *tt = sl_type_traits(type);
 	int64_t chunk_rows = SL_MAX((int64_t)1, (int64_t)((8u << 20) / row_bytes));
 	float *f = malloc((size_t)cols * sizeof(float));
 	uint8_t *buf = malloc(row_bytes * (size_t)chunk_rows);
@@ -178,7 +208,7 @@ int sl_synth_write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type,
 			const bool zero = r0 + r >= zero_lo && r0 + r < zero_hi;
 			for (int64_t c = 0; c < cols; c++)
 				f[c] = zero ? 0.0f : offset + (r0 + r == boost_row ? 2.5f * scale : scale) * rnd(&s);
-			tt->from_float(f, buf + (size_t)r * row_bytes, cols);
+			sl_synth_quantize_row(type, f, buf + (size_t)r * row_bytes, cols);
 		}
 		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r0 * row_bytes, buf, (uint64_t)nr * row_bytes, err);
 		*done += (uint64_t)nr * row_bytes;

@@ -8,8 +8,10 @@
 struct sl_synth_params {
 	uint64_t size_bytes;  /* target size; dimensions are chosen to approach it */
 	uint32_t type;        /* enum sl_type of the matrices */
-	/* SL_SYNTH_MIX_R1: like DeepSeek-R1's low-bit files, for a dense llama: ffn iq4_xs (p->type
-	 * must be iq4_xs, which sizes the plan), attention and token_embd q4_K, output q6_K. */
+	/* SL_SYNTH_MIX_R1: like DeepSeek-R1's low-bit files.  A dense llama: ffn iq4_xs (p->type
+	 * must be iq4_xs, which sizes the plan), attention and token_embd q4_K, output q6_K.  deepseek2
+	 * (as unsloth's UD-IQ1_S): routed experts iq1_s (gate, up) and iq2_xxs (down), attention, shared
+	 * experts, dense ffn and token_embd q4_K, output q6_K (p->type must be iq1_s, which sizes it). */
 	uint32_t mix;
 	uint64_t seed;
 	const char *arch;     /* "llama" (NULL: llama) or "qwen2" (q/k/v biases, NeoX rope, BPE vocabulary) */
@@ -55,6 +57,10 @@ int sl_synth_write(const struct sl_synth_params *p, const char *path, sl_synth_p
 /* Shared by the synth files: one tensor of random rows (entries offset + scale * U(-1,1), rows
  * [zero_lo, zero_hi) zero, boost_row 2.5x), converted to type and written at its place. */
 struct gguf_writer;
+/* Can gen-model write this type (a reference quantizer, or a weighted one it feeds uniform importance)?
+ * sl_synth_quantize_row: one row of cols (at most 65536) floats into it. */
+bool sl_synth_type_writable(uint32_t type);
+void sl_synth_quantize_row(uint32_t type, const float *f, void *dst, int64_t cols);
 int sl_synth_write_tensor(struct gguf_writer *w, int fd, int idx, uint32_t type, int64_t cols, int64_t rows,
 			  uint64_t seed, float scale, float offset, int64_t zero_lo, int64_t zero_hi, int64_t boost_row,
 			  uint64_t *done, uint64_t total, sl_synth_progress_fn progress, void *parg, struct sl_err *err);

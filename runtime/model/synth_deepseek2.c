@@ -86,10 +86,12 @@ static double layer_bytes(const struct sl_synth_params *p, bool moe, double bpp)
 int sl_synth_ds2_plan(struct sl_synth_params *p, struct sl_err *err)
 {
 	const struct sl_type_traits *tt = sl_type_traits(p->type);
-	if (!tt || !tt->from_float)
+	if (!tt || !sl_synth_type_writable(p->type))
 		return sl_errf(err, EINVAL, "type %s cannot be written", sl_type_name(p->type));
-	if (p->mix || p->rope_freqs)
-		return sl_errf(err, EINVAL, "deepseek2: --mix and --rope-freqs are for llama models");
+	if (p->rope_freqs)
+		return sl_errf(err, EINVAL, "deepseek2: --rope-freqs is for llama models");
+	if (p->mix && (p->mix != SL_SYNTH_MIX_R1 || p->type != SL_TYPE_IQ1_S))
+		return sl_errf(err, EINVAL, "deepseek2: the r1 mix is sized as iq1_s, not %s", sl_type_name(p->type));
 	const uint32_t blk = (uint32_t)tt->block_size;
 	struct sl_synth_vocab sv;
 	int rc = sl_synth_bpe_vocab(true, &sv, err);
@@ -172,7 +174,6 @@ static int write_attn_output(struct gguf_writer *w, int fd, int idx, const struc
 			     const struct sl_synth_params *p, uint64_t seed, struct sl_err *err)
 {
 	const int64_t cols = t->ne[0], rows = t->ne[1], Dv = p->d_v;
-	const struct sl_type_traits *tt = sl_type_traits(t->type);
 	const size_t rb = sl_row_size(t->type, cols);
 	float *f = malloc((size_t)cols * sizeof(float)), *d1 = malloc(p->n_embd * sizeof(float));
 	float *d2 = malloc(p->n_embd * sizeof(float)), *ab = malloc(2 * (size_t)Dv * sizeof(float));
@@ -192,7 +193,7 @@ static int write_attn_output(struct gguf_writer *w, int fd, int idx, const struc
 			f[c] = t->scale * urand(&s);
 		for (int64_t j = 0; j < Dv; j++)
 			f[j] = G * (d1[r] * ab[j] + d2[r] * ab[Dv + j]);
-		tt->from_float(f, buf, cols);
+		sl_synth_quantize_row(t->type, f, buf, cols);
 		rc = sl_gguf_writer_write_data(w, fd, idx, (uint64_t)r * rb, buf, rb, err);
 	}
 out:
@@ -268,6 +269,7 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 	const uint32_t n_dense = p->n_dense < 0 ? 0 : p->n_dense ? (uint32_t)p->n_dense : 1;
 	const bool bias = !p->softmax_gating || p->expert_skew > 0;
 	const bool drift = p->expert_skew > 0 && p->n_head > 1;
+	const bool r1 = p->mix == SL_SYNTH_MIX_R1;
 	struct gguf_writer *w = sl_gguf_writer_new(32);
 	struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 	struct sl_synth_vocab sv = { 0 };
@@ -284,7 +286,7 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 #define K(sfx) "deepseek2." sfx
 	sl_gguf_writer_set_str(w, "general.architecture", "deepseek2");
 	sl_gguf_writer_set_str(w, "general.name", "sluice synthetic deepseek2");
-	sl_gguf_writer_set_u32(w, "general.file_type", p->type == SL_TYPE_F32 ? 0 : p->type == SL_TYPE_F16 ? 1 : 7);
+	sl_gguf_writer_set_u32(w, "general.file_type", p->type == SL_TYPE_F32 ? 0 : p->type == SL_TYPE_F16 ? 1 : r1 ? 24 : 7);
 	sl_gguf_writer_set_u64(w, "sluice.synthetic_seed", p->seed);
 	sl_gguf_writer_set_u32(w, K("block_count"), p->n_layer);
 	sl_gguf_writer_set_u32(w, K("context_length"), p->n_ctx);
@@ -339,7 +341,9 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 		rc = sl_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	const uint32_t T = p->type;
+	/* The r1 mix (UD-IQ1_S-like): routed experts iq1_s / iq2_xxs (down), q6_K output, q4_K the rest. */
+	const uint32_t T = r1 ? SL_TYPE_Q4_K : p->type, T_exp = p->type, T_down = r1 ? SL_TYPE_IQ2_XXS : p->type,
+		       T_out = r1 ? SL_TYPE_Q6_K : p->type;
 #define ADD(nm, ty, nd, c, r, e3, sc, off, kd)                                                                 \
 	do {                                                                                                    \
 		snprintf(ts[k].name, sizeof(ts[k].name), "%s", nm);                                             \
@@ -348,7 +352,7 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 	} while (0)
 #define LIN(sfx, c, r) do { snprintf(n, sizeof n, "blk.%u.%s", l, sfx); ADD(n, fit(T, c), 2, c, r, 1, 1.0f / sqrtf((float)(c)), 0.0f, 0); } while (0)
 #define NRM(sfx, c) do { snprintf(n, sizeof n, "blk.%u.%s", l, sfx); ADD(n, SL_TYPE_F32, 1, c, 1, 1, 0.1f, 1.0f, 0); } while (0)
-#define EXP(sfx, c, r) do { snprintf(n, sizeof n, "blk.%u.%s", l, sfx); ADD(n, fit(T, c), 3, c, r, NE, 1.0f / sqrtf((float)(c)), 0.0f, 0); } while (0)
+#define EXP(sfx, ty, c, r) do { snprintf(n, sizeof n, "blk.%u.%s", l, sfx); ADD(n, fit(ty, c), 3, c, r, NE, 1.0f / sqrtf((float)(c)), 0.0f, 0); } while (0)
 	ADD("token_embd.weight", fit(T, E), 2, E, V, 1, 1.0f, 0.0f, 0);
 	for (uint32_t l = 0; l < p->n_layer; l++) {
 		char n[64];
@@ -390,15 +394,15 @@ int sl_synth_ds2_write(const struct sl_synth_params *p, const char *path, sl_syn
 			ADD(n, SL_TYPE_F32, 1, NE, 1, 1, 0, 0, 2);
 			ts[k - 1].layer = l;
 		}
-		EXP("ffn_gate_exps.weight", E, Fe);
-		EXP("ffn_up_exps.weight", E, Fe);
-		EXP("ffn_down_exps.weight", Fe, E);
+		EXP("ffn_gate_exps.weight", T_exp, E, Fe);
+		EXP("ffn_up_exps.weight", T_exp, E, Fe);
+		EXP("ffn_down_exps.weight", T_down, Fe, E);
 		LIN("ffn_gate_shexp.weight", E, Fe);
 		LIN("ffn_up_shexp.weight", E, Fe);
 		LIN("ffn_down_shexp.weight", Fe, E);
 	}
 	ADD("output_norm.weight", SL_TYPE_F32, 1, E, 1, 1, 0.1f, 1.0f, 0);
-	ADD("output.weight", fit(T, E), 2, E, V, 1, 4.0f / sqrtf((float)E), 0.0f, 0);
+	ADD("output.weight", fit(T_out, E), 2, E, V, 1, 4.0f / sqrtf((float)E), 0.0f, 0);
 #undef ADD
 #undef LIN
 #undef NRM

@@ -30,7 +30,8 @@ static void usage(FILE *o)
 		"  --gating G         sigmoid (default: grouped, with exp_probs_b, as V3/R1) or softmax (V2)\n"
 		"  --size SIZE     approximate file size: 64M, 2G, ... (default 64M)\n"
 		"  --type TYPE     f32 | f16 | bf16 | q8_0 | any type `sluice quantize` knows (default f16)\n"
-		"  --mix r1        DeepSeek-R1-like low-bit mix: ffn iq4_xs, attention q4_K, output q6_K\n"
+		"  --mix r1        DeepSeek-R1-like low-bit mix: ffn iq4_xs, attention q4_K, output q6_K;\n"
+		"                  deepseek2 (as UD-IQ1_S): routed experts iq1_s (down iq2_xxs), output q6_K, q4_K the rest\n"
 		"  --seed S        (default 1)\n"
 		"  --dim N, --layers N, --ff N, --ctx N   override the chosen dimensions\n"
 		"  -q, --quiet     no progress bar\n"
@@ -139,14 +140,14 @@ int cmd_gen_model(int argc, char **argv)
 	if (ds_opt && !ds2)
 		return cli_error("gen-model", "--experts, --experts-used, --expert-ff, --dense-layers, --expert-skew, "
 				 "--mla-legacy, --no-q-lora and --gating are for --arch deepseek2");
-	if (ds2 && (vocab_set || p.rope_freqs || p.mix))
-		return cli_error("gen-model", "--vocab, --rope-freqs and --mix are not for deepseek2 (its vocabulary is byte-level BPE)");
+	if (ds2 && (vocab_set || p.rope_freqs))
+		return cli_error("gen-model", "--vocab and --rope-freqs are not for deepseek2 (its vocabulary is byte-level BPE)");
 	if (qwen2 && vocab_set && !p.bpe)
 		return cli_error("gen-model", "--vocab spm: qwen2 models have a byte-level BPE vocabulary");
 	if (qwen2 && p.rope_freqs)
 		return cli_error("gen-model", "--rope-freqs is for llama (Llama-3.1) models, not qwen2");
-	if (p.mix == SL_SYNTH_MIX_R1)
-		p.type = SL_TYPE_IQ4_XS; /* the ffn type; sizes the plan (all mix types have 256-blocks) */
+	if (p.mix == SL_SYNTH_MIX_R1) /* the ffn (deepseek2: routed experts') type; sizes the plan (256-blocks) */
+		p.type = ds2 ? SL_TYPE_IQ1_S : SL_TYPE_IQ4_XS;
 	struct sl_err err;
 	if (sl_synth_plan(&p, &err))
 		return cli_error("gen-model", "%s", err.msg);
@@ -157,7 +158,7 @@ int cmd_gen_model(int argc, char **argv)
 		fprintf(stderr, "gen-model: %s: deepseek2%s%s, %s, dim %u, layers %u (%d dense), heads %u, q_lora %u, "
 			"kv_lora %u, experts %u (%u used, ff %u), skew %g, vocab %u\n",
 			cli_safe(out, strlen(out), so, sizeof so), p.mla_legacy ? " (attn_kv_b)" : "",
-			p.softmax_gating ? " (softmax)" : "", sl_type_name(p.type), p.n_embd, p.n_layer,
+			p.softmax_gating ? " (softmax)" : "", p.mix ? "r1 mix (UD-IQ1_S-like)" : sl_type_name(p.type), p.n_embd, p.n_layer,
 			p.n_dense < 0 ? 0 : p.n_dense ? p.n_dense : 1, p.n_head, p.q_lora, p.kv_lora, p.n_expert,
 			p.n_expert_used, p.n_ff_exp, (double)p.expert_skew, p.n_vocab);
 		return 0;

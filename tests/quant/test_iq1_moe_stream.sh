@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# tests/quant/test_iq1_moe_stream.sh — an R1-like low-bit MoE model (`gen-model --arch deepseek2 --mix
+# r1`, laid out as unsloth's UD-IQ1_S: routed experts iq1_s with iq2_xxs down projections, q4_K
+# attention, shared experts and dense ffn, q6_K output) streamed through budgets far below its size,
+# experts read one by one as the router picks them, prints exactly the tokens of its unconstrained run
+# on the CPU backend and on the asynchronous test backends (the device path: weights uploaded into a
+# window, buffers poisoned when released); the gguf package reads the file.
+# sluice-timeout: 600
+set -euo pipefail
+BIN=${SLUICE_BIN:-build/sluice}
+TMP=${SLUICE_TMP:-$(mktemp -d)}
+M=$TMP/r1moe.gguf
+"$BIN" gen-model --arch deepseek2 --mix r1 --size 8M --dim 256 --layers 5 --experts 8 --experts-used 2 --seed 5 \
+    -q -o "$M"
+types=$("$BIN" info "$M" | sed -n 's/^types: *//p')
+model_mib=$("$BIN" info "$M" | awk '/^tensor bytes:/ {printf "%.2f", $3 / 1048576}')
+echo "types: $types ($model_mib MiB)"
+for t in iq1_s iq2_xxs q4_K q6_K; do
+    case "$types" in *"$t"*) ;; *) echo "FAIL: no $t tensors in the deepseek2 r1 mix"; exit 1 ;; esac
+done
+if python3 -c 'import gguf' 2>/dev/null; then
+    python3 - "$M" <<'PY' || { echo "FAIL: the gguf package cannot read the model"; exit 1; }
+import sys, gguf
+r = gguf.GGUFReader(sys.argv[1])
+ex = [t for t in r.tensors if t.name.endswith("ffn_gate_exps.weight")]
+assert ex and ex[0].tensor_type == gguf.GGMLQuantizationType.IQ1_S, ex[0].tensor_type
+print("gguf package: %d tensors, %s is %s" % (len(r.tensors), ex[0].name, ex[0].tensor_type.name))
+PY
+fi
+ARGS=(-m "$M" -p "Once upon a time" -n 12 --temp 0 -c 64 --stats -t 1)
+"$BIN" run "${ARGS[@]}" >"$TMP/full.out" 2>"$TMP/full.err"
+for b in cpu cpu-async cpu-async-zc; do
+    "$BIN" run "${ARGS[@]}" --vram 900K --host-cache 900K --backend "$b" >"$TMP/$b.out" 2>"$TMP/$b.err" ||
+        { cat "$TMP/$b.err"; echo "FAIL: --backend $b under budgets"; exit 1; }
+    cmp "$TMP/full.out" "$TMP/$b.out" || { echo "FAIL: --backend $b: streamed output differs"; exit 1; }
+    read_mib=$(sed -n 's/.*weights read \([0-9.]*\) MiB.*/\1/p' "$TMP/$b.err")
+    experts=$(grep -o 'experts: [0-9]* routed' "$TMP/$b.err" || true)
+    echo "$b: weights read ${read_mib} MiB, $experts"
+    [ -n "$experts" ] || { cat "$TMP/$b.err"; echo "FAIL: $b: no expert statistics"; exit 1; }
+    # It really streamed: more than twice the bytes the model holds were read.
+    awk -v r="$read_mib" -v m="$model_mib" 'BEGIN{exit !(r > 2 * m)}' ||
+        { echo "FAIL: $b: only ${read_mib} MiB read for a ${model_mib} MiB model"; exit 1; }
+done
+echo ok
