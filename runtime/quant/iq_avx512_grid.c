@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/quant/iq_avx512_grid.c — AVX-512 dots of the grid i-quants (iq2_xxs, iq2_xs, iq2_s,
+ * iq3_xxs, iq3_s).  Compiled with the AVX-512 flags; the functions also use VBMI (vpermb,
+ * vpermi2b, vpmultishiftqb), so they are installed only when CPUID reports it as well
+ * (sl_quant_iq_avx512_grid_kernels checks; quant.c has already checked F/BW/VL/VNNI and XCR0).
+ *
+ * What AVX2 spends its time on in these types is not the multiplies but getting grid entries and
+ * signs into registers.  Here each 512-bit step covers two sub-blocks (64 elements):
+ *  - signs become a 64-bit opmask and are applied to the activations with one masked subtract.
+ *    Where a format stores 7 bits per 8 (iq2_xxs, iq2_xs, iq3_xxs), the whole block's sign bytes
+ *    are made at once: vpmultishiftqb (or a shift) puts each 7-bit group in a byte and one vpermi2b
+ *    looks up the 128-entry ksigns table (bit 7 of an index is ignored, so no masking);
+ *  - grid entries are still fetched by scalar index (on Zen 4 a gather is slower: see
+ *    Documentation/performance.md), assembled 128 bits at a time;
+ *  - grid bytes are unsigned, the signed activations signed: vpmaddubsw to int16 pairs (at most
+ *    2 * 62 * 127, no saturation), then vpdpwssd by the per-sub-block scale into the block's int32
+ *    accumulator: the block sum is the scalar dot's exact integer, only the float accumulation
+ *    order differs (quant.h's accuracy contract; test_quant_iq_simd checks it).
+ */
+#include "quant/iq_blocks.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+
+#define VBMI __attribute__((target("avx512vbmi")))
+
+/* F16C inline: FP16() is a call, and a call in the loop spills every vector register. */
+static inline float fp16(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+/* 8 uint64 grid entries, 4 for each of two sub-blocks, one 512-bit vector (a gather measured
+ * slower on Zen 4, as ggml notes for iq3_s). */
+static inline __m512i grid8_u64(const uint64_t *g, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+				unsigned b1, unsigned b2, unsigned b3)
+{
+	const __m256i lo = _mm256_set_epi64x((long long)g[a3], (long long)g[a2], (long long)g[a1], (long long)g[a0]);
+	const __m256i hi = _mm256_set_epi64x((long long)g[b3], (long long)g[b2], (long long)g[b1], (long long)g[b0]);
+	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* The same from two runs of 4 byte indices, each read as one uint32 and split in registers (8
+ * byte loads measured 10% slower: they compete with the grid loads for the load ports). */
+static inline __m512i grid8_bytes(const uint64_t *g, const uint8_t *pa, const uint8_t *pb)
+{
+	uint32_t a, b;
+	memcpy(&a, pa, 4);
+	memcpy(&b, pb, 4);
+	return grid8_u64(g, a & 0xff, (a >> 8) & 0xff, (a >> 16) & 0xff, a >> 24, b & 0xff, (b >> 8) & 0xff,
+			 (b >> 16) & 0xff, b >> 24);
+}
+
+/* Negate the activation bytes whose opmask bit is set. */
+static inline __m512i apply_signs(__m512i q8, __mmask64 neg)
+{
+	return _mm512_mask_sub_epi8(q8, neg, _mm512_setzero_si512(), q8);
+}
+
+/* vpermw index: words 0-15 take word a, words 16-31 word b (one scale per sub-block). */
+static inline __m512i words_pair(int a, int b)
+{
+	return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)a)), _mm256_set1_epi16((short)b), 1);
+}
+
+/*
+ * iq2_xxs: per sub-block a uint32 of 4 grid indices and a uint32 of 4 x 7 sign bits | scale.  The 8
+ * sign words of a block are collected (vpermd), split into 7-bit groups by vpmultishiftqb and
+ * turned into sign bytes by vpermi2b on the ksigns table: qword p then holds the sign bits of
+ * sub-blocks 2p and 2p+1 in element order.
+ */
+static VBMI void iq2_xxs_dot_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_iq2_xxs *x = vx;
+	const struct block_q8_K *y = vy;
+	const __m512i ks_lo = _mm512_loadu_si512(sl_ksigns_iq2xs), ks_hi = _mm512_loadu_si512(sl_ksigns_iq2xs + 64);
+	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+	/* bytes 0-3 of a qword from bits 0, 7, 14, 21 of its low dword, 4-7 likewise of its high one */
+	const __m256i split7 = _mm256_set1_epi64x(0x352e2720150e0700);
+	const __m512i sc_idx[4] = { words_pair(0, 2), words_pair(4, 6), words_pair(8, 10), words_pair(12, 14) };
+	__m512 acc = _mm512_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		const uint8_t *q2 = (const uint8_t *)x[i].qs;
+		const int8_t *q8 = y[i].qs;
+		const __m256i sw = _mm512_castsi512_si256(_mm512_permutexvar_epi32(odd, _mm512_loadu_si512(q2)));
+		const __m512i sbytes = _mm512_permutex2var_epi8(ks_lo, _mm512_zextsi256_si512(_mm256_multishift_epi64_epi8(split7, sw)), ks_hi);
+		uint64_t neg[4];
+		_mm256_storeu_si256((__m256i *)neg, _mm512_castsi512_si256(sbytes));
+		/* 2 * (sw >> 28) + 1 as int32: word 2k is sub-block k's scale */
+		const __m256i ls = _mm256_srli_epi32(sw, 28);
+		const __m512i ls2 = _mm512_zextsi256_si512(_mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)));
+		__m512i sumi = _mm512_setzero_si512();
+		for (int p = 0; p < 4; ++p, q2 += 16, q8 += 64) {
+			const __m512i grid = grid8_bytes(sl_iq2xxs_grid, q2, q2 + 8);
+			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
+			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
+			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls2));
+		}
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+	}
+	*s = 0.125f * _mm512_reduce_add_ps(acc);
+}
+
+static bool cpu_has_vbmi(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512vbmi");
+}
+
+void sl_quant_iq_avx512_grid_kernels(uint32_t type, struct sl_kernels *k)
+{
+	if (!cpu_has_vbmi())
+		return;
+	switch (type) {
+	case SL_TYPE_IQ2_XXS: k->vec_dot = iq2_xxs_dot_avx512; break;
+	default: break;
+	}
+}
+
+#else /* built without AVX-512 flags: nothing to offer */
+void sl_quant_iq_avx512_grid_kernels(uint32_t type, struct sl_kernels *k)
+{
+	(void)type;
+	(void)k;
+}
+#endif
