@@ -106,6 +106,29 @@ static void iq4_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	*s = hsum_ps8(acc);
 }
 
+/* The block scale by F16C, inline: FP16() is an out-of-line call, and a call inside the block
+ * loop spills the vector registers (grid-type dots below). */
+static inline float grid_fp16(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+/* Four uint64 grid entries from the four byte indices of a (byte 0 first): the indices are split
+ * in registers, one load for four (four byte loads compete with the grid's for the load ports). */
+static inline __m256i grid4_u64(const uint64_t *g, uint32_t a)
+{
+	return _mm256_set_epi64x((long long)g[a >> 24], (long long)g[(a >> 16) & 0xff], (long long)g[(a >> 8) & 0xff],
+				 (long long)g[a & 0xff]);
+}
+
+/* Eight uint32 grid entries from eight byte indices, read from memory one by one (splitting them in
+ * registers measured slower here: eight indices at a time run out of registers). */
+static inline __m256i grid8_u32(const uint32_t *g, const uint8_t *ix)
+{
+	return _mm256_set_epi32((int)g[ix[7]], (int)g[ix[6]], (int)g[ix[5]], (int)g[ix[4]], (int)g[ix[3]], (int)g[ix[2]],
+				(int)g[ix[1]], (int)g[ix[0]]);
+}
+
 static inline __m256i signs4(uint32_t bits)
 {
 	return _mm256_set_epi64x((long long)sl_keven_signs_q2xs[(bits >> 21) & 127],
@@ -114,27 +137,28 @@ static inline __m256i signs4(uint32_t bits)
 				 (long long)sl_keven_signs_q2xs[(bits >> 0) & 127]);
 }
 
+/* Two sub-blocks per step, each into its own accumulator (as ggml's), indices split in registers. */
 static void iq2_xxs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq2_xxs *x = vx;
 	const struct block_q8_K *y = vy;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const uint16_t *q2 = x[i].qs;
+		const uint8_t *q2 = (const uint8_t *)x[i].qs;
 		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, q2 += 4, q8 += 32) {
-			uint32_t aux32[2];
-			memcpy(aux32, q2, sizeof aux32);
-			const uint8_t *aux8 = (const uint8_t *)aux32;
-			const __m256i grid = _mm256_set_epi64x((long long)sl_iq2xxs_grid[aux8[3]], (long long)sl_iq2xxs_grid[aux8[2]],
-							       (long long)sl_iq2xxs_grid[aux8[1]], (long long)sl_iq2xxs_grid[aux8[0]]);
-			const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs4(aux32[1]));
-			const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
-			const int16_t ls = (int16_t)(2 * (aux32[1] >> 28) + 1);
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, _mm256_set1_epi16(ls)));
+		__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 2, q2 += 16, q8 += 64) {
+			uint32_t aux[4]; /* grid indices, signs | scale of sub-block ib32, then of ib32 + 1 */
+			memcpy(aux, q2, sizeof aux);
+			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs4(aux[1]));
+			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs4(aux[3]));
+			const __m256i dot1 = _mm256_maddubs_epi16(grid4_u64(sl_iq2xxs_grid, aux[0]), q8s1);
+			const __m256i dot2 = _mm256_maddubs_epi16(grid4_u64(sl_iq2xxs_grid, aux[2]), q8s2);
+			sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(dot1, _mm256_set1_epi16((short)(2 * (aux[1] >> 28) + 1))));
+			sumi2 = _mm256_add_epi32(sumi2, _mm256_madd_epi16(dot2, _mm256_set1_epi16((short)(2 * (aux[3] >> 28) + 1))));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi1, sumi2)),
+				      acc);
 	}
 	*s = 0.125f * hsum_ps8(acc);
 }
@@ -147,20 +171,19 @@ static void iq3_xxs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint8_t *q3 = x[i].qs, *gas = x[i].qs + QK_K / 4;
 		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, q3 += 8, gas += 4, q8 += 32) {
-			uint32_t aux32;
-			memcpy(&aux32, gas, sizeof aux32);
-			const __m256i grid = _mm256_set_epi32(
-				(int)sl_iq3xxs_grid[q3[7]], (int)sl_iq3xxs_grid[q3[6]], (int)sl_iq3xxs_grid[q3[5]],
-				(int)sl_iq3xxs_grid[q3[4]], (int)sl_iq3xxs_grid[q3[3]], (int)sl_iq3xxs_grid[q3[2]],
-				(int)sl_iq3xxs_grid[q3[1]], (int)sl_iq3xxs_grid[q3[0]]);
-			const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs4(aux32));
-			const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
-			const int16_t ls = (int16_t)(2 * (aux32 >> 28) + 1);
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, _mm256_set1_epi16(ls)));
+		__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 2, q3 += 16, gas += 8, q8 += 64) {
+			uint32_t aux[2];
+			memcpy(aux, gas, sizeof aux);
+			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs4(aux[0]));
+			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs4(aux[1]));
+			const __m256i dot1 = _mm256_maddubs_epi16(grid8_u32(sl_iq3xxs_grid, q3), q8s1);
+			const __m256i dot2 = _mm256_maddubs_epi16(grid8_u32(sl_iq3xxs_grid, q3 + 8), q8s2);
+			sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(dot1, _mm256_set1_epi16((short)(2 * (aux[0] >> 28) + 1))));
+			sumi2 = _mm256_add_epi32(sumi2, _mm256_madd_epi16(dot2, _mm256_set1_epi16((short)(2 * (aux[1] >> 28) + 1))));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi1, sumi2)),
+				      acc);
 	}
 	*s = 0.25f * hsum_ps8(acc);
 }
@@ -176,37 +199,104 @@ static inline __m256i signs_from_bits(const uint8_t *p)
 	return _mm256_or_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(1));
 }
 
-/* int16 scale a for elements 0-15 (low lane), b for 16-31 (high lane). */
-static inline __m256i scale_halves(int a, int b)
+/* The 16 4-bit scales of iq2_xs / iq2_s (byte k: sub-block k, low nibble first) as 2 ls + 1 in
+ * bytes 0-15, byte h for elements 16h..16h+15. */
+static inline __m128i scales16_bytes(const uint8_t *sc)
 {
-	return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
+	const __m128i b = _mm_loadl_epi64((const __m128i *)sc), m4 = _mm_set1_epi8(0xf);
+	const __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(b, m4), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+	return _mm_add_epi8(_mm_add_epi8(nib, nib), _mm_set1_epi8(1));
 }
 
+/* A sub-block's two scales as int16, elements 0-15 in the low lane, 16-31 in the high one: bytes
+ * 2 ib (x8) and 2 ib + 1 (x8) of scales16_bytes() picked by *pick, which then moves to the next
+ * sub-block's. */
+static inline __m256i scale_pair(__m128i ls, __m128i *pick)
+{
+	const __m256i sc = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(ls, *pick));
+	*pick = _mm_add_epi8(*pick, _mm_set1_epi8(2));
+	return sc;
+}
+
+/* scale_pair's first pick: sub-block 0. */
+static inline __m128i scale_pick0(void)
+{
+	return _mm_set_epi64x(0x0101010101010101, 0);
+}
+
+/* Four uint64 grid entries from four 9- or 10-bit indices in the 16-bit fields of a. */
+static inline __m256i grid4_u16(const uint64_t *g, uint64_t a, unsigned mask)
+{
+	return _mm256_set_epi64x((long long)g[(a >> 48) & mask], (long long)g[(a >> 32) & mask], (long long)g[(a >> 16) & mask],
+				 (long long)g[a & mask]);
+}
+
+/* One sub-block of iq2_xs: its sign bytes spread over their elements (sg), grid indices in a. */
+static inline __m256i iq2xs_step(__m256i sg, const int8_t *q8, uint64_t a, __m256i scale)
+{
+	const __m256i bit_sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	const __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(sg, bit_sel), bit_sel);
+	const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), _mm256_or_si256(neg, _mm256_set1_epi8(1)));
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(grid4_u16(sl_iq2xs_grid, a, 511), q8s), scale);
+}
+
+/*
+ * iq2_xs: 16-bit fields of a 9-bit grid index and 7 sign bits.  Signs as ggml makes them, in
+ * vectors for four sub-blocks at a time: the 8th (parity) bit from a 16-entry pshufb table of the
+ * xor of the field's nibbles, then each sign byte spread over its 8 elements and tested bit by
+ * bit.  Grid indices are split in registers, one uint64 load per four.
+ */
 static void iq2_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq2_xs *x = vx;
 	const struct block_q8_K *y = vy;
+	/* sign bytes 0, 2 (low lane) and 4, 6 (high lane) of a 128-bit half, each to 8 bytes; +8 for 8..14 */
+	const __m256i spread1 = _mm256_set_epi64x(0x0606060606060606, 0x0404040404040404, 0x0202020202020202, 0);
+	const __m256i spread2 = _mm256_add_epi8(spread1, _mm256_set1_epi8(8));
+	/* 0x80 where a nibble has odd parity */
+	const __m256i odd = _mm256_set_epi64x((long long)0x0080800080000080ull, (long long)0x8000008000808000ull,
+					      (long long)0x0080800080000080ull, (long long)0x8000008000808000ull);
+	const __m256i m4 = _mm256_set1_epi16(0xf);
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint16_t *q2 = x[i].qs;
 		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, q2 += 4, q8 += 32) {
-			const __m256i grid = _mm256_set_epi64x(
-				(long long)sl_iq2xs_grid[q2[3] & 511], (long long)sl_iq2xs_grid[q2[2] & 511],
-				(long long)sl_iq2xs_grid[q2[1] & 511], (long long)sl_iq2xs_grid[q2[0] & 511]);
-			const __m256i sg = _mm256_set_epi64x(
-				(long long)sl_keven_signs_q2xs[q2[3] >> 9], (long long)sl_keven_signs_q2xs[q2[2] >> 9],
-				(long long)sl_keven_signs_q2xs[q2[1] >> 9], (long long)sl_keven_signs_q2xs[q2[0] >> 9]);
-			const __m256i dot = _mm256_maddubs_epi16(grid, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), sg));
-			const uint8_t sc = x[i].scales[ib32];
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, scale_halves(2 * (sc & 0xf) + 1, 2 * (sc >> 4) + 1)));
+		const __m128i ls = scales16_bytes(x[i].scales);
+		__m128i pick = scale_pick0();
+		__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 4, q2 += 16, q8 += 128) {
+			const __m256i q2v = _mm256_loadu_si256((const __m256i *)q2);
+			const __m256i part = _mm256_srli_epi16(q2v, 9);
+			const __m256i par = _mm256_shuffle_epi8(odd, _mm256_and_si256(_mm256_xor_si256(part, _mm256_srli_epi16(q2v, 13)), m4));
+			const __m256i full = _mm256_or_si256(part, par);
+			const __m256i f1 = _mm256_permute2x128_si256(full, full, 0x00), f2 = _mm256_permute2x128_si256(full, full, 0x11);
+			uint64_t a0, a1, a2, a3;
+			memcpy(&a0, q2, 8);
+			memcpy(&a1, q2 + 4, 8);
+			memcpy(&a2, q2 + 8, 8);
+			memcpy(&a3, q2 + 12, 8);
+			sumi1 = _mm256_add_epi32(sumi1, iq2xs_step(_mm256_shuffle_epi8(f1, spread1), q8, a0, scale_pair(ls, &pick)));
+			sumi2 = _mm256_add_epi32(sumi2, iq2xs_step(_mm256_shuffle_epi8(f1, spread2), q8 + 32, a1, scale_pair(ls, &pick)));
+			sumi1 = _mm256_add_epi32(sumi1, iq2xs_step(_mm256_shuffle_epi8(f2, spread1), q8 + 64, a2, scale_pair(ls, &pick)));
+			sumi2 = _mm256_add_epi32(sumi2, iq2xs_step(_mm256_shuffle_epi8(f2, spread2), q8 + 96, a3, scale_pair(ls, &pick)));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi1, sumi2)),
+				      acc);
 	}
 	*s = 0.125f * hsum_ps8(acc);
 }
 
+/* Four iq2_s grid entries: index l is byte l of a with bits 2l, 2l+1 of h above it. */
+static inline __m256i iq2s_grid4(const uint8_t *a, uint32_t h)
+{
+	return _mm256_set_epi64x((long long)sl_iq2s_grid[a[3] | ((h << 2) & 0x300)],
+				 (long long)sl_iq2s_grid[a[2] | ((h << 4) & 0x300)],
+				 (long long)sl_iq2s_grid[a[1] | ((h << 6) & 0x300)],
+				 (long long)sl_iq2s_grid[a[0] | ((h << 8) & 0x300)]);
+}
+
+/* iq2_s: 10-bit indices (low 8 in qs, 2 high bits each in qh) put together in registers; explicit
+ * sign bytes; two sub-blocks per step. */
 static void iq2_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq2_s *x = vx;
@@ -215,19 +305,18 @@ static void iq2_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint8_t *qs = x[i].qs, *qh = x[i].qh, *signs = qs + QK_K / 8;
 		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, qs += 4, signs += 4, q8 += 32) {
-			const int h = qh[ib32];
-			const __m256i grid = _mm256_set_epi64x((long long)sl_iq2s_grid[qs[3] | ((h << 2) & 0x300)],
-							       (long long)sl_iq2s_grid[qs[2] | ((h << 4) & 0x300)],
-							       (long long)sl_iq2s_grid[qs[1] | ((h << 6) & 0x300)],
-							       (long long)sl_iq2s_grid[qs[0] | ((h << 8) & 0x300)]);
-			const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_from_bits(signs));
-			const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
-			const uint8_t sc = x[i].scales[ib32];
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, scale_halves(2 * (sc & 0xf) + 1, 2 * (sc >> 4) + 1)));
+		const __m128i ls = scales16_bytes(x[i].scales);
+		__m128i pick = scale_pick0();
+		__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
+		for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 2, qs += 8, signs += 8, q8 += 64) {
+			const __m256i grid[2] = { iq2s_grid4(qs, qh[ib32]), iq2s_grid4(qs + 4, qh[ib32 + 1]) };
+			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_from_bits(signs));
+			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs_from_bits(signs + 4));
+			sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(_mm256_maddubs_epi16(grid[0], q8s1), scale_pair(ls, &pick)));
+			sumi2 = _mm256_add_epi32(sumi2, _mm256_madd_epi16(_mm256_maddubs_epi16(grid[1], q8s2), scale_pair(ls, &pick)));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi1, sumi2)),
+				      acc);
 	}
 	*s = 0.125f * hsum_ps8(acc);
 }
@@ -254,7 +343,7 @@ static void iq3_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 			const int16_t ls = (int16_t)(2 * (ib32 % 2 ? sc >> 4 : sc & 0xf) + 1);
 			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, _mm256_set1_epi16(ls)));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
 	}
 	*s = hsum_ps8(acc);
 }
