@@ -321,29 +321,55 @@ static void iq2_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	*s = 0.125f * hsum_ps8(acc);
 }
 
+/*
+ * iq3_s: 9-bit indices (low 8 in qs, the 9th in qh: bit k of the block's qh is index k's).  The
+ * indices of IQ3S_CHUNK blocks are put together in vectors and stored first, then read back one
+ * by one: by then the stores have retired, so the narrow loads do not wait on forwarding from a
+ * wide store (putting them together in registers, as before, was 25% slower).
+ */
+#define IQ3S_CHUNK 8
 static void iq3_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq3_s *x = vx;
 	const struct block_q8_K *y = vy;
+	const __m256i bitsel = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, -32768);
+	const __m256i bit8 = _mm256_set1_epi16(0x100);
+	const uint32_t *g = sl_iq3s_grid;
+	uint16_t gi[IQ3S_CHUNK][QK_K / 4];
+	const int64_t nb = n / QK_K;
 	__m256 acc = _mm256_setzero_ps();
-	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const uint8_t *qs = x[i].qs, *qh = x[i].qh, *signs = x[i].signs;
-		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		for (int ib32 = 0; ib32 < QK_K / 32; ++ib32, qs += 8, signs += 4, q8 += 32) {
-			const int h = qh[ib32];
-			const __m256i grid = _mm256_set_epi32(
-				(int)sl_iq3s_grid[qs[7] | ((h << 1) & 256)], (int)sl_iq3s_grid[qs[6] | ((h << 2) & 256)],
-				(int)sl_iq3s_grid[qs[5] | ((h << 3) & 256)], (int)sl_iq3s_grid[qs[4] | ((h << 4) & 256)],
-				(int)sl_iq3s_grid[qs[3] | ((h << 5) & 256)], (int)sl_iq3s_grid[qs[2] | ((h << 6) & 256)],
-				(int)sl_iq3s_grid[qs[1] | ((h << 7) & 256)], (int)sl_iq3s_grid[qs[0] | ((h << 8) & 256)]);
-			const __m256i q8s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_from_bits(signs));
-			const __m256i dot = _mm256_maddubs_epi16(grid, q8s);
-			const uint8_t sc = x[i].scales[ib32 / 2];
-			const int16_t ls = (int16_t)(2 * (ib32 % 2 ? sc >> 4 : sc & 0xf) + 1);
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, _mm256_set1_epi16(ls)));
+	for (int64_t i0 = 0; i0 < nb; i0 += IQ3S_CHUNK) {
+		const int64_t i1 = i0 + IQ3S_CHUNK < nb ? i0 + IQ3S_CHUNK : nb;
+		for (int64_t i = i0; i < i1; ++i)
+			for (int h = 0; h < 4; ++h) { /* indices 16h..16h+15 */
+				uint16_t q16;
+				memcpy(&q16, x[i].qh + 2 * h, 2);
+				const __m256i lo = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x[i].qs + 16 * h)));
+				const __m256i b = _mm256_and_si256(_mm256_set1_epi16((short)q16), bitsel);
+				const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi16(b, bitsel), bit8);
+				_mm256_storeu_si256((__m256i *)(gi[i - i0] + 16 * h), _mm256_or_si256(lo, hi));
+			}
+		for (int64_t i = i0; i < i1; ++i) {
+			const uint16_t *ix = gi[i - i0];
+			const uint8_t *signs = x[i].signs;
+			const int8_t *q8 = y[i].qs;
+			__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
+			for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 2, ix += 16, signs += 8, q8 += 64) {
+				const __m256i grid1 = _mm256_set_epi32((int)g[ix[7]], (int)g[ix[6]], (int)g[ix[5]], (int)g[ix[4]],
+								       (int)g[ix[3]], (int)g[ix[2]], (int)g[ix[1]], (int)g[ix[0]]);
+				const __m256i grid2 = _mm256_set_epi32((int)g[ix[15]], (int)g[ix[14]], (int)g[ix[13]], (int)g[ix[12]],
+								       (int)g[ix[11]], (int)g[ix[10]], (int)g[ix[9]], (int)g[ix[8]]);
+				const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_from_bits(signs));
+				const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs_from_bits(signs + 4));
+				const uint8_t sc = x[i].scales[ib32 / 2];
+				const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(grid1, q8s1), _mm256_set1_epi16((short)(2 * (sc & 0xf) + 1)));
+				const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(grid2, q8s2), _mm256_set1_epi16((short)(2 * (sc >> 4) + 1)));
+				sumi1 = _mm256_add_epi32(sumi1, p1);
+				sumi2 = _mm256_add_epi32(sumi2, p2);
+			}
+			acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d),
+					      _mm256_cvtepi32_ps(_mm256_add_epi32(sumi1, sumi2)), acc);
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(grid_fp16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
 	}
 	*s = hsum_ps8(acc);
 }
