@@ -25,6 +25,13 @@
 
 #define VBMI __attribute__((target("avx512vbmi,bmi2")))
 
+/*
+ * Blocks whose indices are made in vectors and stored before any is read back one by one: by then
+ * the stores have retired, so the narrow loads do not wait on forwarding from a wide store (made
+ * and read back in the same block, or moved to registers through vmovq / vpextrq: 10-25% slower).
+ */
+#define GRID_CHUNK 8
+
 /* F16C inline: FP16() is a call, and a call in the loop spills every vector register. */
 static inline float fp16(uint16_t h)
 {
@@ -157,18 +164,6 @@ static VBMI void iq3_xxs_dot_avx512(int64_t n, float *s, const void *vx, const v
 }
 
 /*
- * 8 grid entries from 8 uint16 indices made in a vector: moved to registers two qwords at a time
- * (storing the indices and reading them back was 40% slower: each narrow load waits for the wide
- * store to retire rather than forwarding from it).
- */
-static inline __m512i grid8_w(const uint64_t *g, __m128i ix)
-{
-	const uint64_t a = (uint64_t)_mm_cvtsi128_si64(ix), b = (uint64_t)_mm_extract_epi64(ix, 1);
-	return grid8_u64(g, a & 0xffff, (a >> 16) & 0xffff, (a >> 32) & 0xffff, a >> 48, b & 0xffff, (b >> 16) & 0xffff,
-			 (b >> 32) & 0xffff, b >> 48);
-}
-
-/*
  * The 16 4-bit scales of iq2_xs / iq2_s (one per 16 elements, byte k: sub-block k, low nibble
  * first) as 2 ls + 1 in int16 words 0-15 of a vector, word h for elements 16h..16h+15.
  */
@@ -229,32 +224,41 @@ static VBMI void iq2_xs_dot_avx512(int64_t n, float *s, const void *vx, const vo
 /*
  * iq2_s: 10-bit indices, 8 low bits in qs, 2 high in qh (bits 2k, 2k+1 of the block's qh as a
  * uint64 belong to index k: pext splits them into two 32-bit opmasks), and a sign byte per 8
- * elements: 8 bytes are the opmask of a pair of sub-blocks as they are.
+ * elements: 8 bytes are the opmask of a pair of sub-blocks as they are.  Indices made GRID_CHUNK
+ * blocks ahead.
  */
 static VBMI void iq2_s_dot_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq2_s *x = vx;
 	const struct block_q8_K *y = vy;
 	const __m512i sc_idx[4] = { quarters(0), quarters(1), quarters(2), quarters(3) };
+	uint16_t gi[GRID_CHUNK][QK_K / 8];
+	const int64_t nb = n / QK_K;
 	__m512 acc = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const int8_t *q8 = y[i].qs;
-		const uint8_t *signs = x[i].qs + QK_K / 8;
-		uint64_t qh;
-		memcpy(&qh, x[i].qh, 8);
-		__m512i idx = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x[i].qs));
-		idx = _mm512_mask_add_epi16(idx, (__mmask32)_pext_u64(qh, 0x5555555555555555ull), idx, _mm512_set1_epi16(0x100));
-		idx = _mm512_mask_add_epi16(idx, (__mmask32)_pext_u64(qh, 0xaaaaaaaaaaaaaaaaull), idx, _mm512_set1_epi16(0x200));
-		const __m512i ls = scales16(x[i].scales);
-		__m512i sumi = _mm512_setzero_si512();
-		for (int p = 0; p < 4; ++p, q8 += 64, signs += 8) {
-			const __m512i grid = grid8_w(sl_iq2s_grid, _mm512_castsi512_si128(idx));
-			idx = _mm512_alignr_epi64(idx, idx, 2); /* the next pair's 8 indices to the bottom */
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), load_mask64(signs));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+	for (int64_t i0 = 0; i0 < nb; i0 += GRID_CHUNK) {
+		const int64_t i1 = i0 + GRID_CHUNK < nb ? i0 + GRID_CHUNK : nb;
+		for (int64_t i = i0; i < i1; ++i) {
+			uint64_t qh;
+			memcpy(&qh, x[i].qh, 8);
+			__m512i idx = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x[i].qs));
+			idx = _mm512_mask_add_epi16(idx, (__mmask32)_pext_u64(qh, 0x5555555555555555ull), idx, _mm512_set1_epi16(0x100));
+			idx = _mm512_mask_add_epi16(idx, (__mmask32)_pext_u64(qh, 0xaaaaaaaaaaaaaaaaull), idx, _mm512_set1_epi16(0x200));
+			_mm512_storeu_si512(gi[i - i0], idx);
 		}
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+		for (int64_t i = i0; i < i1; ++i) {
+			const int8_t *q8 = y[i].qs;
+			const uint8_t *signs = x[i].qs + QK_K / 8;
+			const uint16_t *ix = gi[i - i0];
+			const __m512i ls = scales16(x[i].scales);
+			__m512i sumi = _mm512_setzero_si512();
+			for (int p = 0; p < 4; ++p, q8 += 64, signs += 8, ix += 8) {
+				const __m512i grid = grid8_u64(sl_iq2s_grid, ix[0], ix[1], ix[2], ix[3], ix[4], ix[5], ix[6], ix[7]);
+				const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), load_mask64(signs));
+				const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
+				sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+			}
+			acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+		}
 	}
 	*s = 0.125f * _mm512_reduce_add_ps(acc);
 }
@@ -262,12 +266,8 @@ static VBMI void iq2_s_dot_avx512(int64_t n, float *s, const void *vx, const voi
 /*
  * iq3_s: 9-bit indices into a 4-wide grid, 8 low bits in qs and the 9th in qh (bit k of the
  * block's qh as a uint64 is index k's: an opmask), explicit sign bits (an opmask as stored), a
- * 4-bit scale per 32 elements.  The indices of IQ3S_CHUNK blocks are made in vectors and stored
- * first, then read back one by one: by then the stores have retired, so the narrow loads do not
- * stall on forwarding from a wide store (indices made per block and moved to registers through
- * vmovq / vpextrq: 25% slower; stored and read back in the same block: slower still).
+ * 4-bit scale per 32 elements.  Indices made GRID_CHUNK blocks ahead.
  */
-#define IQ3S_CHUNK 8
 static VBMI void iq3_s_dot_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq3_s *x = vx;
@@ -276,10 +276,10 @@ static VBMI void iq3_s_dot_avx512(int64_t n, float *s, const void *vx, const voi
 	const __m512i bit8 = _mm512_set1_epi16(0x100);
 	const __m128i m4 = _mm_set1_epi8(0xf);
 	__m512 acc = _mm512_setzero_ps();
-	uint16_t gi[IQ3S_CHUNK][64];
+	uint16_t gi[GRID_CHUNK][64];
 	const int64_t nb = n / QK_K;
-	for (int64_t i0 = 0; i0 < nb; i0 += IQ3S_CHUNK) {
-		const int64_t i1 = i0 + IQ3S_CHUNK < nb ? i0 + IQ3S_CHUNK : nb;
+	for (int64_t i0 = 0; i0 < nb; i0 += GRID_CHUNK) {
+		const int64_t i1 = i0 + GRID_CHUNK < nb ? i0 + GRID_CHUNK : nb;
 		for (int64_t i = i0; i < i1; ++i) {
 			uint64_t qh;
 			memcpy(&qh, x[i].qh, 8);
