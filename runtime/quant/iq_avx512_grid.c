@@ -11,8 +11,9 @@
  *    Where a format stores 7 bits per 8 (iq2_xxs, iq2_xs, iq3_xxs), the whole block's sign bytes
  *    are made at once: vpmultishiftqb (or a shift) puts each 7-bit group in a byte and one vpermi2b
  *    looks up the 128-entry ksigns table (bit 7 of an index is ignored, so no masking);
- *  - grid entries are still fetched by scalar index (on Zen 4 a gather is slower: see
- *    Documentation/performance.md), assembled 128 bits at a time;
+ *  - grid entries are still fetched by scalar index (on Zen 4 vpgatherdq / vpgatherdd measured
+ *    10-35% slower), assembled 128 bits at a time.  Indices that need work (iq2_s, iq3_s: high
+ *    bits from qh) are made in vectors GRID_CHUNK blocks ahead and read back from memory;
  *  - grid bytes are unsigned, the signed activations signed: vpmaddubsw to int16 pairs (at most
  *    2 * 62 * 127, no saturation), then vpdpwssd by the per-sub-block scale into the block's int32
  *    accumulator: the block sum is the scalar dot's exact integer, only the float accumulation
@@ -23,6 +24,7 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
 
+/* on top of the file's AVX-512 flags; sl_quant_iq_avx512_grid_kernels checks CPUID for both */
 #define VBMI __attribute__((target("avx512vbmi,bmi2")))
 
 /*
