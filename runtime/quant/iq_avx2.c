@@ -129,12 +129,32 @@ static inline __m256i grid8_u32(const uint32_t *g, const uint8_t *ix)
 				(int)g[ix[1]], (int)g[ix[0]]);
 }
 
-static inline __m256i signs4(uint32_t bits)
+/*
+ * The 8 sign|scale words of a block (dword k: sub-block k, 4 groups of 7 sign bits) as 32 sign
+ * bytes, byte 4k + g for group g of sub-block k, the 8th bit the group's parity: shifts put each
+ * group in its byte, a pshufb table of the xor of each byte's nibbles gives the parity.  One pass
+ * for the block instead of 32 keven_signs lookups.
+ */
+static inline __m256i sign_bytes8(__m256i w)
 {
-	return _mm256_set_epi64x((long long)sl_keven_signs_q2xs[(bits >> 21) & 127],
-				 (long long)sl_keven_signs_q2xs[(bits >> 14) & 127],
-				 (long long)sl_keven_signs_q2xs[(bits >> 7) & 127],
-				 (long long)sl_keven_signs_q2xs[(bits >> 0) & 127]);
+	const __m256i odd = _mm256_set_epi64x((long long)0x0080800080000080ull, (long long)0x8000008000808000ull,
+					      (long long)0x0080800080000080ull, (long long)0x8000008000808000ull);
+	const __m256i g = _mm256_or_si256(
+		_mm256_or_si256(_mm256_and_si256(w, _mm256_set1_epi32(0x7f)), _mm256_and_si256(_mm256_slli_epi32(w, 1), _mm256_set1_epi32(0x7f00))),
+		_mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(w, 2), _mm256_set1_epi32(0x7f0000)),
+				_mm256_and_si256(_mm256_slli_epi32(w, 3), _mm256_set1_epi32(0x7f000000))));
+	const __m256i nib = _mm256_and_si256(_mm256_xor_si256(g, _mm256_srli_epi16(g, 4)), _mm256_set1_epi8(0x0f));
+	return _mm256_or_si256(g, _mm256_shuffle_epi8(odd, nib));
+}
+
+/* +1 / -1 bytes of sub-block k from sign_bytes8(): its 4 bytes broadcast, each spread over its 8
+ * elements and tested bit by bit. */
+static inline __m256i signs_of(__m256i sb, int k)
+{
+	const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+	const __m256i bit_sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	const __m256i b = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sb, _mm256_set1_epi32(k)), spread);
+	return _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(b, bit_sel), bit_sel), _mm256_set1_epi8(1));
 }
 
 /* Two sub-blocks per step, each into its own accumulator (as ggml's), indices split in registers. */
@@ -146,12 +166,17 @@ static void iq2_xxs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint8_t *q2 = (const uint8_t *)x[i].qs;
 		const int8_t *q8 = y[i].qs;
+		/* the sign words are the odd dwords: [0 1 4 5 | 2 3 6 7] by shufps, then qwords in order */
+		const __m256 lo = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)q2));
+		const __m256 hi = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(q2 + 32)));
+		const __m256i sw = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8);
+		const __m256i sb = sign_bytes8(sw);
 		__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
 		for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 2, q2 += 16, q8 += 64) {
 			uint32_t aux[4]; /* grid indices, signs | scale of sub-block ib32, then of ib32 + 1 */
 			memcpy(aux, q2, sizeof aux);
-			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs4(aux[1]));
-			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs4(aux[3]));
+			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_of(sb, ib32));
+			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs_of(sb, ib32 + 1));
 			const __m256i dot1 = _mm256_maddubs_epi16(grid4_u64(sl_iq2xxs_grid, aux[0]), q8s1);
 			const __m256i dot2 = _mm256_maddubs_epi16(grid4_u64(sl_iq2xxs_grid, aux[2]), q8s2);
 			sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(dot1, _mm256_set1_epi16((short)(2 * (aux[1] >> 28) + 1))));
@@ -171,12 +196,13 @@ static void iq3_xxs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint8_t *q3 = x[i].qs, *gas = x[i].qs + QK_K / 4;
 		const int8_t *q8 = y[i].qs;
+		const __m256i sb = sign_bytes8(_mm256_loadu_si256((const __m256i *)gas));
 		__m256i sumi1 = _mm256_setzero_si256(), sumi2 = _mm256_setzero_si256();
 		for (int ib32 = 0; ib32 < QK_K / 32; ib32 += 2, q3 += 16, gas += 8, q8 += 64) {
 			uint32_t aux[2];
 			memcpy(aux, gas, sizeof aux);
-			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs4(aux[0]));
-			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs4(aux[1]));
+			const __m256i q8s1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q8), signs_of(sb, ib32));
+			const __m256i q8s2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q8 + 32)), signs_of(sb, ib32 + 1));
 			const __m256i dot1 = _mm256_maddubs_epi16(grid8_u32(sl_iq3xxs_grid, q3), q8s1);
 			const __m256i dot2 = _mm256_maddubs_epi16(grid8_u32(sl_iq3xxs_grid, q3 + 8), q8s2);
 			sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(dot1, _mm256_set1_epi16((short)(2 * (aux[0] >> 28) + 1))));
