@@ -110,6 +110,8 @@ void sl_quant_plain_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_avx2_kernels(uint32_t type, struct sl_kernels *k);
 /* AVX-512 VNNI i-quant dots (iq_avx512.c), called by sl_quant_avx512_kernels. */
 void sl_quant_iq_avx512_kernels(uint32_t type, struct sl_kernels *k);
+/* AVX-512 (VBMI) dots of the grid i-quants (iq_avx512_grid.c), called by sl_quant_avx512_kernels. */
+void sl_quant_iq_avx512_grid_kernels(uint32_t type, struct sl_kernels *k);
 
 /* Shared by the SIMD kernels: */
 /* q4_K/q5_K: unpack the 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15). */

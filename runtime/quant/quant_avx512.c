@@ -168,11 +168,13 @@ void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k)
 	if (type < SL_TYPE_COUNT && dots[type])
 		k->vec_dot = dots[type];
 	sl_quant_iq_avx512_kernels(type, k); /* iq4_xs (iq_avx512.c) */
+	sl_quant_iq_avx512_grid_kernels(type, k); /* iq2_*, iq3_* (iq_avx512_grid.c) */
 }
 
 #else /* built without AVX-512 flags (not x86): nothing to offer */
 void sl_quant_avx512_kernels(uint32_t type, struct sl_kernels *k)
 {
 	sl_quant_iq_avx512_kernels(type, k);
+	sl_quant_iq_avx512_grid_kernels(type, k);
 }
 #endif

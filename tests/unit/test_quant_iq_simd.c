@@ -82,6 +82,18 @@ int main(void)
 	for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
 		CHECK_MSG(sl_type_traits_isa(must[i], "avx2")->vec_dot != sl_type_traits_scalar(must[i])->vec_dot,
 			 "%s: no AVX2 dot", sl_type_name(must[i]));
+	/* Where AVX-512 VBMI is there too, the grid types' avx512vnni dots are iq_avx512_grid.c's, not
+	 * the AVX2 ones inherited: so the checks above covered them. */
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	if (sl_type_traits_isa(SL_TYPE_IQ2_XXS, "avx512vnni") && __builtin_cpu_supports("avx512vbmi") &&
+	    __builtin_cpu_supports("bmi2")) {
+		static const uint32_t grid[] = { SL_TYPE_IQ2_XXS, SL_TYPE_IQ2_XS, SL_TYPE_IQ2_S, SL_TYPE_IQ3_XXS, SL_TYPE_IQ3_S };
+		for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++)
+			CHECK_MSG(sl_type_traits_isa(grid[i], "avx512vnni")->vec_dot != sl_type_traits_isa(grid[i], "avx2")->vec_dot,
+				 "%s: no AVX-512 dot though the CPU has VBMI", sl_type_name(grid[i]));
+	}
+#endif
 	printf("%d SIMD dots (%d type/family pairs) checked against scalar, %d failure(s)\n", checked, replaced, t_failures);
 	return t_failures ? 1 : 0;
 }
