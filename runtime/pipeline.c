@@ -100,11 +100,10 @@ void sl_pipe_free(struct sluice_model *m)
 	if (pp->bounce_pinned)
 		pp->be[0]->ops->unregister_host(pp->be[0], pp->bounce, pp->bounce_len);
 	free(pp->bounce);
-	/* be[0] is m->be: the model frees it */
+	/* be[0] is (or becomes) m->be, which the model frees; a load that failed before setting m->be
+	 * leaves it here */
 	for (int s = 1; s < pp->n; s++)
 		sl_backend_free(pp->be[s]);
-	if (m->be != pp->be[0])
-		sl_backend_free(pp->be[0]);
 	m->be = pp->be[0];
 	free(pp);
 	m->pipe = NULL;
