@@ -16,10 +16,10 @@
  *   FAKECUDA_NO_INIT=1    cuInit returns CUDA_ERROR_NO_DEVICE (a driver without a usable GPU)
  *   FAKECUDA_LOG=PATH     one line per executed operation, appended (fake_sched.c)
  *
- * Several devices are separate address spaces, as GPUs without peer access are: a copy or kernel
- * on device D that names another device's memory fails (fake_mem.c fk_dev_range_ok_on, and the
- * launch check in fake_module.c), so a pipeline that hands one device's pointer to another shows
- * up as an error, never as silent success.
+ * Several devices behave as GPUs without peer access under unified addressing: copies may name
+ * any device's memory (the driver routes them, as cuMemcpy* do), but a kernel on device D given a
+ * pointer into another device's memory fails (fake_module.c), so a pipeline that hands one
+ * device's activations to another device's kernels shows up as an error, never as silent success.
  */
 #include <errno.h>
 #include <stdlib.h>

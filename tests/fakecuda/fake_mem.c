@@ -72,17 +72,6 @@ int fk_dev_index(uint64_t p)
 	return d ? (int)(d - fk.dev) : -1;
 }
 
-bool fk_dev_range_ok_on(int dev, uint64_t p, size_t n, const char *what)
-{
-	int owner = fk_dev_index(p);
-	if (owner >= 0 && owner != dev) {
-		fprintf(stderr, "fakecuda: %s on device %d names memory of device %d (%#llx, %zu bytes): no peer access\n",
-			what, dev, owner, (unsigned long long)p, n);
-		return false;
-	}
-	return fk_dev_range_ok(p, n);
-}
-
 FK_API CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
 {
 	if (!free_bytes || !total_bytes)

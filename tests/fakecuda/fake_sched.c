@@ -511,11 +511,9 @@ static CUresult copy(enum fk_op_kind kind, void *dst, const void *src, size_t n,
 	struct fk_stream *s = fk_stream_of(sh, &r);
 	if (!s)
 		goto out;
-	const int dev = s->ctx->dev; /* a copy reaches only its stream's device */
-	bool ok = kind == FK_HTOD   ? fk_dev_range_ok_on(dev, (uintptr_t)dst, n, "copy to device")
-		  : kind == FK_DTOH ? fk_dev_range_ok_on(dev, (uintptr_t)src, n, "copy from device")
-				    : fk_dev_range_ok_on(dev, (uintptr_t)dst, n, "device copy") &&
-					      fk_dev_range_ok_on(dev, (uintptr_t)src, n, "device copy");
+	bool ok = kind == FK_HTOD   ? fk_dev_range_ok((uintptr_t)dst, n)
+		  : kind == FK_DTOH ? fk_dev_range_ok((uintptr_t)src, n)
+				    : fk_dev_range_ok((uintptr_t)dst, n) && fk_dev_range_ok((uintptr_t)src, n);
 	r = CUDA_ERROR_INVALID_VALUE;
 	if (!ok || (kind != FK_DTOD && !(kind == FK_HTOD ? src : dst)))
 		goto out;
@@ -577,7 +575,7 @@ FK_API CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, CUstream
 	if (!s)
 		goto out;
 	r = CUDA_ERROR_INVALID_VALUE;
-	if ((dst & 3) || n > SIZE_MAX / 4 || !fk_dev_range_ok_on(s->ctx->dev, dst, n * 4, "memset"))
+	if ((dst & 3) || n > SIZE_MAX / 4 || !fk_dev_range_ok(dst, n * 4))
 		goto out;
 	r = CUDA_SUCCESS;
 	if (!n)

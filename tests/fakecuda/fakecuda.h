@@ -153,10 +153,7 @@ CUresult fk_ctx_ok(struct fk_ctx *c);
 CUresult fk_dev_init(struct fk_device *d, size_t total);
 /* Whether [p, p + n) lies inside one live allocation (of any device). */
 bool fk_dev_range_ok(uint64_t p, size_t n);
-/* The same, on device dev only: another device's memory is not addressable from dev (no peer
- * access).  Prints what crossed to stderr when the range is another device's. */
-bool fk_dev_range_ok_on(int dev, uint64_t p, size_t n, const char *what);
-/* The device whose arena holds p, or -1. */
+/* The device whose arena holds p, or -1 (a kernel reaches only its own device's memory). */
 int fk_dev_index(uint64_t p);
 /* Whether [p, p + n) lies inside a registered (pinned) host range. */
 bool fk_host_pinned(const void *p, size_t n);
