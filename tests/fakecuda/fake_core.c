@@ -13,6 +13,8 @@
  *       launch    the launch fails when it runs: CUDA_ERROR_LAUNCH_FAILED, sticky for the context
  *       copy      the copy faults when it runs: CUDA_ERROR_ILLEGAL_ADDRESS, sticky (a DMA fault)
  *       register  cuMemHostRegister returns CUDA_ERROR_OUT_OF_MEMORY
+ *   FAKECUDA_PCI=BDF[,BDF...]   each device's PCI address (default 0000:NN:00.0, NN = ordinal),
+ *                         so a test can place the devices in a fake sysfs tree (`sluice topo`)
  *   FAKECUDA_NO_INIT=1    cuInit returns CUDA_ERROR_NO_DEVICE (a driver without a usable GPU)
  *   FAKECUDA_LOG=PATH     one line per executed operation, appended (fake_sched.c)
  *
@@ -108,8 +110,15 @@ FK_API CUresult cuInit(unsigned flags)
 				setvbuf(fk.log, NULL, _IOLBF, 0);
 		}
 		size_t dev_mem = fk.mem;
+		const char *pci = getenv("FAKECUDA_PCI");
 		for (int i = 0; i < fk.n_dev && !r; i++) {
 			fk.dev[i].ctx.dev = i;
+			size_t len = pci ? strcspn(pci, ",") : 0;
+			if (len && len < sizeof fk.dev[i].pci)
+				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "%.*s", (int)len, pci);
+			else
+				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "0000:%02X:00.0", (unsigned)i);
+			pci = pci && pci[len] ? pci + len + 1 : NULL;
 			dev_mem = parse_size(mem, dev_mem); /* this device's entry of the list, else the last */
 			mem = mem ? strchr(mem, ',') : NULL;
 			mem = mem ? mem + 1 : NULL;
@@ -229,7 +238,7 @@ FK_API CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d)
 		return CUDA_ERROR_INVALID_VALUE;
 	switch (attr) { /* an H200's, with the fake's own PCI address */
 	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = 132; break;
-	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *v = d; break;
+	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *v = (int)strtol(fk.dev[d].pci + 5, NULL, 16); break;
 	case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: *v = 0; break;
 	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: *v = 0; break;
 	case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: *v = 2619000; break; /* kHz */
@@ -261,7 +270,7 @@ FK_API CUresult cuDeviceGetPCIBusId(char *id, int len, CUdevice d)
 		return r;
 	if (!id || len <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	snprintf(id, (size_t)len, "0000:%02X:00.0", (unsigned)d);
+	snprintf(id, (size_t)len, "%s", fk.dev[d].pci);
 	return CUDA_SUCCESS;
 }
 

@@ -114,6 +114,7 @@ struct fk_device {
 	uint8_t *arena; /* FAKECUDA_MEM bytes of address space, PROT_NONE outside live allocations */
 	size_t total, used;
 	long fail_alloc, n_alloc; /* FAKECUDA_FAIL=alloc@D:N: this device's Nth allocation fails */
+	char pci[16];             /* cuDeviceGetPCIBusId's answer (FAKECUDA_PCI) */
 	struct fk_alloc *allocs; /* sorted by base */
 	size_t n_allocs, cap_allocs;
 	struct fk_ctx ctx;
