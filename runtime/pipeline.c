@@ -89,6 +89,8 @@ int sl_pipe_commit(struct sluice_model *m, struct sl_err *err)
 		k += snprintf(line + k, sizeof(line) - (size_t)k, "%s%s:%d layers %u-%u", s ? ", " : "",
 			      pp->be[s]->ops->name, pp->device[s], pp->first[s], pp->first[s + 1] - 1);
 	sl_info("pipeline: %d devices: %s", pp->n, line);
+	if (sl_log_level >= SL_LOG_INFO)
+		sl_pipe_report_io(m);
 	return 0;
 }
 

@@ -44,6 +44,9 @@ int sl_pipe_new(struct sluice_model *m, const struct sluice_model_params *p, con
 /* After the weights are committed: the layer ranges, the bounce buffer; logs the split. */
 int sl_pipe_commit(struct sluice_model *m, struct sl_err *err);
 void sl_pipe_free(struct sluice_model *m);
+/* pipeline_io.c: the info log's account of which drive each stage reads from, and how near it is
+ * to the stage's GPU (runtime/sys/topo.h). */
+void sl_pipe_report_io(struct sluice_model *m);
 
 /* Stages (1 without a pipeline), the stage of a layer, the backend of a stage. */
 int sl_pipe_stages(const struct sluice_model *m);

@@ -162,7 +162,6 @@ int sl_stages_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 		if ((rc = sl_weights_commit(ss->st[s], n_layers, err)))
 			return rc;
 	}
-	sl_info("pipeline: every stage reads %s itself (one file: one drive serves them all)", w->f->path);
 	return 0;
 }
 

@@ -44,6 +44,10 @@ same stories260K-cpu-async "$S" -- --backend cpu-async --gpus 0,1
 fake_run FAKECUDA_DEVICES=2 -- run -m "$S" --temp 0 --no-echo -p hi -n 2 --gpus 0,1 -v >/dev/null 2>"$SLUICE_TMP/err"
 grep -q "pipeline: 2 devices: cuda:0 layers 0-2, cuda:1 layers 3-4" "$SLUICE_TMP/err" ||
     { echo "FAIL (split log)"; cat "$SLUICE_TMP/err"; fail=1; }
+# ... and where each stage reads from: the model file's drive (the stand-in devices are in no PCI tree).
+grep -qE "pipeline: (the model file is on .*every stage reads it from there|the model file's drive is unknown)" "$SLUICE_TMP/err" &&
+    grep -q "pipeline stage 1 (cuda:1, pci 0000:01:00.0): not in the PCI topology" "$SLUICE_TMP/err" ||
+    { echo "FAIL (I/O log)"; cat "$SLUICE_TMP/err"; fail=1; }
 # A prompt longer than one chunk (64 rows) crosses devices with a full chunk of rows.
 RUN_ARGS=(-p "$(printf 'Once upon a time there was a little dog. %.0s' 1 2 3 4 5 6 7 8)" -n 4)
 same stories260K-long-prompt "$S" -- --gpus 0,1
