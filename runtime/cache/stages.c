@@ -15,6 +15,7 @@
  */
 #include "cache/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,8 +160,12 @@ int sl_stages_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 			ss->st[s]->be->ops->name, ss->st[s]->be->cfg.device, ss->first[s], ss->first[s + 1] - 1,
 			ss->st[s]->vram_budget == UINT64_MAX ? "unlimited, " : "",
 			ss->st[s]->vram_budget == UINT64_MAX ? 0.0 : sl_mib(ss->st[s]->vram_budget));
-		if ((rc = sl_weights_commit(ss->st[s], n_layers, err)))
-			return rc;
+		if ((rc = sl_weights_commit(ss->st[s], n_layers, err))) {
+			char why[sizeof(err->msg)];
+			snprintf(why, sizeof(why), "%s", err->msg);
+			return sl_errf(err, -rc, "pipeline stage %d (%s device %d, layers %u-%u): %s", s, ss->st[s]->be->ops->name,
+				       ss->st[s]->be->cfg.device, ss->first[s], ss->first[s + 1] - 1, why);
+		}
 	}
 	return 0;
 }

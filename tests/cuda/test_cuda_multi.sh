@@ -91,6 +91,9 @@ expect vram-bad "--vram: 'x' is not a size" fake_run FAKECUDA_DEVICES=2 -- "${RU
 # Out of memory on device 1 only (its first allocation, then a later one): a clear error, exit 1.
 expect oom-dev1-first 'CUDA_ERROR_OUT_OF_MEMORY' fake_run FAKECUDA_DEVICES=2 FAKECUDA_FAIL=alloc@1:1 -- "${RUN[@]}" --gpus 0,1
 expect oom-dev1-later 'CUDA_ERROR_OUT_OF_MEMORY' fake_run FAKECUDA_DEVICES=2 FAKECUDA_FAIL=alloc@1:4 -- "${RUN[@]}" --gpus 0,1
+# A stage's budget below what its layers need to stream: refused, naming the stage.
+expect stage-budget 'pipeline stage 1 \(cuda device 1, layers 3-3\): --vram 0\.2 MiB is too small' \
+    fake_run FAKECUDA_DEVICES=2 -- run -m "$M" -p hi -n 1 --gpus 0,1 --vram 2M,200K
 # Device 1 too small for its share: refused at load, naming the device.
 expect small-dev1 'cuda device 1 has [0-9.]+ MiB free' fake_run FAKECUDA_DEVICES=2 FAKECUDA_MEM=8G,64M -- "${RUN[@]}" --gpus 0,1
 # A launch failure on device 1 after some tokens: a clear error, never wrong tokens.
