@@ -10,6 +10,7 @@
  * its own positions and KV cache (sl_llama_forward does rope and attention per segment).
  */
 #include "model/model.h"
+#include "pipeline.h"
 #include "trace.h"
 
 #include <stdlib.h>
@@ -87,7 +88,7 @@ static int run_batch(struct sluice_ctx *c, const struct sluice_batch_token *e, s
 		}
 		c->err.msg[0] = 0;
 		SL_TRACE_B("token", "batch", "tokens,sequences", (int)(b - a), n_segs, 0, 0);
-		int rc = c->m->ops->forward(c, tokens, (int)(b - a), segs, n_segs);
+		int rc = sl_pipe_forward(c, tokens, (int)(b - a), segs, n_segs);
 		SL_TRACE_E();
 		if (rc) {
 			if (!c->err.msg[0])

@@ -8,6 +8,7 @@
  */
 #include "model/model.h"
 #include "model/observe.h"
+#include "pipeline.h"
 #include "trace.h"
 #include "quant/quant.h"
 #include "sys/pressure.h"
@@ -206,28 +207,33 @@ static uint64_t device_reserve(uint64_t total)
  */
 static int bound_by_device(struct sluice_model *m, struct sl_err *err)
 {
-	struct sl_backend *be = m->be;
-	uint64_t free_b, total_b, kv_layer, kv, act;
-	if (!be->ops->mem_info)
-		return 0;
-	int rc = be->ops->mem_info(be, &free_b, &total_b);
-	if (rc)
-		return sl_errf(err, -rc, "%s", be->err.msg);
-	const uint32_t n_ctx = SL_MIN(m->hp.n_ctx_train, 4096u);
-	if (ctx_bytes(&m->hp, n_ctx, &kv_layer, &kv, &act))
-		kv = UINT64_MAX / 2;
-	const uint64_t keep = kv + act + device_reserve(total_b);
-	if (free_b <= keep)
-		return sl_errf(err, ENOMEM,
-			       "the %s device has %.1f MiB free, but a %u-token context needs %.1f MiB (KV cache %.1f MiB, "
-			       "activations %.1f MiB) and %.1f MiB is kept in reserve: no room for weights",
-			       be->ops->name, mib(free_b), n_ctx, mib(kv + act), mib(kv), mib(act),
-			       mib(device_reserve(total_b)));
-	sl_info("%s device: %.1f MiB free of %.1f MiB; weights get at most %.1f MiB (KV cache %.1f MiB, activations "
-		"%.1f MiB, reserve %.1f MiB)",
-		be->ops->name, mib(free_b), mib(total_b), mib(free_b - keep), mib(kv), mib(act),
-		mib(device_reserve(total_b)));
-	sl_weights_cap_vram(m->weights, free_b - keep);
+	const int n_st = sl_pipe_stages(m);
+	for (int s = 0; s < n_st; s++) {
+		struct sl_backend *be = sl_pipe_backend(m, s);
+		uint64_t free_b, total_b, kv_layer, kv, act;
+		if (!be->ops->mem_info)
+			return 0;
+		int rc = be->ops->mem_info(be, &free_b, &total_b);
+		if (rc)
+			return sl_errf(err, -rc, "%s", be->err.msg);
+		const uint32_t n_ctx = SL_MIN(m->hp.n_ctx_train, 4096u);
+		if (ctx_bytes(&m->hp, n_ctx, &kv_layer, &kv, &act))
+			kv = UINT64_MAX / 2;
+		else if (n_st > 1) /* a stage holds the KV cache of its layers: about 1/n of them (the split comes later) */
+			kv = kv_layer * ((m->hp.n_layer + (uint32_t)n_st - 1) / (uint32_t)n_st);
+		const uint64_t keep = kv + act + device_reserve(total_b);
+		if (free_b <= keep)
+			return sl_errf(err, ENOMEM,
+				       "the %s device %d has %.1f MiB free, but a %u-token context needs %.1f MiB (KV cache "
+				       "%.1f MiB, activations %.1f MiB) and %.1f MiB is kept in reserve: no room for weights",
+				       be->ops->name, be->cfg.device, mib(free_b), n_ctx, mib(kv + act), mib(kv), mib(act),
+				       mib(device_reserve(total_b)));
+		sl_info("%s device %d: %.1f MiB free of %.1f MiB; weights get at most %.1f MiB (KV cache %.1f MiB, "
+			"activations %.1f MiB, reserve %.1f MiB)",
+			be->ops->name, be->cfg.device, mib(free_b), mib(total_b), mib(free_b - keep), mib(kv), mib(act),
+			mib(device_reserve(total_b)));
+		sl_weights_cap_stage_vram(m->weights, s, free_b - keep);
+	}
 	return 0;
 }
 
@@ -264,6 +270,8 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	else if (params->n_threads < 0 || params->n_threads > SLUICE_MAX_THREADS)
 		rc = sl_errf(&err, EINVAL, "sluice_model_params: n_threads %d out of range (0 = all CPUs, 1 to %d)",
 			     params->n_threads, SLUICE_MAX_THREADS);
+	else
+		rc = sl_pipe_check_params(params, &err);
 	if (rc) {
 		copy_err(errbuf, err_len, &err);
 		return rc;
@@ -296,6 +304,11 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 		goto fail;
 	}
 	snprintf(m->arch, sizeof(m->arch), "%s", arch);
+	if (params->n_devices > 1 && m->ops->forward != sl_llama_forward) {
+		rc = sl_errf(&err, ENOTSUP, "%s: splitting a %s model across several devices is not implemented (llama and "
+					    "qwen2 are): give one device", path, arch);
+		goto fail;
+	}
 	const char *name = NULL;
 	if (!sl_gguf_get_str(m->gguf, "general.name", &name, NULL))
 		snprintf(m->name, sizeof(m->name), "%s", name);
@@ -305,7 +318,13 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	/* --vram bounds the weights (the weight store enforces it); the KV cache and activations
 	 * are sized by the context and reported separately. */
 	struct sl_backend_config bc = { .n_threads = params->n_threads };
-	if ((rc = sl_backend_new(params->backend, &bc, &m->be, &err)))
+	if (params->n_devices == 1)
+		bc.device = params->devices[0];
+	if (params->n_devices > 1)
+		rc = sl_pipe_new(m, params, &bc, &err);
+	else
+		rc = sl_backend_new(params->backend, &bc, &m->be, &err);
+	if (rc)
 		goto fail;
 	const bool is_auto = params->backend && !strcmp(params->backend, "auto");
 	/* an optional op the architecture needs (its load refuses a backend without it) */
@@ -336,9 +355,11 @@ SLUICE_API int sluice_model_load(const char *path, const struct sluice_model_par
 	};
 	if ((rc = sl_weights_new(m->gguf, m->be, &wc, &m->weights, &err)))
 		goto fail;
+	if (m->pipe && (rc = sl_weights_stages(m->weights, m->pipe->be, params->vram_budgets, m->pipe->n, &err)))
+		goto fail;
 	if ((rc = m->ops->load(m, &err)) || (rc = bound_by_device(m, &err)))
 		goto fail;
-	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)))
+	if ((rc = sl_weights_commit(m->weights, (int)m->hp.n_layer, &err)) || (rc = sl_pipe_commit(m, &err)))
 		goto fail;
 	/* Only a streaming model has a host cache to give back. */
 	if (sl_weights_streaming(m->weights) &&
@@ -363,6 +384,7 @@ static void model_destroy(struct sluice_model *m)
 	if (m->ops && m->ops->free_priv)
 		m->ops->free_priv(m); /* may free device memory: before the backend goes */
 	sl_weights_free(m->weights);
+	sl_pipe_free(m); /* the stages' backends but the first, which is m->be */
 	sl_backend_free(m->be);
 	sl_vocab_free(m->vocab);
 	sl_gguf_close(m->gguf);
@@ -480,20 +502,30 @@ SLUICE_API void sluice_ctx_params_init(struct sluice_ctx_params *p)
 /* The context's device memory, with the model locked. */
 static void ctx_release(struct sluice_ctx *c)
 {
-	struct sl_backend *be = c->m->be;
-	be->ops->sync(be); /* nothing queued may still write the KV cache or activations */
-	for (uint32_t l = 0; c->k_cache && l < c->m->hp.n_layer; l++)
-		be->ops->free(be, c->k_cache[l], c->kv_bytes);
-	for (uint32_t l = 0; c->v_cache && l < c->m->hp.n_layer; l++)
-		if (c->v_cache[l])
+	struct sluice_model *m = c->m;
+	const int n_st = sl_pipe_stages(m);
+	for (int s = 0; s < n_st; s++) /* nothing queued may still write the KV cache or activations */
+		sl_pipe_backend(m, s)->ops->sync(sl_pipe_backend(m, s));
+	for (uint32_t l = 0; c->k_cache && l < m->hp.n_layer; l++) {
+		struct sl_backend *be = sl_pipe_backend(m, sl_pipe_stage(m, l));
+		if (c->k_cache[l])
+			be->ops->free(be, c->k_cache[l], c->kv_bytes);
+		if (c->v_cache && c->v_cache[l])
 			be->ops->free(be, c->v_cache[l], c->v_bytes);
+	}
 	free(c->k_cache);
 	free(c->v_cache);
-	float **bufs[11] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp,
-			     &c->xe, &c->ye };
-	for (int i = 0; i < 11; i++)
-		if (*bufs[i])
-			be->ops->free(be, *bufs[i], c->act_bytes[i]);
+	float **bufs[SL_N_ACT];
+	sl_pipe_act_slots(c, bufs);
+	for (int s = 0; s < n_st; s++) {
+		struct sl_backend *be = sl_pipe_backend(m, s);
+		for (int i = 0; i < SL_N_ACT; i++) {
+			float *p = c->pipe ? c->pipe->act[s][i] : *bufs[i];
+			if (p)
+				be->ops->free(be, p, c->act_bytes[i]);
+		}
+	}
+	free(c->pipe);
 	free(c->logits);
 	free(c->seq_len);
 	sl_observer_free(c);
@@ -582,6 +614,19 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	const bool on_device = be->ops->mem_info && !be->ops->mem_info(be, &avail, &dev_total);
 	if (!on_device)
 		avail = mem_available();
+	if (m->pipe && on_device && !ovf) {
+		/* Several devices: each holds its own layers' KV cache and a set of activations; the
+		 * fullest stage against the device with least free memory (a bound, not exact). */
+		uint32_t most = 0;
+		for (int s = 0; s < m->pipe->n; s++) {
+			uint64_t a = 0, t = 0;
+			struct sl_backend *sb = m->pipe->be[s];
+			most = SL_MAX(most, m->pipe->first[s + 1] - m->pipe->first[s]);
+			if (!sb->ops->mem_info(sb, &a, &t))
+				avail = SL_MIN(avail, a);
+		}
+		need = need - kv_total + kv_layer * most;
+	}
 	if (ovf || (avail && need > avail)) {
 		uint64_t per_tok = (uint64_t)hp->n_layer * kv_dim * sizeof(float) * n_seq;
 		uint64_t fit = avail > act ? (avail - act) / per_tok : 0;
@@ -624,6 +669,10 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 	m->n_ctxs++;
 	c->k_cache = calloc(hp->n_layer, sizeof(float *));
 	c->v_cache = calloc(hp->n_layer, sizeof(float *));
+	if (m->pipe && !(c->pipe = calloc(1, sizeof(*c->pipe)))) {
+		rc = sl_errf(&err, ENOMEM, "out of memory");
+		goto fail;
+	}
 	c->logits = malloc((size_t)hp->n_vocab * n_seq * sizeof(float));
 	c->seq_len = calloc(n_seq, sizeof(uint32_t));
 	if (!c->k_cache || !c->v_cache || !c->logits || !c->seq_len) {
@@ -631,6 +680,7 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 		goto fail;
 	}
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		be = sl_pipe_backend(m, sl_pipe_stage(m, l)); /* a layer's KV cache is on its stage's device */
 		if ((rc = be->ops->alloc(be, c->kv_bytes, (void **)&c->k_cache[l])) ||
 		    (c->v_bytes && (rc = be->ops->alloc(be, c->v_bytes, (void **)&c->v_cache[l])))) {
 			rc = sl_errf(&err, ENOMEM, "cannot allocate the KV cache (%u tokens, %llu MiB) in device memory: %s",
@@ -638,18 +688,25 @@ SLUICE_API int sluice_ctx_new(struct sluice_model *m, const struct sluice_ctx_pa
 			goto fail;
 		}
 	}
-	float **bufs[11] = { &c->x, &c->xb, &c->xb2, &c->q, &c->hb, &c->hb2, &c->logits_dev, &c->k_tmp, &c->v_tmp,
-			     &c->xe, &c->ye };
-	for (int i = 0; i < 11; i++) {
-		if (!sizes[i])
-			continue;
-		c->act_bytes[i] = sizes[i] * sizeof(float);
-		if ((rc = be->ops->alloc(be, c->act_bytes[i], (void **)bufs[i]))) {
-			c->act_bytes[i] = 0;
-			rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory: %s", be->err.msg);
-			goto fail;
+	float **bufs[SL_N_ACT];
+	sl_pipe_act_slots(c, bufs);
+	for (int s = 0; s < sl_pipe_stages(m); s++) {
+		be = sl_pipe_backend(m, s); /* several devices: a full set on each stage's device */
+		for (int i = 0; i < SL_N_ACT; i++) {
+			if (!sizes[i])
+				continue;
+			c->act_bytes[i] = sizes[i] * sizeof(float);
+			float **slot = c->pipe ? &c->pipe->act[s][i] : bufs[i];
+			if ((rc = be->ops->alloc(be, c->act_bytes[i], (void **)slot))) {
+				*slot = NULL;
+				rc = sl_errf(&err, ENOMEM, "cannot allocate activation buffers in device memory%s: %s",
+					     c->pipe ? " (a pipeline stage's)" : "", be->err.msg);
+				goto fail;
+			}
 		}
 	}
+	if (c->pipe)
+		sl_pipe_ctx_show(c, 0);
 	pthread_mutex_unlock(&m->lock);
 	*out = c;
 	return 0;
@@ -693,7 +750,7 @@ static int decode_locked(struct sluice_ctx *c, const int32_t *tokens, size_t n)
 		c->err.msg[0] = 0;
 		SL_TRACE_B("token", n > 1 ? "prompt batch" : "token", "tokens,pos", k, *pos, 0, 0);
 		struct sl_seg seg = { 0, *pos, 0, k, c->logits };
-		int rc = c->m->ops->forward(c, tokens + done, k, &seg, 1);
+		int rc = sl_pipe_forward(c, tokens + done, k, &seg, 1);
 		SL_TRACE_E();
 		if (rc) {
 			*pos = pos0; /* all or nothing: the call's tokens are not in the sequence */
@@ -769,7 +826,9 @@ SLUICE_API int sluice_ctx_get_stats(const struct sluice_ctx *cc, struct sluice_s
 	struct sluice_model *m = c->m;
 	pthread_mutex_lock(&m->lock);
 	sl_weights_get_stats(m->weights, &ws);
-	o->device_peak = m->be->mem_peak;
+	o->device_peak = 0;
+	for (int s = 0; s < sl_pipe_stages(m); s++) /* several devices: their peaks added up */
+		o->device_peak += sl_pipe_backend(m, s)->mem_peak;
 	pthread_mutex_unlock(&m->lock);
 	ctx_leave(c);
 	o->load_ns = m->load_ns;

@@ -101,7 +101,21 @@ struct sl_moe {
 	struct sl_err trace_err;
 };
 
+/* Several devices (stages.c): the store the model sees routes to one store per device. */
+#define SL_MAX_STAGES 16
+
+struct sl_stages {
+	int n;                          /* stages (devices), >= 2 */
+	int cur;                        /* the stage computing now: where global units are acquired */
+	struct sl_weights *st[SL_MAX_STAGES]; /* one ordinary store per stage, its own backend and budgets */
+	uint32_t first[SL_MAX_STAGES + 1]; /* stage s holds layers [first[s], first[s+1]) (set at commit) */
+	int *id;                        /* [unit * n + s]: the unit's id in stage s's store, -1 if not there */
+	int *scratch;                   /* a prefetch list translated for one stage */
+	int scratch_cap;
+};
+
 struct sl_weights {
+	struct sl_stages *stages; /* non-NULL: a router (stages.c), whose units live in the stage stores */
 	struct gguf_file *f;
 	struct sl_backend *be;
 	struct sl_weights_config cfg;
@@ -179,6 +193,19 @@ static inline int32_t unit_rank(const struct sl_weights *w, const struct unit *u
 {
 	return u->rank_gen == w->gen ? u->rank : RANK_NONE;
 }
+
+/* weights.c: register a unit by its file range (sl_weights_add's core; the router re-registers
+ * its units in the stage stores with it). */
+int sl_weights_add_range(struct sl_weights *w, uint64_t file_offset, uint64_t size, int layer, int expert,
+			 const char *name, struct sl_err *err);
+
+/* stages.c: the router's side of the public functions (weights.c calls them when w->stages). */
+int sl_stages_commit(struct sl_weights *w, int n_layers, struct sl_err *err);
+void sl_stages_free(struct sl_weights *w);
+void sl_stages_prefetch(struct sl_weights *w, const int *ids, int n);
+int sl_stages_acquire(struct sl_weights *w, int id, const void **ptr, struct sl_err *err);
+int sl_stages_release(struct sl_weights *w, int id, struct sl_err *err);
+void sl_stages_get_stats(const struct sl_weights *w, struct sl_weights_stats *out);
 
 /* host_tier.c */
 void sl_host_drop(struct sl_weights *w, int id);

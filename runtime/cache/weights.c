@@ -46,6 +46,12 @@ void sl_weights_free(struct sl_weights *w)
 {
 	if (!w)
 		return;
+	if (w->stages) { /* a router holds no memory of its own beyond its registry */
+		sl_stages_free(w);
+		free(w->u);
+		free(w);
+		return;
+	}
 	/* Drain reads still in flight and kernels still queued before their buffers go away. */
 	if (w->io) {
 		struct sl_io_req *done[16];
@@ -79,6 +85,12 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 	if (off > t->size || size > t->size - off || !size)
 		return sl_errf(err, EINVAL, "tensor '%s': range [%llu, +%llu) outside its %llu bytes", t->name.s,
 			       (unsigned long long)off, (unsigned long long)size, (unsigned long long)t->size);
+	return sl_weights_add_range(w, t->file_offset + off, size, layer, expert, t->name.s, err);
+}
+
+int sl_weights_add_range(struct sl_weights *w, uint64_t file_offset, uint64_t size, int layer, int expert,
+			 const char *name, struct sl_err *err)
+{
 	if (w->n == w->cap) {
 		int cap = w->cap ? 2 * w->cap : 64;
 		struct unit *u = realloc(w->u, (size_t)cap * sizeof(*u));
@@ -87,8 +99,8 @@ int sl_weights_add(struct sl_weights *w, const struct gguf_tensor *t, int layer,
 		w->u = u;
 		w->cap = cap;
 	}
-	w->u[w->n] = (struct unit){ .file_offset = t->file_offset + off, .size = size, .layer = layer,
-				    .expert = expert, .name = t->name.s, .rank = RANK_NONE };
+	w->u[w->n] = (struct unit){ .file_offset = file_offset, .size = size, .layer = layer, .expert = expert,
+				    .name = name, .rank = RANK_NONE };
 	return w->n++;
 }
 
@@ -166,6 +178,8 @@ static void unpin_slab(void *ctx, void *base, size_t len)
 void sl_weights_cap_vram(struct sl_weights *w, uint64_t cap)
 {
 	w->vram_budget = SL_MIN(w->vram_budget, cap);
+	for (int s = 0; w->stages && s < w->stages->n; s++)
+		sl_weights_cap_vram(w->stages->st[s], cap);
 }
 
 /* The pinned staging pool: read buffers of the host tier, registered with the I/O engine. */
@@ -244,6 +258,8 @@ int sl_weights_commit(struct sl_weights *w, int n_layers, struct sl_err *err)
 {
 	int rc;
 	uint64_t total = 0;
+	if (w->stages)
+		return sl_stages_commit(w, n_layers, err);
 	for (int i = 0; i < w->n; i++)
 		total += w->u[i].size;
 	w->n_layers = n_layers;
@@ -288,6 +304,10 @@ static bool streamed(const struct unit *u)
 
 void sl_weights_prefetch(struct sl_weights *w, const int *ids, int n)
 {
+	if (w->stages) {
+		sl_stages_prefetch(w, ids, n);
+		return;
+	}
 	if (!w->streaming || w->zero_copy_map)
 		return;
 	struct sl_err e = { "" };
@@ -381,6 +401,8 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 {
 	struct unit *u = &w->u[id];
 	int rc;
+	if (w->stages)
+		return sl_stages_acquire(w, id, ptr, err);
 	if (u->resident) {
 		*ptr = sl_dev_ptr(w, id);
 		w->st.hits++;
@@ -444,6 +466,8 @@ int sl_weights_acquire(struct sl_weights *w, int id, const void **ptr, struct sl
 int sl_weights_release(struct sl_weights *w, int id, struct sl_err *err)
 {
 	struct unit *u = &w->u[id];
+	if (w->stages)
+		return sl_stages_release(w, id, err);
 	if (u->resident || !u->in_use)
 		return 0;
 	u->in_use--;
@@ -485,6 +509,10 @@ int sl_pick_farthest(struct sl_weights *w, struct sl_policy *epol, struct sl_pol
 
 void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *out)
 {
+	if (w->stages) {
+		sl_stages_get_stats(w, out);
+		return;
+	}
 	*out = w->st;
 	if (w->io) {
 		struct sl_io_stats is;
@@ -493,42 +521,66 @@ void sl_weights_get_stats(const struct sl_weights *w, struct sl_weights_stats *o
 	}
 }
 
+/* A router's stages share what is asked of the host cache: each gives back its part. */
 void sl_weights_shrink(struct sl_weights *w, uint64_t bytes)
 {
+	if (w->stages) {
+		for (int s = 0; s < w->stages->n; s++)
+			sl_weights_shrink(w->stages->st[s], bytes / (uint64_t)w->stages->n);
+		return;
+	}
 	atomic_store(&w->host_limit_req, bytes ? bytes : 1);
 }
 
 uint64_t sl_weights_host_used(const struct sl_weights *w)
 {
-	return atomic_load(&((struct sl_weights *)w)->host_used_pub);
+	uint64_t sum = 0;
+	for (int s = 0; w->stages && s < w->stages->n; s++)
+		sum += sl_weights_host_used(w->stages->st[s]);
+	return w->stages ? sum : atomic_load(&((struct sl_weights *)w)->host_used_pub);
 }
 
 uint64_t sl_weights_host_budget(const struct sl_weights *w)
 {
-	return atomic_load(&((struct sl_weights *)w)->host_budget_pub);
+	uint64_t sum = 0;
+	for (int s = 0; w->stages && s < w->stages->n; s++)
+		sum = SL_MIN(sum + sl_weights_host_budget(w->stages->st[s]), UINT64_MAX / 2);
+	return w->stages ? sum : atomic_load(&((struct sl_weights *)w)->host_budget_pub);
 }
 
 uint64_t sl_weights_host_min(const struct sl_weights *w)
 {
-	return w->host_min;
+	uint64_t sum = 0;
+	for (int s = 0; w->stages && s < w->stages->n; s++)
+		sum += sl_weights_host_min(w->stages->st[s]);
+	return w->stages ? sum : w->host_min;
 }
 
 bool sl_weights_streaming(const struct sl_weights *w)
 {
-	return w->streaming;
+	bool any = false;
+	for (int s = 0; w->stages && s < w->stages->n; s++)
+		any = any || sl_weights_streaming(w->stages->st[s]);
+	return w->stages ? any : w->streaming;
 }
 
 const char *sl_weights_io_notice(const struct sl_weights *w)
 {
+	if (w->stages)
+		return sl_weights_io_notice(w->stages->st[0]);
 	return w->io ? sl_io_notice(w->io) : "";
 }
 
 const char *sl_weights_io_engine(const struct sl_weights *w)
 {
+	if (w->stages)
+		return sl_weights_io_engine(w->stages->st[0]);
 	return w->io ? sl_io_engine_name(w->io) : "none";
 }
 
 void sl_weights_test_break_last_use(struct sl_weights *w, bool on)
 {
 	w->break_last_use = on;
+	for (int s = 0; w->stages && s < w->stages->n; s++)
+		sl_weights_test_break_last_use(w->stages->st[s], on);
 }

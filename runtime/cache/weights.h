@@ -125,6 +125,28 @@ bool sl_weights_streaming(const struct sl_weights *w);
 const char *sl_weights_io_engine(const struct sl_weights *w);
 const char *sl_weights_io_notice(const struct sl_weights *w);
 
+/*
+ * Several devices (a pipeline of stages, one per device; runtime/pipeline.h).  Right after
+ * sl_weights_new, sl_weights_stages makes w a router over one ordinary store per backend in bes
+ * (bes[0] is w's own), each with its own device budget vram[s] (0 = unlimited), a 1/n share of the
+ * host cache, and its own I/O engine on the same file.  Units are registered with w as usual; at
+ * commit the layers are split into contiguous ranges whose shares of the layer bytes follow the
+ * stages' device budgets (even when equal), each layer's units go to its stage's store and each
+ * global unit (layer -1) to every store.  The model's ids stay w's: prefetch tells every stage the
+ * part of the list it holds, acquire/release go to the unit's stage, and a global unit to the
+ * stage set by sl_weights_set_stage (the one computing).  Dense models only: commit refuses MoE.
+ */
+int sl_weights_stages(struct sl_weights *w, struct sl_backend *const *bes, const uint64_t *vram, int n,
+		      struct sl_err *err);
+/* Stages of w (1 without sl_weights_stages); after commit, stage s holds layers
+ * [first[s], first[s + 1]) (first has n + 1 entries; NULL without stages). */
+int sl_weights_n_stages(const struct sl_weights *w);
+const uint32_t *sl_weights_stage_layers(const struct sl_weights *w);
+/* Lower stage s's device budget to at most cap (before commit; sl_weights_cap_vram lowers all). */
+void sl_weights_cap_stage_vram(struct sl_weights *w, int stage, uint64_t cap);
+/* The stage whose device computes now: global units are acquired there. */
+void sl_weights_set_stage(struct sl_weights *w, int stage);
+
 /* Test hook: skip waiting for last-use markers before reusing a buffer (a deliberately broken
  * schedule, which the asynchronous test backend must turn into wrong output). */
 void sl_weights_test_break_last_use(struct sl_weights *w, bool on);

@@ -83,6 +83,8 @@ struct sluice_ctx;
 #define SLUICE_MAX_THREADS 1024
 #define SLUICE_MAX_LOOKAHEAD 64
 #define SLUICE_MAX_PREGATE 256
+/* Limit of struct sluice_model_params.n_devices. */
+#define SLUICE_MAX_DEVICES 16
 /* Limit of struct sluice_ctx_params.n_seq_max. */
 #define SLUICE_MAX_SEQ 256
 
@@ -132,6 +134,21 @@ struct sluice_model_params {
 				    * The format: Documentation/moe.md; `sluice replay` reads it. */
 	uint32_t flags;          /* reserved, must be 0 */
 	uint32_t reserved;       /* must be 0 */
+	/* Added after 0.1.0 (at the end, so the fields above keep their offsets; a caller built
+	 * against the older header must be rebuilt, as sluice_model_params_init zeroes these).
+	 * Several devices, as a pipeline: the layers are split into n_devices contiguous ranges, one
+	 * per device in the order given (each range's share of the weights follows the devices'
+	 * budgets: even when they are equal); each device holds its own layers' weights (within its
+	 * own budget), their KV cache and a copy of the global tensors; the hidden state crosses to
+	 * the next device at each range's end; the output head runs on the last device.  Only the
+	 * llama family (llama, qwen2) is split; Documentation/architecture.md, "Several GPUs". */
+	const int32_t *devices;  /* n_devices distinct device ordinals of `backend` ("cuda"; the test
+				  * mode "cpu-async" takes any numbers and stands in for several devices) */
+	uint32_t n_devices;      /* 0 (default): one device, as `backend` says; 1: that one device;
+				  * 2..SLUICE_MAX_DEVICES: a pipeline.  Not with "auto" or "NAME:N". */
+	uint32_t reserved2;      /* must be 0 */
+	const uint64_t *vram_budgets; /* NULL: vram_budget for every device; else n_devices budgets,
+				       * device i's weights get vram_budgets[i] bytes (0 = unlimited) */
 };
 
 /* Fill p with defaults. */

@@ -9,6 +9,7 @@
  */
 #include "model/model.h"
 #include "model/observe.h"
+#include "pipeline.h"
 #include "trace.h"
 #include "quant/quant.h"
 
@@ -367,6 +368,19 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const s
 
 	for (uint32_t l = 0; l < hp->n_layer && !f.rc; l++) {
 		const struct sl_layer *L = &m->layers[l];
+		/* Several devices: layer l may begin the next pipeline stage, whose device, buffers and
+		 * weights are used from here on (the rope factors are that device's copy). */
+		if (sl_pipe_starts(m, l)) {
+			const bool had_ff = ff;
+			if (ff)
+				rel(&f, &m->rope_freqs);
+			ff = NULL;
+			if (f.rc || (f.rc = sl_pipe_cross(c, l, n)))
+				break;
+			be = f.be = m->be;
+			if (had_ff && !(ff = acq(&f, &m->rope_freqs)))
+				break;
+		}
 		float *k_new = c->k_tmp, *v_new = c->v_tmp;
 		if (direct) {
 			k_new = sl_kv_seq(c, c->k_cache[l], segs[0].seq) + (size_t)segs[0].pos0 * KV;

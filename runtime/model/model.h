@@ -46,6 +46,8 @@ struct sl_layer {
 struct sluice_model;
 struct sluice_ctx;
 struct sl_seg;
+struct sl_pipe;
+struct sl_pipe_ctx;
 
 /* An architecture: its loader (hyperparameters, tensors, m->order) and forward pass.  free_priv
  * frees what load put in m->arch_priv (may be NULL). */
@@ -77,6 +79,7 @@ struct sluice_model {
 	/* Execution order of the per-layer units, twice over (so the future seen from any layer is one
 	 * contiguous run that wraps into the next token): layer l's units start at order[layer_start[l]]. */
 	int *order, n_order, *layer_start;
+	struct sl_pipe *pipe;         /* several devices (pipeline.h); NULL for one */
 	struct sl_pressure *pressure; /* memory-pressure monitor, while streaming */
 	struct sl_storage storage;    /* the drive the model file is on (the trace names it) */
 	uint64_t load_ns;
@@ -112,6 +115,7 @@ struct sluice_ctx {
 	float *logits;          /* host copy, [n_seq][n_vocab]: each sequence's last decoded token */
 	struct sluice_stats st;
 	struct sl_observer *obs; /* sluice_ctx_set_matmul_observer's observer; NULL = none (observe.h) */
+	struct sl_pipe_ctx *pipe; /* several devices: each stage's activation buffers (pipeline.h); NULL for one */
 	struct sl_err err;
 	atomic_int busy;        /* a call on this context is running (one context, one thread at a time) */
 };

@@ -30,7 +30,8 @@ expect copy-1 'CUDA_ERROR_' fake_run FAKECUDA_FAIL=copy:1 -- "${RUN[@]}" --backe
 expect copy-3 'CUDA_ERROR_' fake_run FAKECUDA_FAIL=copy:3 -- "${RUN[@]}" --backend cuda
 # a device that does not exist
 expect bad-gpu 'no CUDA device 3 \(the driver found 1\)' fake_run -- "${RUN[@]}" --gpus 3
-expect gpus-pipeline 'splitting the layers across several GPUs is not implemented yet' fake_run FAKECUDA_DEVICES=2 -- "${RUN[@]}" --gpus 0,1
+# several devices with one present (the pipeline's own tests: test_cuda_multi.sh)
+expect gpus-one-present 'no CUDA device 1 \(the driver found 1\)' fake_run -- "${RUN[@]}" --gpus 0,1
 expect gpus-cpu '--gpus selects CUDA devices, but --backend is cpu' fake_run -- "${RUN[@]}" --backend cpu --gpus 0
 expect gpus-bad "--gpus: 'x' is not a list" fake_run -- "${RUN[@]}" --gpus x
 # --gpus 1 of two devices runs there, with the CPU's tokens

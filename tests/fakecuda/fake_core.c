@@ -5,14 +5,23 @@
  *
  * Environment (read once, by cuInit; the fake is a test tool and may read it, libsluice may not):
  *   FAKECUDA_DEVICES=N    devices (default 1; 0: cuInit succeeds and cuDeviceGetCount says 0)
- *   FAKECUDA_MEM=BYTES    memory per device, K/M/G suffixes allowed (default 8G)
+ *   FAKECUDA_MEM=BYTES[,BYTES...]   memory of each device, K/M/G suffixes allowed (default 8G); a
+ *                         list gives device 0, 1, ... their own sizes, the last repeating
  *   FAKECUDA_FAIL=what:N[,what:N...]   the Nth call of a kind fails:
  *       alloc     cuMemAlloc returns CUDA_ERROR_OUT_OF_MEMORY
+ *       alloc@D   the Nth cuMemAlloc on device D (counted apart) returns CUDA_ERROR_OUT_OF_MEMORY
  *       launch    the launch fails when it runs: CUDA_ERROR_LAUNCH_FAILED, sticky for the context
  *       copy      the copy faults when it runs: CUDA_ERROR_ILLEGAL_ADDRESS, sticky (a DMA fault)
  *       register  cuMemHostRegister returns CUDA_ERROR_OUT_OF_MEMORY
+ *   FAKECUDA_PCI=BDF[,BDF...]   each device's PCI address (default 0000:NN:00.0, NN = ordinal),
+ *                         so a test can place the devices in a fake sysfs tree (`sluice topo`)
  *   FAKECUDA_NO_INIT=1    cuInit returns CUDA_ERROR_NO_DEVICE (a driver without a usable GPU)
  *   FAKECUDA_LOG=PATH     one line per executed operation, appended (fake_sched.c)
+ *
+ * Several devices behave as GPUs without peer access under unified addressing: copies may name
+ * any device's memory (the driver routes them, as cuMemcpy* do), but a kernel on device D given a
+ * pointer into another device's memory fails (fake_module.c), so a pipeline that hands one
+ * device's activations to another device's kernels shows up as an error, never as silent success.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,6 +68,8 @@ static void parse_fail(const char *s)
 		size_t k = (size_t)(colon - s);
 		if (k == 5 && !strncmp(s, "alloc", 5))
 			fk.fail_alloc = n;
+		else if (k > 6 && !strncmp(s, "alloc@", 6) && atoi(s + 6) >= 0 && atoi(s + 6) < FK_MAX_DEVICES)
+			fk.dev[atoi(s + 6)].fail_alloc = n;
 		else if (k == 6 && !strncmp(s, "launch", 6))
 			fk.fail_launch = n;
 		else if (k == 4 && !strncmp(s, "copy", 4))
@@ -89,7 +100,8 @@ FK_API CUresult cuInit(unsigned flags)
 			fk.n_dev = 0;
 		if (fk.n_dev > FK_MAX_DEVICES)
 			fk.n_dev = FK_MAX_DEVICES;
-		fk.mem = parse_size(getenv("FAKECUDA_MEM"), (size_t)8 << 30);
+		const char *mem = getenv("FAKECUDA_MEM");
+		fk.mem = parse_size(mem, (size_t)8 << 30);
 		parse_fail(getenv("FAKECUDA_FAIL"));
 		const char *log = getenv("FAKECUDA_LOG");
 		if (log && *log) {
@@ -97,9 +109,20 @@ FK_API CUresult cuInit(unsigned flags)
 			if (fk.log)
 				setvbuf(fk.log, NULL, _IOLBF, 0);
 		}
+		size_t dev_mem = fk.mem;
+		const char *pci = getenv("FAKECUDA_PCI");
 		for (int i = 0; i < fk.n_dev && !r; i++) {
 			fk.dev[i].ctx.dev = i;
-			r = fk_dev_init(&fk.dev[i], fk.mem);
+			size_t len = pci ? strcspn(pci, ",") : 0;
+			if (len && len < sizeof fk.dev[i].pci)
+				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "%.*s", (int)len, pci);
+			else
+				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "0000:%02X:00.0", (unsigned)i);
+			pci = pci && pci[len] ? pci + len + 1 : NULL;
+			dev_mem = parse_size(mem, dev_mem); /* this device's entry of the list, else the last */
+			mem = mem ? strchr(mem, ',') : NULL;
+			mem = mem ? mem + 1 : NULL;
+			r = fk_dev_init(&fk.dev[i], dev_mem);
 		}
 		fk.initialized = r == CUDA_SUCCESS;
 	}
@@ -215,7 +238,7 @@ FK_API CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d)
 		return CUDA_ERROR_INVALID_VALUE;
 	switch (attr) { /* an H200's, with the fake's own PCI address */
 	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = 132; break;
-	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *v = d; break;
+	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *v = (int)strtol(fk.dev[d].pci + 5, NULL, 16); break;
 	case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: *v = 0; break;
 	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: *v = 0; break;
 	case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: *v = 2619000; break; /* kHz */
@@ -247,7 +270,7 @@ FK_API CUresult cuDeviceGetPCIBusId(char *id, int len, CUdevice d)
 		return r;
 	if (!id || len <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	snprintf(id, (size_t)len, "0000:%02X:00.0", (unsigned)d);
+	snprintf(id, (size_t)len, "%s", fk.dev[d].pci);
 	return CUDA_SUCCESS;
 }
 

@@ -66,6 +66,12 @@ bool fk_dev_range_ok(uint64_t p, size_t n)
 	return a && n <= a->size && p - a->base <= a->size - n;
 }
 
+int fk_dev_index(uint64_t p)
+{
+	struct fk_device *d = dev_of(p);
+	return d ? (int)(d - fk.dev) : -1;
+}
+
 FK_API CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
 {
 	if (!free_bytes || !total_bytes)
@@ -95,7 +101,7 @@ FK_API CUresult cuMemAlloc_v2(CUdeviceptr *out, size_t size)
 	struct fk_device *d = &fk.dev[c->dev];
 	size_t rounded = (size + FK_PAGE - 1) / FK_PAGE * FK_PAGE;
 	r = CUDA_ERROR_OUT_OF_MEMORY;
-	if (++fk.n_alloc == fk.fail_alloc || rounded < size || rounded > d->total - d->used)
+	if (++fk.n_alloc == fk.fail_alloc || ++d->n_alloc == d->fail_alloc || rounded < size || rounded > d->total - d->used)
 		goto out;
 	/* first fit among the gaps between the (sorted) allocations */
 	uint64_t base = (uint64_t)(uintptr_t)d->arena, end = base + d->total, at = base;

@@ -412,6 +412,24 @@ FK_API CUresult cuLaunchKernel(CUfunction h, unsigned gx, unsigned gy, unsigned 
 	}
 	for (int i = 0; i < k->n_params; i++) /* the values are taken now, as the driver does */
 		memcpy((char *)op->owned + k->off[i], params[i], k->size[i]);
+	/* A pointer parameter into another device's memory: a GPU without peer access faults on it.
+	 * Any 8-byte parameter whose value lies in another device's arena is such a pointer (arenas
+	 * are mmap addresses, no size or count comes near them). */
+	for (int i = 0; i < k->n_params; i++) {
+		uint64_t v;
+		if (k->size[i] != sizeof v)
+			continue;
+		memcpy(&v, params[i], sizeof v);
+		int owner = fk_dev_index(v);
+		if (owner >= 0 && owner != s->ctx->dev) {
+			fprintf(stderr, "fakecuda: launch of %s on device %d: parameter %d points into device %d's memory "
+					"(%#llx): no peer access\n", k->name, s->ctx->dev, i, owner, (unsigned long long)v);
+			free(op->owned);
+			free(op);
+			r = CUDA_ERROR_ILLEGAL_ADDRESS;
+			goto out;
+		}
+	}
 	op->k = k;
 	op->n = k->params_size;
 	op->grid[0] = gx, op->grid[1] = gy, op->grid[2] = gz;

@@ -113,6 +113,8 @@ struct fk_ctx {
 struct fk_device {
 	uint8_t *arena; /* FAKECUDA_MEM bytes of address space, PROT_NONE outside live allocations */
 	size_t total, used;
+	long fail_alloc, n_alloc; /* FAKECUDA_FAIL=alloc@D:N: this device's Nth allocation fails */
+	char pci[16];             /* cuDeviceGetPCIBusId's answer (FAKECUDA_PCI) */
 	struct fk_alloc *allocs; /* sorted by base */
 	size_t n_allocs, cap_allocs;
 	struct fk_ctx ctx;
@@ -152,6 +154,8 @@ CUresult fk_ctx_ok(struct fk_ctx *c);
 CUresult fk_dev_init(struct fk_device *d, size_t total);
 /* Whether [p, p + n) lies inside one live allocation (of any device). */
 bool fk_dev_range_ok(uint64_t p, size_t n);
+/* The device whose arena holds p, or -1 (a kernel reaches only its own device's memory). */
+int fk_dev_index(uint64_t p);
 /* Whether [p, p + n) lies inside a registered (pinned) host range. */
 bool fk_host_pinned(const void *p, size_t n);
 void fk_dev_free_all(struct fk_device *d);

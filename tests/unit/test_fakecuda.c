@@ -616,7 +616,14 @@ static void t_two_devices(void)
 	OK(cu.cuMemAlloc(&x1, 3 * 4096));
 	OK(cu.cuStreamCreate(&s1, CU_STREAM_NON_BLOCKING));
 	OK(cu.cuMemGetInfo(&f1, &t));
-	CHECK(t == (size_t)32 << 20 && t - f0 == 4096 && t - f1 == 3 * 4096);
+	/* FAKECUDA_MEM=32M,16M: device 1 has its own size; FAKECUDA_FAIL=alloc@1:2: its 2nd allocation fails */
+	CHECK(t == (size_t)16 << 20 && t - f1 == 3 * 4096);
+	CUdeviceptr spare;
+	IS(CUDA_ERROR_OUT_OF_MEMORY, cu.cuMemAlloc(&spare, 4096));
+	OK(cu.cuCtxSetCurrent(c0));
+	OK(cu.cuMemGetInfo(&f0, &t));
+	CHECK(t == (size_t)32 << 20 && t - f0 == 4096);
+	OK(cu.cuCtxSetCurrent(c1));
 	/* device 0 fills x0; device 1 copies it over once it waits for device 0's event */
 	fill(v, N, 42);
 	OK(cu.cuMemcpyHtoDAsync(x0, v, sizeof v, s0));
@@ -632,6 +639,9 @@ static void t_two_devices(void)
 	OK(launch_add(fn(m1, "fakecuda_add"), x1, x1, N, 1, s1));
 	OK(cu.cuMemcpyDtoHAsync(out, x1, sizeof out, s1));
 	CHECK(all_eq(out, N, 43));
+	/* copies may cross devices (the driver routes them), a kernel may not read another device's memory */
+	IS(CUDA_ERROR_ILLEGAL_ADDRESS, launch_add(fn(m1, "fakecuda_add"), x1, x0, N, 1, s1));
+	IS(CUDA_ERROR_ILLEGAL_ADDRESS, launch_add(fn(m1, "fakecuda_add"), x0, x1, N, 1, s1));
 	OK(cu.cuDevicePrimaryCtxRelease(1));
 	IS(CUDA_ERROR_INVALID_CONTEXT, cu.cuMemAlloc(&x1, 4)); /* c1 is current, and gone */
 	OK(cu.cuCtxSetCurrent(c0));
@@ -789,7 +799,8 @@ int main(void)
 	scenario("no init", t_no_init, (const char *const[]){ "FAKECUDA_NO_INIT", "1", NULL });
 	scenario("no devices", t_no_devices, (const char *const[]){ "FAKECUDA_DEVICES", "0", NULL });
 	scenario("two devices", t_two_devices,
-		 (const char *const[]){ "FAKECUDA_DEVICES", "2", "FAKECUDA_MEM", "32M", NULL });
+		 (const char *const[]){ "FAKECUDA_DEVICES", "2", "FAKECUDA_MEM", "32M,16M", "FAKECUDA_FAIL", "alloc@1:2",
+					NULL });
 	scenario("threads", t_threads, NULL);
 	char ptx_path[PATH_MAX];
 	snprintf(ptx_path, sizeof ptx_path, "%.*s/gen/firmware_compute_90.ptx", (int)(strlen(lib_path) - 22), lib_path);

@@ -48,9 +48,22 @@ bool cli_u64(const char *cmd, const char *opt, const char *val, uint64_t *out);
 bool cli_expert_policy(const char *cmd, const char *val, const char **out);
 bool cli_pregate(const char *cmd, const char *val, int *out);
 bool cli_trace_experts(const char *cmd, const char *val, const char **out);
-/* --gpus LIST (gpus.c): the backend name for it ("cuda:N", written into buf), or NULL after printing
- * why not (a bad list, a backend other than auto/cuda, several devices: not implemented yet). */
-const char *cli_gpus(const char *cmd, const char *list, const char *backend, char *buf, size_t len);
+/* --gpus LIST and --vram SIZE[,SIZE...] (gpus.c): the devices of a model, for sluice_model_params. */
+#define CLI_MAX_DEVICES 16 /* SLUICE_MAX_DEVICES */
+struct cli_devices {
+	int32_t dev[CLI_MAX_DEVICES];
+	uint64_t vram[CLI_MAX_DEVICES];
+	int n_dev, n_vram;    /* n_vram > 0: --vram gave a list, one size per device of --gpus */
+};
+/* --vram: one size into *vram (every device's), or a list into d->vram.  False after printing. */
+bool cli_vram(const char *cmd, const char *val, struct cli_devices *d, uint64_t *vram);
+/* --gpus LIST (NULL: not given) with --backend: the backend name to use ("cuda" for auto), the
+ * devices into d; NULL after printing why not (a bad or repeated list, a backend without devices,
+ * a --vram list that does not match). */
+const char *cli_gpus(const char *cmd, const char *list, const char *backend, struct cli_devices *d);
+/* Put d into the model parameters (devices, n_devices, vram_budgets); d must outlive the load. */
+struct sluice_model_params;
+void cli_devices_params(const struct cli_devices *d, struct sluice_model_params *mp);
 
 /* A progress bar on stderr when it is a terminal; silent otherwise. */
 void cli_progress(const char *label, uint64_t done, uint64_t total);

@@ -37,7 +37,8 @@ static void run_usage(FILE *out)
 		"      --seed S          random seed (default: from the clock)\n"
 		"  -t, --threads N       compute threads (default: all CPUs)\n"
 		"  -c, --ctx N           context length (default: min(training context, 4096))\n"
-		"      --vram SIZE       device memory for weights, e.g. 8G (default: unlimited)\n"
+		"      --vram SIZE       device memory for weights, e.g. 8G (default: unlimited); with several\n"
+		"                        --gpus, per device: one size for all or a list, e.g. 8G,4G\n"
 		"      --host-cache SIZE host memory for streamed weights, e.g. 16G (default: unlimited)\n"
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
 		"      --nvme BDF[/NSID] the model staged on that namespace (sluice stage), read by the userspace driver\n"
@@ -45,7 +46,8 @@ static void run_usage(FILE *out)
 		"      --backend NAME    auto (default: cuda when a GPU works, else cpu) | cuda | cpu; cpu-async,\n"
 		"                        cpu-async-zc: the CPU kernels deferred on a worker with poisoned reuse\n"
 		"                        (tests of the asynchronous schedule)\n"
-		"      --gpus LIST       CUDA devices to use, e.g. 0 or 1 (default 0; implies --backend cuda)\n"
+		"      --gpus LIST       CUDA devices to use, e.g. 1, or 0,1 to split the layers across both as a\n"
+		"                        pipeline (default 0; implies --backend cuda)\n"
 		"      --pressure SRC    memory-pressure source while streaming: auto | dev | psi | none\n"
 		"      --expert-policy P MoE: which cached experts make room: lfru (default: frequency, decaying so\n"
 		"                        the hot set follows the routing) | lru\n"
@@ -279,7 +281,7 @@ int cmd_run(int argc, char **argv)
 	const char *io = "auto", *pressure = "auto", *backend = "auto", *trace = NULL, *gpus = NULL, *metrics = NULL;
 	const char *expert_policy = NULL, *trace_experts = NULL;
 	int pregate = 0;
-	char gpu_backend[32];
+	struct cli_devices devs = { .n_dev = 0 };
 	bool stats = false, echo = true;
 	int verbose = 0, c;
 	optind = 1;
@@ -296,7 +298,7 @@ int cmd_run(int argc, char **argv)
 		case 'S': if (!cli_u64("run", "--seed", optarg, &seed)) return 1; break;
 		case 't': if (!cli_int("run", "-t", optarg, 1, 1024, &threads)) return 1; break;
 		case 'c': if (!cli_int("run", "-c", optarg, 1, 1 << 22, &n_ctx)) return 1; break;
-		case 'V': if (!cli_size("run", "--vram", optarg, &vram)) return 1; break;
+		case 'V': if (!cli_vram("run", optarg, &devs, &vram)) return 1; break;
 		case 'H': if (!cli_size("run", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
 		case 'N': nvme = optarg; break;
@@ -342,7 +344,7 @@ int cmd_run(int argc, char **argv)
 	}
 	sluice_set_log_level(verbose ? 2 + verbose : 2);
 
-	if (gpus && !(backend = cli_gpus("run", gpus, backend, gpu_backend, sizeof(gpu_backend))))
+	if (!(backend = cli_gpus("run", gpus, backend, &devs)))
 		return 1;
 
 	struct sluice_model_params mp;
@@ -352,6 +354,7 @@ int cmd_run(int argc, char **argv)
 	mp.host_cache = host_cache;
 	mp.io_engine = io;
 	mp.backend = backend;
+	cli_devices_params(&devs, &mp);
 	mp.lookahead = (int)lookahead;
 	mp.pressure = pressure;
 	mp.expert_policy = expert_policy;

@@ -3,8 +3,11 @@
  * tools/sluice/topo.c — `sluice topo [--json] [--source auto|dev|sysfs] [--all]`:
  * GPUs, NVMe drives and accelerators as a tree (NUMA node → host bridge → root
  * port → switch ports → device), each device's link and driver, and for each GPU
- * the NVMe it should stream weights from (runtime/sys/topo.h).
+ * the NVMe it should stream weights from (runtime/sys/topo.h); then the CUDA devices the driver
+ * reports (name, memory, PCI address, and from the tree their NUMA node and nearest NVMe), or why
+ * there are none ("no CUDA driver ...").
  */
+#include "backend/cuda/cuda_devices.h"
 #include "cli.h"
 #include "sys/topo.h"
 
@@ -17,7 +20,7 @@ static void usage(FILE *o)
 {
 	fprintf(o, "usage: sluice topo [--json] [--source auto|dev|sysfs] [--all] [--sysfs-root DIR]\n"
 		   "  prints GPUs, NVMe controllers and accelerators by NUMA node and PCIe path,\n"
-		   "  their links and drivers, and the nearest NVMe of each GPU\n"
+		   "  their links and drivers, the nearest NVMe of each GPU, and the CUDA devices\n"
 		   "  --json        machine-readable output\n"
 		   "  --source S    dev: /dev/sluice (sluice.ko); sysfs: /sys + libdrm; auto (default): dev if loaded\n"
 		   "  --all         every PCI function, not only the three classes\n"
@@ -31,6 +34,85 @@ static void json_str_or_null(FILE *o, const char *s)
 		cli_json_cstr(o, s);
 	else
 		fputs("null", o);
+}
+
+/* The CUDA devices (NULL *n: none, with why in err), each with its index in t or -1. */
+#define MAX_CUDA 64
+struct cuda_list {
+	struct sl_cuda_dev_info d[MAX_CUDA];
+	int n, version, rc;
+	struct sl_err err;
+};
+
+static void cuda_list(struct cuda_list *l)
+{
+	l->err.msg[0] = 0;
+	l->rc = sl_cuda_list_devices(l->d, MAX_CUDA, &l->n, &l->version, &l->err);
+}
+
+static void print_cuda_json(FILE *o, const struct sl_topo *t)
+{
+	static struct cuda_list l;
+	cuda_list(&l);
+	if (l.rc) {
+		fputs("{\"error\": ", o);
+		cli_json_cstr(o, l.err.msg);
+		fputs("}", o);
+		return;
+	}
+	fprintf(o, "{\"driver_version\": %d, \"devices\": [", l.version);
+	for (int i = 0; i < l.n; i++) {
+		const struct sl_cuda_dev_info *d = &l.d[i];
+		int k = sl_topo_find(t, d->pci), nv = k >= 0 ? sl_topo_nearest_nvme(t, (uint32_t)k) : -1;
+		fprintf(o, "%s\n    {\"ordinal\": %d, \"name\": ", i ? "," : "", d->ordinal);
+		cli_json_cstr(o, d->name);
+		fprintf(o, ", \"memory_bytes\": %llu, \"compute_capability\": \"%d.%d\", \"pci_bus_id\": ",
+			(unsigned long long)d->total, d->cc_major, d->cc_minor);
+		cli_json_cstr(o, d->pci);
+		if (k >= 0 && t->dev[k].numa_node >= 0)
+			fprintf(o, ", \"numa_node\": %d", t->dev[k].numa_node);
+		else
+			fputs(", \"numa_node\": null", o);
+		fprintf(o, ", \"in_topology\": %s, \"nearest_nvme\": ", k >= 0 ? "true" : "false");
+		json_str_or_null(o, nv >= 0 ? t->dev[nv].bdf : "");
+		fputs("}", o);
+	}
+	fprintf(o, "%s]}", l.n ? "\n  " : "");
+}
+
+/* CUDA devices, from the driver, placed in the tree by their PCI address. */
+static void print_cuda(FILE *o, const struct sl_topo *t)
+{
+	static struct cuda_list l;
+	cuda_list(&l);
+	if (l.rc) {
+		fprintf(o, "CUDA: %s\n", l.err.msg);
+		return;
+	}
+	fprintf(o, "CUDA devices (driver %d.%d): %d\n", l.version / 1000, l.version % 1000 / 10, l.n);
+	for (int i = 0; i < l.n; i++) {
+		const struct sl_cuda_dev_info *d = &l.d[i];
+		int k = sl_topo_find(t, d->pci);
+		fprintf(o, "  cuda:%d  %s  %.1f GiB  sm_%d%d  pci %s", d->ordinal, d->name, (double)d->total / (1 << 30),
+			d->cc_major, d->cc_minor, d->pci);
+		if (k < 0) {
+			fputs("  (not in the PCI tree above: NUMA node and nearest NVMe unknown)\n", o);
+			continue;
+		}
+		if (t->dev[k].numa_node >= 0)
+			fprintf(o, "  node %d", t->dev[k].numa_node);
+		else
+			fputs("  node ?", o);
+		int nv = sl_topo_nearest_nvme(t, (uint32_t)k);
+		if (nv < 0) {
+			fputs("  nearest NVMe: none\n", o);
+			continue;
+		}
+		uint32_t hops = 0;
+		enum sl_topo_rel rel = sl_topo_relation(t, (uint32_t)k, (uint32_t)nv, &hops);
+		fprintf(o, "  nearest NVMe %s (%s, %u bridge%s)\n", t->dev[nv].bdf, sl_topo_rel_name(rel), hops,
+			hops == 1 ? "" : "s");
+	}
 }
 
 static void print_json(FILE *o, const struct sl_topo *t)
@@ -91,7 +173,9 @@ static void print_json(FILE *o, const struct sl_topo *t)
 		cli_json_cstr(o, t->dev[l->b].bdf);
 		fprintf(o, ", \"relation\": \"%s\", \"hops\": %u}", sl_topo_rel_name(l->rel), l->hops);
 	}
-	fprintf(o, "%s]\n}\n", t->n_link ? "\n  " : "");
+	fprintf(o, "%s],\n  \"cuda\": ", t->n_link ? "\n  " : "");
+	print_cuda_json(o, t);
+	fputs("\n}\n", o);
 }
 
 /* Tree order: NUMA node (unknown last), host bridge, bridge path, BDF. */
@@ -236,6 +320,8 @@ int cmd_topo(int argc, char **argv)
 		print_json(stdout, &t);
 	else
 		print_tree(stdout, &t);
+	if (!json)
+		print_cuda(stdout, &t);
 	sl_topo_free(&t);
 	return 0;
 }
