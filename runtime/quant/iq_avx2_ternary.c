@@ -48,6 +48,12 @@ static inline int32_t q8_sum(const struct block_q8_K *y)
 	return s;
 }
 
+/*
+ * tq2_0: four 2-bit fields per byte, 128 elements per 32 bytes.  The maddubs pairs stay int16 across
+ * the block (each pair is at most 2 * 3 * 128 = 768 in magnitude even for the unused code 3, so 4 of
+ * them and a q8 block sum of 16 stay far inside int16), the q8 sums come off as one vector of the 16
+ * bsums, and one madd widens to int32 before the block's reduction.
+ */
 static void tq2_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_tq2_0 *x = vx;
@@ -56,14 +62,22 @@ static void tq2_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	float sumf = 0.f;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const int8_t *q8 = y[i].qs;
-		__m256i acc = _mm256_setzero_si256();
-		for (size_t j = 0; j < sizeof x->qs; j += 32) {
+		__m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+		for (size_t j = 0; j < sizeof x->qs; j += 32, q8 += 128) {
 			const __m256i qx = _mm256_loadu_si256((const __m256i *)(x[i].qs + j));
-			for (int l = 0; l < 4; ++l, q8 += 32)
-				acc = _mm256_add_epi32(acc, dot_u8(_mm256_and_si256(_mm256_srli_epi16(qx, 2 * l), m3), q8));
+			const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(qx, m3), _mm256_loadu_si256((const __m256i *)q8));
+			const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 2), m3),
+								_mm256_loadu_si256((const __m256i *)(q8 + 32)));
+			const __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 4), m3),
+								_mm256_loadu_si256((const __m256i *)(q8 + 64)));
+			const __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
+								_mm256_loadu_si256((const __m256i *)(q8 + 96)));
+			s0 = _mm256_add_epi16(s0, _mm256_add_epi16(p0, p1));
+			s1 = _mm256_add_epi16(s1, _mm256_add_epi16(p2, p3));
 		}
-		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
-		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
+		const __m256i s16 = _mm256_sub_epi16(_mm256_add_epi16(s0, s1), _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		const int32_t sum = hsum_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+		sumf += (float)sum * (_cvtsh_ss(x[i].d) * y[i].d);
 	}
 	*s = sumf;
 }
