@@ -9,13 +9,11 @@
  *
  * The ternary values -1/0/+1 are handled as unsigned 0/1/2 (what the blocks store, q + 1) for
  * _mm256_maddubs_epi16, and the q8 block sum taken off once: sum((q-1)*y) = sum(q*y) - sum(y).
- * tq1_0 stores 5 trits per byte as a base-3 fraction: digit p of byte b is ((b * 3^p mod 256) * 3)
- * >> 8.  Bytes have no multiply in AVX2, so the two bytes of each 16-bit lane are multiplied apart
- * (the high one masked, so no carry crosses), and the final * 3 >> 8 is a mulhi of the byte
- * shifted to the top of its lane.
+ * tq1_0's trits come from tq1_simd.h (shared with iq_avx512.c's dot).
  */
 #include "quant/iq_blocks.h"
 #include "quant/simd_x86.h"
+#include "quant/tq1_simd.h"
 
 #include <immintrin.h>
 
@@ -31,21 +29,6 @@ static inline int32_t hsum_epi32(__m256i v)
 static inline __m256i mul_add_epi8(__m256i x, __m256i y)
 {
 	return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
-/* Unsigned bytes u (0..2) times signed q8, summed to int32 lanes. */
-static inline __m256i dot_u8(__m256i u, const int8_t *q8)
-{
-	const __m256i p = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)q8));
-	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-static inline int32_t q8_sum(const struct block_q8_K *y)
-{
-	int32_t s = 0;
-	for (int j = 0; j < QK_K / 16; j++)
-		s += y->bsums[j];
-	return s;
 }
 
 /*
@@ -82,49 +65,31 @@ static void tq2_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	*s = sumf;
 }
 
-/* Digit p (0..2) of every byte of q, given mult = 3^p in each 16-bit lane. */
-static inline __m256i trits(__m256i q, __m256i mult)
-{
-	const __m256i lo8 = _mm256_set1_epi16(0x00ff), hi8 = _mm256_set1_epi16((short)0xff00);
-	const __m256i three = _mm256_set1_epi16(3);
-	const __m256i lo = _mm256_mullo_epi16(_mm256_and_si256(q, lo8), mult);   /* (b_lo * m) in bits 0..15 */
-	const __m256i hi = _mm256_mullo_epi16(_mm256_and_si256(q, hi8), mult);   /* (b_hi * m mod 256) << 8 */
-	const __m256i t_lo = _mm256_mulhi_epu16(_mm256_slli_epi16(lo, 8), three); /* (byte * 3) >> 8 */
-	const __m256i t_hi = _mm256_mulhi_epu16(_mm256_and_si256(hi, hi8), three);
-	return _mm256_or_si256(t_lo, _mm256_slli_epi16(t_hi, 8));
-}
-
+/*
+ * tq1_0: the block's trits from tq1_simd.h; the maddubs pairs stay int16 across the block (each
+ * at most 2 * 2 * 128 = 512, three per lane plus a q8 block sum of 16), the q8 sums come off as
+ * the vector of the 16 bsums, and one madd widens to int32 before the block's reduction.
+ */
 static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
 	const struct block_tq1_0 *x = vx;
 	const struct block_q8_K *y = vy;
-	_Static_assert(sizeof x->qs == 48 && sizeof x->qh == 4, "tq1_0 layout: 32 + 16 bytes of 5 trits, 4 of 4");
 	float sumf = 0.f;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const int8_t *q8 = y[i].qs;
-		__m256i acc = _mm256_setzero_si256();
-		/* bytes 0..31: digit p of byte m is element 32p + m */
-		const __m256i q32 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-		for (int p = 0; p < 5; ++p, q8 += 32)
-			acc = _mm256_add_epi32(acc, dot_u8(trits(q32, _mm256_set1_epi16(pow3[p])), q8));
-		/* bytes 32..47: digit p of byte m is element 160 + 16p + m; two digits per vector (one per lane) */
-		const __m128i q16 = _mm_loadu_si128((const __m128i *)(x[i].qs + 32));
-		const __m256i q16x2 = _mm256_set_m128i(q16, q16);
-		for (int p = 0; p < 4; p += 2, q8 += 32) {
-			const __m256i mult = _mm256_set_m128i(_mm_set1_epi16(pow3[p + 1]), _mm_set1_epi16(pow3[p]));
-			acc = _mm256_add_epi32(acc, dot_u8(trits(q16x2, mult), q8));
-		}
-		/* the last 32 elements in one vector: digit 4 of bytes 32..47 (elements 224..239) in the low
-		 * lane; in the high lane qh's 4 bytes four times over, byte k giving digit k/4 of qh[k%4]
-		 * (element 240 + 4 * (k/4) + k%4 = 240 + k), a pair of bytes sharing its lane's power */
-		uint32_t qh4;
-		memcpy(&qh4, x[i].qh, sizeof qh4);
-		const __m256i tail = _mm256_set_m128i(_mm_set1_epi32((int)qh4), q16);
-		const __m256i tail_mult = _mm256_set_m128i(_mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27), _mm_set1_epi16(81));
-		acc = _mm256_add_epi32(acc, dot_u8(trits(tail, tail_mult), q8));
-		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
-		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
+		__m256i t[8];
+		tq1_0_trits(&x[i], t);
+		const __m256i *q8 = (const __m256i *)y[i].qs;
+		__m256i s0 = _mm256_sub_epi16(_mm256_maddubs_epi16(t[0], _mm256_loadu_si256(q8)),
+					      _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m256i s1 = _mm256_maddubs_epi16(t[1], _mm256_loadu_si256(q8 + 1));
+		s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(t[2], _mm256_loadu_si256(q8 + 2)));
+		s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(t[3], _mm256_loadu_si256(q8 + 3)));
+		s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(t[4], _mm256_loadu_si256(q8 + 4)));
+		s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(t[5], _mm256_loadu_si256(q8 + 5)));
+		s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(t[6], _mm256_loadu_si256(q8 + 6)));
+		s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(t[7], _mm256_loadu_si256(q8 + 7)));
+		const int32_t sum = hsum_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), _mm256_set1_epi16(1)));
+		sumf += (float)sum * (_cvtsh_ss(x[i].d) * y[i].d);
 	}
 	*s = sumf;
 }

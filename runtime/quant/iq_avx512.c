@@ -17,6 +17,7 @@
  * dot's bit for bit (test_quant_iq_simd requires it).
  */
 #include "quant/iq_blocks.h"
+#include "quant/tq1_simd.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
@@ -149,12 +150,43 @@ static void tq2_0_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
 	*s = sumf;
 }
 
+/*
+ * tq1_0: the trits of tq1_simd.h (its AVX-512 form: compares into mask registers), vpdpbusd into
+ * int32 lanes that start at minus the bsums, one reduction per block and the scalar dot's own
+ * float expression: bit-exact with it.
+ */
+static void tq1_0_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_tq1_0 *x = vx;
+	const struct block_q8_K *y = vy;
+	float sumf = 0.f;
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		__m256i t[8];
+		tq1_0_trits(&x[i], t);
+		const __m256i *q8 = (const __m256i *)y[i].qs;
+		__m256i a0 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(-1));
+		__m256i a1 = _mm256_setzero_si256();
+		/* written out: a loop here (-O2 does not unroll it) kept t[] on the stack */
+		a0 = _mm256_dpbusd_epi32(a0, t[0], _mm256_loadu_si256(q8 + 0));
+		a1 = _mm256_dpbusd_epi32(a1, t[1], _mm256_loadu_si256(q8 + 1));
+		a0 = _mm256_dpbusd_epi32(a0, t[2], _mm256_loadu_si256(q8 + 2));
+		a1 = _mm256_dpbusd_epi32(a1, t[3], _mm256_loadu_si256(q8 + 3));
+		a0 = _mm256_dpbusd_epi32(a0, t[4], _mm256_loadu_si256(q8 + 4));
+		a1 = _mm256_dpbusd_epi32(a1, t[5], _mm256_loadu_si256(q8 + 5));
+		a0 = _mm256_dpbusd_epi32(a0, t[6], _mm256_loadu_si256(q8 + 6));
+		a1 = _mm256_dpbusd_epi32(a1, t[7], _mm256_loadu_si256(q8 + 7));
+		sumf += (float)hsum_epi32(_mm256_add_epi32(a0, a1)) * (_cvtsh_ss(x[i].d) * y[i].d);
+	}
+	*s = sumf;
+}
+
 void sl_quant_iq_avx512_kernels(uint32_t type, struct sl_kernels *k)
 {
 	switch (type) {
 	case SL_TYPE_IQ4_XS: k->vec_dot = iq4_xs_dot_vnni; break;
 	case SL_TYPE_IQ4_NL: k->vec_dot = iq4_nl_dot_vnni; break;
 	case SL_TYPE_TQ2_0: k->vec_dot = tq2_0_dot_vnni; break;
+	case SL_TYPE_TQ1_0: k->vec_dot = tq1_0_dot_vnni; break;
 	default: break;
 	}
 }
@@ -188,6 +220,37 @@ static void tq2_0_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
 			a1 = _mm256_dpbusd_epi32(a1, _mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
 						 _mm256_loadu_si256((const __m256i *)(q8 + 96)));
 		}
+		sumf += (float)hsum_epi32(_mm256_add_epi32(a0, a1)) * (_cvtsh_ss(x[i].d) * y[i].d);
+	}
+	*s = sumf;
+}
+
+/*
+ * tq1_0: the trits of tq1_simd.h left times 64 in their bytes (one mask, not a shift and a mask),
+ * vpdpbusd into int32 lanes that start at minus 64 times the bsums, the lanes shifted back down
+ * by 6 (exact: every term is a multiple of 64) and put through the scalar dot's own float
+ * expression: bit-exact with it.
+ */
+static void tq1_0_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_tq1_0 *x = vx;
+	const struct block_q8_K *y = vy;
+	float sumf = 0.f;
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		__m256i t[8];
+		tq1_0_trits(&x[i], t);
+		const __m256i *q8 = (const __m256i *)y[i].qs;
+		__m256i a0 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(-1));
+		__m256i a1 = _mm256_setzero_si256();
+		/* written out: a loop here (-O2 does not unroll it) kept t[] on the stack */
+		a0 = _mm256_dpbusd_epi32(a0, t[0], _mm256_loadu_si256(q8 + 0));
+		a1 = _mm256_dpbusd_epi32(a1, t[1], _mm256_loadu_si256(q8 + 1));
+		a0 = _mm256_dpbusd_epi32(a0, t[2], _mm256_loadu_si256(q8 + 2));
+		a1 = _mm256_dpbusd_epi32(a1, t[3], _mm256_loadu_si256(q8 + 3));
+		a0 = _mm256_dpbusd_epi32(a0, t[4], _mm256_loadu_si256(q8 + 4));
+		a1 = _mm256_dpbusd_epi32(a1, t[5], _mm256_loadu_si256(q8 + 5));
+		a0 = _mm256_dpbusd_epi32(a0, t[6], _mm256_loadu_si256(q8 + 6));
+		a1 = _mm256_dpbusd_epi32(a1, t[7], _mm256_loadu_si256(q8 + 7));
 		sumf += (float)hsum_epi32(_mm256_add_epi32(a0, a1)) * (_cvtsh_ss(x[i].d) * y[i].d);
 	}
 	*s = sumf;
