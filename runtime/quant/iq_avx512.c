@@ -187,7 +187,7 @@ void sl_quant_iq_avx512_kernels(uint32_t type, struct sl_kernels *k)
 	case SL_TYPE_IQ4_NL: k->vec_dot = iq4_nl_dot_vnni; break;
 	case SL_TYPE_TQ2_0: k->vec_dot = tq2_0_dot_vnni; break;
 	case SL_TYPE_TQ1_0: k->vec_dot = tq1_0_dot_vnni; break;
-	default: break;
+	default: sl_quant_iq_avx512_iq1_kernels(type, k); break;
 	}
 }
 

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime/quant/iq_avx512_iq1.c — AVX-512 VNNI dots of the 1-bit grid types iq1_s and iq1_m
+ * (iq_avx512.c has the others; sl_quant_iq_avx512_kernels calls sl_quant_iq_avx512_iq1_kernels).
+ * Compiled with the AVX-512 flags; only installed after quant.c checked CPUID and XCR0.
+ *
+ * The grid bytes are -1/0/+1, so _mm256_sign_epi8(q8, grid) is already grid * q8: one sign, and
+ * vpdpbusd multiplies it by the sub-block scale given as unsigned bytes (1..15) straight into
+ * int32 lanes (AVX2 needs two signs, maddubs and madd).  The delta terms are q8 signed per group
+ * of 8, times the same scale bytes.  Grid entries are fetched by scalar index and assembled with
+ * set_epi64x from indices computed for the whole block in SIMD and read back through memory (a
+ * 64-bit gather measured 10% slower; left to itself gcc extracts each index with vpextrw, 15%
+ * slower: hence the volatile).  Each block's integer sums are exact; the float accumulation order
+ * differs from the scalar dot's (quant.h's contract; test_quant_iq_simd checks the bound).
+ */
+#include "quant/iq_blocks.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+
+static inline float hsum_ps8(__m256 x)
+{
+	__m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+	r = _mm_add_ss(r, _mm_movehdup_ps(r));
+	return _mm_cvtss_f32(r);
+}
+
+/*
+ * iq1_m: per 32, four grid entries (11-bit indices: qs byte, 3 bits of a qh nibble), a 3-bit scale
+ * per 16 and a delta sign per 8 (bit 3 of the qh nibble).  The 16 scales are unpacked at once
+ * (llama.cpp's 64-bit variable shifts: the low lane gets each sub-block's first scale, the high
+ * lane its second), and each sub-block's pair is a pshufb of them.  The delta signs: the block's
+ * 16 qh bytes sit in both lanes; a pshufb gives each 8-byte group copies of its qh byte, a 64-bit
+ * shift by 4 moves bit 3 to bit 7 in the low-nibble groups, and | 1 keeps the bytes non-zero for
+ * _mm256_sign_epi8.
+ */
+/* The 32 grid indices of an iq1_m block (qs byte j | 3 bits of qh nibble j), 16-bit, at once: qh byte
+ * k widened to a dword, shifted to put its low nibble's bits at 8-10 and its high nibble's at 24-26. */
+static inline void iq1m_indices(const struct block_iq1_m *x, uint16_t idx[32])
+{
+	const __m512i t = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->qh));
+	const __m512i h = _mm512_and_si512(_mm512_or_si512(_mm512_slli_epi32(t, 8), _mm512_slli_epi32(t, 20)),
+					   _mm512_set1_epi32(0x07000700));
+	const __m512i q = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs));
+	_mm512_storeu_si512(idx, _mm512_or_si512(q, h));
+}
+
+static inline __m256i iq1_grid4(const volatile uint16_t *idx)
+{
+	return _mm256_set_epi64x((long long)sl_iq1s_grid[idx[3]], (long long)sl_iq1s_grid[idx[2]],
+				 (long long)sl_iq1s_grid[idx[1]], (long long)sl_iq1s_grid[idx[0]]);
+}
+
+/* One sub-block: grid and delta dots, each times the scale bytes ls, into their accumulators. */
+static inline void iq1m_sub(__m256i *acc1, __m256i *acc2, __m256i y8, __m256i grid, __m256i delta, __m256i ls)
+{
+	*acc1 = _mm256_dpbusd_epi32(*acc1, ls, _mm256_sign_epi8(y8, grid));
+	*acc2 = _mm256_dpbusd_epi32(*acc2, ls, _mm256_sign_epi8(y8, delta));
+}
+
+/* The per-block state of iq1_m_dot_vnni. */
+struct iq1m_acc {
+	__m256i g0, g1, d0, d1; /* grid and delta sums of even and odd sub-blocks */
+	__m256i sc, dq0, dq1;   /* scale words; delta-sign bytes of sub-blocks 0-3 and 4-7 */
+	const volatile uint16_t *idx; /* grid indices */
+	const __m256i *q8;
+};
+
+/* Sub-blocks 2k and 2k+1 (k a constant: called written out, as -O2 does not unroll the loop and the
+ * pshufb patterns would be built at run time): scale words k and 4 + k; delta bytes of qh 4k .. 4k+3
+ * at 4k mod 8 in dq0 (k < 2) or dq1, groups 0, 1 from the b and a bytes of qh 2ib, 2, 3 of qh 2ib+1. */
+static inline void iq1m_pair(struct iq1m_acc *a, const int k)
+{
+	const __m256i dq = k < 2 ? a->dq0 : a->dq1;
+	const char o = (char)(4 * (k & 1));
+	const __m256i sel0 = _mm256_setr_epi8(o, o, o, o, o, o, o, o, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8,
+					     o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 9, o + 9, o + 9, o + 9,
+					     o + 9, o + 9, o + 9, o + 9);
+	const __m256i sel1 = _mm256_add_epi8(sel0, _mm256_set1_epi8(2));
+	iq1m_sub(&a->g0, &a->d0, _mm256_loadu_si256(a->q8 + 2 * k), iq1_grid4(a->idx + 8 * k), _mm256_shuffle_epi8(dq, sel0),
+		 _mm256_shuffle_epi8(a->sc, _mm256_set1_epi8((char)(2 * k))));
+	iq1m_sub(&a->g1, &a->d1, _mm256_loadu_si256(a->q8 + 2 * k + 1), iq1_grid4(a->idx + 8 * k + 4),
+		 _mm256_shuffle_epi8(dq, sel1), _mm256_shuffle_epi8(a->sc, _mm256_set1_epi8((char)(8 + 2 * k))));
+}
+
+static void iq1_m_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const struct block_iq1_m *x = vx;
+	const struct block_q8_K *y = vy;
+	const __m256i shift_sc = _mm256_setr_epi64x(0, 6, 3, 9);
+	__m256 accf = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; ++i) {
+		uint64_t sc64;
+		memcpy(&sc64, x[i].scales, sizeof sc64);
+		/* int16 words, low lane: first scales of sub-blocks 0 2 4 6 1 3 5 7; high lane: second */
+		__m256i sc = _mm256_srlv_epi64(_mm256_set1_epi64x((long long)sc64), shift_sc);
+		sc = _mm256_and_si256(sc, _mm256_set1_epi16(7));
+		sc = _mm256_add_epi16(_mm256_add_epi16(sc, sc), _mm256_set1_epi16(1));
+		/* qh bytes with the low nibble's delta bit moved to bit 7 (b) and as they are (a), | 1;
+		 * dq0 = b[0..7] a[0..7] in both lanes (sub-blocks 0-3), dq1 = b[8..15] a[8..15] (4-7) */
+		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
+		const __m128i qa = _mm_or_si128(qh, _mm_set1_epi8(1));
+		const __m128i qb = _mm_or_si128(_mm_slli_epi16(qh, 4), _mm_set1_epi8(1));
+		struct iq1m_acc a = {
+			.sc = sc,
+			.dq0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(qb, qa)),
+			.dq1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(qb, qa)),
+			.q8 = (const __m256i *)y[i].qs,
+		};
+		a.g0 = a.g1 = a.d0 = a.d1 = _mm256_setzero_si256();
+		uint16_t idx[32];
+		iq1m_indices(&x[i], idx);
+		a.idx = idx;
+		/* two accumulators each for grid and delta: four dpbusd in a chain per block, not eight */
+		iq1m_pair(&a, 0);
+		iq1m_pair(&a, 1);
+		iq1m_pair(&a, 2);
+		iq1m_pair(&a, 3);
+		/* with IQ1M_DELTA = 1/8 the block is d / 8 * (8 * grid sum + delta sum), one exact integer
+		 * vector, FMA'd into float lanes: no reduction per block (one cost 5%) */
+		const __m256i S = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(a.g0, a.g1), 3), _mm256_add_epi32(a.d0, a.d1));
+		accf = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(sl_iq1m_d(&x[i])) * y[i].d), _mm256_cvtepi32_ps(S), accf);
+	}
+	*s = IQ1M_DELTA * hsum_ps8(accf);
+}
+
+void sl_quant_iq_avx512_iq1_kernels(uint32_t type, struct sl_kernels *k)
+{
+	switch (type) {
+	case SL_TYPE_IQ1_M: k->vec_dot = iq1_m_dot_vnni; break;
+	default: break;
+	}
+}
+
+#else /* built without AVX-512 flags: nothing to offer */
+void sl_quant_iq_avx512_iq1_kernels(uint32_t type, struct sl_kernels *k)
+{
+	(void)type;
+	(void)k;
+}
+#endif
