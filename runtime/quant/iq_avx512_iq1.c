@@ -30,10 +30,9 @@ static inline float hsum_ps8(__m256 x)
  * iq1_m: per 32, four grid entries (11-bit indices: qs byte, 3 bits of a qh nibble), a 3-bit scale
  * per 16 and a delta sign per 8 (bit 3 of the qh nibble).  The 16 scales are unpacked at once
  * (llama.cpp's 64-bit variable shifts: the low lane gets each sub-block's first scale, the high
- * lane its second), and each sub-block's pair is a pshufb of them.  The delta signs: the block's
- * 16 qh bytes sit in both lanes; a pshufb gives each 8-byte group copies of its qh byte, a 64-bit
- * shift by 4 moves bit 3 to bit 7 in the low-nibble groups, and | 1 keeps the bytes non-zero for
- * _mm256_sign_epi8.
+ * lane its second), and each sub-block's pair is a pshufb of them.  The delta signs: qh bytes with
+ * bit 3 moved to bit 7 and as they are (| 1, never zero for _mm256_sign_epi8), eight of each in a
+ * lane, so one pshufb per sub-block gives each 8-byte group copies of its sign byte.
  */
 /* The 32 grid indices of an iq1_m block (qs byte j | 3 bits of qh nibble j), 16-bit, at once: qh byte
  * k widened to a dword, shifted to put its low nibble's bits at 8-10 and its high nibble's at 24-26. */
@@ -195,66 +194,6 @@ void sl_quant_iq_avx512_iq1_kernels(uint32_t type, struct sl_kernels *k)
 }
 
 #else /* built without AVX-512 flags: nothing to offer */
-/*
- * iq1_s: per 32, four grid entries (qs byte | 3 bits of the sub-block's qh word), one 3-bit scale
- * and one delta sign (qh bits 12-14, 15).  The 32 indices are built at once: each qh word repeated
- * four times by vpermw, shifted by 0, 3, 6, 9 (vpsrlvw).  The delta term needs no dot: it is the
- * scale times the sign times the sub-block's two bsums, one madd for the block.  As for iq1_m,
- * IQ1S_DELTA = 1/8 makes the block d / 8 * (8 * grid sum + delta sum), one exact integer vector.
- */
-static inline void iq1s_indices(const struct block_iq1_s *x, uint16_t idx[32])
-{
-	const __m512i qh = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x->qh));
-	const __m512i rep = _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1,
-					     0, 0, 0, 0);
-	const __m512i sh = _mm512_set4_epi32(0x00090006, 0x00030000, 0x00090006, 0x00030000);
-	__m512i h = _mm512_srlv_epi16(_mm512_permutexvar_epi16(rep, qh), sh);
-	h = _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi16(7)), 8);
-	const __m512i q = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs));
-	_mm512_storeu_si512(idx, _mm512_or_si512(q, h));
-}
-
-static inline void iq1s_sub(__m256i *acc, const volatile uint16_t *idx, const int8_t *q8, __m256i ls8, int ib)
-{
-	const __m256i ls = _mm256_shuffle_epi8(ls8, _mm256_set1_epi8((char)(2 * ib)));
-	const __m256i y8 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * ib));
-	*acc = _mm256_dpbusd_epi32(*acc, ls, _mm256_sign_epi8(y8, iq1_grid4(idx + 4 * ib)));
-}
-
-static void iq1_s_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const struct block_iq1_s *x = vx;
-	const struct block_q8_K *y = vy;
-	__m256 accf = _mm256_setzero_ps();
-	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
-		/* scales 2 * ls + 1 as words (byte 2ib is sub-block ib's), in both lanes */
-		__m128i lsw = _mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7));
-		lsw = _mm_add_epi16(_mm_add_epi16(lsw, lsw), _mm_set1_epi16(1));
-		const __m256i ls8 = _mm256_broadcastsi128_si256(lsw);
-		/* delta: scale, negated where qh bit 15 is set, times each of the sub-block's two bsums */
-		const __m128i w = _mm_sign_epi16(lsw, _mm_or_si128(qh, _mm_set1_epi16(1)));
-		const __m256i w16 = _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
-		const __m256i delta = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), w16);
-		uint16_t idx[32];
-		iq1s_indices(&x[i], idx);
-		const volatile uint16_t *vidx = idx;
-		const int8_t *q8 = y[i].qs;
-		__m256i a0 = _mm256_setzero_si256(), a1 = a0;
-		iq1s_sub(&a0, vidx, q8, ls8, 0);
-		iq1s_sub(&a1, vidx, q8, ls8, 1);
-		iq1s_sub(&a0, vidx, q8, ls8, 2);
-		iq1s_sub(&a1, vidx, q8, ls8, 3);
-		iq1s_sub(&a0, vidx, q8, ls8, 4);
-		iq1s_sub(&a1, vidx, q8, ls8, 5);
-		iq1s_sub(&a0, vidx, q8, ls8, 6);
-		iq1s_sub(&a1, vidx, q8, ls8, 7);
-		const __m256i S = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(a0, a1), 3), delta);
-		accf = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(S), accf);
-	}
-	*s = IQ1S_DELTA * hsum_ps8(accf);
-}
-
 void sl_quant_iq_avx512_iq1_kernels(uint32_t type, struct sl_kernels *k)
 {
 	(void)type;
