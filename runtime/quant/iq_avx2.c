@@ -120,7 +120,7 @@ static void iq4_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(mul_add_epi8(lo, q8lo), scale));
 			s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(mul_add_epi8(hi, q8hi), scale));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, s2)),
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, s2)),
 				      acc);
 	}
 	*s = hsum_ps8(acc);

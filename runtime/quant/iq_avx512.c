@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/quant/iq_avx512.c — AVX-512 VNNI dot for iq4_xs (the 4-bit i-quant of R1's dynamic files,
- * `gen-model --mix r1`'s FFN type).  Compiled with the AVX-512 flags; only installed after quant.c
- * checked CPUID and XCR0 (sl_quant_avx512_kernels calls sl_quant_iq_avx512_kernels).
+ * runtime/quant/iq_avx512.c — AVX-512 VNNI dots of iq4_xs, iq4_nl, tq2_0 and tq1_0 (iq1_s and
+ * iq1_m: iq_avx512_iq1.c).  Compiled with the AVX-512 flags; only installed after quant.c checked
+ * CPUID and XCR0 (sl_quant_avx512_kernels calls sl_quant_iq_avx512_kernels).  The fp16 scales are
+ * converted with F16C in line: the scalar converter is a call, and cost as much as a small block.
  *
- * vpdpbusd multiplies unsigned by signed bytes, and iq4_nl's levels are signed (-127..113): they go
- * in shifted by +128 (1..241, a second pshufb table), and the shift comes off per sub-block as
- * 128 * ls * (sum of its q8), from the q8_K block sums, folded into the accumulator up front.  That
- * drops AVX2's two sign operations and its maddubs + madd pair per half: per 64 elements two dpbusd
- * (both halves into one accumulator) and one vpmulld by the sub-block scales.  The 8 scales are
- * unpacked with variable shifts into one vector (a scalar loop there cost as much as the dots; the
- * AVX2 dot now unpacks them the same way, and on Zen 4 the two then measure alike:
- * Documentation/performance.md).  Each lane holds at most
- * 4 * 241 * 128 = 123392, times a scale of at most 32: no overflow.  Each block's integer sum is
- * exact and goes through the scalar dot's own float expression, so the result equals the scalar
- * dot's bit for bit (test_quant_iq_simd requires it).
+ * iq4_xs: vpdpbusd multiplies unsigned by signed bytes, and iq4_nl's levels are signed (-127..113):
+ * they go in shifted by +128 (1..241, a second pshufb table), and the shift comes off per sub-block
+ * as 128 * (sum of its q8), from the q8_K block sums.  Each sub-block is one ymm: both nibbles from
+ * one broadcast load and a 64-bit variable shift, one pshufb, one dpbusd from zero; the eight
+ * sub-block vectors are summed lane-wise by an hadd tree into one vector of eight sub-block sums,
+ * which takes the shift off and the eight scales (ls - 32, unpacked by variable shifts) in one
+ * vpmulld: no per-sub-block scale work at all.  Each lane holds at most 4 * 241 * 128 = 123392
+ * before the tree, 8 times that after, less the shift and times a scale of at most 32: no overflow.  Each block's
+ * integer sum is exact and goes through the scalar dot's own float expression, so the result
+ * equals the scalar dot's bit for bit (test_quant_iq_simd requires it).
  */
 #include "quant/iq_blocks.h"
 #include "quant/tq1_simd.h"
@@ -38,6 +38,25 @@ static inline float hsum_ps8(__m256 x)
 	return _mm_cvtss_f32(r);
 }
 
+/* The dot of one iq4_xs sub-block (16 bytes: low nibbles elements 0-15, high 16-31) with its 32 q8,
+ * levels shifted by +128: both nibbles from one broadcast load and a 64-bit variable shift. */
+static inline __m256i iq4_sub_dot(__m256i values, const uint8_t *qs, const int8_t *q8)
+{
+	const __m256i bits = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+	const __m256i idx = _mm256_and_si256(_mm256_srlv_epi64(bits, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+	return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_shuffle_epi8(values, idx),
+				   _mm256_loadu_si256((const __m256i *)q8));
+}
+
+/* Lane j of the result: the sum of the 8 lanes of d[j] (three levels of hadd, the lanes crossed once). */
+static inline __m256i sum8x8_epi32(const __m256i d[8])
+{
+	const __m256i h01 = _mm256_hadd_epi32(d[0], d[1]), h23 = _mm256_hadd_epi32(d[2], d[3]);
+	const __m256i h45 = _mm256_hadd_epi32(d[4], d[5]), h67 = _mm256_hadd_epi32(d[6], d[7]);
+	const __m256i lo = _mm256_hadd_epi32(h01, h23), hi = _mm256_hadd_epi32(h45, h67);
+	return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
 static void iq4_xs_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq4_xs *x = vx;
@@ -46,38 +65,28 @@ static void iq4_xs_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
 	for (int j = 0; j < 16; j++)
 		shifted[j] = (uint8_t)(sl_kvalues_iq4nl[j] + 128);
 	const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)shifted));
-	const __m256i m4 = _mm256_set1_epi8(0x0f);
-	const __m256i ones16 = _mm256_set1_epi16(1);
+	const __m256i ib = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i shift4 = _mm256_slli_epi32(ib, 2), shift2 = _mm256_slli_epi32(ib, 1);
 	float sumf = 0.f;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		/* the 8 scales (ls - 32) as int32 lanes; the shift's cost per sub-block, 128 * ls * its q8
-		 * sum, is folded into the accumulator up front (bsums pairs summed by madd) */
-		const uint32_t sl = (uint32_t)x[i].scales_l[0] | (uint32_t)x[i].scales_l[1] << 8 |
-				    (uint32_t)x[i].scales_l[2] << 16 | (uint32_t)x[i].scales_l[3] << 24;
-		const uint32_t sh = x[i].scales_h;
-		const __m256i ib = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-		const __m256i lo4 = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), _mm256_slli_epi32(ib, 2)),
-						     _mm256_set1_epi32(0xf));
-		const __m256i hi2 = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sh), _mm256_slli_epi32(ib, 1)),
+		/* the 8 scales (ls - 32) as int32 lanes */
+		uint32_t sl;
+		memcpy(&sl, x[i].scales_l, sizeof sl);
+		const __m256i lo4 = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), shift4), _mm256_set1_epi32(0xf));
+		const __m256i hi2 = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(x[i].scales_h), shift2),
 						     _mm256_set1_epi32(3));
 		const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo4, _mm256_slli_epi32(hi2, 4)), _mm256_set1_epi32(32));
-		const __m256i sb = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), ones16);
-		__m256i acc = _mm256_mullo_epi32(_mm256_mullo_epi32(sb, ls), _mm256_set1_epi32(-128));
+		/* sub-block sums of q8 (bsums in pairs), times the +128 shift, to come off */
+		const __m256i sb = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(128));
 		const uint8_t *qs = x[i].qs;
 		const int8_t *q8 = y[i].qs;
-		for (int k = 0; k < 4; ++k, qs += 32, q8 += 64) {
-			/* sub-block 2k in the low lane, 2k+1 in the high one; low nibbles are elements 0-15 */
-			const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
-			const __m256i lo = _mm256_shuffle_epi8(values, _mm256_and_si256(bits, m4));
-			const __m256i hi = _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
-			const __m256i q8lo = _mm256_loadu2_m128i((const __m128i *)(q8 + 32), (const __m128i *)q8);
-			const __m256i q8hi = _mm256_loadu2_m128i((const __m128i *)(q8 + 48), (const __m128i *)(q8 + 16));
-			const __m256i dot = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, q8lo), hi, q8hi);
-			const __m256i scale = _mm256_permutevar8x32_epi32(ls, _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k,
-											  2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1));
-			acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(dot, scale));
-		}
-		sumf += FP16(x[i].d) * y[i].d * hsum_epi32(acc);
+		/* written out: -O2 does not unroll a loop here, and d[] would live on the stack */
+		const __m256i d[8] = { iq4_sub_dot(values, qs, q8),		iq4_sub_dot(values, qs + 16, q8 + 32),
+				       iq4_sub_dot(values, qs + 32, q8 + 64),	iq4_sub_dot(values, qs + 48, q8 + 96),
+				       iq4_sub_dot(values, qs + 64, q8 + 128),	iq4_sub_dot(values, qs + 80, q8 + 160),
+				       iq4_sub_dot(values, qs + 96, q8 + 192),	iq4_sub_dot(values, qs + 112, q8 + 224) };
+		const __m256i t = _mm256_mullo_epi32(_mm256_sub_epi32(sum8x8_epi32(d), sb), ls);
+		sumf += _cvtsh_ss(x[i].d) * y[i].d * hsum_epi32(t);
 	}
 	*s = sumf;
 }
