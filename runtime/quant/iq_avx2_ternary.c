@@ -25,12 +25,6 @@ static inline int32_t hsum_epi32(__m256i v)
 	return _mm_cvtsi128_si32(r);
 }
 
-/* Signed x signed bytes, adjacent pairs summed to int16 (|x|, |y| <= 127). */
-static inline __m256i mul_add_epi8(__m256i x, __m256i y)
-{
-	return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
 /*
  * tq2_0: four 2-bit fields per byte, 128 elements per 32 bytes.  The maddubs pairs stay int16 across
  * the block (each pair is at most 2 * 3 * 128 = 768 in magnitude even for the unused code 3, so 4 of
@@ -96,38 +90,72 @@ static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 
 /*
  * iq1_m: per 32, four 8-element grid entries (11-bit indices), a 3-bit scale per 16 and a delta
- * sign per 8.  The grid bytes are -1/0/+1; the delta term is the q8 sum of each group of 8 times
- * its sign, taken with a +-1 byte vector.
+ * sign per 8.  The grid bytes are -1/0/+1, so one sign gives grid * q8, and maddubs multiplies it
+ * by the scale bytes (unsigned, 1..15) into int16 pairs of at most 2 * 15 * 128 = 3840: eight
+ * sub-blocks of them still fit in int16, so one madd per block widens them.  The same for the
+ * delta signs.  The 16 scales are unpacked at once (llama.cpp's 64-bit variable shifts: the low
+ * lane gets each sub-block's first scale, the high lane its second) and picked by pshufb; the delta
+ * sign bytes: qh bytes with bit 3 moved to bit 7 and as they are (| 1: never zero for the sign),
+ * eight of each in a lane, one pshufb per sub-block.  With IQ1M_DELTA = 1/8 the block's
+ * sumi1 + sumi2 / 8 is (8 * sumi1 + sumi2) / 8, exactly the same float (|8 * sumi1 + sumi2| < 2^24),
+ * so the scalar dot's expression and result stay bit for bit.
  */
+static inline __m256i iq1m_grid(const uint8_t *qs, const uint8_t *qh)
+{
+	return _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((qh[1] << 4) & 0x700)],
+				 (long long)sl_iq1s_grid[qs[2] | ((qh[1] << 8) & 0x700)],
+				 (long long)sl_iq1s_grid[qs[1] | ((qh[0] << 4) & 0x700)],
+				 (long long)sl_iq1s_grid[qs[0] | ((qh[0] << 8) & 0x700)]);
+}
+
+/* Sub-blocks 2k and 2k+1 of a block (k a constant: called written out, so the pshufb patterns fold):
+ * scale words k and 4 + k; delta bytes of qh 4k .. 4k+3 at 4k mod 8 in dq. */
+static inline void iq1m_pair(__m256i *g, __m256i *d, __m256i sc, __m256i dq, const uint8_t *qs, const uint8_t *qh,
+			     const int8_t *q8, const int k)
+{
+	const char o = (char)(4 * (k & 1));
+	const __m256i sel0 = _mm256_setr_epi8(o, o, o, o, o, o, o, o, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8,
+					     o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 9, o + 9, o + 9, o + 9,
+					     o + 9, o + 9, o + 9, o + 9);
+	const __m256i sel1 = _mm256_add_epi8(sel0, _mm256_set1_epi8(2));
+	const __m256i ls0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi8((char)(2 * k)));
+	const __m256i ls1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi8((char)(8 + 2 * k)));
+	const __m256i y0 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * k));
+	const __m256i y1 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * k + 32));
+	const __m256i g0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, iq1m_grid(qs + 8 * k, qh + 4 * k)));
+	const __m256i g1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, iq1m_grid(qs + 8 * k + 4, qh + 4 * k + 2)));
+	const __m256i d0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, _mm256_shuffle_epi8(dq, sel0)));
+	const __m256i d1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, _mm256_shuffle_epi8(dq, sel1)));
+	*g = _mm256_add_epi16(*g, _mm256_add_epi16(g0, g1));
+	*d = _mm256_add_epi16(*d, _mm256_add_epi16(d0, d1));
+}
+
 static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq1_m *x = vx;
 	const struct block_q8_K *y = vy;
-	const long long plus = 0x0101010101010101LL, minus = -1LL;
+	const __m256i shift_sc = _mm256_setr_epi64x(0, 6, 3, 9);
 	float sumf = 0.f;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		uint16_t sc[4];
-		memcpy(sc, x[i].scales, sizeof sc);
-		const int8_t *q8 = y[i].qs;
-		const uint8_t *qs = x[i].qs, *qh = x[i].qh;
-		__m256i acc1 = _mm256_setzero_si256(), acc2 = _mm256_setzero_si256();
-		for (int ib = 0; ib < QK_K / 32; ++ib, qs += 4, qh += 2, q8 += 32) {
-			const int16_t ls0 = (int16_t)(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 0x7) + 1);
-			const int16_t ls1 = (int16_t)(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 0x7) + 1);
-			const __m256i ls = _mm256_set_m128i(_mm_set1_epi16(ls1), _mm_set1_epi16(ls0));
-			const uint8_t h0 = qh[0], h1 = qh[0] >> 4, h2 = qh[1], h3 = qh[1] >> 4;
-			const __m256i grid = _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((h3 & 7) << 8)],
-							       (long long)sl_iq1s_grid[qs[2] | ((h2 & 7) << 8)],
-							       (long long)sl_iq1s_grid[qs[1] | ((h1 & 7) << 8)],
-							       (long long)sl_iq1s_grid[qs[0] | ((h0 & 7) << 8)]);
-			const __m256i delta = _mm256_set_epi64x(h3 & 8 ? minus : plus, h2 & 8 ? minus : plus,
-								h1 & 8 ? minus : plus, h0 & 8 ? minus : plus);
-			const __m256i y8 = _mm256_loadu_si256((const __m256i *)q8);
-			acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(mul_add_epi8(grid, y8), ls));
-			acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(mul_add_epi8(delta, y8), ls));
-		}
-		const int32_t sumi1 = hsum_epi32(acc1), sumi2 = hsum_epi32(acc2);
-		sumf += FP16(sl_iq1m_d(&x[i])) * y[i].d * (sumi1 + IQ1M_DELTA * sumi2);
+		uint64_t sc64;
+		memcpy(&sc64, x[i].scales, sizeof sc64);
+		/* int16 words, low lane: first scales of sub-blocks 0 2 4 6 1 3 5 7; high lane: second */
+		__m256i sc = _mm256_srlv_epi64(_mm256_set1_epi64x((long long)sc64), shift_sc);
+		sc = _mm256_and_si256(sc, _mm256_set1_epi16(7));
+		sc = _mm256_add_epi16(_mm256_add_epi16(sc, sc), _mm256_set1_epi16(1));
+		/* dq0 = b[0..7] a[0..7] in both lanes (sub-blocks 0-3), dq1 = b[8..15] a[8..15] (4-7) */
+		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
+		const __m128i qa = _mm_or_si128(qh, _mm_set1_epi8(1));
+		const __m128i qb = _mm_or_si128(_mm_slli_epi16(qh, 4), _mm_set1_epi8(1));
+		const __m256i dq0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(qb, qa));
+		const __m256i dq1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(qb, qa));
+		__m256i g = _mm256_setzero_si256(), d = g;
+		iq1m_pair(&g, &d, sc, dq0, x[i].qs, x[i].qh, y[i].qs, 0);
+		iq1m_pair(&g, &d, sc, dq0, x[i].qs, x[i].qh, y[i].qs, 1);
+		iq1m_pair(&g, &d, sc, dq1, x[i].qs, x[i].qh, y[i].qs, 2);
+		iq1m_pair(&g, &d, sc, dq1, x[i].qs, x[i].qh, y[i].qs, 3);
+		const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(g, _mm256_set1_epi16(8)), _mm256_madd_epi16(d, _mm256_set1_epi16(1)));
+		sumf += _cvtsh_ss(sl_iq1m_d(&x[i])) * y[i].d * ((float)hsum_epi32(S) * IQ1M_DELTA);
 	}
 	*s = sumf;
 }
