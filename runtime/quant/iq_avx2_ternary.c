@@ -25,37 +25,60 @@ static inline int32_t hsum_epi32(__m256i v)
 	return _mm_cvtsi128_si32(r);
 }
 
+/* The int32 sums of a and b, reduced together (two blocks share one hadd chain). */
+static inline void hsum2_epi32(__m256i a, __m256i b, int32_t *sa, int32_t *sb)
+{
+	const __m256i h = _mm256_hadd_epi32(a, b); /* a01 a23 b01 b23 | a45 a67 b45 b67 */
+	__m128i r = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	r = _mm_hadd_epi32(r, r); /* a b a b */
+	*sa = _mm_cvtsi128_si32(r);
+	*sb = _mm_extract_epi32(r, 1);
+}
+
 /*
  * tq2_0: four 2-bit fields per byte, 128 elements per 32 bytes.  The maddubs pairs stay int16 across
  * the block (each pair is at most 2 * 3 * 128 = 768 in magnitude even for the unused code 3, so 4 of
  * them and a q8 block sum of 16 stay far inside int16), the q8 sums come off as one vector of the 16
- * bsums, and one madd widens to int32 before the block's reduction.
+ * bsums, and one madd widens to int32; blocks go in pairs, reduced together, each then through the
+ * scalar dot's float expression in order.
  */
+/* tq2_0: a block's integer sum, as int32 lanes. */
+static inline __m256i tq2_0_block(const struct block_tq2_0 *x, const struct block_q8_K *y)
+{
+	const __m256i m3 = _mm256_set1_epi8(3);
+	const int8_t *q8 = y->qs;
+	__m256i s0 = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)y->bsums));
+	__m256i s1 = _mm256_setzero_si256();
+	for (size_t j = 0; j < sizeof x->qs; j += 32, q8 += 128) {
+		const __m256i qx = _mm256_loadu_si256((const __m256i *)(x->qs + j));
+		const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(qx, m3), _mm256_loadu_si256((const __m256i *)q8));
+		const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 2), m3),
+							_mm256_loadu_si256((const __m256i *)(q8 + 32)));
+		const __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 4), m3),
+							_mm256_loadu_si256((const __m256i *)(q8 + 64)));
+		const __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
+							_mm256_loadu_si256((const __m256i *)(q8 + 96)));
+		s0 = _mm256_add_epi16(s0, _mm256_add_epi16(p0, p1));
+		s1 = _mm256_add_epi16(s1, _mm256_add_epi16(p2, p3));
+	}
+	return _mm256_madd_epi16(_mm256_add_epi16(s0, s1), _mm256_set1_epi16(1));
+}
+
 static void tq2_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_tq2_0 *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m256i m3 = _mm256_set1_epi8(3);
+	const int64_t nb = n / QK_K;
 	float sumf = 0.f;
-	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const int8_t *q8 = y[i].qs;
-		__m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-		for (size_t j = 0; j < sizeof x->qs; j += 32, q8 += 128) {
-			const __m256i qx = _mm256_loadu_si256((const __m256i *)(x[i].qs + j));
-			const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(qx, m3), _mm256_loadu_si256((const __m256i *)q8));
-			const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 2), m3),
-								_mm256_loadu_si256((const __m256i *)(q8 + 32)));
-			const __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 4), m3),
-								_mm256_loadu_si256((const __m256i *)(q8 + 64)));
-			const __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
-								_mm256_loadu_si256((const __m256i *)(q8 + 96)));
-			s0 = _mm256_add_epi16(s0, _mm256_add_epi16(p0, p1));
-			s1 = _mm256_add_epi16(s1, _mm256_add_epi16(p2, p3));
-		}
-		const __m256i s16 = _mm256_sub_epi16(_mm256_add_epi16(s0, s1), _mm256_loadu_si256((const __m256i *)y[i].bsums));
-		const int32_t sum = hsum_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
-		sumf += (float)sum * (_cvtsh_ss(x[i].d) * y[i].d);
+	int64_t i = 0;
+	for (; i + 1 < nb; i += 2) {
+		int32_t a, b;
+		hsum2_epi32(tq2_0_block(&x[i], &y[i]), tq2_0_block(&x[i + 1], &y[i + 1]), &a, &b);
+		sumf += (float)a * (_cvtsh_ss(x[i].d) * y[i].d);
+		sumf += (float)b * (_cvtsh_ss(x[i + 1].d) * y[i + 1].d);
 	}
+	if (i < nb)
+		sumf += (float)hsum_epi32(tq2_0_block(&x[i], &y[i])) * (_cvtsh_ss(x[i].d) * y[i].d);
 	*s = sumf;
 }
 
