@@ -30,6 +30,16 @@ static inline int32_t hsum_epi32(__m256i v)
 	return _mm_cvtsi128_si32(r);
 }
 
+/* The int32 sums of a and b, reduced together (two blocks share one hadd chain). */
+static inline void hsum2_epi32(__m256i a, __m256i b, int32_t *sa, int32_t *sb)
+{
+	const __m256i h = _mm256_hadd_epi32(a, b); /* a01 a23 b01 b23 | a45 a67 b45 b67 */
+	__m128i r = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	r = _mm_hadd_epi32(r, r); /* a b a b */
+	*sa = _mm_cvtsi128_si32(r);
+	*sb = _mm_extract_epi32(r, 1);
+}
+
 static inline float hsum_ps8(__m256 x)
 {
 	__m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -132,30 +142,44 @@ static void iq4_nl_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
  * starts at minus the bsums (paired by one madd with -1), so the block ends in one reduction, and
  * the block's float goes through the scalar dot's own expression: bit-exact with it.  (A 512-bit
  * form, each 32 bytes of qs broadcast to both halves and shifted by vpsrlvw, measured 10% slower
- * on Zen 4, whose 512-bit ops are double-pumped.)
+ * on Zen 4, whose 512-bit ops are double-pumped.)  Blocks go in pairs, reduced by one hadd chain
+ * (1% faster; tq1_0's dot, paired the same way, lost a third, so it is not).
  */
+/* tq2_0: a block's integer sum, as int32 lanes. */
+static inline __m256i tq2_0_block_vnni(const struct block_tq2_0 *x, const struct block_q8_K *y)
+{
+	const __m256i m3 = _mm256_set1_epi8(3);
+	const int8_t *q8 = y->qs;
+	__m256i a0 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), _mm256_set1_epi16(-1));
+	__m256i a1 = _mm256_setzero_si256();
+	for (size_t j = 0; j < sizeof x->qs; j += 32, q8 += 128) {
+		const __m256i qx = _mm256_loadu_si256((const __m256i *)(x->qs + j));
+		a0 = _mm256_dpbusd_epi32(a0, _mm256_and_si256(qx, m3), _mm256_loadu_si256((const __m256i *)q8));
+		a1 = _mm256_dpbusd_epi32(a1, _mm256_and_si256(_mm256_srli_epi16(qx, 2), m3),
+					 _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+		a0 = _mm256_dpbusd_epi32(a0, _mm256_and_si256(_mm256_srli_epi16(qx, 4), m3),
+					 _mm256_loadu_si256((const __m256i *)(q8 + 64)));
+		a1 = _mm256_dpbusd_epi32(a1, _mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
+					 _mm256_loadu_si256((const __m256i *)(q8 + 96)));
+	}
+	return _mm256_add_epi32(a0, a1);
+}
+
 static void tq2_0_dot_vnni(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_tq2_0 *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m256i m3 = _mm256_set1_epi8(3);
+	const int64_t nb = n / QK_K;
 	float sumf = 0.f;
-	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const int8_t *q8 = y[i].qs;
-		__m256i a0 = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(-1));
-		__m256i a1 = _mm256_setzero_si256();
-		for (size_t j = 0; j < sizeof x->qs; j += 32, q8 += 128) {
-			const __m256i qx = _mm256_loadu_si256((const __m256i *)(x[i].qs + j));
-			a0 = _mm256_dpbusd_epi32(a0, _mm256_and_si256(qx, m3), _mm256_loadu_si256((const __m256i *)q8));
-			a1 = _mm256_dpbusd_epi32(a1, _mm256_and_si256(_mm256_srli_epi16(qx, 2), m3),
-						 _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-			a0 = _mm256_dpbusd_epi32(a0, _mm256_and_si256(_mm256_srli_epi16(qx, 4), m3),
-						 _mm256_loadu_si256((const __m256i *)(q8 + 64)));
-			a1 = _mm256_dpbusd_epi32(a1, _mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
-						 _mm256_loadu_si256((const __m256i *)(q8 + 96)));
-		}
-		sumf += (float)hsum_epi32(_mm256_add_epi32(a0, a1)) * (_cvtsh_ss(x[i].d) * y[i].d);
+	int64_t i = 0;
+	for (; i + 1 < nb; i += 2) {
+		int32_t a, b;
+		hsum2_epi32(tq2_0_block_vnni(&x[i], &y[i]), tq2_0_block_vnni(&x[i + 1], &y[i + 1]), &a, &b);
+		sumf += (float)a * (_cvtsh_ss(x[i].d) * y[i].d);
+		sumf += (float)b * (_cvtsh_ss(x[i + 1].d) * y[i + 1].d);
 	}
+	if (i < nb)
+		sumf += (float)hsum_epi32(tq2_0_block_vnni(&x[i], &y[i])) * (_cvtsh_ss(x[i].d) * y[i].d);
 	*s = sumf;
 }
 
