@@ -32,27 +32,47 @@ static inline __m256i mul_add_epi8(__m256i x, __m256i y)
 	return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-static inline __m256i iq4_levels(__m128i values, __m128i bits)
+/* The 32 levels of one iq4_nl block's 16 bytes: low nibbles (elements 0-15) in the low lane, high
+ * nibbles in the high one.  One broadcast load and one 64-bit variable shift put both nibbles in
+ * place, so a single 256-bit pshufb looks them up (not two 128-bit ones and an insert). */
+static inline __m256i iq4_levels(__m256i values, const uint8_t *qs)
 {
-	const __m128i m4 = _mm_set1_epi8(0x0f);
-	return _mm256_set_m128i(_mm_shuffle_epi8(values, _mm_and_si128(_mm_srli_epi16(bits, 4), m4)),
-				_mm_shuffle_epi8(values, _mm_and_si128(bits, m4)));
+	const __m256i bits = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+	const __m256i idx = _mm256_and_si256(_mm256_srlv_epi64(bits, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+	return _mm256_shuffle_epi8(values, idx);
 }
 
+/*
+ * iq4_nl: two blocks per step into two accumulators (the float FMA chain is the
+ * bottleneck at one block per step), scales converted with F16C in line (a call
+ * to the scalar converter per block cost more than the dot itself).
+ */
 static void iq4_nl_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq4_nl *x = vx;
 	const struct block_q8_0 *y = vy;
-	const __m128i values = _mm_loadu_si128((const __m128i *)sl_kvalues_iq4nl);
+	const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sl_kvalues_iq4nl));
 	const __m256i ones = _mm256_set1_epi16(1);
-	__m256 acc = _mm256_setzero_ps();
-	for (int64_t ib = 0; ib < n / QK4_NL; ++ib) {
-		const __m256i q4 = iq4_levels(values, _mm_loadu_si128((const __m128i *)x[ib].qs));
-		const __m256i q8 = _mm256_loadu_si256((const __m256i *)y[ib].qs);
-		const __m256i p = _mm256_madd_epi16(mul_add_epi8(q4, q8), ones);
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[ib].d) * FP16(y[ib].d)), _mm256_cvtepi32_ps(p), acc);
+	const int64_t nb = n / QK4_NL;
+	__m256 acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
+	int64_t ib = 0;
+	for (; ib + 1 < nb; ib += 2) {
+		const __m256i q4a = iq4_levels(values, x[ib].qs);
+		const __m256i q4b = iq4_levels(values, x[ib + 1].qs);
+		const __m256i q8a = _mm256_loadu_si256((const __m256i *)y[ib].qs);
+		const __m256i q8b = _mm256_loadu_si256((const __m256i *)y[ib + 1].qs);
+		const __m256i pa = _mm256_madd_epi16(mul_add_epi8(q4a, q8a), ones);
+		const __m256i pb = _mm256_madd_epi16(mul_add_epi8(q4b, q8b), ones);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[ib].d) * _cvtsh_ss(y[ib].d)), _mm256_cvtepi32_ps(pa), acc1);
+		acc2 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[ib + 1].d) * _cvtsh_ss(y[ib + 1].d)), _mm256_cvtepi32_ps(pb),
+				       acc2);
 	}
-	*s = hsum_ps8(acc);
+	if (ib < nb) {
+		const __m256i q4 = iq4_levels(values, x[ib].qs);
+		const __m256i p = _mm256_madd_epi16(mul_add_epi8(q4, _mm256_loadu_si256((const __m256i *)y[ib].qs)), ones);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[ib].d) * _cvtsh_ss(y[ib].d)), _mm256_cvtepi32_ps(p), acc1);
+	}
+	*s = hsum_ps8(_mm256_add_ps(acc1, acc2));
 }
 
 /*
@@ -100,7 +120,7 @@ static void iq4_xs_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(mul_add_epi8(lo, q8lo), scale));
 			s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(mul_add_epi8(hi, q8hi), scale));
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(FP16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, s2)),
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, s2)),
 				      acc);
 	}
 	*s = hsum_ps8(acc);
@@ -419,34 +439,56 @@ static void iq3_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	*s = hsum_ps8(acc);
 }
 
+/*
+ * iq1_s: grid bytes are -1/0/+1, so one sign gives grid * q8 and maddubs takes the scale bytes
+ * (1..15) into int16 pairs of at most 2 * 15 * 127: eight sub-blocks of them fit, one madd per
+ * block.  The delta term is the scale times the sign times the sub-block's two bsums: one madd for
+ * the block.  IQ1S_DELTA = 1/8 makes the block d / 8 * (8 * grid sum + delta sum), one exact
+ * integer vector FMA'd into float lanes.  Grid indices by scalar code (pdep is microcoded on some
+ * AVX2 CPUs: the AVX-512 dot, iq_avx512_iq1.c, uses it).
+ */
+static inline void iq1s_sub(__m256i *g, const struct block_iq1_s *x, const int8_t *q8, __m256i ls8, const int ib)
+{
+	const uint8_t *qs = x->qs + 4 * ib;
+	const uint16_t h = x->qh[ib];
+	const __m256i grid = _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((h >> 1) & 0x700)],
+					       (long long)sl_iq1s_grid[qs[2] | ((h << 2) & 0x700)],
+					       (long long)sl_iq1s_grid[qs[1] | ((h << 5) & 0x700)],
+					       (long long)sl_iq1s_grid[qs[0] | ((h << 8) & 0x700)]);
+	const __m256i ls = _mm256_shuffle_epi8(ls8, _mm256_set1_epi8((char)(2 * ib)));
+	const __m256i y8 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * ib));
+	*g = _mm256_add_epi16(*g, _mm256_maddubs_epi16(ls, _mm256_sign_epi8(y8, grid)));
+}
+
 static void iq1_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq1_s *x = vx;
 	const struct block_q8_K *y = vy;
 	__m256 acc = _mm256_setzero_ps();
-	float acc1 = 0;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const uint8_t *qs = x[i].qs;
-		const uint16_t *qh = x[i].qh;
+		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
+		/* scales 2 * ls + 1 as words (byte 2ib is sub-block ib's), in both lanes */
+		__m128i lsw = _mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7));
+		lsw = _mm_add_epi16(_mm_add_epi16(lsw, lsw), _mm_set1_epi16(1));
+		const __m256i ls8 = _mm256_broadcastsi128_si256(lsw);
+		/* delta: scale, negated where qh bit 15 is set, times each of the sub-block's two bsums */
+		const __m128i w = _mm_sign_epi16(lsw, _mm_or_si128(qh, _mm_set1_epi16(1)));
+		const __m256i w16 = _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+		const __m256i delta = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), w16);
 		const int8_t *q8 = y[i].qs;
-		__m256i sumi = _mm256_setzero_si256();
-		int32_t sumi1 = 0;
-		for (int ib = 0; ib < QK_K / 32; ++ib, qs += 4, q8 += 32) {
-			const uint16_t h = qh[ib];
-			const __m256i grid = _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((h >> 1) & 0x700)],
-							       (long long)sl_iq1s_grid[qs[2] | ((h << 2) & 0x700)],
-							       (long long)sl_iq1s_grid[qs[1] | ((h << 5) & 0x700)],
-							       (long long)sl_iq1s_grid[qs[0] | ((h << 8) & 0x700)]);
-			const __m256i dot = mul_add_epi8(grid, _mm256_loadu_si256((const __m256i *)q8));
-			const int16_t ls = (int16_t)(2 * ((h >> 12) & 7) + 1);
-			sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(dot, _mm256_set1_epi16(ls)));
-			sumi1 += (y[i].bsums[2 * ib] + y[i].bsums[2 * ib + 1]) * (h & 0x8000 ? -1 : 1) * ls;
-		}
-		const float d = y[i].d * FP16(x[i].d);
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-		acc1 += d * sumi1;
+		__m256i g0 = _mm256_setzero_si256(), g1 = g0;
+		iq1s_sub(&g0, &x[i], q8, ls8, 0);
+		iq1s_sub(&g1, &x[i], q8, ls8, 1);
+		iq1s_sub(&g0, &x[i], q8, ls8, 2);
+		iq1s_sub(&g1, &x[i], q8, ls8, 3);
+		iq1s_sub(&g0, &x[i], q8, ls8, 4);
+		iq1s_sub(&g1, &x[i], q8, ls8, 5);
+		iq1s_sub(&g0, &x[i], q8, ls8, 6);
+		iq1s_sub(&g1, &x[i], q8, ls8, 7);
+		const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(g0, g1), _mm256_set1_epi16(8)), delta);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(S), acc);
 	}
-	*s = hsum_ps8(acc) + IQ1S_DELTA * acc1;
+	*s = IQ1S_DELTA * hsum_ps8(acc);
 }
 
 void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k)

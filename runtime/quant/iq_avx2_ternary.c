@@ -9,13 +9,11 @@
  *
  * The ternary values -1/0/+1 are handled as unsigned 0/1/2 (what the blocks store, q + 1) for
  * _mm256_maddubs_epi16, and the q8 block sum taken off once: sum((q-1)*y) = sum(q*y) - sum(y).
- * tq1_0 stores 5 trits per byte as a base-3 fraction: digit p of byte b is ((b * 3^p mod 256) * 3)
- * >> 8.  Bytes have no multiply in AVX2, so the two bytes of each 16-bit lane are multiplied apart
- * (the high one masked, so no carry crosses), and the final * 3 >> 8 is a mulhi of the byte
- * shifted to the top of its lane.
+ * tq1_0's trits come from tq1_simd.h (shared with iq_avx512.c's dot).
  */
 #include "quant/iq_blocks.h"
 #include "quant/simd_x86.h"
+#include "quant/tq1_simd.h"
 
 #include <immintrin.h>
 
@@ -27,128 +25,160 @@ static inline int32_t hsum_epi32(__m256i v)
 	return _mm_cvtsi128_si32(r);
 }
 
-/* Signed x signed bytes, adjacent pairs summed to int16 (|x|, |y| <= 127). */
-static inline __m256i mul_add_epi8(__m256i x, __m256i y)
+/* The int32 sums of a and b, reduced together (two blocks share one hadd chain). */
+static inline void hsum2_epi32(__m256i a, __m256i b, int32_t *sa, int32_t *sb)
 {
-	return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+	const __m256i h = _mm256_hadd_epi32(a, b); /* a01 a23 b01 b23 | a45 a67 b45 b67 */
+	__m128i r = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	r = _mm_hadd_epi32(r, r); /* a b a b */
+	*sa = _mm_cvtsi128_si32(r);
+	*sb = _mm_extract_epi32(r, 1);
 }
 
-/* Unsigned bytes u (0..2) times signed q8, summed to int32 lanes. */
-static inline __m256i dot_u8(__m256i u, const int8_t *q8)
+/*
+ * tq2_0: four 2-bit fields per byte, 128 elements per 32 bytes.  The maddubs pairs stay int16 across
+ * the block (each pair is at most 2 * 3 * 128 = 768 in magnitude even for the unused code 3, so 4 of
+ * them and a q8 block sum of 16 stay far inside int16), the q8 sums come off as one vector of the 16
+ * bsums, and one madd widens to int32; blocks go in pairs, reduced together, each then through the
+ * scalar dot's float expression in order.
+ */
+/* tq2_0: a block's integer sum, as int32 lanes. */
+static inline __m256i tq2_0_block(const struct block_tq2_0 *x, const struct block_q8_K *y)
 {
-	const __m256i p = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)q8));
-	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-static inline int32_t q8_sum(const struct block_q8_K *y)
-{
-	int32_t s = 0;
-	for (int j = 0; j < QK_K / 16; j++)
-		s += y->bsums[j];
-	return s;
+	const __m256i m3 = _mm256_set1_epi8(3);
+	const int8_t *q8 = y->qs;
+	__m256i s0 = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)y->bsums));
+	__m256i s1 = _mm256_setzero_si256();
+	for (size_t j = 0; j < sizeof x->qs; j += 32, q8 += 128) {
+		const __m256i qx = _mm256_loadu_si256((const __m256i *)(x->qs + j));
+		const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(qx, m3), _mm256_loadu_si256((const __m256i *)q8));
+		const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 2), m3),
+							_mm256_loadu_si256((const __m256i *)(q8 + 32)));
+		const __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 4), m3),
+							_mm256_loadu_si256((const __m256i *)(q8 + 64)));
+		const __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(qx, 6), m3),
+							_mm256_loadu_si256((const __m256i *)(q8 + 96)));
+		s0 = _mm256_add_epi16(s0, _mm256_add_epi16(p0, p1));
+		s1 = _mm256_add_epi16(s1, _mm256_add_epi16(p2, p3));
+	}
+	return _mm256_madd_epi16(_mm256_add_epi16(s0, s1), _mm256_set1_epi16(1));
 }
 
 static void tq2_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_tq2_0 *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m256i m3 = _mm256_set1_epi8(3);
+	const int64_t nb = n / QK_K;
 	float sumf = 0.f;
-	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const int8_t *q8 = y[i].qs;
-		__m256i acc = _mm256_setzero_si256();
-		for (size_t j = 0; j < sizeof x->qs; j += 32) {
-			const __m256i qx = _mm256_loadu_si256((const __m256i *)(x[i].qs + j));
-			for (int l = 0; l < 4; ++l, q8 += 32)
-				acc = _mm256_add_epi32(acc, dot_u8(_mm256_and_si256(_mm256_srli_epi16(qx, 2 * l), m3), q8));
-		}
-		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
-		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
+	int64_t i = 0;
+	for (; i + 1 < nb; i += 2) {
+		int32_t a, b;
+		hsum2_epi32(tq2_0_block(&x[i], &y[i]), tq2_0_block(&x[i + 1], &y[i + 1]), &a, &b);
+		sumf += (float)a * (_cvtsh_ss(x[i].d) * y[i].d);
+		sumf += (float)b * (_cvtsh_ss(x[i + 1].d) * y[i + 1].d);
 	}
+	if (i < nb)
+		sumf += (float)hsum_epi32(tq2_0_block(&x[i], &y[i])) * (_cvtsh_ss(x[i].d) * y[i].d);
 	*s = sumf;
 }
 
-/* Digit p (0..2) of every byte of q, given mult = 3^p in each 16-bit lane. */
-static inline __m256i trits(__m256i q, __m256i mult)
-{
-	const __m256i lo8 = _mm256_set1_epi16(0x00ff), hi8 = _mm256_set1_epi16((short)0xff00);
-	const __m256i three = _mm256_set1_epi16(3);
-	const __m256i lo = _mm256_mullo_epi16(_mm256_and_si256(q, lo8), mult);   /* (b_lo * m) in bits 0..15 */
-	const __m256i hi = _mm256_mullo_epi16(_mm256_and_si256(q, hi8), mult);   /* (b_hi * m mod 256) << 8 */
-	const __m256i t_lo = _mm256_mulhi_epu16(_mm256_slli_epi16(lo, 8), three); /* (byte * 3) >> 8 */
-	const __m256i t_hi = _mm256_mulhi_epu16(_mm256_and_si256(hi, hi8), three);
-	return _mm256_or_si256(t_lo, _mm256_slli_epi16(t_hi, 8));
-}
-
+/*
+ * tq1_0: the block's trits from tq1_simd.h; the maddubs pairs stay int16 across the block (each
+ * at most 2 * 2 * 128 = 512, three per lane plus a q8 block sum of 16), the q8 sums come off as
+ * the vector of the 16 bsums, and one madd widens to int32 before the block's reduction.
+ */
 static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
 	const struct block_tq1_0 *x = vx;
 	const struct block_q8_K *y = vy;
-	_Static_assert(sizeof x->qs == 48 && sizeof x->qh == 4, "tq1_0 layout: 32 + 16 bytes of 5 trits, 4 of 4");
 	float sumf = 0.f;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const int8_t *q8 = y[i].qs;
-		__m256i acc = _mm256_setzero_si256();
-		/* bytes 0..31: digit p of byte m is element 32p + m */
-		const __m256i q32 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-		for (int p = 0; p < 5; ++p, q8 += 32)
-			acc = _mm256_add_epi32(acc, dot_u8(trits(q32, _mm256_set1_epi16(pow3[p])), q8));
-		/* bytes 32..47: digit p of byte m is element 160 + 16p + m; two digits per vector (one per lane) */
-		const __m128i q16 = _mm_loadu_si128((const __m128i *)(x[i].qs + 32));
-		const __m256i q16x2 = _mm256_set_m128i(q16, q16);
-		for (int p = 0; p < 4; p += 2, q8 += 32) {
-			const __m256i mult = _mm256_set_m128i(_mm_set1_epi16(pow3[p + 1]), _mm_set1_epi16(pow3[p]));
-			acc = _mm256_add_epi32(acc, dot_u8(trits(q16x2, mult), q8));
-		}
-		/* the last 32 elements in one vector: digit 4 of bytes 32..47 (elements 224..239) in the low
-		 * lane; in the high lane qh's 4 bytes four times over, byte k giving digit k/4 of qh[k%4]
-		 * (element 240 + 4 * (k/4) + k%4 = 240 + k), a pair of bytes sharing its lane's power */
-		uint32_t qh4;
-		memcpy(&qh4, x[i].qh, sizeof qh4);
-		const __m256i tail = _mm256_set_m128i(_mm_set1_epi32((int)qh4), q16);
-		const __m256i tail_mult = _mm256_set_m128i(_mm_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27), _mm_set1_epi16(81));
-		acc = _mm256_add_epi32(acc, dot_u8(trits(tail, tail_mult), q8));
-		const int32_t sum = hsum_epi32(acc) - q8_sum(&y[i]);
-		sumf += (float)sum * (FP16(x[i].d) * y[i].d);
+		__m256i t[8];
+		tq1_0_trits(&x[i], t);
+		const __m256i *q8 = (const __m256i *)y[i].qs;
+		__m256i s0 = _mm256_sub_epi16(_mm256_maddubs_epi16(t[0], _mm256_loadu_si256(q8)),
+					      _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m256i s1 = _mm256_maddubs_epi16(t[1], _mm256_loadu_si256(q8 + 1));
+		s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(t[2], _mm256_loadu_si256(q8 + 2)));
+		s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(t[3], _mm256_loadu_si256(q8 + 3)));
+		s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(t[4], _mm256_loadu_si256(q8 + 4)));
+		s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(t[5], _mm256_loadu_si256(q8 + 5)));
+		s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(t[6], _mm256_loadu_si256(q8 + 6)));
+		s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(t[7], _mm256_loadu_si256(q8 + 7)));
+		const int32_t sum = hsum_epi32(_mm256_madd_epi16(_mm256_add_epi16(s0, s1), _mm256_set1_epi16(1)));
+		sumf += (float)sum * (_cvtsh_ss(x[i].d) * y[i].d);
 	}
 	*s = sumf;
 }
 
 /*
  * iq1_m: per 32, four 8-element grid entries (11-bit indices), a 3-bit scale per 16 and a delta
- * sign per 8.  The grid bytes are -1/0/+1; the delta term is the q8 sum of each group of 8 times
- * its sign, taken with a +-1 byte vector.
+ * sign per 8.  The grid bytes are -1/0/+1, so one sign gives grid * q8, and maddubs multiplies it
+ * by the scale bytes (unsigned, 1..15) into int16 pairs of at most 2 * 15 * 128 = 3840: eight
+ * sub-blocks of them still fit in int16, so one madd per block widens them.  The same for the
+ * delta signs.  The 16 scales are unpacked at once (llama.cpp's 64-bit variable shifts: the low
+ * lane gets each sub-block's first scale, the high lane its second) and picked by pshufb; the delta
+ * sign bytes: qh bytes with bit 3 moved to bit 7 and as they are (| 1: never zero for the sign),
+ * eight of each in a lane, one pshufb per sub-block.  With IQ1M_DELTA = 1/8 the block's
+ * sumi1 + sumi2 / 8 is (8 * sumi1 + sumi2) / 8, exactly the same float (|8 * sumi1 + sumi2| < 2^24),
+ * so the scalar dot's expression and result stay bit for bit.
  */
+static inline __m256i iq1m_grid(const uint8_t *qs, const uint8_t *qh)
+{
+	return _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((qh[1] << 4) & 0x700)],
+				 (long long)sl_iq1s_grid[qs[2] | ((qh[1] << 8) & 0x700)],
+				 (long long)sl_iq1s_grid[qs[1] | ((qh[0] << 4) & 0x700)],
+				 (long long)sl_iq1s_grid[qs[0] | ((qh[0] << 8) & 0x700)]);
+}
+
+/* Sub-blocks 2k and 2k+1 of a block (k a constant: called written out, so the pshufb patterns fold):
+ * scale words k and 4 + k; delta bytes of qh 4k .. 4k+3 at 4k mod 8 in dq. */
+static inline void iq1m_pair(__m256i *g, __m256i *d, __m256i sc, __m256i dq, const uint8_t *qs, const uint8_t *qh,
+			     const int8_t *q8, const int k)
+{
+	const char o = (char)(4 * (k & 1));
+	const __m256i sel0 = _mm256_setr_epi8(o, o, o, o, o, o, o, o, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8,
+					     o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 1, o + 9, o + 9, o + 9, o + 9,
+					     o + 9, o + 9, o + 9, o + 9);
+	const __m256i sel1 = _mm256_add_epi8(sel0, _mm256_set1_epi8(2));
+	const __m256i ls0 = _mm256_shuffle_epi8(sc, _mm256_set1_epi8((char)(2 * k)));
+	const __m256i ls1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi8((char)(8 + 2 * k)));
+	const __m256i y0 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * k));
+	const __m256i y1 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * k + 32));
+	const __m256i g0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, iq1m_grid(qs + 8 * k, qh + 4 * k)));
+	const __m256i g1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, iq1m_grid(qs + 8 * k + 4, qh + 4 * k + 2)));
+	const __m256i d0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, _mm256_shuffle_epi8(dq, sel0)));
+	const __m256i d1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, _mm256_shuffle_epi8(dq, sel1)));
+	*g = _mm256_add_epi16(*g, _mm256_add_epi16(g0, g1));
+	*d = _mm256_add_epi16(*d, _mm256_add_epi16(d0, d1));
+}
+
 static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq1_m *x = vx;
 	const struct block_q8_K *y = vy;
-	const long long plus = 0x0101010101010101LL, minus = -1LL;
+	const __m256i shift_sc = _mm256_setr_epi64x(0, 6, 3, 9);
 	float sumf = 0.f;
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		uint16_t sc[4];
-		memcpy(sc, x[i].scales, sizeof sc);
-		const int8_t *q8 = y[i].qs;
-		const uint8_t *qs = x[i].qs, *qh = x[i].qh;
-		__m256i acc1 = _mm256_setzero_si256(), acc2 = _mm256_setzero_si256();
-		for (int ib = 0; ib < QK_K / 32; ++ib, qs += 4, qh += 2, q8 += 32) {
-			const int16_t ls0 = (int16_t)(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 0x7) + 1);
-			const int16_t ls1 = (int16_t)(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 0x7) + 1);
-			const __m256i ls = _mm256_set_m128i(_mm_set1_epi16(ls1), _mm_set1_epi16(ls0));
-			const uint8_t h0 = qh[0], h1 = qh[0] >> 4, h2 = qh[1], h3 = qh[1] >> 4;
-			const __m256i grid = _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((h3 & 7) << 8)],
-							       (long long)sl_iq1s_grid[qs[2] | ((h2 & 7) << 8)],
-							       (long long)sl_iq1s_grid[qs[1] | ((h1 & 7) << 8)],
-							       (long long)sl_iq1s_grid[qs[0] | ((h0 & 7) << 8)]);
-			const __m256i delta = _mm256_set_epi64x(h3 & 8 ? minus : plus, h2 & 8 ? minus : plus,
-								h1 & 8 ? minus : plus, h0 & 8 ? minus : plus);
-			const __m256i y8 = _mm256_loadu_si256((const __m256i *)q8);
-			acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(mul_add_epi8(grid, y8), ls));
-			acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(mul_add_epi8(delta, y8), ls));
-		}
-		const int32_t sumi1 = hsum_epi32(acc1), sumi2 = hsum_epi32(acc2);
-		sumf += FP16(sl_iq1m_d(&x[i])) * y[i].d * (sumi1 + IQ1M_DELTA * sumi2);
+		uint64_t sc64;
+		memcpy(&sc64, x[i].scales, sizeof sc64);
+		/* int16 words, low lane: first scales of sub-blocks 0 2 4 6 1 3 5 7; high lane: second */
+		__m256i sc = _mm256_srlv_epi64(_mm256_set1_epi64x((long long)sc64), shift_sc);
+		sc = _mm256_and_si256(sc, _mm256_set1_epi16(7));
+		sc = _mm256_add_epi16(_mm256_add_epi16(sc, sc), _mm256_set1_epi16(1));
+		/* dq0 = b[0..7] a[0..7] in both lanes (sub-blocks 0-3), dq1 = b[8..15] a[8..15] (4-7) */
+		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
+		const __m128i qa = _mm_or_si128(qh, _mm_set1_epi8(1));
+		const __m128i qb = _mm_or_si128(_mm_slli_epi16(qh, 4), _mm_set1_epi8(1));
+		const __m256i dq0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(qb, qa));
+		const __m256i dq1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(qb, qa));
+		__m256i g = _mm256_setzero_si256(), d = g;
+		iq1m_pair(&g, &d, sc, dq0, x[i].qs, x[i].qh, y[i].qs, 0);
+		iq1m_pair(&g, &d, sc, dq0, x[i].qs, x[i].qh, y[i].qs, 1);
+		iq1m_pair(&g, &d, sc, dq1, x[i].qs, x[i].qh, y[i].qs, 2);
+		iq1m_pair(&g, &d, sc, dq1, x[i].qs, x[i].qh, y[i].qs, 3);
+		const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(g, _mm256_set1_epi16(8)), _mm256_madd_epi16(d, _mm256_set1_epi16(1)));
+		sumf += _cvtsh_ss(sl_iq1m_d(&x[i])) * y[i].d * ((float)hsum_epi32(S) * IQ1M_DELTA);
 	}
 	*s = sumf;
 }

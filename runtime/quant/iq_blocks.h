@@ -75,6 +75,8 @@ void sl_quant_iq_kernels(uint32_t type, struct sl_kernels *k);
 void sl_quant_iq_avx2_kernels(uint32_t type, struct sl_kernels *k);
 /* iq1_m, tq1_0, tq2_0 (iq_avx2_ternary.c), called by sl_quant_iq_avx2_kernels. */
 void sl_quant_iq_avx2_ternary_kernels(uint32_t type, struct sl_kernels *k);
+/* iq1_s, iq1_m with AVX-512 VNNI (iq_avx512_iq1.c), called by sl_quant_iq_avx512_kernels. */
+void sl_quant_iq_avx512_iq1_kernels(uint32_t type, struct sl_kernels *k);
 /* Parts of sl_quant_iq_kernels, one per file. */
 sl_to_float_fn sl_iq_to_float(uint32_t type);
 sl_vec_dot_fn sl_iq_vec_dot(uint32_t type);

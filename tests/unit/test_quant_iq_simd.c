@@ -36,7 +36,7 @@ static void check_dot(const char *isa, const struct iq_case *c, int64_t nblk, in
 		 (long long)n, p, s_simd, s_ref, tol);
 	/* iq_avx2_ternary.c reduces each block to the scalar dot's integers and float expression */
 	if ((!strcmp(isa, "avx2") && (c->type == SL_TYPE_IQ1_M || c->type == SL_TYPE_TQ1_0 || c->type == SL_TYPE_TQ2_0)) ||
-	    (!strcmp(isa, "avx512vnni") && c->type == SL_TYPE_IQ4_XS)) /* and iq_avx512.c's iq4_xs */
+	    (!strcmp(isa, "avx512vnni") && (c->type == SL_TYPE_IQ4_XS || c->type == SL_TYPE_TQ2_0 || c->type == SL_TYPE_TQ1_0))) /* and iq_avx512.c's */
 		CHECK_MSG(s_simd == s_ref, "%s %s n=%lld p=%d: simd %.9g, scalar %.9g: not bit-exact", isa, t->name,
 			  (long long)n, p, s_simd, s_ref);
 	checked++;
