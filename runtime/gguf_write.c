@@ -201,19 +201,11 @@ uint64_t sl_gguf_writer_total_size(const struct gguf_writer *w)
 
 static int write_all(int fd, const void *p, size_t n, uint64_t off, struct sl_err *err)
 {
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t k = pwrite(fd, b, n, (off_t)off);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return sl_errf(err, errno, "write failed at offset %llu: %s", (unsigned long long)off,
-				       strerror(errno));
-		}
-		b += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
+	size_t done = 0;
+	int rc = sl_write_all(fd, p, n, (int64_t)off, &done);
+	if (rc)
+		return sl_errf(err, -rc, "write failed at offset %llu: %s", (unsigned long long)(off + done),
+			       strerror(-rc));
 	return 0;
 }
 

@@ -195,16 +195,10 @@ static int write_metrics(const char *path, const struct sluice_stats *st)
 		struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 		struct sl_err err = { "" };
 		bool ok = sl_atomic_file_open(&af, path, NULL, &err) >= 0;
-		for (size_t done = 0; ok && done < len;) {
-			ssize_t k = write(af.fd, text + done, len - done);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				sl_errf(&err, k < 0 ? errno : EIO, "write: %s", strerror(k < 0 ? errno : EIO));
-				ok = false;
-			} else {
-				done += (size_t)k;
-			}
+		int wrc = ok ? sl_write_all(af.fd, text, len, -1, NULL) : 0;
+		if (wrc) {
+			sl_errf(&err, -wrc, "write: %s", strerror(-wrc));
+			ok = false;
 		}
 		if (!ok || sl_atomic_file_commit(&af, &err) < 0) {
 			sl_atomic_file_abort(&af);
