@@ -91,40 +91,39 @@ static int kv_head(struct gguf_writer *w, const char *key, uint32_t type)
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
+/* A key with a scalar value: size bytes as the host stores them (GGUF and sluice's hosts are
+ * little-endian). */
+static int kv_scalar(struct gguf_writer *w, const char *key, uint32_t type, const void *v, size_t size)
+{
+	kv_head(w, key, type);
+	buf_put(&w->kv, v, size);
+	return w->kv.oom ? -ENOMEM : 0;
+}
+
 int sl_gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v)
 {
-	kv_head(w, key, GGUF_TYPE_UINT32);
-	put_u32(&w->kv, v);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_UINT32, &v, 4);
 }
 
 int sl_gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v)
 {
-	kv_head(w, key, GGUF_TYPE_INT32);
-	buf_put(&w->kv, &v, 4);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_INT32, &v, 4);
 }
 
 int sl_gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v)
 {
-	kv_head(w, key, GGUF_TYPE_UINT64);
-	put_u64(&w->kv, v);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_UINT64, &v, 8);
 }
 
 int sl_gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v)
 {
-	kv_head(w, key, GGUF_TYPE_FLOAT32);
-	buf_put(&w->kv, &v, 4);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_FLOAT32, &v, 4);
 }
 
 int sl_gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v)
 {
 	uint8_t b = v;
-	kv_head(w, key, GGUF_TYPE_BOOL);
-	buf_put(&w->kv, &b, 1);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_BOOL, &b, 1);
 }
 
 int sl_gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v)

@@ -948,6 +948,6 @@ int sl_deepseek2_forward(struct sluice_ctx *c, const int32_t *tokens, int n, con
 	c->moe_tok += (uint64_t)n;
 
 	f.layer = -1;
-	struct sl_weight_use use = { use_acq, use_rel, &f, &f.rc };
+	struct sl_weight_use use = { use_acq, use_rel, &f, &f.rc, false };
 	return sl_model_output(c, segs, n_segs, &use);
 }

@@ -447,6 +447,6 @@ int sl_llama_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const s
 		return f.rc;
 
 	f.layer = -1;
-	struct sl_weight_use use = { use_acq, use_rel, &f, &f.rc };
+	struct sl_weight_use use = { use_acq, use_rel, &f, &f.rc, true };
 	return sl_model_output(c, segs, n_segs, &use);
 }

@@ -150,6 +150,7 @@ struct sl_weight_use {
 	void (*release)(void *pass, const struct sl_tensor_ref *r);
 	void *pass;
 	int *rc;
+	bool trace_all; /* trace the norm and the sync too, as llama traces every op (deepseek2: matmuls) */
 };
 /* output.c: the output head after the last layer (final norm, classifier, download of each logits
  * segment, sync, non-finite check) on c->x's rows.  0 or -errno with c->err set. */

@@ -50,10 +50,12 @@ int sl_model_output(struct sluice_ctx *c, const struct sl_seg *segs, int n_segs,
 		const struct sl_tensor_ref *w = &m->output_norm;
 		const void *p = use->acquire(use->pass, w);
 		if (p) {
-			SL_TRACE_B("compute", "rmsnorm", "layer,cols,tokens,$type", -1, w->cols, nl,
-				   sl_type_name(w->type));
+			if (use->trace_all)
+				SL_TRACE_B("compute", "rmsnorm", "layer,cols,tokens,$type", -1, w->cols, nl,
+					   sl_type_name(w->type));
 			op(c, rc, be->ops->rmsnorm(be, c->xb, rows, p, w->cols, nl, hp->rms_eps), "rmsnorm");
-			SL_TRACE_E();
+			if (use->trace_all)
+				SL_TRACE_E();
 			use->release(use->pass, w);
 		}
 		w = &m->output;
@@ -74,9 +76,11 @@ int sl_model_output(struct sluice_ctx *c, const struct sl_seg *segs, int n_segs,
 			op(c, rc, be->ops->download(be, segs[s].logits, c->logits_dev + (size_t)(i++) * hp->n_vocab,
 						    (size_t)hp->n_vocab * sizeof(float)), "download");
 	/* The sampler reads the logits on the host: everything queued must have run. */
-	SL_TRACE_B("compute", "sync", "", 0, 0, 0, 0);
+	if (use->trace_all)
+		SL_TRACE_B("compute", "sync", "", 0, 0, 0, 0);
 	op(c, rc, be->ops->sync(be), "sync");
-	SL_TRACE_E();
+	if (use->trace_all)
+		SL_TRACE_E();
 	if (*rc)
 		return *rc;
 	/* NaN or Inf here would sample as token 0 forever: say so instead (n_vocab floats, cheap). */
