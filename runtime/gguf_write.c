@@ -91,40 +91,39 @@ static int kv_head(struct gguf_writer *w, const char *key, uint32_t type)
 	return w->kv.oom ? -ENOMEM : 0;
 }
 
+/* A key with a scalar value: size bytes as the host stores them (GGUF and sluice's hosts are
+ * little-endian). */
+static int kv_scalar(struct gguf_writer *w, const char *key, uint32_t type, const void *v, size_t size)
+{
+	kv_head(w, key, type);
+	buf_put(&w->kv, v, size);
+	return w->kv.oom ? -ENOMEM : 0;
+}
+
 int sl_gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v)
 {
-	kv_head(w, key, GGUF_TYPE_UINT32);
-	put_u32(&w->kv, v);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_UINT32, &v, 4);
 }
 
 int sl_gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v)
 {
-	kv_head(w, key, GGUF_TYPE_INT32);
-	buf_put(&w->kv, &v, 4);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_INT32, &v, 4);
 }
 
 int sl_gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v)
 {
-	kv_head(w, key, GGUF_TYPE_UINT64);
-	put_u64(&w->kv, v);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_UINT64, &v, 8);
 }
 
 int sl_gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v)
 {
-	kv_head(w, key, GGUF_TYPE_FLOAT32);
-	buf_put(&w->kv, &v, 4);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_FLOAT32, &v, 4);
 }
 
 int sl_gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v)
 {
 	uint8_t b = v;
-	kv_head(w, key, GGUF_TYPE_BOOL);
-	buf_put(&w->kv, &b, 1);
-	return w->kv.oom ? -ENOMEM : 0;
+	return kv_scalar(w, key, GGUF_TYPE_BOOL, &b, 1);
 }
 
 int sl_gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v)
@@ -201,19 +200,11 @@ uint64_t sl_gguf_writer_total_size(const struct gguf_writer *w)
 
 static int write_all(int fd, const void *p, size_t n, uint64_t off, struct sl_err *err)
 {
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t k = pwrite(fd, b, n, (off_t)off);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return sl_errf(err, errno, "write failed at offset %llu: %s", (unsigned long long)off,
-				       strerror(errno));
-		}
-		b += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
+	size_t done = 0;
+	int rc = sl_write_all(fd, p, n, (int64_t)off, &done);
+	if (rc)
+		return sl_errf(err, -rc, "write failed at offset %llu: %s", (unsigned long long)(off + done),
+			       strerror(-rc));
 	return 0;
 }
 

@@ -70,6 +70,11 @@ void sl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Parse "64M", "8G", "1.5G", "4096" (bytes; K/M/G/T are powers of 1024). 0 or -EINVAL. */
 int sl_parse_size(const char *s, uint64_t *out);
 
+/* Write all n bytes of p to fd: at offset off with pwrite, or (off < 0) at the file position with
+ * write; interrupted and short writes go on.  0, or -errno (-EIO for a write of nothing); *done
+ * (may be NULL) gets the bytes written, where it stopped.  No message: the caller names the file. */
+int sl_write_all(int fd, const void *p, size_t n, int64_t off, size_t *done);
+
 /* Allocation of large, aligned buffers (weights, KV cache). Free with free(). */
 void *sl_aligned_alloc(size_t align, size_t size);
 

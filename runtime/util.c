@@ -56,6 +56,27 @@ void sl_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+int sl_write_all(int fd, const void *p, size_t n, int64_t off, size_t *done)
+{
+	const char *b = p;
+	size_t got = 0;
+	int rc = 0;
+	while (got < n) {
+		ssize_t k = off < 0 ? write(fd, b + got, n - got)
+				    : pwrite(fd, b + got, n - got, (off_t)off + (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			rc = k < 0 ? -errno : -EIO;
+			break;
+		}
+		got += (size_t)k;
+	}
+	if (done)
+		*done = got;
+	return rc;
+}
+
 int sl_parse_size(const char *s, uint64_t *out)
 {
 	if (!s || !*s)

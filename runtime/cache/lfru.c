@@ -23,6 +23,7 @@
  * used expert read again after an eviction is recognised at once).  Pure: no I/O, no clock; the
  * store and `sluice replay` run the same code.
  */
+#include "cache/id_list.h"
 #include "cache/lru.h"
 #include "internal.h"
 
@@ -32,9 +33,7 @@
 struct lfru {
 	double *key;      /* log2 of the decayed score, in the frame of clock 0; -inf = never used */
 	uint64_t *last;   /* clock of the last use (ties: least recent first) */
-	int *prev, *next; /* sorted by (key, last) ascending; -1 terminated; head = first victim */
-	bool *in;
-	int head, tail;
+	struct sl_id_list list; /* sorted by (key, last) ascending; head = first victim */
 	int n;
 	uint64_t clock;
 	double inv_h;     /* 1 / half-life in uses */
@@ -55,22 +54,16 @@ static int lfru_init(struct sl_policy *p, int n)
 		return -ENOMEM;
 	l->key = malloc(m * sizeof(double));
 	l->last = calloc(m, sizeof(uint64_t));
-	l->prev = malloc(m * sizeof(int));
-	l->next = malloc(m * sizeof(int));
-	l->in = calloc(m, sizeof(bool));
-	if (!l->key || !l->last || !l->prev || !l->next || !l->in) {
+	if (sl_id_list_init(&l->list, m) || !l->key || !l->last) {
 		free(l->key);
 		free(l->last);
-		free(l->prev);
-		free(l->next);
-		free(l->in);
+		sl_id_list_free(&l->list);
 		free(l);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < m; i++)
 		l->key[i] = -INFINITY;
 	l->n = n;
-	l->head = l->tail = -1;
 	l->inv_h = 1.0 / sl_lfru_default_half_life(n);
 	p->priv = l;
 	return 0;
@@ -83,23 +76,8 @@ static void lfru_destroy(struct sl_policy *p)
 		return;
 	free(l->key);
 	free(l->last);
-	free(l->prev);
-	free(l->next);
-	free(l->in);
+	sl_id_list_free(&l->list);
 	free(l);
-}
-
-static void unlink_id(struct lfru *l, int id)
-{
-	if (l->prev[id] >= 0)
-		l->next[l->prev[id]] = l->next[id];
-	else
-		l->head = l->next[id];
-	if (l->next[id] >= 0)
-		l->prev[l->next[id]] = l->prev[id];
-	else
-		l->tail = l->prev[id];
-	l->in[id] = false;
 }
 
 static bool before(const struct lfru *l, int a, int b)
@@ -110,20 +88,10 @@ static bool before(const struct lfru *l, int a, int b)
 /* Link id at its place, walking from the tail (a just-used entry belongs near it). */
 static void link_sorted(struct lfru *l, int id)
 {
-	int after = l->tail;
+	int after = l->list.tail;
 	while (after >= 0 && before(l, id, after))
-		after = l->prev[after];
-	l->prev[id] = after;
-	l->next[id] = after >= 0 ? l->next[after] : l->head;
-	if (after >= 0)
-		l->next[after] = id;
-	else
-		l->head = id;
-	if (l->next[id] >= 0)
-		l->prev[l->next[id]] = id;
-	else
-		l->tail = id;
-	l->in[id] = true;
+		after = l->list.prev[after];
+	sl_id_list_link_after(&l->list, after, id);
 }
 
 /* One use: score(now) = score(now) + 1, in the log frame (log1p keeps small old scores exact). */
@@ -141,8 +109,8 @@ static void lfru_touch(struct sl_policy *p, int id)
 	struct lfru *l = p->priv;
 	if (id < 0 || id >= l->n)
 		return;
-	if (l->in[id])
-		unlink_id(l, id);
+	if (l->list.in[id])
+		sl_id_list_unlink(&l->list, id);
 	use(l, id);
 	link_sorted(l, id);
 }
@@ -150,14 +118,14 @@ static void lfru_touch(struct sl_policy *p, int id)
 static void lfru_remove(struct sl_policy *p, int id)
 {
 	struct lfru *l = p->priv;
-	if (id >= 0 && id < l->n && l->in[id])
-		unlink_id(l, id); /* the score stays: history for when it comes back */
+	if (id >= 0 && id < l->n && l->list.in[id])
+		sl_id_list_unlink(&l->list, id); /* the score stays: history for when it comes back */
 }
 
 static int lfru_next_victim(struct sl_policy *p, int prev)
 {
 	struct lfru *l = p->priv;
-	return prev < 0 ? l->head : l->next[prev];
+	return sl_id_list_next(&l->list, prev);
 }
 
 const struct sl_policy_ops sl_policy_lfru = {

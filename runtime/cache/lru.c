@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime/cache/lru.c — least-recently-used policy: an intrusive doubly linked list over entry ids. */
+/* runtime/cache/lru.c — least-recently-used policy: an intrusive doubly linked list over entry ids
+ * (id_list.h), most recently used at the tail. */
+#include "cache/id_list.h"
 #include "cache/lru.h"
 #include "internal.h"
 
@@ -7,9 +9,7 @@
 #include <string.h>
 
 struct lru {
-	int *prev, *next; /* -1 terminated; head = least recently used */
-	bool *in;
-	int head, tail;
+	struct sl_id_list list; /* head = least recently used */
 };
 
 static int lru_init(struct sl_policy *p, int n)
@@ -17,17 +17,11 @@ static int lru_init(struct sl_policy *p, int n)
 	struct lru *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->prev = malloc((size_t)(n ? n : 1) * sizeof(int));
-	l->next = malloc((size_t)(n ? n : 1) * sizeof(int));
-	l->in = calloc((size_t)(n ? n : 1), sizeof(bool));
-	if (!l->prev || !l->next || !l->in) {
-		free(l->prev);
-		free(l->next);
-		free(l->in);
+	if (sl_id_list_init(&l->list, (size_t)(n ? n : 1))) {
+		sl_id_list_free(&l->list);
 		free(l);
 		return -ENOMEM;
 	}
-	l->head = l->tail = -1;
 	p->priv = l;
 	return 0;
 }
@@ -37,56 +31,29 @@ static void lru_destroy(struct sl_policy *p)
 	struct lru *l = p->priv;
 	if (!l)
 		return;
-	free(l->prev);
-	free(l->next);
-	free(l->in);
+	sl_id_list_free(&l->list);
 	free(l);
-}
-
-static void unlink_id(struct lru *l, int id)
-{
-	if (l->prev[id] >= 0)
-		l->next[l->prev[id]] = l->next[id];
-	else
-		l->head = l->next[id];
-	if (l->next[id] >= 0)
-		l->prev[l->next[id]] = l->prev[id];
-	else
-		l->tail = l->prev[id];
-	l->in[id] = false;
-}
-
-static void push_tail(struct lru *l, int id)
-{
-	l->prev[id] = l->tail;
-	l->next[id] = -1;
-	if (l->tail >= 0)
-		l->next[l->tail] = id;
-	else
-		l->head = id;
-	l->tail = id;
-	l->in[id] = true;
 }
 
 static void lru_insert(struct sl_policy *p, int id)
 {
 	struct lru *l = p->priv;
-	if (l->in[id])
-		unlink_id(l, id);
-	push_tail(l, id);
+	if (l->list.in[id])
+		sl_id_list_unlink(&l->list, id);
+	sl_id_list_push_tail(&l->list, id);
 }
 
 static void lru_remove(struct sl_policy *p, int id)
 {
 	struct lru *l = p->priv;
-	if (l->in[id])
-		unlink_id(l, id);
+	if (l->list.in[id])
+		sl_id_list_unlink(&l->list, id);
 }
 
 static int lru_next_victim(struct sl_policy *p, int prev)
 {
 	struct lru *l = p->priv;
-	return prev < 0 ? l->head : l->next[prev];
+	return sl_id_list_next(&l->list, prev);
 }
 
 const struct sl_policy_ops sl_policy_lru = {

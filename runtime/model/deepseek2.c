@@ -892,6 +892,17 @@ static void attention(struct fwd *f, uint32_t l, int n, const struct sl_seg *seg
 	add(f, c->x, c->xb, (int64_t)n * hp->n_embd);
 }
 
+/* The output head's (output.c) way to this pass's weights. */
+static const void *use_acq(void *f, const struct sl_tensor_ref *r)
+{
+	return acq(f, r);
+}
+
+static void use_rel(void *f, const struct sl_tensor_ref *r)
+{
+	rel(f, r);
+}
+
 int sl_deepseek2_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs)
 {
 	struct sluice_model *m = c->m;
@@ -936,35 +947,7 @@ int sl_deepseek2_forward(struct sluice_ctx *c, const int32_t *tokens, int n, con
 		return f.rc;
 	c->moe_tok += (uint64_t)n;
 
-	int32_t last[SL_N_BATCH];
-	int nl = 0;
-	for (int s = 0; s < n_segs; s++)
-		if (segs[s].logits)
-			last[nl++] = segs[s].row0 + segs[s].n - 1;
 	f.layer = -1;
-	if (nl == 1) {
-		norm(&f, c->xb, c->x + (size_t)last[0] * E, &m->output_norm, 1);
-	} else if (nl > 1) {
-		op(&f, be->ops->get_rows(be, c->xb2, c->x, SL_TYPE_F32, E, last, nl), "gather");
-		norm(&f, c->xb, c->xb2, &m->output_norm, nl);
-	}
-	if (nl > 0)
-		mm(&f, c->logits_dev, &m->output, c->xb, nl);
-	for (int s = 0, i = 0; s < n_segs && !f.rc; s++)
-		if (segs[s].logits)
-			op(&f, be->ops->download(be, segs[s].logits, c->logits_dev + (size_t)(i++) * hp->n_vocab,
-						 (size_t)hp->n_vocab * sizeof(float)), "download");
-	op(&f, be->ops->sync(be), "sync");
-	if (f.rc)
-		return f.rc;
-	for (int s = 0; s < n_segs; s++) {
-		const float *lg = segs[s].logits;
-		for (uint32_t i = 0; lg && i < hp->n_vocab; i++)
-			if (!isfinite(lg[i]))
-				return sl_errf(&c->err, ERANGE,
-					       "non-finite logits at position %u (logit %u is %g): the model's weights or "
-					       "activations overflow",
-					       segs[s].pos0 + (uint32_t)segs[s].n - 1, i, (double)lg[i]);
-	}
-	return 0;
+	struct sl_weight_use use = { use_acq, use_rel, &f, &f.rc, false };
+	return sl_model_output(c, segs, n_segs, &use);
 }

@@ -145,6 +145,21 @@ static inline float *sl_kv_seq(const struct sluice_ctx *c, float *layer_cache, u
 	return layer_cache + (size_t)s * c->n_ctx * c->m->hp.kv_k_row;
 }
 
+/* How a forward pass lends its weights to shared code (output.c), so that its prefetch order stays
+ * its own: pass is the forward pass's state and *rc its error (0, or -errno with the context's err
+ * set).  acquire gives the weight's data, or NULL with *rc set (at once when *rc is set already);
+ * release sets *rc when it fails and *rc is 0.  Shared code sets *rc on its own failures too. */
+struct sl_weight_use {
+	const void *(*acquire)(void *pass, const struct sl_tensor_ref *r);
+	void (*release)(void *pass, const struct sl_tensor_ref *r);
+	void *pass;
+	int *rc;
+	bool trace_all; /* trace the norm and the sync too, as llama traces every op (deepseek2: matmuls) */
+};
+/* output.c: the output head after the last layer (final norm, classifier, download of each logits
+ * segment, sync, non-finite check) on c->x's rows.  0 or -errno with c->err set. */
+int sl_model_output(struct sluice_ctx *c, const struct sl_seg *segs, int n_segs, const struct sl_weight_use *use);
+
 /* deepseek2 (MLA, routed experts): deepseek2.c */
 int sl_deepseek2_load(struct sluice_model *m, struct sl_err *err);
 int sl_deepseek2_forward(struct sluice_ctx *c, const int32_t *tokens, int n, const struct sl_seg *segs, int n_segs);

@@ -25,40 +25,10 @@
 
 #include <math.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SCRIPT "tests/ref/deepseek2_ref.py"
 #define N_STEPS 16
-
-static double max_abs(const float *a, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fmax(m, fabs((double)a[i]));
-	return m;
-}
-
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-	double d = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!isfinite(a[i]))
-			return INFINITY;
-		d = fmax(d, fabs((double)a[i] - (double)b[i]));
-	}
-	double s = max_abs(b, n);
-	return s > 0 ? d / s : d;
-}
-
-static int32_t argmax(const float *l, size_t n)
-{
-	size_t best = 0;
-	for (size_t i = 1; i < n; i++)
-		if (l[i] > l[best])
-			best = i;
-	return (int32_t)best;
-}
 
 struct run_cfg {
 	const char *backend;
@@ -75,63 +45,7 @@ static int open_model(const char *path, const struct run_cfg *rc, struct sluice_
 	mp.vram_budget = rc->vram;
 	mp.host_cache = rc->host_cache;
 	mp.trace_experts = rc->trace;
-	char err[512];
-	if (sluice_model_load(path, &mp, m, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: load %s: %s\n", path, err);
-		return -1;
-	}
-	struct sluice_ctx_params cp;
-	sluice_ctx_params_init(&cp);
-	cp.n_ctx = 256;
-	if (sluice_ctx_new(*m, &cp, c, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: ctx %s: %s\n", path, err);
-		sluice_model_free(*m);
-		return -1;
-	}
-	return 0;
-}
-
-static float *run_ref(const char *model, const int32_t *toks, size_t n, size_t n_vocab, const char *experts)
-{
-	const char *out = t_tmp_path("ds2-ref-logits.f32");
-	size_t cap = 512 + strlen(model) + 12 * n;
-	char *cmd = malloc(cap);
-	size_t len = (size_t)snprintf(cmd, cap, "python3 %s %s%s%s '%s' '%s'", SCRIPT, experts ? "--experts '" : "",
-				      experts ? experts : "", experts ? "'" : "", model, out);
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(cmd + len, cap - len, " %d", toks[i]);
-	snprintf(cmd + len, cap - len, " 2>&1");
-	FILE *p = popen(cmd, "r");
-	free(cmd);
-	if (!p) {
-		fprintf(stderr, "FAIL: popen python3\n");
-		return NULL;
-	}
-	char line[512], first[512] = "";
-	while (fgets(line, sizeof(line), p)) {
-		if (!first[0])
-			snprintf(first, sizeof(first), "%s", line);
-		printf("  | %s", line);
-	}
-	int st = pclose(p);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
-		t_skip("%s", first);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "FAIL: %s exited with status %d on %s\n", SCRIPT, st, model);
-		return NULL;
-	}
-	float *l = malloc(n * n_vocab * sizeof(float));
-	FILE *f = fopen(out, "rb");
-	size_t got = f ? fread(l, sizeof(float), n * n_vocab, f) : 0;
-	if (f)
-		fclose(f);
-	unlink(out);
-	if (got != n * n_vocab) {
-		fprintf(stderr, "FAIL: %s wrote %zu of %zu logits\n", SCRIPT, got, n * n_vocab);
-		free(l);
-		return NULL;
-	}
-	return l;
+	return t_open_model(path, &mp, 256, m, c);
 }
 
 /* Greedy continuation; returns the tokens (prompt + generated) and our logits per step, or -1. */
@@ -155,7 +69,7 @@ static int decode(const char *name, const char *path, const struct run_cfg *cfg,
 	CHECK_MSG(rc == 0, "%s: decode prompt: %s", name, sluice_ctx_error(c));
 	for (int s = 0; s < N_STEPS && rc == 0; s++) {
 		memcpy(*ours + (size_t)s * *V, lg, *V * sizeof(float));
-		int32_t t = argmax(lg, *V);
+		int32_t t = t_argmax(lg, *V);
 		if (s == N_STEPS - 1)
 			break;
 		toks[n++] = t;
@@ -252,7 +166,8 @@ static void check_reference(const char *name, const char *path, const struct run
 		return;
 	}
 	const char *ref_experts = cfg->trace ? t_tmp_path("ds2-ref-experts.txt") : NULL;
-	float *ref = run_ref(path, toks, n, V, ref_experts);
+	float *ref = ref_experts ? t_run_ref(SCRIPT, path, toks, n, V, "--experts '%s'", ref_experts)
+				 : t_run_ref(SCRIPT, path, toks, n, V, "%s", "");
 	if (ref && cfg->trace) {
 		/* both ran the same tokens: the run's token index is the position here (one sequence) */
 		check_routing(name, cfg->trace, ref_experts);
@@ -268,16 +183,16 @@ static void check_reference(const char *name, const char *path, const struct run
 	int worst_step = 0, argmax_bad = 0;
 	for (int s = 0; s < N_STEPS; s++) {
 		const float *r = ref + (np - 1 + (size_t)s) * V, *o = ours + (size_t)s * V;
-		double d = rel_diff(o, r, V);
+		double d = t_rel_diff(o, r, V);
 		if (!(d <= worst)) {
 			worst = d;
 			worst_step = s;
 		}
-		if (argmax(o, V) != argmax(r, V))
+		if (t_argmax(o, V) != t_argmax(r, V))
 			argmax_bad++;
 	}
 	printf("%-28s %zu prompt + %d steps: max rel diff %.3g (step %d), logit scale %.3g\n", name, np, N_STEPS, worst,
-	       worst_step, max_abs(ref + (np - 1) * V, V));
+	       worst_step, t_max_abs(ref + (np - 1) * V, V));
 	CHECK_MSG(worst < tol, "%s: logits differ from the reference by %.3g of the scale at step %d (tol %g)", name,
 		  worst, worst_step, tol);
 	CHECK_MSG(argmax_bad == 0, "%s: greedy token differs from the reference at %d steps", name, argmax_bad);
@@ -297,7 +212,7 @@ static void check_same(const char *name, const char *path, const struct run_cfg 
 	} else {
 		double worst = 0;
 		for (int s = 0; s < N_STEPS; s++)
-			worst = fmax(worst, rel_diff(lb + (size_t)s * V, la + (size_t)s * V, V));
+			worst = fmax(worst, t_rel_diff(lb + (size_t)s * V, la + (size_t)s * V, V));
 		printf("%-28s vs unbudgeted cpu: max rel diff %.3g\n", name, worst);
 		CHECK_MSG(na == nb && !memcmp(ta, tb, na * sizeof(int32_t)), "%s: greedy tokens differ", name);
 		CHECK_MSG(worst < tol, "%s: logits differ by %.3g (tol %g)", name, worst, tol);
@@ -336,7 +251,7 @@ static void check_batching(const char *name, const char *path)
 		sluice_ctx_reset(c);
 		rc = sluice_decode(c, toks, n, &lg);
 		CHECK_MSG(rc == 0, "%s: batched: %s", name, sluice_ctx_error(c));
-		double d = rc ? INFINITY : rel_diff(lg, single, V);
+		double d = rc ? INFINITY : t_rel_diff(lg, single, V);
 		printf("%-28s batch: %zu tokens in one call vs one per call %.3g\n", name, n, d);
 		CHECK_MSG(d < 1e-4, "%s: batched prompt differs from token-by-token by %.3g", name, d);
 	}
@@ -389,7 +304,7 @@ static void check_multiseq(const char *name, const char *path, const char *backe
 		for (int s = 0; s < 3; s++) {
 			const float *lg;
 			CHECK(sluice_seq_logits(cb, s, &lg) == 0);
-			toks[s][nt[s]] = argmax(lg, V);
+			toks[s][nt[s]] = t_argmax(lg, V);
 			e[ne++] = (struct sluice_batch_token){ s, toks[s][nt[s]], (uint32_t)nt[s], 0 };
 			nt[s]++;
 		}
@@ -403,7 +318,7 @@ static void check_multiseq(const char *name, const char *path, const char *backe
 		rc = sluice_decode(c1, toks[s], nt[s], &la);
 		CHECK_MSG(rc == 0, "%s: decode alone: %s", name, sluice_ctx_error(c1));
 		if (!rc && sluice_seq_logits(cb, s, &lb) == 0)
-			worst = fmax(worst, rel_diff(lb, la, V));
+			worst = fmax(worst, t_rel_diff(lb, la, V));
 	}
 	printf("%-28s 3 sequences batched (%s) vs alone: max rel diff %.3g\n", name, backend, worst);
 	CHECK_MSG(worst < 1e-5, "%s: batched sequences differ from running alone by %.3g", name, worst);
@@ -414,12 +329,7 @@ static void check_multiseq(const char *name, const char *path, const char *backe
 
 int main(void)
 {
-	if (system("python3 -c 'import numpy, gguf' >/dev/null 2>&1") != 0)
-		t_skip("python3 with numpy and gguf is needed for the reference forward pass");
-	if (access(SCRIPT, R_OK) != 0) {
-		fprintf(stderr, "FAIL: %s not found (run from the repository root)\n", SCRIPT);
-		return 1;
-	}
+	t_need_ref(SCRIPT);
 	static const struct {
 		const char *name;
 		uint32_t type;

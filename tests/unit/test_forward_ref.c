@@ -37,7 +37,6 @@
 
 #include <math.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SCRIPT "tests/ref/llama_ref.py"
@@ -50,36 +49,6 @@ static const char *const LONG_TEXT =
 	"asked Ben. Lily said yes, and they ran and laughed until the sun went down and mom called "
 	"them home for dinner.";
 
-static double max_abs(const float *a, size_t n)
-{
-	double m = 0;
-	for (size_t i = 0; i < n; i++)
-		m = fmax(m, fabs((double)a[i]));
-	return m;
-}
-
-/* max |a - b| / max |b| */
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-	double d = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!isfinite(a[i]))
-			return INFINITY;
-		d = fmax(d, fabs((double)a[i] - (double)b[i]));
-	}
-	double s = max_abs(b, n);
-	return s > 0 ? d / s : d;
-}
-
-static int32_t argmax(const float *l, size_t n)
-{
-	size_t best = 0;
-	for (size_t i = 1; i < n; i++)
-		if (l[i] > l[best])
-			best = i;
-	return (int32_t)best;
-}
-
 /* Streaming budgets for the next open_model (0 = unlimited). */
 static uint64_t g_vram, g_host_cache;
 
@@ -90,66 +59,7 @@ static int open_model(const char *path, struct sluice_model **m, struct sluice_c
 	mp.n_threads = 2;
 	mp.vram_budget = g_vram;
 	mp.host_cache = g_host_cache;
-	char err[512];
-	if (sluice_model_load(path, &mp, m, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: load %s: %s\n", path, err);
-		return -1;
-	}
-	struct sluice_ctx_params cp;
-	sluice_ctx_params_init(&cp);
-	cp.n_ctx = 512;
-	if (sluice_ctx_new(*m, &cp, c, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: ctx %s: %s\n", path, err);
-		sluice_model_free(*m);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Run the reference on toks[0..n); returns an n x n_vocab array (malloc'd) or NULL.
- * Exits 77 when the reference says numpy/gguf are missing.
- */
-static float *run_ref(const char *model, const char *act, const int32_t *toks, size_t n, size_t n_vocab)
-{
-	const char *out = t_tmp_path("ref-logits.f32");
-	size_t cap = 256 + strlen(model) + 12 * n;
-	char *cmd = malloc(cap);
-	size_t len = (size_t)snprintf(cmd, cap, "python3 %s --act %s '%s' '%s'", SCRIPT, act, model, out);
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(cmd + len, cap - len, " %d", toks[i]);
-	snprintf(cmd + len, cap - len, " 2>&1");
-	FILE *p = popen(cmd, "r");
-	free(cmd);
-	if (!p) {
-		fprintf(stderr, "FAIL: popen python3\n");
-		return NULL;
-	}
-	char line[512], first[512] = "";
-	while (fgets(line, sizeof(line), p)) {
-		if (!first[0])
-			snprintf(first, sizeof(first), "%s", line);
-		printf("  | %s", line);
-	}
-	int st = pclose(p);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
-		t_skip("%s", first);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "FAIL: %s exited with status %d on %s\n", SCRIPT, st, model);
-		return NULL;
-	}
-	float *l = malloc(n * n_vocab * sizeof(float));
-	FILE *f = fopen(out, "rb");
-	size_t got = f ? fread(l, sizeof(float), n * n_vocab, f) : 0;
-	if (f)
-		fclose(f);
-	unlink(out);
-	if (got != n * n_vocab) {
-		fprintf(stderr, "FAIL: %s wrote %zu of %zu logits\n", SCRIPT, got, n * n_vocab);
-		free(l);
-		return NULL;
-	}
-	return l;
+	return t_open_model(path, &mp, 512, m, c);
 }
 
 /* Greedy continuation of prompt for N_STEPS, each step's logits checked against the reference. */
@@ -175,7 +85,7 @@ static void check_reference(const char *name, const char *path, const char *prom
 	CHECK_MSG(rc == 0, "%s: decode prompt: %s", name, sluice_ctx_error(c));
 	for (int s = 0; s < N_STEPS && rc == 0; s++) {
 		memcpy(ours + (size_t)s * V, lg, V * sizeof(float));
-		int32_t t = argmax(lg, V);
+		int32_t t = t_argmax(lg, V);
 		if (s == N_STEPS - 1)
 			break;
 		toks[n++] = t;
@@ -197,7 +107,7 @@ static void check_reference(const char *name, const char *path, const char *prom
 		for (int pass = 0; pass < (tol_exact > 0 ? 2 : 1); pass++) {
 			const char *act = pass ? "exact" : "ggml";
 			const double tl = pass ? tol_exact : tol;
-			float *ref = run_ref(path, act, toks, n, V);
+			float *ref = t_run_ref(SCRIPT, path, toks, n, V, "--act %s", act);
 			if (!ref) {
 				t_failures++;
 				break;
@@ -206,18 +116,18 @@ static void check_reference(const char *name, const char *path, const char *prom
 			int worst_step = 0, argmax_bad = 0;
 			for (int s = 0; s < N_STEPS; s++) {
 				const float *r = ref + (np - 1 + (size_t)s) * V, *o = ours + (size_t)s * V;
-				double d = rel_diff(o, r, V);
+				double d = t_rel_diff(o, r, V);
 				if (!(d <= worst)) {
 					worst = d;
 					worst_step = s;
 				}
 				/* the greedy choice must agree unless the reference's top two are within tolerance */
-				int32_t a = argmax(o, V), b = argmax(r, V);
-				if (a != b && fabs((double)r[a] - (double)r[b]) > 4 * tl * max_abs(r, V))
+				int32_t a = t_argmax(o, V), b = t_argmax(r, V);
+				if (a != b && fabs((double)r[a] - (double)r[b]) > 4 * tl * t_max_abs(r, V))
 					argmax_bad++;
 			}
 			printf("%-22s %-5s %zu prompt + %d steps: max rel diff %.3g (step %d), logit scale %.3g\n", name,
-			       act, np, N_STEPS, worst, worst_step, max_abs(ref + (np - 1) * V, V));
+			       act, np, N_STEPS, worst, worst_step, t_max_abs(ref + (np - 1) * V, V));
 			CHECK_MSG(worst < tl, "%s (%s): logits differ from the reference by %.3g of the scale at step %d (tol %g)",
 				  name, act, worst, worst_step, tl);
 			CHECK_MSG(argmax_bad == 0, "%s (%s): greedy token differs from the reference at %d steps", name,
@@ -262,7 +172,7 @@ static void check_batching(const char *name, const char *path)
 		rc = sluice_decode(c, toks, n, &lg);
 		CHECK_MSG(rc == 0, "%s: batched decode: %s", name, sluice_ctx_error(c));
 		if (!rc)
-			worst_all = rel_diff(lg, single + (n - 1) * V, V);
+			worst_all = t_rel_diff(lg, single + (n - 1) * V, V);
 	}
 	if (!rc) {
 		sluice_ctx_reset(c);
@@ -271,7 +181,7 @@ static void check_batching(const char *name, const char *path)
 			rc = sluice_decode(c, toks + done, take, &lg);
 			CHECK_MSG(rc == 0, "%s: decode of %zu at %zu: %s", name, take, done, sluice_ctx_error(c));
 			if (!rc)
-				worst_chunks = fmax(worst_chunks, rel_diff(lg, single + (done + take - 1) * V, V));
+				worst_chunks = fmax(worst_chunks, t_rel_diff(lg, single + (done + take - 1) * V, V));
 			if (take < k)
 				break;
 		}
@@ -287,12 +197,7 @@ static void check_batching(const char *name, const char *path)
 
 int main(void)
 {
-	if (system("python3 -c 'import numpy, gguf' >/dev/null 2>&1") != 0)
-		t_skip("python3 with numpy and gguf is needed for the reference forward pass");
-	if (access(SCRIPT, R_OK) != 0) {
-		fprintf(stderr, "FAIL: %s not found (run from the repository root)\n", SCRIPT);
-		return 1;
-	}
+	t_need_ref(SCRIPT);
 
 	/* synthetic models: every weight type the generator's users rely on */
 	static const struct {

@@ -417,31 +417,16 @@ static int chat_main(int argc, char **argv, bool one_turn)
 	sluice_set_log_level(verbose ? 2 + verbose : 2);
 
 	struct sluice_model_params mp;
-	sluice_model_params_init(&mp);
-	mp.n_threads = (int)threads;
-	mp.vram_budget = vram;
-	mp.host_cache = host_cache;
-	mp.io_engine = io;
-	mp.backend = backend;
-	mp.lookahead = (int)lookahead;
-	mp.expert_policy = expert_policy;
-	mp.pregate = pregate;
-	mp.trace_experts = trace_experts;
+	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
+							.io = io, .backend = backend, .lookahead = lookahead,
+							.expert_policy = expert_policy, .pregate = pregate,
+							.trace_experts = trace_experts });
 	char err[512];
 	struct session s = { .n_predict = n_predict, .verbose = verbose > 0 };
 	int status = 1;
 	char *line = NULL;
-	if (sluice_model_load(model_path, &mp, &s.m, err, sizeof err)) {
-		cli_error(cmd, "%s", err);
+	if (cli_load_model(cmd, model_path, &mp, &s.m) || cli_new_ctx(cmd, s.m, (uint32_t)n_ctx, &s.ctx))
 		goto out;
-	}
-	struct sluice_ctx_params cp;
-	sluice_ctx_params_init(&cp);
-	cp.n_ctx = (uint32_t)n_ctx;
-	if (sluice_ctx_new(s.m, &cp, &s.ctx, err, sizeof err)) {
-		cli_error(cmd, "%s", err);
-		goto out;
-	}
 	s.n_ctx = s.ctx->n_ctx;
 	struct sluice_sampler_params sp;
 	sluice_sampler_params_init(&sp);

@@ -289,6 +289,45 @@ bool cli_size(const char *cmd, const char *opt, const char *val, uint64_t *out)
 	return true;
 }
 
+/* ---- the model and its context, from the options the commands share ---- */
+
+void cli_model_params(struct sluice_model_params *mp, const struct cli_model_opts *o)
+{
+	sluice_model_params_init(mp);
+	mp->n_threads = (int)o->threads;
+	mp->vram_budget = o->vram;
+	mp->host_cache = o->host_cache;
+	if (o->io)
+		mp->io_engine = o->io;
+	if (o->backend)
+		mp->backend = o->backend;
+	mp->lookahead = (int)o->lookahead;
+	if (o->pressure)
+		mp->pressure = o->pressure;
+	mp->expert_policy = o->expert_policy;
+	mp->pregate = o->pregate;
+	mp->trace_experts = o->trace_experts;
+}
+
+int cli_load_model(const char *cmd, const char *path, const struct sluice_model_params *mp, struct sluice_model **m)
+{
+	char err[512];
+	if (sluice_model_load(path, mp, m, err, sizeof(err)))
+		return cli_error(cmd, "%s", err);
+	return 0;
+}
+
+int cli_new_ctx(const char *cmd, struct sluice_model *m, uint32_t n_ctx, struct sluice_ctx **ctx)
+{
+	char err[512];
+	struct sluice_ctx_params cp;
+	sluice_ctx_params_init(&cp);
+	cp.n_ctx = n_ctx;
+	if (sluice_ctx_new(m, &cp, ctx, err, sizeof(err)))
+		return cli_error(cmd, "%s", err);
+	return 0;
+}
+
 void cli_progress(const char *label, uint64_t done, uint64_t total)
 {
 	static int last = -1;

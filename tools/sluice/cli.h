@@ -65,6 +65,29 @@ const char *cli_gpus(const char *cmd, const char *list, const char *backend, str
 struct sluice_model_params;
 void cli_devices_params(const struct cli_devices *d, struct sluice_model_params *mp);
 
+/*
+ * The model options the commands share, as each parsed them (a command that lacks an option leaves
+ * it 0/NULL): compute threads (0: every CPU), the VRAM and host-cache budgets (0: unlimited),
+ * lookahead and pregate (0: the library's default), the expert policy and routing trace (NULL: the
+ * default, none); backend, io engine and pressure source NULL: sluice_model_params_init's.
+ */
+struct cli_model_opts {
+	long threads, lookahead;
+	uint64_t vram, host_cache;
+	const char *backend, *io, *pressure;
+	const char *expert_policy, *trace_experts;
+	int pregate;
+};
+struct sluice_model_params;
+struct sluice_model;
+struct sluice_ctx;
+/* mp = the library's defaults with o's options in. */
+void cli_model_params(struct sluice_model_params *mp, const struct cli_model_opts *o);
+/* sluice_model_load, and sluice_ctx_new with n_ctx tokens (0: the model's default): 0, or 1 after
+ * printing "sluice CMD: " and the library's message. */
+int cli_load_model(const char *cmd, const char *path, const struct sluice_model_params *mp, struct sluice_model **m);
+int cli_new_ctx(const char *cmd, struct sluice_model *m, uint32_t n_ctx, struct sluice_ctx **ctx);
+
 /* A progress bar on stderr when it is a terminal; silent otherwise. */
 void cli_progress(const char *label, uint64_t done, uint64_t total);
 

@@ -94,16 +94,8 @@ static int cmp_entry(const void *a, const void *b)
 
 static int write_all(int fd, const void *p, size_t n, struct sl_err *err, const char *path)
 {
-	for (const char *c = p; n;) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return sl_errf(err, k < 0 ? errno : EIO, "%s: write: %s", path, strerror(k < 0 ? errno : EIO));
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	int rc = sl_write_all(fd, p, n, -1, NULL);
+	return rc ? sl_errf(err, -rc, "%s: write: %s", path, strerror(-rc)) : 0;
 }
 
 static int write_dat(const struct imx *m, int fd, const char *path, struct sl_err *err)

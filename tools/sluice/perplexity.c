@@ -157,7 +157,6 @@ int cmd_perplexity(int argc, char **argv)
 		return 1;
 
 	int status = 1;
-	char err[512];
 	char *text = NULL;
 	int32_t *toks = NULL;
 	float *lp = NULL;
@@ -195,25 +194,15 @@ int cmd_perplexity(int argc, char **argv)
 	}
 
 	struct sluice_model_params mp;
-	sluice_model_params_init(&mp);
-	mp.n_threads = (int)threads;
-	mp.vram_budget = vram;
-	mp.host_cache = host_cache;
-	mp.backend = backend;
+	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
+							.backend = backend });
 	sluice_set_log_level(2);
-	if (sluice_model_load(model_path, &mp, &m, err, sizeof err)) {
-		cli_error("perplexity", "%s", err);
+	if (cli_load_model("perplexity", model_path, &mp, &m))
 		goto out;
-	}
 	struct sluice_model_info info;
 	sluice_model_get_info(m, &info);
-	struct sluice_ctx_params cp;
-	sluice_ctx_params_init(&cp);
-	cp.n_ctx = (uint32_t)n_ctx;
-	if (sluice_ctx_new(m, &cp, &ctx, err, sizeof err)) {
-		cli_error("perplexity", "%s", err);
+	if (cli_new_ctx("perplexity", m, (uint32_t)n_ctx, &ctx))
 		goto out;
-	}
 	size_t n_tok = 0;
 	int rc = sluice_tokenize(m, text, text_len, false, NULL, 0, &n_tok);
 	if ((rc && rc != -ENOSPC) || !(toks = malloc((n_tok + 1) * sizeof(*toks))) ||

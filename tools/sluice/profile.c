@@ -150,34 +150,23 @@ int cmd_profile(int argc, char **argv)
 	}
 
 	struct sluice_model_params mp;
-	sluice_model_params_init(&mp);
-	mp.n_threads = (int)threads;
-	mp.vram_budget = vram;
-	mp.host_cache = host_cache;
-	mp.io_engine = io;
-	mp.backend = backend;
-	mp.pressure = "none"; /* a measurement: the budgets stay as given */
+	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
+							.io = io, .backend = backend,
+							.pressure = "none" /* a measurement: the budgets stay as given */ });
 	char err[512];
 	struct sluice_model *m = NULL;
 	struct sluice_ctx *ctx = NULL;
 	int status = 1;
 	bool tracing = false;
-	if (sluice_model_load(model_path, &mp, &m, err, sizeof(err))) {
-		cli_error("profile", "%s", err);
+	if (cli_load_model("profile", model_path, &mp, &m))
 		goto out;
-	}
 	struct sluice_model_info info;
 	if (sluice_model_get_info(m, &info)) {
 		cli_error("profile", "%s", sluice_model_error(m));
 		goto out;
 	}
-	struct sluice_ctx_params cp;
-	sluice_ctx_params_init(&cp);
-	cp.n_ctx = (uint32_t)n_tok + 2;
-	if (sluice_ctx_new(m, &cp, &ctx, err, sizeof(err))) {
-		cli_error("profile", "%s", err);
+	if (cli_new_ctx("profile", m, (uint32_t)n_tok + 2, &ctx))
 		goto out;
-	}
 	/* warm-up: the first token after the load (BOS, or token 0 for a vocabulary without one) */
 	int32_t tok = info.bos >= 0 ? info.bos : 0;
 	const float *logits;

@@ -197,16 +197,10 @@ static int write_metrics(const char *path, const struct sluice_stats *st)
 		struct sl_atomic_file af = { .fd = -1, .slot = -1 };
 		struct sl_err err = { "" };
 		bool ok = sl_atomic_file_open(&af, path, NULL, &err) >= 0;
-		for (size_t done = 0; ok && done < len;) {
-			ssize_t k = write(af.fd, text + done, len - done);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				sl_errf(&err, k < 0 ? errno : EIO, "write: %s", strerror(k < 0 ? errno : EIO));
-				ok = false;
-			} else {
-				done += (size_t)k;
-			}
+		int wrc = ok ? sl_write_all(af.fd, text, len, -1, NULL) : 0;
+		if (wrc) {
+			sl_errf(&err, -wrc, "write: %s", strerror(-wrc));
+			ok = false;
 		}
 		if (!ok || sl_atomic_file_commit(&af, &err) < 0) {
 			sl_atomic_file_abort(&af);
@@ -348,18 +342,11 @@ int cmd_run(int argc, char **argv)
 		return 1;
 
 	struct sluice_model_params mp;
-	sluice_model_params_init(&mp);
-	mp.n_threads = (int)threads;
-	mp.vram_budget = vram;
-	mp.host_cache = host_cache;
-	mp.io_engine = io;
-	mp.backend = backend;
-	cli_devices_params(&devs, &mp);
-	mp.lookahead = (int)lookahead;
-	mp.pressure = pressure;
-	mp.expert_policy = expert_policy;
-	mp.pregate = pregate;
-	mp.trace_experts = trace_experts;
+	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
+							.io = io, .backend = backend, .lookahead = lookahead,
+							.pressure = pressure, .expert_policy = expert_policy,
+							.pregate = pregate, .trace_experts = trace_experts });
+	cli_devices_params(&devs, &mp); /* --gpus / per-GPU --vram lists (after the shared set-up) */
 	mp.io_fault = getenv("SLUICE_IO_FAULT"); /* tests: fault injection (the library reads no environment) */
 	char err[512];
 	struct sluice_model *m = NULL;
@@ -375,22 +362,15 @@ int cmd_run(int argc, char **argv)
 		}
 		tracing = true;
 	}
-	if ((rc = sluice_model_load(model_path, &mp, &m, err, sizeof(err)))) {
-		cli_error("run", "%s", err);
+	if (cli_load_model("run", model_path, &mp, &m))
 		goto out;
-	}
 	struct sluice_model_info info;
 	if ((rc = sluice_model_get_info(m, &info))) {
 		cli_error("run", "%s", sluice_model_error(m));
 		goto out;
 	}
-	struct sluice_ctx_params cp;
-	sluice_ctx_params_init(&cp);
-	cp.n_ctx = (uint32_t)n_ctx;
-	if ((rc = sluice_ctx_new(m, &cp, &ctx, err, sizeof(err)))) {
-		cli_error("run", "%s", err);
+	if (cli_new_ctx("run", m, (uint32_t)n_ctx, &ctx))
 		goto out;
-	}
 	struct sluice_sampler_params sp;
 	sluice_sampler_params_init(&sp);
 	sp.temperature = (float)temp;

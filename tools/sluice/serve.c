@@ -126,8 +126,8 @@ int cmd_serve(int argc, char **argv)
 	const char *host = "127.0.0.1";
 	long port = 8080, parallel = 4, queue = 64, n_ctx = 0, threads = 0, read_timeout = 30;
 	uint64_t max_body = 1 << 20, vram = 0, host_cache = 0;
+	const char *backend = NULL, *io = NULL;
 	int verbose = 0, c;
-	sluice_model_params_init(&s.mp);
 	s.api_key = getenv("SLUICE_API_KEY");
 	if (s.api_key && !*s.api_key)
 		s.api_key = NULL;
@@ -149,8 +149,8 @@ int cmd_serve(int argc, char **argv)
 		case 't': if (!cli_int("serve", "--threads", optarg, 1, SLUICE_MAX_THREADS, &threads)) return 1; break;
 		case 'V': if (!cli_size("serve", "--vram", optarg, &vram)) return 1; break;
 		case 'H': if (!cli_size("serve", "--host-cache", optarg, &host_cache)) return 1; break;
-		case 'b': s.mp.backend = optarg; break;
-		case 'O': s.mp.io_engine = optarg; break;
+		case 'b': backend = optarg; break;
+		case 'O': io = optarg; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case ':': return cli_error("serve", "option '%s' needs a value", argv[optind - 1]);
@@ -178,9 +178,8 @@ int cmd_serve(int argc, char **argv)
 	s.n_ctx = (uint32_t)n_ctx;
 	s.max_body = (size_t)max_body;
 	s.read_timeout_s = (unsigned)read_timeout;
-	s.mp.n_threads = (int)threads;
-	s.mp.vram_budget = vram;
-	s.mp.host_cache = host_cache;
+	cli_model_params(&s.mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
+							  .backend = backend, .io = io });
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv, NULL);
 	atomic_init(&s.state, 0);

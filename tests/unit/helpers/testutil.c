@@ -4,9 +4,11 @@
 #include "gguf.h"
 #include "sluice.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int t_failures;
@@ -181,6 +183,25 @@ struct sluice_model *t_load_model(const char *path, const char *backend, bool st
 	return rc ? NULL : m;
 }
 
+int t_open_model(const char *path, const struct sluice_model_params *mp, uint32_t n_ctx, struct sluice_model **m,
+		 struct sluice_ctx **c)
+{
+	char err[512];
+	if (sluice_model_load(path, mp, m, err, sizeof(err))) {
+		fprintf(stderr, "FAIL: load %s: %s\n", path, err);
+		return -1;
+	}
+	struct sluice_ctx_params cp;
+	sluice_ctx_params_init(&cp);
+	cp.n_ctx = n_ctx;
+	if (sluice_ctx_new(*m, &cp, c, err, sizeof(err))) {
+		fprintf(stderr, "FAIL: ctx %s: %s\n", path, err);
+		sluice_model_free(*m);
+		return -1;
+	}
+	return 0;
+}
+
 int t_write_dir_file(const char *dir, const char *name, const char *ext, const void *p, size_t n)
 {
 	char path[1024];
@@ -225,4 +246,91 @@ void *t_read_file(const char *path, size_t *len)
 	if (len)
 		*len = (size_t)n;
 	return b;
+}
+
+double t_max_abs(const float *a, size_t n)
+{
+	double m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = fmax(m, fabs((double)a[i]));
+	return m;
+}
+
+double t_rel_diff(const float *a, const float *b, size_t n)
+{
+	double d = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(a[i]))
+			return INFINITY;
+		d = fmax(d, fabs((double)a[i] - (double)b[i]));
+	}
+	double s = t_max_abs(b, n);
+	return s > 0 ? d / s : d;
+}
+
+int32_t t_argmax(const float *l, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++)
+		if (l[i] > l[best])
+			best = i;
+	return (int32_t)best;
+}
+
+void t_need_ref(const char *script)
+{
+	if (system("python3 -c 'import numpy, gguf' >/dev/null 2>&1") != 0)
+		t_skip("python3 with numpy and gguf is needed for the reference forward pass");
+	if (access(script, R_OK) != 0) {
+		fprintf(stderr, "FAIL: %s not found (run from the repository root)\n", script);
+		exit(1);
+	}
+}
+
+float *t_run_ref(const char *script, const char *model, const int32_t *toks, size_t n, size_t n_vocab,
+		 const char *opts_fmt, ...)
+{
+	const char *out = t_tmp_path("ref-logits.f32");
+	char opts[1024];
+	va_list ap;
+	va_start(ap, opts_fmt);
+	vsnprintf(opts, sizeof(opts), opts_fmt, ap);
+	va_end(ap);
+	size_t cap = 256 + strlen(opts) + strlen(model) + 12 * n;
+	char *cmd = malloc(cap);
+	size_t len = (size_t)snprintf(cmd, cap, "python3 %s %s '%s' '%s'", script, opts, model, out);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(cmd + len, cap - len, " %d", toks[i]);
+	snprintf(cmd + len, cap - len, " 2>&1");
+	FILE *p = popen(cmd, "r");
+	free(cmd);
+	if (!p) {
+		fprintf(stderr, "FAIL: popen python3\n");
+		return NULL;
+	}
+	char line[512], first[512] = "";
+	while (fgets(line, sizeof(line), p)) {
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", line);
+		printf("  | %s", line);
+	}
+	int st = pclose(p);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		t_skip("%s", first);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "FAIL: %s exited with status %d on %s\n", script, st, model);
+		return NULL;
+	}
+	float *l = malloc(n * n_vocab * sizeof(float));
+	FILE *f = fopen(out, "rb");
+	size_t got = f ? fread(l, sizeof(float), n * n_vocab, f) : 0;
+	if (f)
+		fclose(f);
+	unlink(out);
+	if (got != n * n_vocab) {
+		fprintf(stderr, "FAIL: %s wrote %zu of %zu logits\n", script, got, n * n_vocab);
+		free(l);
+		return NULL;
+	}
+	return l;
 }

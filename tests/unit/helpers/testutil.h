@@ -48,10 +48,31 @@ void *t_read_dir_file(const char *dir, const char *name, const char *ext, size_t
  * --host-cache 6M); a failure is a failed check (NULL). */
 struct sluice_model;
 struct sluice_model *t_load_model(const char *path, const char *backend, bool streamed);
+/* Load path with mp and make a context of n_ctx tokens: 0, or -1 after printing "FAIL: load|ctx
+ * PATH: why" (nothing left open). */
+struct sluice_model_params;
+struct sluice_ctx;
+int t_open_model(const char *path, const struct sluice_model_params *mp, uint32_t n_ctx, struct sluice_model **m,
+		 struct sluice_ctx **c);
 /* The folder of shared test models; NULL when absent. */
 const char *t_models_dir(void);
 /* A model path inside it, or t_skip() when the folder is absent. */
 const char *t_model(const char *file);
+
+/* Logits against a reference: max |a[i]|; max |a - b| / max |b| (infinite when a has a NaN or an
+ * infinity); the index of the largest (the first of equals). */
+double t_max_abs(const float *a, size_t n);
+double t_rel_diff(const float *a, const float *b, size_t n);
+int32_t t_argmax(const float *l, size_t n);
+/* Before the first t_run_ref: t_skip() without python3, numpy and gguf; exit 1 when script is not
+ * there (the test runs from the repository root). */
+void t_need_ref(const char *script);
+/* A numpy reference (a tests/ref script) on toks[0..n): runs `python3 SCRIPT OPTS 'MODEL' 'OUT' TOKENS...`
+ * (OPTS from opts_fmt, quoted by the caller), echoes its output indented, and returns the n x n_vocab
+ * logits it wrote to OUT (malloc'd), or NULL after saying why.  t_skip() with the script's first
+ * line when it exits 77 (numpy or gguf missing). */
+float *t_run_ref(const char *script, const char *model, const int32_t *toks, size_t n, size_t n_vocab,
+		 const char *opts_fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Raw bytes, for crafting GGUF files by hand (including broken ones). */
 struct t_buf {
