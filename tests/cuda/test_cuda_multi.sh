@@ -98,4 +98,19 @@ expect stage-budget 'pipeline stage 1 \(cuda device 1, layers 3-3\): --vram 0\.2
 expect small-dev1 'cuda device 1 has [0-9.]+ MiB free' fake_run FAKECUDA_DEVICES=2 FAKECUDA_MEM=8G,64M -- "${RUN[@]}" --gpus 0,1
 # A launch failure on device 1 after some tokens: a clear error, never wrong tokens.
 expect launch-fail 'CUDA_ERROR_' fake_run FAKECUDA_DEVICES=2 FAKECUDA_FAIL=launch:60 -- "${RUN[@]}" --gpus 0,1
+# The other commands take --gpus too: perplexity over the pipeline equals the CPU's to 3 decimals,
+# and a bad list is refused by every one of them.
+head -c 3000 "$(dirname "$0")/../../README.md" >"$SLUICE_TMP/text.txt"
+ppl_cpu=$("$SLUICE_BIN" perplexity -m "$S" -f "$SLUICE_TMP/text.txt" -c 64 --chunks 2 2>&1 | sed -n 's/^perplexity: \([0-9.]*\) .*/\1/p')
+ppl_2=$(fake_run FAKECUDA_DEVICES=2 -- perplexity -m "$S" -f "$SLUICE_TMP/text.txt" -c 64 --chunks 2 --gpus 0,1 2>&1 |
+        sed -n 's/^perplexity: \([0-9.]*\) .*/\1/p')
+if [ -n "$ppl_cpu" ] && awk -v a="$ppl_cpu" -v b="$ppl_2" 'BEGIN {d = a - b; exit !(b != "" && d < 0.001 && d > -0.001)}'; then
+    echo "ok (perplexity --gpus 0,1): $ppl_2 (cpu $ppl_cpu)"
+else
+    echo "FAIL (perplexity --gpus 0,1): '$ppl_2' against the cpu's '$ppl_cpu'"; fail=1
+fi
+for cmd in chat serve profile "perplexity -f $SLUICE_TMP/text.txt"; do
+    read -ra c <<<"$cmd"
+    expect "${c[0]}-gpus-twice" 'device 1 is listed twice' fake_run FAKECUDA_DEVICES=2 -- "${c[@]}" -m "$S" --gpus 1,1
+done
 exit $fail

@@ -50,7 +50,7 @@ static void chat_usage(FILE *out, bool one_turn)
 		"  -n, --n-predict N       most tokens per reply (default 512)\n"
 		"      --temp T, --top-k K, --top-p P, --seed S    sampling (defaults 0.8, 40, 0.95, clock)\n"
 		"  -t, --threads N, -c, --ctx N, --vram SIZE, --host-cache SIZE, --io ENGINE,\n"
-		"      --lookahead N, --backend NAME,\n"
+		"      --lookahead N, --backend NAME, --gpus LIST,\n"
 		"      --expert-policy P, --pregate N|off, --trace-experts FILE    as for sluice run\n"
 		"  -v, --verbose           the template, and tokens evaluated per turn, to stderr\n"
 		"\n"
@@ -357,7 +357,7 @@ static int chat_main(int argc, char **argv, bool one_turn)
 		{ "n-predict", required_argument, 0, 'n' }, { "temp", required_argument, 0, 'T' },
 		{ "top-k", required_argument, 0, 'K' },   { "top-p", required_argument, 0, 'P' },
 		{ "seed", required_argument, 0, 'S' },    { "threads", required_argument, 0, 't' },
-		{ "ctx", required_argument, 0, 'c' },     { "vram", required_argument, 0, 'V' },
+		{ "ctx", required_argument, 0, 'c' },     { "vram", required_argument, 0, 'V' }, { "gpus", required_argument, 0, 'G' },
 		{ "host-cache", required_argument, 0, 'H' }, { "io", required_argument, 0, 'I' },
 		{ "lookahead", required_argument, 0, 'L' }, { "backend", required_argument, 0, 'B' },
 		{ "chat", no_argument, 0, 'X' },          { "verbose", no_argument, 0, 'v' },
@@ -366,6 +366,9 @@ static int chat_main(int argc, char **argv, bool one_turn)
 		{ "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *prompt = NULL, *system = NULL, *tmpl = NULL, *io = "auto", *backend = "cpu";
+	const char *gpus = NULL;
+	struct cli_devices devs = { .n_dev = 0 };
+	bool backend_set = false;
 	long n_predict = 512, top_k = 40, threads = 0, n_ctx = 0, lookahead = 0;
 	double temp = 0.8, top_p = 0.95;
 	uint64_t seed = (uint64_t)time(NULL), vram = 0, host_cache = 0;
@@ -387,11 +390,12 @@ static int chat_main(int argc, char **argv, bool one_turn)
 		case 'S': if (!cli_u64(cmd, "--seed", optarg, &seed)) return 1; break;
 		case 't': if (!cli_int(cmd, "-t", optarg, 1, 1024, &threads)) return 1; break;
 		case 'c': if (!cli_int(cmd, "-c", optarg, 1, 1 << 22, &n_ctx)) return 1; break;
-		case 'V': if (!cli_size(cmd, "--vram", optarg, &vram)) return 1; break;
+		case 'V': if (!cli_vram(cmd, optarg, &devs, &vram)) return 1; break;
+		case 'G': gpus = optarg; break;
 		case 'H': if (!cli_size(cmd, "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
 		case 'L': if (!cli_int(cmd, "--lookahead", optarg, 1, 64, &lookahead)) return 1; break;
-		case 'B': backend = optarg; break;
+		case 'B': backend = optarg, backend_set = true; break;
 		case 'X': break;
 		case 'e': if (!cli_expert_policy(cmd, optarg, &expert_policy)) return 1; break;
 		case 'g': if (!cli_pregate(cmd, optarg, &pregate)) return 1; break;
@@ -417,10 +421,14 @@ static int chat_main(int argc, char **argv, bool one_turn)
 	sluice_set_log_level(verbose ? 2 + verbose : 2);
 
 	struct sluice_model_params mp;
+	if (gpus && !backend_set)
+		backend = "auto"; /* --gpus alone: the CUDA devices it names */
+	if (!(backend = cli_gpus(cmd, gpus, backend, &devs)))
+		return 1;
 	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
 							.io = io, .backend = backend, .lookahead = lookahead,
 							.expert_policy = expert_policy, .pregate = pregate,
-							.trace_experts = trace_experts });
+							.trace_experts = trace_experts , .devs = &devs });
 	char err[512];
 	struct session s = { .n_predict = n_predict, .verbose = verbose > 0 };
 	int status = 1;

@@ -307,6 +307,8 @@ void cli_model_params(struct sluice_model_params *mp, const struct cli_model_opt
 	mp->expert_policy = o->expert_policy;
 	mp->pregate = o->pregate;
 	mp->trace_experts = o->trace_experts;
+	if (o->devs)
+		cli_devices_params(o->devs, mp);
 }
 
 int cli_load_model(const char *cmd, const char *path, const struct sluice_model_params *mp, struct sluice_model **m)

@@ -77,6 +77,7 @@ struct cli_model_opts {
 	const char *backend, *io, *pressure;
 	const char *expert_policy, *trace_experts;
 	int pregate;
+	const struct cli_devices *devs; /* --gpus / --vram lists (NULL or none: one device) */
 };
 struct sluice_model_params;
 struct sluice_model;

@@ -55,7 +55,7 @@ static void ppl_usage(FILE *o)
 		"      --kl-base-out FILE save the top-%d log-probabilities of this run (the reference)\n"
 		"      --kl-base FILE     compare with a saved reference: KL divergence (mean, p99), top-1\n"
 		"                         agreement, and the change of perplexity\n"
-		"  -t, --threads N, --vram SIZE, --host-cache SIZE, --backend NAME   as for sluice run\n",
+		"  -t, --threads N, --vram SIZE, --host-cache SIZE, --backend NAME, --gpus LIST   as for sluice run\n",
 		KL_TOP);
 }
 
@@ -120,11 +120,14 @@ int cmd_perplexity(int argc, char **argv)
 		{ "model", required_argument, 0, 'm' },     { "file", required_argument, 0, 'f' },
 		{ "ctx", required_argument, 0, 'c' },       { "chunks", required_argument, 0, 'C' },
 		{ "kl-base-out", required_argument, 0, 'O' }, { "kl-base", required_argument, 0, 'K' },
-		{ "threads", required_argument, 0, 't' },   { "vram", required_argument, 0, 'V' },
+		{ "threads", required_argument, 0, 't' },   { "vram", required_argument, 0, 'V' }, { "gpus", required_argument, 0, 'G' },
 		{ "host-cache", required_argument, 0, 'H' }, { "backend", required_argument, 0, 'B' },
 		{ "help", no_argument, 0, 'h' },            { 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *text_path = NULL, *kl_out = NULL, *kl_in = NULL, *backend = "cpu";
+	const char *gpus = NULL;
+	struct cli_devices devs = { .n_dev = 0 };
+	bool backend_set = false;
 	long n_ctx = 256, max_chunks = 0, threads = 0;
 	uint64_t vram = 0, host_cache = 0;
 	int c;
@@ -139,9 +142,10 @@ int cmd_perplexity(int argc, char **argv)
 		case 'O': kl_out = optarg; break;
 		case 'K': kl_in = optarg; break;
 		case 't': if (!cli_int("perplexity", "-t", optarg, 1, 1024, &threads)) return 1; break;
-		case 'V': if (!cli_size("perplexity", "--vram", optarg, &vram)) return 1; break;
+		case 'V': if (!cli_vram("perplexity", optarg, &devs, &vram)) return 1; break;
+		case 'G': gpus = optarg; break;
 		case 'H': if (!cli_size("perplexity", "--host-cache", optarg, &host_cache)) return 1; break;
-		case 'B': backend = optarg; break;
+		case 'B': backend = optarg, backend_set = true; break;
 		case 'h': ppl_usage(stdout); return 0;
 		case ':': return cli_error("perplexity", "option '%s' needs a value", argv[optind - 1]);
 		default: return cli_error("perplexity", "unknown option '%s' (see sluice perplexity --help)", argv[optind - 1]);
@@ -194,8 +198,12 @@ int cmd_perplexity(int argc, char **argv)
 	}
 
 	struct sluice_model_params mp;
+	if (gpus && !backend_set)
+		backend = "auto"; /* --gpus alone: the CUDA devices it names */
+	if (!(backend = cli_gpus("perplexity", gpus, backend, &devs)))
+		return 1;
 	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
-							.backend = backend });
+							.backend = backend , .devs = &devs });
 	sluice_set_log_level(2);
 	if (cli_load_model("perplexity", model_path, &mp, &m))
 		goto out;

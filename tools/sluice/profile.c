@@ -34,6 +34,7 @@ static void profile_usage(FILE *out)
 		"      --io ENGINE       auto | uring | pread | mmap (default auto)\n"
 		"      --backend NAME    auto (default: cuda when a GPU works, else cpu), cuda, cpu, cpu-async,\n"
 		"                        cpu-async-zc\n"
+		"      --gpus LIST       CUDA devices, e.g. 1, or 0,1 to split the layers across both (as sluice run)\n"
 		"      --trace FILE      also write the trace (Chrome JSON)\n"
 		"      --plot FILE.png   plot the last token's timeline: reads, copies, compute, waits\n"
 		"                        (scripts/trace_plot.py, needs python3 with matplotlib)\n"
@@ -101,13 +102,15 @@ int cmd_profile(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "model", required_argument, 0, 'm' },  { "threads", required_argument, 0, 't' },
-		{ "vram", required_argument, 0, 'V' },   { "host-cache", required_argument, 0, 'H' },
+		{ "vram", required_argument, 0, 'V' }, { "gpus", required_argument, 0, 'g' },   { "host-cache", required_argument, 0, 'H' },
 		{ "io", required_argument, 0, 'I' },     { "backend", required_argument, 0, 'B' },
 		{ "trace", required_argument, 0, 'X' },  { "help", no_argument, 0, 'h' },
 		{ "no-probe", no_argument, 0, 'P' },     { "plot", required_argument, 0, 'G' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *model_path = NULL, *io = "auto", *backend = "auto", *trace = NULL;
+	const char *gpus = NULL;
+	struct cli_devices devs = { .n_dev = 0 };
 	long n_tok = 8, threads = 0;
 	bool probe = true;
 	const char *plot = NULL;
@@ -121,7 +124,8 @@ int cmd_profile(int argc, char **argv)
 		case 'm': model_path = optarg; break;
 		case 'n': if (!cli_int("profile", "-n", optarg, 1, 4096, &n_tok)) return 1; break;
 		case 't': if (!cli_int("profile", "-t", optarg, 1, 1024, &threads)) return 1; break;
-		case 'V': if (!cli_size("profile", "--vram", optarg, &vram)) return 1; break;
+		case 'V': if (!cli_vram("profile", optarg, &devs, &vram)) return 1; break;
+		case 'g': gpus = optarg; break;
 		case 'H': if (!cli_size("profile", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'I': io = optarg; break;
 		case 'B': backend = optarg; break;
@@ -150,9 +154,14 @@ int cmd_profile(int argc, char **argv)
 	}
 
 	struct sluice_model_params mp;
+	const char *gpu_backend = cli_gpus("profile", gpus, backend ? backend : "auto", &devs);
+	if (!gpu_backend)
+		return 1;
+	if (gpus)
+		backend = gpu_backend;
 	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
 							.io = io, .backend = backend,
-							.pressure = "none" /* a measurement: the budgets stay as given */ });
+							.pressure = "none" /* a measurement: the budgets stay as given */ , .devs = &devs });
 	char err[512];
 	struct sluice_model *m = NULL;
 	struct sluice_ctx *ctx = NULL;

@@ -345,8 +345,7 @@ int cmd_run(int argc, char **argv)
 	cli_model_params(&mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
 							.io = io, .backend = backend, .lookahead = lookahead,
 							.pressure = pressure, .expert_policy = expert_policy,
-							.pregate = pregate, .trace_experts = trace_experts });
-	cli_devices_params(&devs, &mp); /* --gpus / per-GPU --vram lists (after the shared set-up) */
+							.pregate = pregate, .trace_experts = trace_experts, .devs = &devs });
 	mp.io_fault = getenv("SLUICE_IO_FAULT"); /* tests: fault injection (the library reads no environment) */
 	char err[512];
 	struct sluice_model *m = NULL;

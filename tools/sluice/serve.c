@@ -45,7 +45,8 @@ static void usage(FILE *o)
 		"  -t, --threads N         compute threads (default: all CPUs)\n"
 		"      --vram SIZE         device memory for weights (stream the rest)\n"
 		"      --host-cache SIZE   host cache for streamed weights\n"
-		"      --backend NAME      cpu (default), cpu-async\n"
+		"      --backend NAME      cpu (default), auto, cuda, cpu-async\n"
+		"      --gpus LIST         CUDA devices, e.g. 1, or 0,1 to split the layers across both (with a --vram list)\n"
 		"      --io ENGINE         auto, uring, pread, mmap\n"
 		"  -v, --verbose           library log messages\n",
 		SLUICE_MAX_SEQ);
@@ -116,7 +117,7 @@ int cmd_serve(int argc, char **argv)
 		{ "api-key", required_argument, 0, 'K' },   { "model-id", required_argument, 0, 'I' },
 		{ "chat-template", required_argument, 0, 'T' }, { "max-body", required_argument, 0, 'B' },
 		{ "read-timeout", required_argument, 0, 'R' }, { "threads", required_argument, 0, 't' },
-		{ "vram", required_argument, 0, 'V' },      { "host-cache", required_argument, 0, 'H' },
+		{ "vram", required_argument, 0, 'V' }, { "gpus", required_argument, 0, 'G' },      { "host-cache", required_argument, 0, 'H' },
 		{ "backend", required_argument, 0, 'b' },   { "io", required_argument, 0, 'O' },
 		{ "verbose", no_argument, 0, 'v' },         { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -127,6 +128,8 @@ int cmd_serve(int argc, char **argv)
 	long port = 8080, parallel = 4, queue = 64, n_ctx = 0, threads = 0, read_timeout = 30;
 	uint64_t max_body = 1 << 20, vram = 0, host_cache = 0;
 	const char *backend = NULL, *io = NULL;
+	const char *gpus = NULL;
+	struct cli_devices devs = { .n_dev = 0 };
 	int verbose = 0, c;
 	s.api_key = getenv("SLUICE_API_KEY");
 	if (s.api_key && !*s.api_key)
@@ -147,7 +150,8 @@ int cmd_serve(int argc, char **argv)
 		case 'B': if (!cli_size("serve", "--max-body", optarg, &max_body)) return 1; break;
 		case 'R': if (!cli_int("serve", "--read-timeout", optarg, 1, 3600, &read_timeout)) return 1; break;
 		case 't': if (!cli_int("serve", "--threads", optarg, 1, SLUICE_MAX_THREADS, &threads)) return 1; break;
-		case 'V': if (!cli_size("serve", "--vram", optarg, &vram)) return 1; break;
+		case 'V': if (!cli_vram("serve", optarg, &devs, &vram)) return 1; break;
+		case 'G': gpus = optarg; break;
 		case 'H': if (!cli_size("serve", "--host-cache", optarg, &host_cache)) return 1; break;
 		case 'b': backend = optarg; break;
 		case 'O': io = optarg; break;
@@ -178,8 +182,13 @@ int cmd_serve(int argc, char **argv)
 	s.n_ctx = (uint32_t)n_ctx;
 	s.max_body = (size_t)max_body;
 	s.read_timeout_s = (unsigned)read_timeout;
+	const char *gpu_backend = cli_gpus("serve", gpus, backend ? backend : "auto", &devs);
+	if (!gpu_backend)
+		return 1;
+	if (gpus)
+		backend = gpu_backend;
 	cli_model_params(&s.mp, &(struct cli_model_opts){ .threads = threads, .vram = vram, .host_cache = host_cache,
-							  .backend = backend, .io = io });
+							  .backend = backend, .io = io , .devs = &devs });
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv, NULL);
 	atomic_init(&s.state, 0);
