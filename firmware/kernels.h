@@ -102,4 +102,16 @@
  *   scale in device memory.  grid (min(ceil(cols / 256), SL_FW_GRID_CAP), 1, 1), block (256, 1, 1).
  */
 
+/* sl_attention_split's chunk (positions per block) for a context of len over gx blocks per chunk
+ * (n_head_kv * B): enough chunks to give a large GPU about 128 blocks (an H200 has 132 SMs), at least
+ * 64 positions each so a block's fixed costs (q loads, the merge, its partial) stay small, a
+ * multiple of 16.  The launcher's choice (any chunk > 0 is correct); shared so that the GPU check
+ * times what the backend runs. */
+static inline int sl_fw_split_chunk(int len, int gx)
+{
+	const int want = (128 + gx - 1) / gx;
+	const int chunk = (len + want - 1) / want;
+	return chunk < 64 ? 64 : (chunk + 15) / 16 * 16;
+}
+
 #endif

@@ -547,16 +547,15 @@ static int cuda_rope(struct sl_backend *b, float *x, int n_head, int head_dim, i
 }
 
 /* Decode (one query token) at context len: the context cut into chunks over enough blocks to fill
- * the device (about 128: an H200 has 132 SMs), at least 64 positions each so a chunk's fixed costs
- * (the q loads, the merge) stay small, then the chunks combined (firmware/fw_attention_split.cu). */
+ * the device (firmware/kernels.h's sl_fw_split_chunk), then the chunks combined
+ * (firmware/fw_attention_split.cu). */
 static int attention_split(struct sl_backend *b, CUdeviceptr po, CUdeviceptr pq, CUdeviceptr pk, CUdeviceptr pv,
 			   int n_head, int n_head_kv, int head_dim, int len, float scale)
 {
 	struct cuda *c = C(b);
 	const int per_kv = (n_head / n_head_kv + SL_FW_SPLIT_HEADS - 1) / SL_FW_SPLIT_HEADS;
-	const int gx = n_head_kv * per_kv, want = (128 + gx - 1) / gx;
-	int chunk = (len + want - 1) / want;
-	chunk = chunk < 64 ? 64 : (chunk + 15) / 16 * 16;
+	const int gx = n_head_kv * per_kv;
+	int chunk = sl_fw_split_chunk(len, gx);
 	int n_chunks = (len + chunk - 1) / chunk;
 	size_t need = (size_t)n_head * (size_t)n_chunks * (size_t)(head_dim + 2) * sizeof(float);
 	int rc = grow(b, &c->attn_part, &c->attn_part_cap, need, "attention partials");
