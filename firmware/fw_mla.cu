@@ -88,163 +88,205 @@ FW_KERNEL sl_mla_kv(float *rows, const float *w, const float *ff, int kv_lora, i
 }
 
 /*
- * grid (n_head, n), block 128: head h of query token i (position pos0 + i).
- *   1. rope q's d_rope part in place (this block's own slice of q);
- *   2. q_lat = Wk_h q_nope into shared memory (split: a warp per latent row; legacy: Wk_h is
- *      d_nope rows of kv_lora, a thread per latent column, the rows summed in the CPU's order);
- *   3. the context walk of sl_attention over cache rows [0, pos0 + i]: warp w takes positions
- *      4w.. 4 at a time, lanes split the latent (16 each at most) and rope dims, online softmax;
- *   4. the warps' partial o_lat merged in shared memory;
+ * grid (ceil(n_head / SL_FW_MLA_HEADS), n), block 128: heads h0 .. h0 + 3 of query token i (position
+ * pos0 + i).  Every head reads the same latent cache rows (MLA is MQA over the latent): taking 4
+ * heads per block loads each row once for all four.
+ *   1. rope the heads' d_rope parts of q in place (this block's own slice of q), copy them to
+ *      shared memory;
+ *   2. q_lat = Wk_h q_nope for each head into shared memory (split: a warp per latent row; legacy:
+ *      Wk_h is d_nope rows of kv_lora, a thread per latent column, the rows summed in the CPU's order);
+ *   3. the context walk of sl_attention over cache rows [0, pos0 + i]: warp w takes positions 4w..,
+ *      4 at a time; lanes split the latent (16 dims each at most) and rope dims of a row and take its
+ *      dot with the 4 heads' q (from shared memory), online softmax per head, o_lat in registers;
+ *   4. the warps' partial o_lat merged in shared memory (over q_lat, no longer needed);
  *   5. out_h = Wv_h o_lat, a warp per output row.
  */
+FW_FN void fw_rope_pair(float *v, int d, int d_rope, float pos, float freq_base, const float *ff)
+{
+	float theta = pos * powf(freq_base, -2.0f * (float)d / (float)d_rope);
+	if (ff)
+		theta /= ff[d];
+	const float cs = cosf(theta), sn = sinf(theta), a = v[2 * d], b = v[2 * d + 1];
+	v[2 * d] = a * cs - b * sn;
+	v[2 * d + 1] = a * sn + b * cs;
+}
+
+#define FW_MLA_H SL_FW_MLA_HEADS
+
 FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void *wk, const void *wv, const float *ff,
 			   int wk_type, int wv_type, int n_head, int d_nope, int d_rope, int d_v, int kv_lora, int legacy,
 			   int pos0, int n, float freq_base, float scale)
 {
-	__shared__ float s_lat[SL_FW_MLA_MAX_LORA]; /* q_lat, then o_lat */
-	__shared__ float s_acc[FW_MLA_WARPS][SL_FW_MLA_MAX_LORA];
-	__shared__ float s_m[FW_MLA_WARPS], s_l[FW_MLA_WARPS];
-	const int h = blockIdx.x, i = blockIdx.y, t = threadIdx.x, lane = t & 31, warp = t >> 5;
-	const int L = kv_lora, Dn = d_nope, Dr = d_rope, Dv = d_v;
+	__shared__ float s_q[FW_MLA_H][SL_FW_MLA_MAX_LORA]; /* q_lat, then o_lat */
+	__shared__ float s_r[FW_MLA_H][SL_FW_MLA_MAX_ROPE]; /* roped q_pe */
+	__shared__ float s_acc[FW_MLA_WARPS][FW_MLA_H][SL_FW_MLA_MAX_LORA];
+	__shared__ float s_m[FW_MLA_WARPS][FW_MLA_H], s_l[FW_MLA_WARPS][FW_MLA_H];
+	const int i = blockIdx.y, t = threadIdx.x, lane = t & 31, warp = t >> 5;
+	const int h0 = blockIdx.x * FW_MLA_H, nh = n_head - h0 < FW_MLA_H ? n_head - h0 : FW_MLA_H;
+	const int L = kv_lora, Dn = d_nope, Dr = d_rope, Dv = d_v, half = d_rope / 2;
 	const int len = pos0 + i + 1;
-	const long long crow = (long long)L + Dr;
-	float *qh = q + ((long long)i * n_head + h) * (Dn + Dr);
+	const long long crow = (long long)L + Dr, qrow = (long long)n_head * (Dn + Dr);
+	float *qb = q + i * qrow + (long long)h0 * (Dn + Dr); /* head h0 + hh at qb + hh * (Dn + Dr) */
 
 	/* 1 */
-	fw_rope_pairs(qh + Dn, Dr, (float)(pos0 + i), freq_base, ff, t, blockDim.x);
+	for (int e = t; e < nh * half; e += blockDim.x)
+		fw_rope_pair(qb + (e / half) * (Dn + Dr) + Dn, e % half, Dr, (float)(pos0 + i), freq_base, ff);
+	for (int e = t; e < FW_MLA_H * L; e += blockDim.x)
+		s_q[e / L][e % L] = 0.0f; /* heads past n_head stay 0 */
 	__syncthreads(); /* the roped q_pe, written to global memory, is read by other threads below */
+	for (int e = t; e < FW_MLA_H * Dr; e += blockDim.x)
+		s_r[e / Dr][e % Dr] = e / Dr < nh ? qb[(e / Dr) * (Dn + Dr) + Dn + e % Dr] : 0.0f;
 
 	/* 2 */
 	if (!legacy) {
 		const long long rb = fw_row_bytes(wk_type, Dn);
-		for (int c = warp; c < L; c += FW_MLA_WARPS) {
-			const fw_u8 *row = (const fw_u8 *)wk + ((long long)h * L + c) * rb;
+		for (int rc = warp; rc < nh * L; rc += FW_MLA_WARPS) {
+			const int hh = rc / L, c = rc % L;
+			const fw_u8 *row = (const fw_u8 *)wk + ((long long)(h0 + hh) * L + c) * rb;
+			const float *qh = qb + hh * (Dn + Dr);
 			float a = 0.0f;
 			for (int d = lane; d < Dn; d += 32)
 				a += fw_deq_elem(wk_type, row, d) * qh[d];
 			a = fw_warp_sum(a);
 			if (lane == 0)
-				s_lat[c] = a;
+				s_q[hh][c] = a;
 		}
 	} else {
 		const long long rb = fw_row_bytes(wk_type, L);
-		const fw_u8 *base = (const fw_u8 *)wk + (long long)h * (Dn + Dv) * rb;
-		for (int c = t; c < L; c += blockDim.x) {
+		for (int e = t; e < nh * L; e += blockDim.x) {
+			const int hh = e / L, c = e % L;
+			const fw_u8 *base = (const fw_u8 *)wk + (long long)(h0 + hh) * (Dn + Dv) * rb;
+			const float *qh = qb + hh * (Dn + Dr);
 			float a = 0.0f;
 			for (int d = 0; d < Dn; d++)
 				a += fw_deq_elem(wk_type, base + d * rb, c) * qh[d];
-			s_lat[c] = a;
+			s_q[hh][c] = a;
 		}
 	}
 	__syncthreads();
 
 	/* 3 */
-	float qv[FW_MLA_PL], acc[FW_MLA_PL], qr[FW_MLA_PR];
+	float acc[FW_MLA_H][FW_MLA_PL], m[FW_MLA_H], l[FW_MLA_H];
 	FW_UNROLL
-	for (int k = 0; k < FW_MLA_PL; k++) {
-		const int c = k * 32 + lane;
-		qv[k] = c < L ? s_lat[c] : 0.0f;
-		acc[k] = 0.0f;
+	for (int hh = 0; hh < FW_MLA_H; hh++) {
+		m[hh] = -fw_u2f(0x7f800000u);
+		l[hh] = 0.0f;
+		FW_UNROLL
+		for (int k = 0; k < FW_MLA_PL; k++)
+			acc[hh][k] = 0.0f;
 	}
-	FW_UNROLL
-	for (int k = 0; k < FW_MLA_PR; k++) {
-		const int d = k * 32 + lane;
-		qr[k] = d < Dr ? qh[Dn + d] : 0.0f;
-	}
-	float m = -fw_u2f(0x7f800000u), l = 0.0f;
 	for (int p0 = warp * FW_MLA_CHUNK; p0 < len; p0 += FW_MLA_CHUNK * FW_MLA_WARPS) {
-		float s[FW_MLA_CHUNK];
+		float s[FW_MLA_CHUNK][FW_MLA_H];
 		FW_UNROLL
 		for (int j = 0; j < FW_MLA_CHUNK; j++) {
-			s[j] = 0.0f;
+			FW_UNROLL
+			for (int hh = 0; hh < FW_MLA_H; hh++)
+				s[j][hh] = 0.0f;
 			if (p0 + j < len) {
 				const float *cr = cache + (p0 + j) * crow;
 				FW_UNROLL
 				for (int k = 0; k < FW_MLA_PL; k++) {
 					const int c = k * 32 + lane;
-					if (c < L)
-						s[j] += qv[k] * cr[c];
+					if (c < L) {
+						const float cv = cr[c];
+						FW_UNROLL
+						for (int hh = 0; hh < FW_MLA_H; hh++)
+							s[j][hh] += s_q[hh][c] * cv;
+					}
 				}
 				FW_UNROLL
 				for (int k = 0; k < FW_MLA_PR; k++) {
 					const int d = k * 32 + lane;
-					if (d < Dr)
-						s[j] += qr[k] * cr[L + d];
+					if (d < Dr) {
+						const float kv = cr[L + d];
+						FW_UNROLL
+						for (int hh = 0; hh < FW_MLA_H; hh++)
+							s[j][hh] += s_r[hh][d] * kv;
+					}
 				}
 			}
 		}
-		float mn = m;
 		FW_UNROLL
-		for (int j = 0; j < FW_MLA_CHUNK; j++) {
-			s[j] = fw_warp_sum(s[j]) * scale; /* warp-uniform */
-			if (p0 + j < len)
-				mn = fmaxf(mn, s[j]);
+		for (int hh = 0; hh < FW_MLA_H; hh++) {
+			float mn = m[hh];
+			FW_UNROLL
+			for (int j = 0; j < FW_MLA_CHUNK; j++) {
+				s[j][hh] = fw_warp_sum(s[j][hh]) * scale; /* warp-uniform */
+				if (p0 + j < len)
+					mn = fmaxf(mn, s[j][hh]);
+			}
+			const float corr = expf(m[hh] - mn);
+			l[hh] *= corr;
+			FW_UNROLL
+			for (int k = 0; k < FW_MLA_PL; k++)
+				acc[hh][k] *= corr;
+			FW_UNROLL
+			for (int j = 0; j < FW_MLA_CHUNK; j++) {
+				s[j][hh] = p0 + j < len ? expf(s[j][hh] - mn) : 0.0f; /* the weight */
+				l[hh] += s[j][hh];
+			}
+			m[hh] = mn;
 		}
-		const float corr = expf(m - mn);
-		l *= corr;
-		FW_UNROLL
-		for (int k = 0; k < FW_MLA_PL; k++)
-			acc[k] *= corr;
 		FW_UNROLL
 		for (int j = 0; j < FW_MLA_CHUNK; j++) {
 			if (p0 + j < len) {
-				const float e = expf(s[j] - mn);
 				const float *cr = cache + (p0 + j) * crow;
-				l += e;
 				FW_UNROLL
 				for (int k = 0; k < FW_MLA_PL; k++) {
 					const int c = k * 32 + lane;
-					if (c < L)
-						acc[k] += e * cr[c];
+					if (c < L) {
+						const float cv = cr[c];
+						FW_UNROLL
+						for (int hh = 0; hh < FW_MLA_H; hh++)
+							acc[hh][k] += s[j][hh] * cv;
+					}
 				}
 			}
 		}
-		m = mn;
 	}
 
-	/* 4: a warp that saw no position has m = -inf and weight 0 */
-	if (lane == 0) {
-		s_m[warp] = m;
-		s_l[warp] = l;
-	}
+	/* 4: a warp that saw no position has l = 0 and weight 0 */
 	FW_UNROLL
-	for (int k = 0; k < FW_MLA_PL; k++) {
-		const int c = k * 32 + lane;
-		if (c < L)
-			s_acc[warp][c] = acc[k];
+	for (int hh = 0; hh < FW_MLA_H; hh++) {
+		if (lane == 0) {
+			s_m[warp][hh] = m[hh];
+			s_l[warp][hh] = l[hh];
+		}
+		FW_UNROLL
+		for (int k = 0; k < FW_MLA_PL; k++) {
+			const int c = k * 32 + lane;
+			if (c < L)
+				s_acc[warp][hh][c] = acc[hh][k];
+		}
 	}
 	__syncthreads();
-	float mx = s_m[0];
-	for (int w = 1; w < FW_MLA_WARPS; w++)
-		mx = fmaxf(mx, s_m[w]);
-	float wsum = 0.0f, wt[FW_MLA_WARPS];
-	FW_UNROLL
-	for (int w = 0; w < FW_MLA_WARPS; w++) {
-		wt[w] = s_l[w] > 0.0f ? expf(s_m[w] - mx) : 0.0f;
-		wsum += s_l[w] * wt[w];
-	}
-	const float inv = 1.0f / wsum;
-	for (int c = t; c < L; c += blockDim.x) {
-		float v = 0.0f;
-		FW_UNROLL
-		for (int w = 0; w < FW_MLA_WARPS; w++)
-			v += s_acc[w][c] * wt[w];
-		s_lat[c] = v * inv;
+	for (int e = t; e < nh * L; e += blockDim.x) {
+		const int hh = e / L, c = e % L;
+		float mx = s_m[0][hh];
+		for (int w = 1; w < FW_MLA_WARPS; w++)
+			mx = fmaxf(mx, s_m[w][hh]);
+		float v = 0.0f, wsum = 0.0f;
+		for (int w = 0; w < FW_MLA_WARPS; w++) {
+			const float wt = s_l[w][hh] > 0.0f ? expf(s_m[w][hh] - mx) : 0.0f;
+			wsum += s_l[w][hh] * wt;
+			v += s_acc[w][hh][c] * wt;
+		}
+		s_q[hh][c] = v / wsum;
 	}
 	__syncthreads();
 
 	/* 5 */
 	const long long rb = fw_row_bytes(wv_type, L);
-	const long long row0 = legacy ? (long long)h * (Dn + Dv) + Dn : (long long)h * Dv;
-	float *o = out + ((long long)i * n_head + h) * Dv;
-	for (int v = warp; v < Dv; v += FW_MLA_WARPS) {
-		const fw_u8 *row = (const fw_u8 *)wv + (row0 + v) * rb;
+	for (int rv = warp; rv < nh * Dv; rv += FW_MLA_WARPS) {
+		const int hh = rv / Dv, v = rv % Dv;
+		const long long row = legacy ? (long long)(h0 + hh) * (Dn + Dv) + Dn + v : (long long)(h0 + hh) * Dv + v;
+		const fw_u8 *wr = (const fw_u8 *)wv + row * rb;
 		float a = 0.0f;
 		for (int c = lane; c < L; c += 32)
-			a += fw_deq_elem(wv_type, row, c) * s_lat[c];
+			a += fw_deq_elem(wv_type, wr, c) * s_q[hh][c];
 		a = fw_warp_sum(a);
 		if (lane == 0)
-			o[v] = a;
+			out[((long long)i * n_head + h0 + hh) * Dv + v] = a;
 	}
 }
 

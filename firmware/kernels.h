@@ -35,6 +35,7 @@
 #define SL_FW_GRID_CAP 65535u  /* grid-stride kernels use at most this many blocks */
 #define SL_FW_SPLIT_HEADS 4    /* sl_attention_split: query heads of one kv head per block */
 #define SL_FW_MLA_BLOCK 128
+#define SL_FW_MLA_HEADS 4      /* sl_mla_attention: heads per block (they share the latent cache rows) */
 #define SL_FW_MLA_MAX_LORA 512 /* mla_attention's kv_lora limit (the backend refuses larger) */
 #define SL_FW_MLA_MAX_ROPE 64  /* and its d_rope limit */
 
@@ -96,7 +97,9 @@
  * sl_mla_attention(float *out, float *q, const float *cache, const void *wk, const void *wv,
  *                  const float *ff, int wk_type, int wv_type, int n_head, int d_nope, int d_rope,
  *                  int d_v, int kv_lora, int legacy, int pos0, int n, float freq_base, float scale)
- *   kv_lora <= SL_FW_MLA_MAX_LORA, d_rope <= SL_FW_MLA_MAX_ROPE.  grid (n_head, n, 1), block (128, 1, 1).
+ *   kv_lora <= SL_FW_MLA_MAX_LORA, d_rope <= SL_FW_MLA_MAX_ROPE.  Block (x, i): heads
+ *   x * SL_FW_MLA_HEADS .. (+SL_FW_MLA_HEADS, below n_head) of token i.
+ *   grid (ceil(n_head / SL_FW_MLA_HEADS), n, 1), block (128, 1, 1).
  * sl_add_rows(float *y, const float *x, const int *ids, const float *scale, long long cols, int n)
  *   y[ids[i]][:] += scale[i] * x[i][:], i in order (so repeated ids add up as on the CPU); ids and
  *   scale in device memory.  grid (min(ceil(cols / 256), SL_FW_GRID_CAP), 1, 1), block (256, 1, 1).

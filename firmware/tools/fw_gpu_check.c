@@ -427,7 +427,7 @@ static void check_split_mla(void)
 		CUdeviceptr dq = up(q, qn * 4), dc = up(cache, cn * 4), dwk = up(wk, kb), dwv = legacy ? dwk : up(wv, vb);
 		CUdeviceptr dff = up(ff, Dr / 2 * 4), dout = nan_buf(on * 4);
 		void *args[] = { &dout, &dq, &dc, &dwk, &dwv, &dff, &tk, &tv, &H, &Dn, &Dr, &Dv, &L, &legacy, &pos0, &n, &base, &scale };
-		launch("sl_mla_attention", H, n, SL_FW_MLA_BLOCK, 1, args);
+		launch("sl_mla_attention", cdiv(H, SL_FW_MLA_HEADS), n, SL_FW_MLA_BLOCK, 1, args);
 		down(o, dout, on * 4);
 		float omax = 0;
 		double e = 0;
@@ -654,15 +654,15 @@ static void perf(void)
 		CK(cuMemsetD8(wk, 0, kb));
 		CK(cuMemsetD8(wv, 0, vb));
 		void *args[] = { &o, &q, &c, &wk, &wv, &ff, &tk, &tv, &H, &Dn, &Dr, &Dv, &L, &legacy, &pos0, &n, &base, &scale };
-		launch("sl_mla_attention", H, 1, SL_FW_MLA_BLOCK, 1, args);
+		launch("sl_mla_attention", cdiv(H, SL_FW_MLA_HEADS), 1, SL_FW_MLA_BLOCK, 1, args);
 		CK(cuEventRecord(e0, 0));
 		for (int i = 0; i < 20; i++)
-			launch("sl_mla_attention", H, 1, SL_FW_MLA_BLOCK, 1, args);
+			launch("sl_mla_attention", cdiv(H, SL_FW_MLA_HEADS), 1, SL_FW_MLA_BLOCK, 1, args);
 		CK(cuEventRecord(e1, 0));
 		CK(cuEventSynchronize(e1));
 		CK(cuEventElapsedTime(&ms, e0, e1));
 		const double us = ms * 1e3 / 20, bytes = (double)(cb + kb + vb);
-		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (latent cache %zu MB + q8_0 k_b/v_b %zu MB; one block per head)\n",
+		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (latent cache %zu MB + q8_0 k_b/v_b %zu MB; 4 heads per block)\n",
 		       "sl_mla_attn", "ctx4096 h128", us, bytes / (us * 1e-6) / 1e9, bytes / (us * 1e-6) / 1e9 / bw, cb >> 20,
 		       (kb + vb) >> 20);
 		cuMemFree(q);

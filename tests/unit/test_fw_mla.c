@@ -12,8 +12,8 @@
  *   mla_attention, out            |o - o_cpu| <= 2e-5 * (1 + max|o_cpu|): the same dequantized
  *        weights, float sums in another order (q_lat, scores, o_lat, out are each a float dot)
  *   split attention               |o - o_cpu| <= 5e-6 * (1 + max|v|), sl_attention's bound
- * Shapes: both MLA weight layouts, weight types f32 f16 bf16 q8_0 q4_0 q5_1 q4_K q6_K, kv_lora 40 to
- * 512, n = 1 and n > 1 (causal), with and without rope factors; split attention at context 1, 7,
+ * Shapes: both MLA weight layouts, weight types f32 f16 bf16 q8_0 q4_0 q5_1 q4_K q5_K q6_K, 1 to 9 heads
+ * (blocks of SL_FW_MLA_HEADS, the last one partial), kv_lora 40 to 512, n = 1 and n > 1 (causal), with and without rope factors; split attention at context 1, 7,
  * 300, 1003 and 4096 with GQA groups of 1, 2, 4 and 12 (over SL_FW_SPLIT_HEADS) and head_dim 64 to
  * 256, chunk sizes 16 to past the context.
  */
@@ -149,6 +149,8 @@ static void test_mla_attention(void)
 		{ 5, 24, 4, 16, 96, 1, 60, 1, 0, SL_TYPE_Q4_0, SL_TYPE_Q4_0 },
 		{ 3, 64, 32, 48, 128, 0, 2, 4, 0, SL_TYPE_Q5_1, SL_TYPE_F16 },
 		{ 2, 128, 64, 128, 512, 0, 130, 2, 1, SL_TYPE_BF16, SL_TYPE_Q8_0 },
+		{ 9, 32, 64, 16, 512, 0, 40, 1, 1, SL_TYPE_Q8_0, SL_TYPE_Q6_K },
+		{ 6, 32, 16, 24, 256, 1, 3, 5, 0, SL_TYPE_Q5_K, SL_TYPE_Q5_K },
 	};
 	for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
 		const int H = cs[c].H, Dn = cs[c].Dn, Dr = cs[c].Dr, Dv = cs[c].Dv, L = cs[c].L, n = cs[c].n;
@@ -196,7 +198,7 @@ static void test_mla_attention(void)
 		pk_int(&p, n);
 		pk_f(&p, 10000.0f);
 		pk_f(&p, scale);
-		launch("sl_mla_attention", H, n, SL_FW_MLA_BLOCK, &p);
+		launch("sl_mla_attention", (H + SL_FW_MLA_HEADS - 1) / SL_FW_MLA_HEADS, n, SL_FW_MLA_BLOCK, &p);
 		for (size_t i = 0; i < qn; i++)
 			CHECK_MSG(fabsf(q[i] - qref[i]) <= 1e-6f * (1 + fabsf(qref[i])), "mla case %zu q[%zu] %g vs %g", c, i,
 				  q[i], qref[i]);

@@ -648,7 +648,8 @@ static int cuda_mla_attention(struct sl_backend *b, float *out, float *q, const 
 	int lora = s->kv_lora, legacy = s->legacy ? 1 : 0;
 	float base = s->freq_base, scale = s->scale;
 	void *p[] = { &po, &pq, &pc, &pk, &pv, &pf, &tk, &tv, &nh, &dn, &dr, &dv, &lora, &legacy, &pos0, &n, &base, &scale };
-	return launch(b, C(b)->mla_attention, "sl_mla_attention", (unsigned)nh, (unsigned)n, SL_FW_MLA_BLOCK, 1, p);
+	return launch(b, C(b)->mla_attention, "sl_mla_attention", div_up(nh, SL_FW_MLA_HEADS), (unsigned)n, SL_FW_MLA_BLOCK,
+		      1, p);
 }
 
 static int cuda_add_rows(struct sl_backend *b, float *y, const float *x, const int32_t *ids, const float *scale,
