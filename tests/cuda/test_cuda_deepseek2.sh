@@ -6,7 +6,8 @@
 # LoRA, softmax gating), resident and streamed: --vram far below the model, the routed experts
 # uploaded as the router picks them, and a host cache small enough that the weights are read from
 # the file again and again (bytes read above the model's size: a count, not timing).  --backend
-# auto takes the cuda backend for deepseek2 now, with the same tokens.
+# auto takes the cuda backend for deepseek2 now, with the same tokens.  Injected driver failures
+# give a clear error and exit 1.
 set -uo pipefail
 . "$(dirname "$0")/cuda_lib.sh"
 skip_without_firmware
@@ -55,4 +56,14 @@ if [ $rc -ne 0 ] || [ -z "$cpu" ] || [ "$cpu" != "$gpu" ] || ! grep -q "cuda dev
 else
     echo "ok (auto): on cuda"
 fi
+# injected driver failures in the middle of deepseek2's ops (an allocation of add_rows' / get_rows'
+# bounce slot, a launch, a copy): a clear CUDA error and exit 1, never a crash or a hang
+for f in alloc:20 launch:30 launch:100 copy:50; do
+    out=$(fake_run FAKECUDA_FAIL=$f -- run -m "$S" --backend cuda --temp 0 --no-echo -p "$P" -n 3 --vram 600K 2>&1); rc=$?
+    if [ $rc -ne 1 ] || ! grep -q "CUDA_ERROR_" <<<"$out"; then
+        echo "FAIL (FAKECUDA_FAIL=$f): exit $rc: $(tail -n 3 <<<"$out")"; fail=1
+    else
+        echo "ok (FAKECUDA_FAIL=$f): $(grep -o 'sluice run: .*' <<<"$out" | head -n 1 | cut -c1-110)"
+    fi
+done
 exit $fail

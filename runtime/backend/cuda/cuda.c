@@ -474,11 +474,11 @@ static int stage(struct sl_backend *b, const void *a, size_t na, const void *bb,
 		size_t cap = SL_ALIGN_UP(bytes, (size_t)4096);
 		void *h = NULL;
 		if ((r = c->cu->cuMemAllocHost(&h, cap)))
-			return FAIL(b, r, "cuMemAllocHost(%zu bytes, op ids)", cap);
+			return FAIL(b, r, "cuMemAllocHost(%zu bytes, op ids/scales)", cap);
 		s->host = h;
 		if ((r = c->cu->cuMemAlloc(&s->dev, cap))) {
 			s->dev = 0;
-			return FAIL(b, r, "cuMemAlloc(%zu bytes, op ids)", cap);
+			return FAIL(b, r, "cuMemAlloc(%zu bytes, op ids/scales)", cap);
 		}
 		s->cap = cap;
 	}
@@ -486,7 +486,7 @@ static int stage(struct sl_backend *b, const void *a, size_t na, const void *bb,
 	if (nb)
 		memcpy((char *)s->host + na, bb, nb);
 	if ((r = c->cu->cuMemcpyHtoDAsync(s->dev, s->host, bytes, c->s[SL_Q_COMPUTE])))
-		return FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes, op ids)", bytes);
+		return FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes, op ids/scales)", bytes);
 	*out = s;
 	return 0;
 }
