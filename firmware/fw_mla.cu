@@ -88,18 +88,21 @@ FW_KERNEL sl_mla_kv(float *rows, const float *w, const float *ff, int kv_lora, i
 }
 
 /*
- * grid (ceil(n_head / SL_FW_MLA_HEADS), n), block 128: heads h0 .. h0 + 3 of query token i (position
- * pos0 + i).  Every head reads the same latent cache rows (MLA is MQA over the latent): taking 4
- * heads per block loads each row once for all four.
- *   1. rope the heads' d_rope parts of q in place (this block's own slice of q), copy them to
- *      shared memory;
- *   2. q_lat = Wk_h q_nope for each head into shared memory (split: a warp per latent row; legacy:
- *      Wk_h is d_nope rows of kv_lora, a thread per latent column, the rows summed in the CPU's order);
- *   3. the context walk of sl_attention over cache rows [0, pos0 + i]: warp w takes positions 4w..,
- *      4 at a time; lanes split the latent (16 dims each at most) and rope dims of a row and take its
- *      dot with the 4 heads' q (from shared memory), online softmax per head, o_lat in registers;
- *   4. the warps' partial o_lat merged in shared memory (over q_lat, no longer needed);
- *   5. out_h = Wv_h o_lat, a warp per output row.
+ * Absorbed MLA, 4 heads per block (SL_FW_MLA_HEADS): every head reads the same latent cache rows (MLA
+ * is MQA over the latent), so a block loads each row once for four heads.  The steps, shared by the
+ * kernels below:
+ *   prep: rope the heads' d_rope parts of q in place (the block's own slice of q) into shared
+ *      memory, and q_lat = Wk_h q_nope (split: a warp per latent row; legacy: Wk_h is d_nope rows of
+ *      kv_lora, a thread per latent column, the rows summed in the CPU's order);
+ *   walk: the context walk of sl_attention over cache rows [p_lo, p_hi): warp w takes positions
+ *      p_lo + 4w.., 4 at a time; lanes split the latent (16 dims each at most) and rope dims of a row
+ *      and take its dot with the 4 heads' q, online softmax per head, o_lat in registers, left per
+ *      warp (max, sum, o_lat) in shared memory;
+ *   out: out_h = Wv_h o_lat, a warp per output row.
+ * sl_mla_attention does all of it for any n (a block per 4 heads of a token, the whole context);
+ * decode (n = 1) is split over the context as sl_attention_split: sl_mla_q (prep, once per head),
+ * sl_mla_split (a block per 4 heads and chunk: (max, sum, o_lat) per head and chunk), and
+ * sl_mla_combine (the chunks merged, then out).
  */
 FW_FN void fw_rope_pair(float *v, int d, int d_rope, float pos, float freq_base, const float *ff)
 {
@@ -112,32 +115,22 @@ FW_FN void fw_rope_pair(float *v, int d, int d_rope, float pos, float freq_base,
 }
 
 #define FW_MLA_H SL_FW_MLA_HEADS
+#define FW_MLA_LS SL_FW_MLA_MAX_LORA /* row stride of the shared q_lat / o_lat arrays */
+#define FW_MLA_RS SL_FW_MLA_MAX_ROPE
 
-FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void *wk, const void *wv, const float *ff,
-			   int wk_type, int wv_type, int n_head, int d_nope, int d_rope, int d_v, int kv_lora, int legacy,
-			   int pos0, int n, float freq_base, float scale)
+/* prep.  qb: head h0's q row (the next heads follow at Dn + Dr floats); s_q [4][LS], s_r [4][RS]:
+ * heads past nh are 0. */
+FW_FN void fw_mla_prep(float *s_q, float *s_r, float *qb, const void *wk, const float *ff, int wk_type, int h0, int nh,
+		       int Dn, int Dr, int Dv, int L, int legacy, float pos, float freq_base)
 {
-	__shared__ float s_q[FW_MLA_H][SL_FW_MLA_MAX_LORA]; /* q_lat, then o_lat */
-	__shared__ float s_r[FW_MLA_H][SL_FW_MLA_MAX_ROPE]; /* roped q_pe */
-	__shared__ float s_acc[FW_MLA_WARPS][FW_MLA_H][SL_FW_MLA_MAX_LORA];
-	__shared__ float s_m[FW_MLA_WARPS][FW_MLA_H], s_l[FW_MLA_WARPS][FW_MLA_H];
-	const int i = blockIdx.y, t = threadIdx.x, lane = t & 31, warp = t >> 5;
-	const int h0 = blockIdx.x * FW_MLA_H, nh = n_head - h0 < FW_MLA_H ? n_head - h0 : FW_MLA_H;
-	const int L = kv_lora, Dn = d_nope, Dr = d_rope, Dv = d_v, half = d_rope / 2;
-	const int len = pos0 + i + 1;
-	const long long crow = (long long)L + Dr, qrow = (long long)n_head * (Dn + Dr);
-	float *qb = q + i * qrow + (long long)h0 * (Dn + Dr); /* head h0 + hh at qb + hh * (Dn + Dr) */
-
-	/* 1 */
+	const int t = threadIdx.x, lane = t & 31, warp = t >> 5, half = Dr / 2;
 	for (int e = t; e < nh * half; e += blockDim.x)
-		fw_rope_pair(qb + (e / half) * (Dn + Dr) + Dn, e % half, Dr, (float)(pos0 + i), freq_base, ff);
+		fw_rope_pair(qb + (e / half) * (Dn + Dr) + Dn, e % half, Dr, pos, freq_base, ff);
 	for (int e = t; e < FW_MLA_H * L; e += blockDim.x)
-		s_q[e / L][e % L] = 0.0f; /* heads past n_head stay 0 */
+		s_q[(e / L) * FW_MLA_LS + e % L] = 0.0f;
 	__syncthreads(); /* the roped q_pe, written to global memory, is read by other threads below */
 	for (int e = t; e < FW_MLA_H * Dr; e += blockDim.x)
-		s_r[e / Dr][e % Dr] = e / Dr < nh ? qb[(e / Dr) * (Dn + Dr) + Dn + e % Dr] : 0.0f;
-
-	/* 2 */
+		s_r[(e / Dr) * FW_MLA_RS + e % Dr] = e / Dr < nh ? qb[(e / Dr) * (Dn + Dr) + Dn + e % Dr] : 0.0f;
 	if (!legacy) {
 		const long long rb = fw_row_bytes(wk_type, Dn);
 		for (int rc = warp; rc < nh * L; rc += FW_MLA_WARPS) {
@@ -149,7 +142,7 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 				a += fw_deq_elem(wk_type, row, d) * qh[d];
 			a = fw_warp_sum(a);
 			if (lane == 0)
-				s_q[hh][c] = a;
+				s_q[hh * FW_MLA_LS + c] = a;
 		}
 	} else {
 		const long long rb = fw_row_bytes(wk_type, L);
@@ -160,12 +153,19 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 			float a = 0.0f;
 			for (int d = 0; d < Dn; d++)
 				a += fw_deq_elem(wk_type, base + d * rb, c) * qh[d];
-			s_q[hh][c] = a;
+			s_q[hh * FW_MLA_LS + c] = a;
 		}
 	}
 	__syncthreads();
+}
 
-	/* 3 */
+/* walk over [p_lo, p_hi); per warp w: s_m[w * 4 + hh], s_l[...], s_acc[(w * 4 + hh) * LS + c]
+ * (a warp that saw no position has l = 0).  Ends with a barrier. */
+FW_FN void fw_mla_walk(const float *s_q, const float *s_r, const float *cache, int L, int Dr, int p_lo, int p_hi,
+		       float scale, float *s_acc, float *s_m, float *s_l)
+{
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	const long long crow = (long long)L + Dr;
 	float acc[FW_MLA_H][FW_MLA_PL], m[FW_MLA_H], l[FW_MLA_H];
 	FW_UNROLL
 	for (int hh = 0; hh < FW_MLA_H; hh++) {
@@ -175,14 +175,14 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 		for (int k = 0; k < FW_MLA_PL; k++)
 			acc[hh][k] = 0.0f;
 	}
-	for (int p0 = warp * FW_MLA_CHUNK; p0 < len; p0 += FW_MLA_CHUNK * FW_MLA_WARPS) {
+	for (int p0 = p_lo + warp * FW_MLA_CHUNK; p0 < p_hi; p0 += FW_MLA_CHUNK * FW_MLA_WARPS) {
 		float s[FW_MLA_CHUNK][FW_MLA_H];
 		FW_UNROLL
 		for (int j = 0; j < FW_MLA_CHUNK; j++) {
 			FW_UNROLL
 			for (int hh = 0; hh < FW_MLA_H; hh++)
 				s[j][hh] = 0.0f;
-			if (p0 + j < len) {
+			if (p0 + j < p_hi) {
 				const float *cr = cache + (p0 + j) * crow;
 				FW_UNROLL
 				for (int k = 0; k < FW_MLA_PL; k++) {
@@ -191,7 +191,7 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 						const float cv = cr[c];
 						FW_UNROLL
 						for (int hh = 0; hh < FW_MLA_H; hh++)
-							s[j][hh] += s_q[hh][c] * cv;
+							s[j][hh] += s_q[hh * FW_MLA_LS + c] * cv;
 					}
 				}
 				FW_UNROLL
@@ -201,7 +201,7 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 						const float kv = cr[L + d];
 						FW_UNROLL
 						for (int hh = 0; hh < FW_MLA_H; hh++)
-							s[j][hh] += s_r[hh][d] * kv;
+							s[j][hh] += s_r[hh * FW_MLA_RS + d] * kv;
 					}
 				}
 			}
@@ -212,7 +212,7 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 			FW_UNROLL
 			for (int j = 0; j < FW_MLA_CHUNK; j++) {
 				s[j][hh] = fw_warp_sum(s[j][hh]) * scale; /* warp-uniform */
-				if (p0 + j < len)
+				if (p0 + j < p_hi)
 					mn = fmaxf(mn, s[j][hh]);
 			}
 			const float corr = expf(m[hh] - mn);
@@ -222,14 +222,14 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 				acc[hh][k] *= corr;
 			FW_UNROLL
 			for (int j = 0; j < FW_MLA_CHUNK; j++) {
-				s[j][hh] = p0 + j < len ? expf(s[j][hh] - mn) : 0.0f; /* the weight */
+				s[j][hh] = p0 + j < p_hi ? expf(s[j][hh] - mn) : 0.0f; /* the weight */
 				l[hh] += s[j][hh];
 			}
 			m[hh] = mn;
 		}
 		FW_UNROLL
 		for (int j = 0; j < FW_MLA_CHUNK; j++) {
-			if (p0 + j < len) {
+			if (p0 + j < p_hi) {
 				const float *cr = cache + (p0 + j) * crow;
 				FW_UNROLL
 				for (int k = 0; k < FW_MLA_PL; k++) {
@@ -244,38 +244,27 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 			}
 		}
 	}
-
-	/* 4: a warp that saw no position has l = 0 and weight 0 */
 	FW_UNROLL
 	for (int hh = 0; hh < FW_MLA_H; hh++) {
 		if (lane == 0) {
-			s_m[warp][hh] = m[hh];
-			s_l[warp][hh] = l[hh];
+			s_m[warp * FW_MLA_H + hh] = m[hh];
+			s_l[warp * FW_MLA_H + hh] = l[hh];
 		}
 		FW_UNROLL
 		for (int k = 0; k < FW_MLA_PL; k++) {
 			const int c = k * 32 + lane;
 			if (c < L)
-				s_acc[warp][hh][c] = acc[hh][k];
+				s_acc[(warp * FW_MLA_H + hh) * FW_MLA_LS + c] = acc[hh][k];
 		}
 	}
 	__syncthreads();
-	for (int e = t; e < nh * L; e += blockDim.x) {
-		const int hh = e / L, c = e % L;
-		float mx = s_m[0][hh];
-		for (int w = 1; w < FW_MLA_WARPS; w++)
-			mx = fmaxf(mx, s_m[w][hh]);
-		float v = 0.0f, wsum = 0.0f;
-		for (int w = 0; w < FW_MLA_WARPS; w++) {
-			const float wt = s_l[w][hh] > 0.0f ? expf(s_m[w][hh] - mx) : 0.0f;
-			wsum += s_l[w][hh] * wt;
-			v += s_acc[w][hh][c] * wt;
-		}
-		s_q[hh][c] = v / wsum;
-	}
-	__syncthreads();
+}
 
-	/* 5 */
+/* out: head h0 + hh's out_h = Wv_h s_o[hh], into o (the token's out row). */
+FW_FN void fw_mla_out(float *o, const float *s_o, const void *wv, int wv_type, int h0, int nh, int Dn, int Dv, int L,
+		      int legacy)
+{
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	const long long rb = fw_row_bytes(wv_type, L);
 	for (int rv = warp; rv < nh * Dv; rv += FW_MLA_WARPS) {
 		const int hh = rv / Dv, v = rv % Dv;
@@ -283,11 +272,121 @@ FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void 
 		const fw_u8 *wr = (const fw_u8 *)wv + row * rb;
 		float a = 0.0f;
 		for (int c = lane; c < L; c += 32)
-			a += fw_deq_elem(wv_type, wr, c) * s_q[hh][c];
+			a += fw_deq_elem(wv_type, wr, c) * s_o[hh * FW_MLA_LS + c];
 		a = fw_warp_sum(a);
 		if (lane == 0)
-			out[((long long)i * n_head + h0 + hh) * Dv + v] = a;
+			o[(long long)(h0 + hh) * Dv + v] = a;
 	}
+}
+
+#define FW_MLA_SHARED                                                                            \
+	__shared__ float s_q[FW_MLA_H * FW_MLA_LS]; /* q_lat, then o_lat */                      \
+	__shared__ float s_r[FW_MLA_H * FW_MLA_RS]; /* roped q_pe */                             \
+	__shared__ float s_acc[FW_MLA_WARPS * FW_MLA_H * FW_MLA_LS];                             \
+	__shared__ float s_m[FW_MLA_WARPS * FW_MLA_H], s_l[FW_MLA_WARPS * FW_MLA_H]
+
+/* grid (ceil(n_head / 4), n): heads h0.. of token blockIdx.y over its whole causal context. */
+FW_KERNEL sl_mla_attention(float *out, float *q, const float *cache, const void *wk, const void *wv, const float *ff,
+			   int wk_type, int wv_type, int n_head, int d_nope, int d_rope, int d_v, int kv_lora, int legacy,
+			   int pos0, int n, float freq_base, float scale)
+{
+	FW_MLA_SHARED;
+	const int i = blockIdx.y, h0 = blockIdx.x * FW_MLA_H;
+	const int nh = n_head - h0 < FW_MLA_H ? n_head - h0 : FW_MLA_H, L = kv_lora;
+	float *qb = q + (long long)i * n_head * (d_nope + d_rope) + (long long)h0 * (d_nope + d_rope);
+	fw_mla_prep(s_q, s_r, qb, wk, ff, wk_type, h0, nh, d_nope, d_rope, d_v, L, legacy, (float)(pos0 + i), freq_base);
+	fw_mla_walk(s_q, s_r, cache, L, d_rope, 0, pos0 + i + 1, scale, s_acc, s_m, s_l);
+	/* merge the warps into o_lat, over q_lat (every warp is past its walk) */
+	for (int e = threadIdx.x; e < nh * L; e += blockDim.x) {
+		const int hh = e / L, c = e % L;
+		float mx = s_m[hh];
+		for (int w = 1; w < FW_MLA_WARPS; w++)
+			mx = fmaxf(mx, s_m[w * FW_MLA_H + hh]);
+		float v = 0.0f, wsum = 0.0f;
+		for (int w = 0; w < FW_MLA_WARPS; w++) {
+			const float wt = s_l[w * FW_MLA_H + hh] > 0.0f ? expf(s_m[w * FW_MLA_H + hh] - mx) : 0.0f;
+			wsum += s_l[w * FW_MLA_H + hh] * wt;
+			v += s_acc[(w * FW_MLA_H + hh) * FW_MLA_LS + c] * wt;
+		}
+		s_q[hh * FW_MLA_LS + c] = v / wsum;
+	}
+	__syncthreads();
+	fw_mla_out(out + (long long)i * n_head * d_v, s_q, wv, wv_type, h0, nh, d_nope, d_v, L, legacy);
+}
+
+/* Decode, step 1.  grid (ceil(n_head / 4)): qs[h] = [q_lat (kv_lora), roped q_pe (d_rope)]. */
+FW_KERNEL sl_mla_q(float *qs, float *q, const void *wk, const float *ff, int wk_type, int n_head, int d_nope, int d_rope,
+		   int d_v, int kv_lora, int legacy, int pos0, float freq_base)
+{
+	__shared__ float s_q[FW_MLA_H * FW_MLA_LS];
+	__shared__ float s_r[FW_MLA_H * FW_MLA_RS];
+	const int h0 = blockIdx.x * FW_MLA_H, nh = n_head - h0 < FW_MLA_H ? n_head - h0 : FW_MLA_H, L = kv_lora;
+	fw_mla_prep(s_q, s_r, q + (long long)h0 * (d_nope + d_rope), wk, ff, wk_type, h0, nh, d_nope, d_rope, d_v, L, legacy,
+		    (float)pos0, freq_base);
+	const int row = L + d_rope;
+	for (int e = threadIdx.x; e < nh * row; e += blockDim.x) {
+		const int hh = e / row, c = e % row;
+		qs[(long long)(h0 + hh) * row + c] = c < L ? s_q[hh * FW_MLA_LS + c] : s_r[hh * FW_MLA_RS + c - L];
+	}
+}
+
+/* Decode, step 2.  grid (ceil(n_head / 4), n_chunks): cache rows [j * chunk, min(len, (j + 1) *
+ * chunk)) for heads h0..; part[(h * n_chunks + j) * (kv_lora + 2) + ...] = [max, sum, o_lat]. */
+FW_KERNEL sl_mla_split(float *part, const float *qs, const float *cache, int n_head, int d_rope, int kv_lora, int len,
+		       int chunk, float scale)
+{
+	FW_MLA_SHARED;
+	const int h0 = blockIdx.x * FW_MLA_H, nh = n_head - h0 < FW_MLA_H ? n_head - h0 : FW_MLA_H, L = kv_lora;
+	const int j = blockIdx.y, n_chunks = gridDim.y, row = L + d_rope;
+	const int p_lo = j * chunk, p_hi = len < p_lo + chunk ? len : p_lo + chunk;
+	for (int e = threadIdx.x; e < FW_MLA_H * row; e += blockDim.x) {
+		const int hh = e / row, c = e % row;
+		const float v = hh < nh ? qs[(long long)(h0 + hh) * row + c] : 0.0f;
+		if (c < L)
+			s_q[hh * FW_MLA_LS + c] = v;
+		else
+			s_r[hh * FW_MLA_RS + c - L] = v;
+	}
+	__syncthreads();
+	fw_mla_walk(s_q, s_r, cache, L, d_rope, p_lo, p_hi, scale, s_acc, s_m, s_l);
+	const int stride = L + 2;
+	for (int e = threadIdx.x; e < nh * stride; e += blockDim.x) {
+		const int hh = e / stride, d = e % stride;
+		float mx = s_m[hh];
+		for (int w = 1; w < FW_MLA_WARPS; w++)
+			mx = fmaxf(mx, s_m[w * FW_MLA_H + hh]);
+		float v = 0.0f;
+		for (int w = 0; w < FW_MLA_WARPS; w++) {
+			const float wt = s_l[w * FW_MLA_H + hh] > 0.0f ? expf(s_m[w * FW_MLA_H + hh] - mx) : 0.0f;
+			v += (d == 0 ? 0.0f : d == 1 ? s_l[w * FW_MLA_H + hh] : s_acc[(w * FW_MLA_H + hh) * FW_MLA_LS + d - 2]) * wt;
+		}
+		part[((long long)(h0 + hh) * n_chunks + j) * stride + d] = d == 0 ? mx : v;
+	}
+}
+
+/* Decode, step 3.  grid (ceil(n_head / 4)): the chunks merged into o_lat, then out_h = Wv_h o_lat. */
+FW_KERNEL sl_mla_combine(float *out, const float *part, const void *wv, int wv_type, int n_head, int d_nope, int d_v,
+			 int kv_lora, int legacy, int n_chunks)
+{
+	__shared__ float s_o[FW_MLA_H * FW_MLA_LS];
+	const int h0 = blockIdx.x * FW_MLA_H, nh = n_head - h0 < FW_MLA_H ? n_head - h0 : FW_MLA_H, L = kv_lora;
+	const int stride = L + 2;
+	for (int e = threadIdx.x; e < nh * L; e += blockDim.x) {
+		const int hh = e / L, c = e % L;
+		const float *ph = part + (long long)(h0 + hh) * n_chunks * stride;
+		float mx = ph[0];
+		for (int j = 1; j < n_chunks; j++)
+			mx = fmaxf(mx, ph[(long long)j * stride]);
+		float den = 0.0f, v = 0.0f;
+		for (int j = 0; j < n_chunks; j++) {
+			const float wt = expf(ph[(long long)j * stride] - mx);
+			den += ph[(long long)j * stride + 1] * wt;
+			v += ph[(long long)j * stride + 2 + c] * wt;
+		}
+		s_o[hh * FW_MLA_LS + c] = v / den;
+	}
+	__syncthreads();
+	fw_mla_out(out, s_o, wv, wv_type, h0, nh, d_nope, d_v, L, legacy);
 }
 
 /* Column-parallel, rows in order: each y element gets its terms in the CPU's order, so the sum is

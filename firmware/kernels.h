@@ -100,6 +100,19 @@
  *   kv_lora <= SL_FW_MLA_MAX_LORA, d_rope <= SL_FW_MLA_MAX_ROPE.  Block (x, i): heads
  *   x * SL_FW_MLA_HEADS .. (+SL_FW_MLA_HEADS, below n_head) of token i.
  *   grid (ceil(n_head / SL_FW_MLA_HEADS), n, 1), block (128, 1, 1).
+ * Decode (n = 1, position pos0) split over the context, the same result as sl_mla_attention:
+ *   sl_mla_q(float *qs, float *q, const void *wk, const float *ff, int wk_type, int n_head, int d_nope,
+ *            int d_rope, int d_v, int kv_lora, int legacy, int pos0, float freq_base)
+ *     ropes q's d_rope parts in place; qs[h] = [q_lat (kv_lora), roped q_pe (d_rope)].
+ *     grid (ceil(n_head / SL_FW_MLA_HEADS), 1, 1), block (128, 1, 1).
+ *   sl_mla_split(float *part, const float *qs, const float *cache, int n_head, int d_rope, int kv_lora,
+ *                int len, int chunk, float scale)
+ *     block (x, j): cache rows [j * chunk, min(len, (j + 1) * chunk)) for heads x * 4..;
+ *     part[(h * n_chunks + j) * (kv_lora + 2) + ...] = [max score, sum of exp, unnormalized o_lat].
+ *     grid (ceil(n_head / SL_FW_MLA_HEADS), n_chunks = ceil(len / chunk), 1), block (128, 1, 1).
+ *   sl_mla_combine(float *out, const float *part, const void *wv, int wv_type, int n_head, int d_nope,
+ *                  int d_v, int kv_lora, int legacy, int n_chunks)
+ *     out[h * d_v + v] = Wv_h o_lat.  grid (ceil(n_head / SL_FW_MLA_HEADS), 1, 1), block (128, 1, 1).
  * sl_add_rows(float *y, const float *x, const int *ids, const float *scale, long long cols, int n)
  *   y[ids[i]][:] += scale[i] * x[i][:], i in order (so repeated ids add up as on the CPU); ids and
  *   scale in device memory.  grid (min(ceil(cols / 256), SL_FW_GRID_CAP), 1, 1), block (256, 1, 1).

@@ -59,6 +59,9 @@ SIMT_SIG(ATTN_COMBINE)
 SIMT_SIG(MLA_KV)
 SIMT_SIG(MLA_ATTN)
 SIMT_SIG(ADD_ROWS)
+SIMT_SIG(MLA_Q)
+SIMT_SIG(MLA_SPLIT)
+SIMT_SIG(MLA_COMBINE)
 
 /* Per kernel: its prototype and the call from unpacked arguments. */
 #define SIMT_KERNEL(name, SIG)                                                      \

@@ -345,6 +345,29 @@ static void check_misc(void)
 	}
 }
 
+/* MLA decode as the backend runs it: sl_mla_q, sl_mla_split over chunks, sl_mla_combine (scratch:
+ * q_lat + q_pe per head, then the partials). */
+static void mla_decode(CUdeviceptr out, CUdeviceptr q, CUdeviceptr cache, CUdeviceptr wk, CUdeviceptr wv, CUdeviceptr ff,
+		       int tk, int tv, int H, int Dn, int Dr, int Dv, int L, int legacy, int pos0, float base, float scale,
+		       CUdeviceptr scratch)
+{
+	int len = pos0 + 1, gx = (int)cdiv(H, SL_FW_MLA_HEADS), chunk = sl_fw_split_chunk(len, gx);
+	int nc = (len + chunk - 1) / chunk;
+	CUdeviceptr qs = scratch, part = scratch + (((size_t)H * (L + Dr) * 4 + 255) & ~(size_t)255);
+	void *a[] = { &qs, &q, &wk, &ff, &tk, &H, &Dn, &Dr, &Dv, &L, &legacy, &pos0, &base };
+	launch("sl_mla_q", gx, 1, SL_FW_MLA_BLOCK, 1, a);
+	void *b[] = { &part, &qs, &cache, &H, &Dr, &L, &len, &chunk, &scale };
+	launch("sl_mla_split", gx, nc, SL_FW_MLA_BLOCK, 1, b);
+	void *c[] = { &out, &part, &wv, &tv, &H, &Dn, &Dv, &L, &legacy, &nc };
+	launch("sl_mla_combine", gx, 1, SL_FW_MLA_BLOCK, 1, c);
+}
+
+static size_t mla_scratch_bytes(int H, int L, int Dr, int len)
+{
+	int gx = (int)cdiv(H, SL_FW_MLA_HEADS), chunk = sl_fw_split_chunk(len, gx), nc = (len + chunk - 1) / chunk;
+	return (((size_t)H * (L + Dr) * 4 + 255) & ~(size_t)255) + (size_t)H * nc * (L + 2) * 4;
+}
+
 /* Split-K decode attention (the backend's decode path) and deepseek2's kernels, against the CPU with
  * the bounds of tests/unit/test_fw_mla.c. */
 static void check_split_mla(void)
@@ -439,6 +462,20 @@ static void check_split_mla(void)
 		snprintf(what, sizeof what, "sl_mla_attention %s %s/%s h%d ctx%d n%d", legacy ? "legacy" : "split",
 			 sl_type_name(tk), sl_type_name(tv), H, ctx, n);
 		report(what, e, 2e-5 * (1 + omax));
+		if (n == 1) { /* the decode path, from the unroped q */
+			CUdeviceptr dq2 = up(q, qn * 4), dout2 = nan_buf(on * 4), scr;
+			CK(cuMemAlloc(&scr, mla_scratch_bytes(H, L, Dr, ctx)));
+			mla_decode(dout2, dq2, dc, dwk, dwv, dff, tk, tv, H, Dn, Dr, Dv, L, legacy, pos0, base, scale, scr);
+			down(o, dout2, on * 4);
+			e = 0;
+			for (long long i = 0; i < on; i++)
+				e = fmax(e, fabs(o[i] - ref[i]));
+			snprintf(what, sizeof what, "sl_mla_q/split/combine %s h%d ctx%d", legacy ? "legacy" : "split", H, ctx);
+			report(what, e, 2e-5 * (1 + omax));
+			cuMemFree(dq2);
+			cuMemFree(dout2);
+			cuMemFree(scr);
+		}
 		cuMemFree(dq);
 		cuMemFree(dc);
 		cuMemFree(dwk);
@@ -665,6 +702,19 @@ static void perf(void)
 		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (latent cache %zu MB + q8_0 k_b/v_b %zu MB; 4 heads per block)\n",
 		       "sl_mla_attn", "ctx4096 h128", us, bytes / (us * 1e-6) / 1e9, bytes / (us * 1e-6) / 1e9 / bw, cb >> 20,
 		       (kb + vb) >> 20);
+		CUdeviceptr scr;
+		CK(cuMemAlloc(&scr, mla_scratch_bytes(H, L, Dr, pos0 + 1)));
+		mla_decode(o, q, c, wk, wv, ff, tk, tv, H, Dn, Dr, Dv, L, legacy, pos0, base, scale, scr);
+		CK(cuEventRecord(e0, 0));
+		for (int i = 0; i < 20; i++)
+			mla_decode(o, q, c, wk, wv, ff, tk, tv, H, Dn, Dr, Dv, L, legacy, pos0, base, scale, scr);
+		CK(cuEventRecord(e1, 0));
+		CK(cuEventSynchronize(e1));
+		CK(cuEventElapsedTime(&ms, e0, e1));
+		const double us2 = ms * 1e3 / 20;
+		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (the backend's decode: q, split-K, combine)\n", "sl_mla_decode",
+		       "ctx4096 h128", us2, bytes / (us2 * 1e-6) / 1e9, bytes / (us2 * 1e-6) / 1e9 / bw);
+		cuMemFree(scr);
 		cuMemFree(q);
 		cuMemFree(o);
 		cuMemFree(c);

@@ -10,7 +10,9 @@
  *   add_rows (rows in the CPU's order, repeated ids)   bit-exact
  *   mla_attention, q's rope part  |q - q_cpu| <= 1e-6 * (1 + |q_cpu|)
  *   mla_attention, out            |o - o_cpu| <= 2e-5 * (1 + max|o_cpu|): the same dequantized
- *        weights, float sums in another order (q_lat, scores, o_lat, out are each a float dot)
+ *        weights, float sums in another order (q_lat, scores, o_lat, out are each a float dot);
+ *        the same for decode split over the context (sl_mla_q, sl_mla_split, sl_mla_combine),
+ *        chunks of 1 to past the context, ctx 1 to 1003
  *   split attention               |o - o_cpu| <= 5e-6 * (1 + max|v|), sl_attention's bound
  * Shapes: both MLA weight layouts, weight types f32 f16 bf16 q8_0 q4_0 q5_1 q4_K q5_K q6_K, 1 to 9 heads
  * (blocks of SL_FW_MLA_HEADS, the last one partial), kv_lora 40 to 512, n = 1 and n > 1 (causal), with and without rope factors; split attention at context 1, 7,
@@ -138,9 +140,83 @@ static void test_add_rows(void)
 
 /* ---- mla_attention ---- */
 
+static float *g_q0; /* the case's q before any rope */
+
+struct mla_case {
+	int H, Dn, Dr, Dv, L, legacy, pos0, n, ff;
+	uint32_t tk, tv;
+};
+
+/* Decode through sl_mla_q, sl_mla_split (chunk positions per block) and sl_mla_combine, from the
+ * unroped q the case began with (q0: the roped q of the CPU is compared too), against the CPU's out. */
+static void mla_decode_split(const struct mla_case *k, const void *wk, const void *wv, uint32_t tv, const float *ff,
+			     const float *cache, const float *ref, const float *qref, float omax, int chunk)
+{
+	const int H = k->H, Dn = k->Dn, Dr = k->Dr, Dv = k->Dv, L = k->L, len = k->pos0 + 1;
+	const int nc = (len + chunk - 1) / chunk, nb = (H + SL_FW_MLA_HEADS - 1) / SL_FW_MLA_HEADS;
+	const size_t qn = (size_t)H * (Dn + Dr);
+	float *q = malloc(qn * 4), *qs = poisoned((size_t)H * (L + Dr)), *part = poisoned((size_t)H * nc * (L + 2));
+	float *o = poisoned((size_t)H * Dv);
+	memcpy(q, g_q0, qn * 4);
+	const float scale = 1.0f / sqrtf((float)(Dn + Dr));
+	struct pk p = { .o = 0 };
+	pk_ptr(&p, qs);
+	pk_ptr(&p, q);
+	pk_ptr(&p, wk);
+	pk_ptr(&p, ff);
+	pk_int(&p, (int)k->tk);
+	pk_int(&p, H);
+	pk_int(&p, Dn);
+	pk_int(&p, Dr);
+	pk_int(&p, Dv);
+	pk_int(&p, L);
+	pk_int(&p, k->legacy);
+	pk_int(&p, k->pos0);
+	pk_f(&p, 10000.0f);
+	launch("sl_mla_q", nb, 1, SL_FW_MLA_BLOCK, &p);
+	p.o = 0;
+	pk_ptr(&p, part);
+	pk_ptr(&p, qs);
+	pk_ptr(&p, cache);
+	pk_int(&p, H);
+	pk_int(&p, Dr);
+	pk_int(&p, L);
+	pk_int(&p, len);
+	pk_int(&p, chunk);
+	pk_f(&p, scale);
+	launch("sl_mla_split", nb, nc, SL_FW_MLA_BLOCK, &p);
+	p.o = 0;
+	pk_ptr(&p, o);
+	pk_ptr(&p, part);
+	pk_ptr(&p, wv);
+	pk_int(&p, (int)tv);
+	pk_int(&p, H);
+	pk_int(&p, Dn);
+	pk_int(&p, Dv);
+	pk_int(&p, L);
+	pk_int(&p, k->legacy);
+	pk_int(&p, nc);
+	launch("sl_mla_combine", nb, 1, SL_FW_MLA_BLOCK, &p);
+	for (size_t i = 0; i < qn; i++)
+		CHECK_MSG(fabsf(q[i] - qref[i]) <= 1e-6f * (1 + fabsf(qref[i])), "mla split-K q[%zu] %g vs %g", i, q[i], qref[i]);
+	double worst = 0;
+	for (int i = 0; i < H * Dv; i++) {
+		const double e = fabs((double)o[i] - ref[i]);
+		CHECK_MSG(e <= 2e-5 * (1 + omax), "mla split-K (%s, heads %d, L %d, ctx %d, chunk %d) out[%d] %g vs %g",
+			  k->legacy ? "legacy" : "split", H, L, len, chunk, i, o[i], ref[i]);
+		if (!(e <= worst))
+			worst = e;
+	}
+	printf("  decode split-K, chunk %4d (%3d chunks): max |o - cpu| = %.2g\n", chunk, nc, worst);
+	free(q);
+	free(qs);
+	free(part);
+	free(o);
+}
+
 static void test_mla_attention(void)
 {
-	static const struct { int H, Dn, Dr, Dv, L, legacy, pos0, n, ff; uint32_t tk, tv; } cs[] = {
+	static const struct mla_case cs[] = {
 		{ 3, 32, 8, 24, 64, 0, 0, 1, 0, SL_TYPE_F32, SL_TYPE_F32 },
 		{ 2, 64, 16, 32, 512, 0, 37, 1, 1, SL_TYPE_Q8_0, SL_TYPE_Q4_K },
 		{ 1, 16, 2, 8, 40, 0, 300, 3, 0, SL_TYPE_F16, SL_TYPE_BF16 },
@@ -151,6 +227,8 @@ static void test_mla_attention(void)
 		{ 2, 128, 64, 128, 512, 0, 130, 2, 1, SL_TYPE_BF16, SL_TYPE_Q8_0 },
 		{ 9, 32, 64, 16, 512, 0, 40, 1, 1, SL_TYPE_Q8_0, SL_TYPE_Q6_K },
 		{ 6, 32, 16, 24, 256, 1, 3, 5, 0, SL_TYPE_Q5_K, SL_TYPE_Q5_K },
+		{ 5, 128, 64, 128, 512, 0, 1002, 1, 1, SL_TYPE_Q8_0, SL_TYPE_Q8_0 },
+		{ 3, 32, 8, 32, 256, 1, 299, 1, 0, SL_TYPE_Q4_K, SL_TYPE_Q4_K },
 	};
 	for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
 		const int H = cs[c].H, Dn = cs[c].Dn, Dr = cs[c].Dr, Dv = cs[c].Dv, L = cs[c].L, n = cs[c].n;
@@ -171,6 +249,8 @@ static void test_mla_attention(void)
 		float *q = randn(qn, 1), *qref = malloc(qn * 4), *cache = randn(cn, 1), *ref = malloc(on * 4);
 		float *o = poisoned(on), *ff = NULL;
 		memcpy(qref, q, qn * 4);
+		g_q0 = realloc(g_q0, qn * 4);
+		memcpy(g_q0, q, qn * 4);
 		if (cs[c].ff) {
 			ff = malloc(Dr / 2 * 4);
 			for (int d = 0; d < Dr / 2; d++)
@@ -217,6 +297,11 @@ static void test_mla_attention(void)
 		printf("mla_attention %-6s %-4s/%-4s heads %d L %3d ctx %3d n %2d: max |o - cpu| = %.2g (bound %.2g)\n",
 		       cs[c].legacy ? "legacy" : "split", sl_type_name(cs[c].tk), sl_type_name(tv), H, L, ctx, n, worst,
 		       2e-5 * (1 + omax));
+		if (n == 1)
+			for (int ci = 0; ci < 4; ci++) {
+				const int chunks[] = { 1, 7, 64, ctx + 5 }; /* one position a block .. past the context */
+				mla_decode_split(&cs[c], wk, wv, tv, ff, cache, ref, qref, omax, chunks[ci]);
+			}
 		free(wkf);
 		free(wvf);
 		if (wv != wk)
@@ -302,6 +387,7 @@ int main(void)
 	test_add_rows();
 	test_mla_attention();
 	test_attention_split();
+	free(g_q0);
 	sl_backend_free(be);
 	return t_done();
 }

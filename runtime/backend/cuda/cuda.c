@@ -78,6 +78,8 @@ static void cuda_destroy(struct sl_backend *b)
 			cu->cuMemFree(c->xq);
 		if (c->attn_part)
 			cu->cuMemFree(c->attn_part);
+		if (c->mla_part)
+			cu->cuMemFree(c->mla_part);
 		sl_cuda_trace_free(b);
 		sl_cuda_fw_unload(b);
 		for (int q = 0; q < SL_Q_COUNT; q++)
@@ -625,6 +627,34 @@ static int cuda_mla_kv(struct sl_backend *b, float *rows, const float *w, int kv
 	return launch(b, C(b)->mla_kv, "sl_mla_kv", (unsigned)n, 1, SL_FW_BLOCK, 1, p);
 }
 
+/* Decode: q_lat per head (sl_mla_q), the context split in chunks over blocks of 4 heads
+ * (sl_mla_split: R1's 128 heads alone make only 32 blocks), the chunks merged and projected by Wv
+ * (sl_mla_combine).  Scratch: q_lat + q_pe per head, then the partials. */
+static int mla_decode(struct sl_backend *b, CUdeviceptr po, CUdeviceptr pq, CUdeviceptr pc, CUdeviceptr pk,
+		      CUdeviceptr pv, CUdeviceptr pf, int tk, int tv, const struct sl_mla_shape *s, int pos0)
+{
+	struct cuda *c = C(b);
+	int nh = s->n_head, dn = s->d_nope, dr = s->d_rope, dv = s->d_v, lora = s->kv_lora, legacy = s->legacy ? 1 : 0;
+	int len = pos0 + 1;
+	float base = s->freq_base, scale = s->scale;
+	const unsigned gx = div_up(nh, SL_FW_MLA_HEADS);
+	int chunk = sl_fw_split_chunk(len, (int)gx), n_chunks = (len + chunk - 1) / chunk;
+	size_t qs_bytes = SL_ALIGN_UP((size_t)nh * (size_t)(lora + dr) * sizeof(float), (size_t)256);
+	size_t need = qs_bytes + (size_t)nh * (size_t)n_chunks * (size_t)(lora + 2) * sizeof(float);
+	int rc = grow(b, &c->mla_part, &c->mla_part_cap, need, "MLA decode partials");
+	if (rc)
+		return rc;
+	CUdeviceptr qs = c->mla_part, part = c->mla_part + qs_bytes;
+	void *pa[] = { &qs, &pq, &pk, &pf, &tk, &nh, &dn, &dr, &dv, &lora, &legacy, &pos0, &base };
+	if ((rc = launch(b, c->mla_q, "sl_mla_q", gx, 1, SL_FW_MLA_BLOCK, 1, pa)))
+		return rc;
+	void *pb[] = { &part, &qs, &pc, &nh, &dr, &lora, &len, &chunk, &scale };
+	if ((rc = launch(b, c->mla_split, "sl_mla_split", gx, (unsigned)n_chunks, SL_FW_MLA_BLOCK, 1, pb)))
+		return rc;
+	void *pcb[] = { &po, &part, &pv, &tv, &nh, &dn, &dv, &lora, &legacy, &n_chunks };
+	return launch(b, c->mla_combine, "sl_mla_combine", gx, 1, SL_FW_MLA_BLOCK, 1, pcb);
+}
+
 static int cuda_mla_attention(struct sl_backend *b, float *out, float *q, const float *cache, const void *wk,
 			      uint32_t wk_type, const void *wv, uint32_t wv_type, const struct sl_mla_shape *s, int pos0,
 			      int n)
@@ -647,6 +677,8 @@ static int cuda_mla_attention(struct sl_backend *b, float *out, float *q, const 
 	int tk = (int)wk_type, tv = (int)wv_type, nh = s->n_head, dn = s->d_nope, dr = s->d_rope, dv = s->d_v;
 	int lora = s->kv_lora, legacy = s->legacy ? 1 : 0;
 	float base = s->freq_base, scale = s->scale;
+	if (n == 1)
+		return mla_decode(b, po, pq, pc, pk, pv, pf, tk, tv, s, pos0);
 	void *p[] = { &po, &pq, &pc, &pk, &pv, &pf, &tk, &tv, &nh, &dn, &dr, &dv, &lora, &legacy, &pos0, &n, &base, &scale };
 	return launch(b, C(b)->mla_attention, "sl_mla_attention", div_up(nh, SL_FW_MLA_HEADS), (unsigned)n, SL_FW_MLA_BLOCK,
 		      1, p);

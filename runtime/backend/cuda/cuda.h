@@ -44,6 +44,7 @@ struct cuda {
 	CUfunction rmsnorm, rope, attention, silu_mul, add;
 	CUfunction attn_split, attn_combine;       /* decode attention, split over the context */
 	CUfunction mla_kv, mla_attention, add_rows; /* deepseek2 */
+	CUfunction mla_q, mla_split, mla_combine;   /* deepseek2's decode, split over the context */
 	/* Fences. */
 	struct cuda_event events[CUDA_N_EVENTS];
 	uint64_t last_fence;
@@ -61,6 +62,9 @@ struct cuda {
 	/* Decode attention's per-chunk partials (sl_attention_split), grown as the context grows. */
 	CUdeviceptr attn_part;
 	size_t attn_part_cap;
+	/* MLA decode's q_lat / q_pe per head and per-chunk partials (sl_mla_q, sl_mla_split). */
+	CUdeviceptr mla_part;
+	size_t mla_part_cap;
 	struct cuda_ids_slot ids[CUDA_N_IDS];
 	unsigned ids_next;
 	struct cuda_trace *trace; /* device spans while tracing (cuda_trace.c); NULL until then */

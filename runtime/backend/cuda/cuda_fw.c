@@ -127,6 +127,12 @@ int sl_cuda_fw_load(struct sl_backend *b, struct sl_err *err)
 		rc = need_fn(b, "sl_mla_attention", &c->mla_attention, err);
 	if (!rc)
 		rc = need_fn(b, "sl_add_rows", &c->add_rows, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_q", &c->mla_q, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_split", &c->mla_split, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_combine", &c->mla_combine, err);
 	return rc;
 }
 
