@@ -10,3 +10,5 @@
 #include "fw_norm_rope.cu"
 #include "fw_attention.cu"
 #include "fw_elementwise.cu"
+#include "fw_attention_split.cu"
+#include "fw_mla.cu" /* after fw_get_rows.cu: it reads weights with its fw_deq_* */

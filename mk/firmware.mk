@@ -66,8 +66,10 @@ $(FW_HOST_LIB): $(FW_HOST_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The kernel test links the host firmware too.
+# The kernel tests link the host firmware too.
 $(BUILD)/tests/unit/test_fw_kernels: $(BUILD)/tests/unit/test_fw_kernels.o $(TEST_HELPER_OBJS) $(FW_HOST_LIB) $(LIB_A)
+	$(CC) -o $@ $< $(TEST_HELPER_OBJS) $(FW_HOST_LIB) $(LIB_A) $(LDLIBS_ALL)
+$(BUILD)/tests/unit/test_fw_mla: $(BUILD)/tests/unit/test_fw_mla.o $(TEST_HELPER_OBJS) $(FW_HOST_LIB) $(LIB_A)
 	$(CC) -o $@ $< $(TEST_HELPER_OBJS) $(FW_HOST_LIB) $(LIB_A) $(LDLIBS_ALL)
 
 -include $(FW_HOST_OBJS:.o=.d)

@@ -54,6 +54,14 @@ SIMT_SIG(ATTENTION)
 SIMT_SIG(SILU_MUL)
 SIMT_SIG(ADD)
 SIMT_SIG(SOFTMAX)
+SIMT_SIG(ATTN_SPLIT)
+SIMT_SIG(ATTN_COMBINE)
+SIMT_SIG(MLA_KV)
+SIMT_SIG(MLA_ATTN)
+SIMT_SIG(ADD_ROWS)
+SIMT_SIG(MLA_Q)
+SIMT_SIG(MLA_SPLIT)
+SIMT_SIG(MLA_COMBINE)
 
 /* Per kernel: its prototype and the call from unpacked arguments. */
 #define SIMT_KERNEL(name, SIG)                                                      \

@@ -2,7 +2,8 @@
 /*
  * firmware/tools/fw_gpu_check.c — the embedded firmware on a real GPU, through the Driver API
  * directly (no backend): every kernel against the CPU reference with the bounds of
- * tests/unit/test_fw_kernels.c, then decode-shaped timings of mmv against the device's own
+ * tests/unit/test_fw_kernels.c and test_fw_mla.c, then decode-shaped timings of mmv, decode attention
+ * (one block per head and split-K) and MLA against the device's own
  * device-to-device copy rate (the HBM roofline).  Built by `make fw-gpu-check` (links the toolkit's
  * libcuda stub; the driver provides libcuda.so.1 where it runs).  Prints a table; exit 0 when every
  * check passed, 1 otherwise, 77 with no device.
@@ -344,6 +345,211 @@ static void check_misc(void)
 	}
 }
 
+/* MLA decode as the backend runs it: sl_mla_q, sl_mla_split over chunks, sl_mla_combine (scratch:
+ * q_lat + q_pe per head, then the partials). */
+static void mla_decode(CUdeviceptr out, CUdeviceptr q, CUdeviceptr cache, CUdeviceptr wk, CUdeviceptr wv, CUdeviceptr ff,
+		       int tk, int tv, int H, int Dn, int Dr, int Dv, int L, int legacy, int pos0, float base, float scale,
+		       CUdeviceptr scratch)
+{
+	int len = pos0 + 1, gx = (int)cdiv(H, SL_FW_MLA_HEADS), chunk = sl_fw_split_chunk(len, gx);
+	int nc = (len + chunk - 1) / chunk;
+	CUdeviceptr qs = scratch, part = scratch + (((size_t)H * (L + Dr) * 4 + 255) & ~(size_t)255);
+	void *a[] = { &qs, &q, &wk, &ff, &tk, &H, &Dn, &Dr, &Dv, &L, &legacy, &pos0, &base };
+	launch("sl_mla_q", gx, 1, SL_FW_MLA_BLOCK, 1, a);
+	void *b[] = { &part, &qs, &cache, &H, &Dr, &L, &len, &chunk, &scale };
+	launch("sl_mla_split", gx, nc, SL_FW_MLA_BLOCK, 1, b);
+	void *c[] = { &out, &part, &wv, &tv, &H, &Dn, &Dv, &L, &legacy, &nc };
+	launch("sl_mla_combine", gx, 1, SL_FW_MLA_BLOCK, 1, c);
+}
+
+static size_t mla_scratch_bytes(int H, int L, int Dr, int len)
+{
+	int gx = (int)cdiv(H, SL_FW_MLA_HEADS), chunk = sl_fw_split_chunk(len, gx), nc = (len + chunk - 1) / chunk;
+	return (((size_t)H * (L + Dr) * 4 + 255) & ~(size_t)255) + (size_t)H * nc * (L + 2) * 4;
+}
+
+/* Split-K decode attention (the backend's decode path) and deepseek2's kernels, against the CPU with
+ * the bounds of tests/unit/test_fw_mla.c. */
+static void check_split_mla(void)
+{
+	static const int sc[][3] = { { 32, 8, 128 }, { 8, 2, 64 }, { 12, 1, 64 } };
+	static const int ctxs[] = { 1, 7, 300, 1003, 4096 };
+	for (int c = 0; c < 3; c++)
+		for (int x = 0; x < 5; x++) {
+			int nh = sc[c][0], nkv = sc[c][1], hd = sc[c][2], ctx = ctxs[x];
+			const int gx = nkv * ((nh / nkv + SL_FW_SPLIT_HEADS - 1) / SL_FW_SPLIT_HEADS);
+			int chunk = sl_fw_split_chunk(ctx, gx), nc = (ctx + chunk - 1) / chunk;
+			long long qn = (long long)nh * hd, kn = (long long)ctx * nkv * hd;
+			float *q = malloc(qn * 4), *k = malloc(kn * 4), *v = malloc(kn * 4), *ref = malloc(qn * 4);
+			float *o = malloc(qn * 4), vmax = 0;
+			for (long long i = 0; i < qn; i++)
+				q[i] = normal();
+			for (long long i = 0; i < kn; i++) {
+				k[i] = normal();
+				v[i] = normal();
+				vmax = fmaxf(vmax, fabsf(v[i]));
+			}
+			float scale = 1.0f / sqrtf((float)hd);
+			be->ops->attention(be, ref, q, k, v, nh, nkv, hd, ctx - 1, 1, scale);
+			CUdeviceptr dq = up(q, qn * 4), dk = up(k, kn * 4), dv = up(v, kn * 4), dout = nan_buf(qn * 4);
+			CUdeviceptr dp = nan_buf((size_t)nh * nc * (hd + 2) * 4);
+			void *args[] = { &dp, &dq, &dk, &dv, &nh, &nkv, &hd, &ctx, &chunk, &scale };
+			launch("sl_attention_split", gx, nc, 128, 1, args);
+			void *cargs[] = { &dout, &dp, &nh, &hd, &nc };
+			launch("sl_attention_combine", nh, 1, 128, 1, cargs);
+			down(o, dout, qn * 4);
+			double e = 0;
+			for (long long i = 0; i < qn; i++)
+				e = fmax(e, fabs(o[i] - ref[i]));
+			char what[64];
+			snprintf(what, sizeof what, "sl_attention_split h%d/%d hd%d ctx%d", nh, nkv, hd, ctx);
+			report(what, e, 5e-6 * (1 + vmax));
+			cuMemFree(dq);
+			cuMemFree(dk);
+			cuMemFree(dv);
+			cuMemFree(dout);
+			cuMemFree(dp);
+			free(q);
+			free(k);
+			free(v);
+			free(ref);
+			free(o);
+		}
+	/* mla_attention: deepseek2's head shape, both layouts, decode and a prompt */
+	static const struct { int H, legacy, pos0, n; uint32_t tk, tv; } ms[] = {
+		{ 16, 0, 1000, 1, SL_TYPE_Q8_0, SL_TYPE_Q4_K }, { 16, 0, 0, 7, SL_TYPE_BF16, SL_TYPE_Q6_K },
+		{ 8, 1, 300, 1, SL_TYPE_Q4_K, SL_TYPE_Q4_K },
+	};
+	for (size_t c = 0; c < sizeof ms / sizeof ms[0]; c++) {
+		int H = ms[c].H, Dn = 128, Dr = 64, Dv = 128, L = 512, n = ms[c].n, pos0 = ms[c].pos0, legacy = ms[c].legacy;
+		int ctx = pos0 + n, tk = (int)ms[c].tk, tv = legacy ? tk : (int)ms[c].tv;
+		long long k_rows = legacy ? (long long)H * (Dn + Dv) : (long long)H * L, k_cols = legacy ? L : Dn;
+		long long v_rows = (long long)H * Dv;
+		float *wkf = malloc(k_rows * k_cols * 4), *wvf = malloc(v_rows * L * 4);
+		for (long long i = 0; i < k_rows * k_cols; i++)
+			wkf[i] = normal() * 0.1f;
+		for (long long i = 0; i < v_rows * L; i++)
+			wvf[i] = normal() * 0.1f;
+		size_t kb = sl_row_size(tk, k_cols) * k_rows, vb = sl_row_size(tv, L) * v_rows;
+		void *wk = malloc(kb), *wv = malloc(vb);
+		sl_quantize_rows(tk, wkf, wk, k_rows, k_cols);
+		if (!legacy)
+			sl_quantize_rows(tv, wvf, wv, v_rows, L);
+		long long qn = (long long)n * H * (Dn + Dr), cn = (long long)ctx * (L + Dr), on = (long long)n * H * Dv;
+		float *q = malloc(qn * 4), *qref = malloc(qn * 4), *cache = malloc(cn * 4), *ref = malloc(on * 4);
+		float *o = malloc(on * 4), *ff = malloc(Dr / 2 * 4);
+		for (long long i = 0; i < qn; i++)
+			q[i] = qref[i] = normal();
+		for (long long i = 0; i < cn; i++)
+			cache[i] = normal();
+		for (int d = 0; d < Dr / 2; d++)
+			ff[d] = 1 + 0.1f * d;
+		float base = 10000.0f, scale = 1.0f / sqrtf((float)(Dn + Dr));
+		struct sl_mla_shape sh = { H, Dn, Dr, Dv, L, legacy, base, scale, ff };
+		be->ops->mla_attention(be, ref, qref, cache, wk, (uint32_t)tk, legacy ? wk : wv, (uint32_t)tv, &sh, pos0, n);
+		CUdeviceptr dq = up(q, qn * 4), dc = up(cache, cn * 4), dwk = up(wk, kb), dwv = legacy ? dwk : up(wv, vb);
+		CUdeviceptr dff = up(ff, Dr / 2 * 4), dout = nan_buf(on * 4);
+		void *args[] = { &dout, &dq, &dc, &dwk, &dwv, &dff, &tk, &tv, &H, &Dn, &Dr, &Dv, &L, &legacy, &pos0, &n, &base, &scale };
+		launch("sl_mla_attention", cdiv(H, SL_FW_MLA_HEADS), n, SL_FW_MLA_BLOCK, 1, args);
+		down(o, dout, on * 4);
+		float omax = 0;
+		double e = 0;
+		for (long long i = 0; i < on; i++) {
+			omax = fmaxf(omax, fabsf(ref[i]));
+			e = fmax(e, fabs(o[i] - ref[i]));
+		}
+		char what[64];
+		snprintf(what, sizeof what, "sl_mla_attention %s %s/%s h%d ctx%d n%d", legacy ? "legacy" : "split",
+			 sl_type_name(tk), sl_type_name(tv), H, ctx, n);
+		report(what, e, 2e-5 * (1 + omax));
+		if (n == 1) { /* the decode path, from the unroped q */
+			CUdeviceptr dq2 = up(q, qn * 4), dout2 = nan_buf(on * 4), scr;
+			CK(cuMemAlloc(&scr, mla_scratch_bytes(H, L, Dr, ctx)));
+			mla_decode(dout2, dq2, dc, dwk, dwv, dff, tk, tv, H, Dn, Dr, Dv, L, legacy, pos0, base, scale, scr);
+			down(o, dout2, on * 4);
+			e = 0;
+			for (long long i = 0; i < on; i++)
+				e = fmax(e, fabs(o[i] - ref[i]));
+			snprintf(what, sizeof what, "sl_mla_q/split/combine %s h%d ctx%d", legacy ? "legacy" : "split", H, ctx);
+			report(what, e, 2e-5 * (1 + omax));
+			cuMemFree(dq2);
+			cuMemFree(dout2);
+			cuMemFree(scr);
+		}
+		cuMemFree(dq);
+		cuMemFree(dc);
+		cuMemFree(dwk);
+		if (!legacy)
+			cuMemFree(dwv);
+		cuMemFree(dff);
+		cuMemFree(dout);
+		free(wkf);
+		free(wvf);
+		free(wk);
+		free(wv);
+		free(q);
+		free(qref);
+		free(cache);
+		free(ref);
+		free(o);
+		free(ff);
+	}
+	/* mla_kv and add_rows */
+	{
+		int L = 512, Dr = 64, pos0 = 77, n = 5;
+		long long len = (long long)n * (L + Dr);
+		float *x = malloc(len * 4), *ref = malloc(len * 4), *w = malloc(L * 4), *ff = malloc(Dr / 2 * 4);
+		for (long long i = 0; i < len; i++)
+			x[i] = ref[i] = normal();
+		for (int i = 0; i < L; i++)
+			w[i] = 1 + 0.1f * normal();
+		for (int d = 0; d < Dr / 2; d++)
+			ff[d] = 1 + 0.2f * d;
+		float eps = 1e-6f, base = 10000.0f;
+		be->ops->mla_kv(be, ref, w, L, Dr, pos0, n, eps, base, ff);
+		CUdeviceptr dx = up(x, len * 4), dw = up(w, L * 4), dff = up(ff, Dr / 2 * 4);
+		void *args[] = { &dx, &dw, &dff, &L, &Dr, &pos0, &n, &eps, &base };
+		launch("sl_mla_kv", n, 1, 256, 1, args);
+		down(x, dx, len * 4);
+		double e = 0;
+		for (long long i = 0; i < len; i++)
+			e = fmax(e, fabs(x[i] - ref[i]) / (1 + fabs(ref[i])));
+		report("sl_mla_kv 512+64 pos 77", e, 1e-4);
+		cuMemFree(dx);
+		cuMemFree(dw);
+		cuMemFree(dff);
+		free(x);
+		free(ref);
+		free(w);
+		free(ff);
+
+		long long cols = 7168;
+		int rows = 4, m = 6, ids[] = { 3, 0, 3, 2, 1, 3 };
+		float scl[] = { 0.5f, -1.0f, 0.25f, 2.0f, 0.1f, 0.7f };
+		float *y = malloc(rows * cols * 4), *yr = malloc(rows * cols * 4), *xs = malloc(m * cols * 4);
+		for (long long i = 0; i < rows * cols; i++)
+			y[i] = yr[i] = normal();
+		for (long long i = 0; i < m * cols; i++)
+			xs[i] = normal();
+		be->ops->add_rows(be, yr, xs, ids, scl, cols, m);
+		CUdeviceptr dy = up(y, rows * cols * 4), dxs = up(xs, m * cols * 4), di = up(ids, sizeof ids), ds = up(scl, sizeof scl);
+		void *aargs[] = { &dy, &dxs, &di, &ds, &cols, &m };
+		launch("sl_add_rows", cdiv(cols, 256), 1, 256, 1, aargs);
+		down(y, dy, rows * cols * 4);
+		e = 0;
+		for (long long i = 0; i < rows * cols; i++)
+			e = fmax(e, fabs(y[i] - yr[i]));
+		report("sl_add_rows 6 rows of 7168", e, 0);
+		cuMemFree(dy);
+		cuMemFree(dxs);
+		cuMemFree(di);
+		cuMemFree(ds);
+		free(y);
+		free(yr);
+		free(xs);
+	}
+}
+
 /* Decode-shaped mmv timings against the device's copy bandwidth. */
 static void perf(void)
 {
@@ -439,6 +645,81 @@ static void perf(void)
 		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (K+V read once per query head group member: %zu MB)\n",
 		       "sl_attention", "ctx4096 32/8", us, 2.0 * kvb / (us * 1e-6) / 1e9, 2.0 * kvb / (us * 1e-6) / 1e9 / bw,
 		       2 * kvb >> 20);
+		/* the backend's decode path: split-K over the context, each K/V row read once per group
+		 * (4 query heads), then the combine; timed together, as the backend launches them */
+		const int gx = nkv * ((nh / nkv + SL_FW_SPLIT_HEADS - 1) / SL_FW_SPLIT_HEADS);
+		int len = pos0 + 1, chunk = sl_fw_split_chunk(len, gx), nc = (len + chunk - 1) / chunk;
+		CUdeviceptr part;
+		CK(cuMemAlloc(&part, (size_t)nh * nc * (hd + 2) * 4));
+		void *sargs[] = { &part, &q, &k, &v, &nh, &nkv, &hd, &len, &chunk, &scale };
+		void *cargs[] = { &o, &part, &nh, &hd, &nc };
+		launch("sl_attention_split", gx, nc, 128, 1, sargs);
+		launch("sl_attention_combine", nh, 1, 128, 1, cargs);
+		CK(cuEventRecord(e0, 0));
+		for (int i = 0; i < 20; i++) {
+			launch("sl_attention_split", gx, nc, 128, 1, sargs);
+			launch("sl_attention_combine", nh, 1, 128, 1, cargs);
+		}
+		CK(cuEventRecord(e1, 0));
+		CK(cuEventSynchronize(e1));
+		CK(cuEventElapsedTime(&ms, e0, e1));
+		const double us2 = ms * 1e3 / 20;
+		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (split-K: %d chunks of %d, K+V read once: %zu MB)\n", "sl_attn_split",
+		       "ctx4096 32/8", us2, 2.0 * kvb / (us2 * 1e-6) / 1e9, 2.0 * kvb / (us2 * 1e-6) / 1e9 / bw, nc, chunk,
+		       2 * kvb >> 20);
+		cuMemFree(part);
+		cuMemFree(q);
+		cuMemFree(o);
+		cuMemFree(k);
+		cuMemFree(v);
+	}
+	/* MLA decode, deepseek2's shape (128 heads, latent 512 + rope 64, nope/v 128), ctx 4096, q8_0
+	 * attn_k_b / attn_v_b: bytes = the latent cache (read by every head: L2 serves most) + weights */
+	{
+		int H = 128, Dn = 128, Dr = 64, Dv = 128, L = 512, pos0 = 4095, n = 1, legacy = 0;
+		int tk = SL_TYPE_Q8_0, tv = SL_TYPE_Q8_0;
+		float base = 10000.0f, scale = 0.07f;
+		size_t cb = (size_t)(pos0 + 1) * (L + Dr) * 4, kb = sl_row_size(tk, Dn) * H * L, vb = sl_row_size(tv, L) * H * Dv;
+		CUdeviceptr q, o, c, wk, wv, ff = 0;
+		CK(cuMemAlloc(&q, (size_t)H * (Dn + Dr) * 4));
+		CK(cuMemAlloc(&o, (size_t)H * Dv * 4));
+		CK(cuMemAlloc(&c, cb));
+		CK(cuMemAlloc(&wk, kb));
+		CK(cuMemAlloc(&wv, vb));
+		CK(cuMemsetD32(q, 0, (size_t)H * (Dn + Dr)));
+		CK(cuMemsetD32(c, 0, cb / 4));
+		CK(cuMemsetD8(wk, 0, kb));
+		CK(cuMemsetD8(wv, 0, vb));
+		void *args[] = { &o, &q, &c, &wk, &wv, &ff, &tk, &tv, &H, &Dn, &Dr, &Dv, &L, &legacy, &pos0, &n, &base, &scale };
+		launch("sl_mla_attention", cdiv(H, SL_FW_MLA_HEADS), 1, SL_FW_MLA_BLOCK, 1, args);
+		CK(cuEventRecord(e0, 0));
+		for (int i = 0; i < 20; i++)
+			launch("sl_mla_attention", cdiv(H, SL_FW_MLA_HEADS), 1, SL_FW_MLA_BLOCK, 1, args);
+		CK(cuEventRecord(e1, 0));
+		CK(cuEventSynchronize(e1));
+		CK(cuEventElapsedTime(&ms, e0, e1));
+		const double us = ms * 1e3 / 20, bytes = (double)(cb + kb + vb);
+		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (latent cache %zu MB + q8_0 k_b/v_b %zu MB; 4 heads per block)\n",
+		       "sl_mla_attn", "ctx4096 h128", us, bytes / (us * 1e-6) / 1e9, bytes / (us * 1e-6) / 1e9 / bw, cb >> 20,
+		       (kb + vb) >> 20);
+		CUdeviceptr scr;
+		CK(cuMemAlloc(&scr, mla_scratch_bytes(H, L, Dr, pos0 + 1)));
+		mla_decode(o, q, c, wk, wv, ff, tk, tv, H, Dn, Dr, Dv, L, legacy, pos0, base, scale, scr);
+		CK(cuEventRecord(e0, 0));
+		for (int i = 0; i < 20; i++)
+			mla_decode(o, q, c, wk, wv, ff, tk, tv, H, Dn, Dr, Dv, L, legacy, pos0, base, scale, scr);
+		CK(cuEventRecord(e1, 0));
+		CK(cuEventSynchronize(e1));
+		CK(cuEventElapsedTime(&ms, e0, e1));
+		const double us2 = ms * 1e3 / 20;
+		printf("%-14s %-12s %9.1f %9.0f %7.2fx  (the backend's decode: q, split-K, combine)\n", "sl_mla_decode",
+		       "ctx4096 h128", us2, bytes / (us2 * 1e-6) / 1e9, bytes / (us2 * 1e-6) / 1e9 / bw);
+		cuMemFree(scr);
+		cuMemFree(q);
+		cuMemFree(o);
+		cuMemFree(c);
+		cuMemFree(wk);
+		cuMemFree(wv);
 	}
 }
 
@@ -486,6 +767,7 @@ int main(void)
 		check_get_rows(wtypes[t]);
 	}
 	check_misc();
+	check_split_mla();
 	CK(cuCtxSynchronize());
 	perf();
 	printf("\n%s: %d check(s) failed\n", failures ? "FAIL" : "ok", failures);

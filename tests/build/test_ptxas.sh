@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/build/test_ptxas.sh — the firmware's PTX (what libsluice embeds: $BUILD/gen/firmware_compute_*.ptx)
 # assembles with ptxas for sm_80 (from compute_80) and sm_90 (from compute_90) without an error, and
-# the hot kernels (sl_mmv_*, sl_attention) do not spill registers.  Prints registers, stack and
+# the hot kernels (sl_mmv_*, sl_attention, sl_attention_split, sl_mla_attention, sl_mla_split) do not spill registers.  Prints registers, stack and
 # spills per kernel and architecture.  Skips (77) only when ptxas is absent.
 # sluice-timeout: 300
 set -u
@@ -41,15 +41,15 @@ printf '%-20s %-6s %4s %6s %6s %6s\n' kernel arch regs stack spillS spillL
 sort -k1,1 -k2,2 "$table"
 while read -r k arch r st ss sl; do
     case "$k" in
-        sl_mmv_*|sl_attention)
+        sl_mmv_*|sl_attention|sl_attention_split|sl_mla_attention|sl_mla_split)
             if [ "$ss" -ne 0 ] || [ "$sl" -ne 0 ]; then
                 echo "FAIL: $k spills on $arch: $ss bytes stored, $sl loaded"
                 bad=1
             fi ;;
     esac
 done <"$table"
-for k in sl_attention sl_mmv_q4_K sl_quantize_q8_K sl_rmsnorm; do
+for k in sl_attention sl_attention_split sl_mla_attention sl_mmv_q4_K sl_quantize_q8_K sl_rmsnorm; do
     grep -q "^$k " "$table" || { echo "FAIL: kernel $k not in the PTX"; bad=1; }
 done
 [ $bad -eq 0 ] || exit 1
-echo "ok: $((n / 2)) kernels assemble for sm_80 and sm_90, no spills in mmv/attention"
+echo "ok: $((n / 2)) kernels assemble for sm_80 and sm_90, no spills in mmv/attention/split/mla"

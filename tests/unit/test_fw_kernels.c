@@ -75,7 +75,7 @@ static void test_registry(void)
 			CHECK_MSG(strcmp(simt_kernel(j, NULL), name), "%s listed twice", name);
 		n++;
 	}
-	CHECK_MSG(n == 37, "%d kernels", n);
+	CHECK_MSG(n == 45, "%d kernels", n);
 	for (int i = 0; (name = simt_kernel(i, &sz)); i++) {
 		if (!strcmp(name, "sl_mmv_q4_K"))
 			CHECK_MSG(sz == 44, "mmv params %zu", sz); /* 3 pointers, 2 long long, int */

@@ -76,6 +76,10 @@ static void cuda_destroy(struct sl_backend *b)
 		}
 		if (c->xq)
 			cu->cuMemFree(c->xq);
+		if (c->attn_part)
+			cu->cuMemFree(c->attn_part);
+		if (c->mla_part)
+			cu->cuMemFree(c->mla_part);
 		sl_cuda_trace_free(b);
 		sl_cuda_fw_unload(b);
 		for (int q = 0; q < SL_Q_COUNT; q++)
@@ -449,6 +453,46 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 	return launch_named(b, c->mmv[wtype], name, "sl_mmv", div_up(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, p);
 }
 
+/* Small host arrays an op reads on the device (get_rows' ids, add_rows' ids and scales): copied into
+ * a pinned slot, so the copy is truly asynchronous and the caller may reuse its arrays at once, then
+ * to the slot's device half on the compute stream: a then b, back to back.  A slot is reused once
+ * the op that last used it ran: the caller takes that fence (s->last) after its launch. */
+static int stage(struct sl_backend *b, const void *a, size_t na, const void *bb, size_t nb, struct cuda_ids_slot **out)
+{
+	struct cuda *c = C(b);
+	struct cuda_ids_slot *s = &c->ids[c->ids_next++ % CUDA_N_IDS];
+	int rc;
+	if (s->last && (rc = cuda_fence_sync(b, s->last)))
+		return rc;
+	s->last = 0;
+	size_t bytes = na + nb;
+	CUresult r;
+	if (bytes > s->cap) {
+		if (s->host)
+			c->cu->cuMemFreeHost(s->host);
+		if (s->dev)
+			c->cu->cuMemFree(s->dev);
+		s->host = NULL, s->dev = 0, s->cap = 0;
+		size_t cap = SL_ALIGN_UP(bytes, (size_t)4096);
+		void *h = NULL;
+		if ((r = c->cu->cuMemAllocHost(&h, cap)))
+			return FAIL(b, r, "cuMemAllocHost(%zu bytes, op ids/scales)", cap);
+		s->host = h;
+		if ((r = c->cu->cuMemAlloc(&s->dev, cap))) {
+			s->dev = 0;
+			return FAIL(b, r, "cuMemAlloc(%zu bytes, op ids/scales)", cap);
+		}
+		s->cap = cap;
+	}
+	memcpy(s->host, a, na);
+	if (nb)
+		memcpy((char *)s->host + na, bb, nb);
+	if ((r = c->cu->cuMemcpyHtoDAsync(s->dev, s->host, bytes, c->s[SL_Q_COMPUTE])))
+		return FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes, op ids/scales)", bytes);
+	*out = s;
+	return 0;
+}
+
 static int cuda_get_rows(struct sl_backend *b, float *y, const void *w, uint32_t wtype, int64_t cols,
 			 const int32_t *ids, int n)
 {
@@ -467,34 +511,9 @@ static int cuda_get_rows(struct sl_backend *b, float *y, const void *w, uint32_t
 	if (rc)
 		return rc;
 	written(b, y, (uint64_t)n * (uint64_t)cols * sizeof(float));
-	/* The ids go through a pinned slot so the copy is truly asynchronous and the caller may
-	 * reuse its array at once; a slot is reused once the get_rows that last used it ran. */
-	struct cuda_ids_slot *s = &c->ids[c->ids_next++ % CUDA_N_IDS];
-	if (s->last && (rc = cuda_fence_sync(b, s->last)))
+	struct cuda_ids_slot *s;
+	if ((rc = stage(b, ids, (size_t)n * sizeof(int32_t), NULL, 0, &s)))
 		return rc;
-	s->last = 0;
-	size_t bytes = (size_t)n * sizeof(int32_t);
-	CUresult r;
-	if (bytes > s->cap) {
-		if (s->host)
-			c->cu->cuMemFreeHost(s->host);
-		if (s->dev)
-			c->cu->cuMemFree(s->dev);
-		s->host = NULL, s->dev = 0, s->cap = 0;
-		size_t cap = SL_ALIGN_UP(bytes, (size_t)4096);
-		void *h = NULL;
-		if ((r = c->cu->cuMemAllocHost(&h, cap)))
-			return FAIL(b, r, "cuMemAllocHost(%zu bytes, get_rows ids)", cap);
-		s->host = h;
-		if ((r = c->cu->cuMemAlloc(&s->dev, cap))) {
-			s->dev = 0;
-			return FAIL(b, r, "cuMemAlloc(%zu bytes, get_rows ids)", cap);
-		}
-		s->cap = cap;
-	}
-	memcpy(s->host, ids, bytes);
-	if ((r = c->cu->cuMemcpyHtoDAsync(s->dev, s->host, bytes, c->s[SL_Q_COMPUTE])))
-		return FAIL(b, r, "cuMemcpyHtoDAsync(%zu bytes, get_rows ids)", bytes);
 	CUdeviceptr pw = DP(w), pi = s->dev, py = DP(y);
 	long long c_ll = cols;
 	void *p[] = { &pw, &pi, &py, &c_ll, &n };
@@ -529,6 +548,29 @@ static int cuda_rope(struct sl_backend *b, float *x, int n_head, int head_dim, i
 	return launch(b, C(b)->rope, "sl_rope", (unsigned)n_head, (unsigned)n, SL_FW_ROPE_BLOCK, 1, p);
 }
 
+/* Decode (one query token) at context len: the context cut into chunks over enough blocks to fill
+ * the device (firmware/kernels.h's sl_fw_split_chunk), then the chunks combined
+ * (firmware/fw_attention_split.cu). */
+static int attention_split(struct sl_backend *b, CUdeviceptr po, CUdeviceptr pq, CUdeviceptr pk, CUdeviceptr pv,
+			   int n_head, int n_head_kv, int head_dim, int len, float scale)
+{
+	struct cuda *c = C(b);
+	const int per_kv = (n_head / n_head_kv + SL_FW_SPLIT_HEADS - 1) / SL_FW_SPLIT_HEADS;
+	const int gx = n_head_kv * per_kv;
+	int chunk = sl_fw_split_chunk(len, gx);
+	int n_chunks = (len + chunk - 1) / chunk;
+	size_t need = (size_t)n_head * (size_t)n_chunks * (size_t)(head_dim + 2) * sizeof(float);
+	int rc = grow(b, &c->attn_part, &c->attn_part_cap, need, "attention partials");
+	if (rc)
+		return rc;
+	CUdeviceptr pp = c->attn_part;
+	void *p[] = { &pp, &pq, &pk, &pv, &n_head, &n_head_kv, &head_dim, &len, &chunk, &scale };
+	if ((rc = launch(b, c->attn_split, "sl_attention_split", (unsigned)gx, (unsigned)n_chunks, SL_FW_ATTN_BLOCK, 1, p)))
+		return rc;
+	void *pc[] = { &po, &pp, &n_head, &head_dim, &n_chunks };
+	return launch(b, c->attn_combine, "sl_attention_combine", (unsigned)n_head, 1, SL_FW_ATTN_BLOCK, 1, pc);
+}
+
 static int cuda_attention(struct sl_backend *b, float *out, const float *q, const float *kc, const float *vc,
 			  int n_head, int n_head_kv, int head_dim, int pos0, int n, float scale)
 {
@@ -539,6 +581,8 @@ static int cuda_attention(struct sl_backend *b, float *out, const float *q, cons
 			       head_dim, SL_FW_MAX_HEAD_DIM);
 	written(b, out, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
 	CUdeviceptr po = DP(out), pq = DP(q), pk = DP(kc), pv = DP(vc);
+	if (n == 1 && n_head)
+		return attention_split(b, po, pq, pk, pv, n_head, n_head_kv, head_dim, pos0 + 1, scale);
 	void *p[] = { &po, &pq, &pk, &pv, &n_head, &n_head_kv, &head_dim, &pos0, &n, &scale };
 	return launch(b, C(b)->attention, "sl_attention", (unsigned)n_head, (unsigned)n, SL_FW_ATTN_BLOCK, 1, p);
 }
@@ -570,6 +614,105 @@ static int cuda_add(struct sl_backend *b, float *y, const float *x, int64_t n, i
 	return launch(b, C(b)->add, "sl_add", stride_grid(n), 1, SL_FW_BLOCK, 1, p);
 }
 
+/* ---- deepseek2 ---- */
+
+static int cuda_mla_kv(struct sl_backend *b, float *rows, const float *w, int kv_lora, int d_rope, int pos0, int n,
+		       float eps, float freq_base, const float *ff)
+{
+	if (kv_lora <= 0 || d_rope < 0 || d_rope % 2 || n < 0 || pos0 < 0 || n > 65535)
+		return bad(b, "mla_kv", "bad size (d_rope must be even)");
+	written(b, rows, (uint64_t)n * (uint64_t)(kv_lora + d_rope) * sizeof(float));
+	CUdeviceptr pr = DP(rows), pw = DP(w), pf = DP(ff);
+	void *p[] = { &pr, &pw, &pf, &kv_lora, &d_rope, &pos0, &n, &eps, &freq_base };
+	return launch(b, C(b)->mla_kv, "sl_mla_kv", (unsigned)n, 1, SL_FW_BLOCK, 1, p);
+}
+
+/* Decode: q_lat per head (sl_mla_q), the context split in chunks over blocks of 4 heads
+ * (sl_mla_split: R1's 128 heads alone make only 32 blocks), the chunks merged and projected by Wv
+ * (sl_mla_combine).  Scratch: q_lat + q_pe per head, then the partials. */
+static int mla_decode(struct sl_backend *b, CUdeviceptr po, CUdeviceptr pq, CUdeviceptr pc, CUdeviceptr pk,
+		      CUdeviceptr pv, CUdeviceptr pf, int tk, int tv, const struct sl_mla_shape *s, int pos0)
+{
+	struct cuda *c = C(b);
+	int nh = s->n_head, dn = s->d_nope, dr = s->d_rope, dv = s->d_v, lora = s->kv_lora, legacy = s->legacy ? 1 : 0;
+	int len = pos0 + 1;
+	float base = s->freq_base, scale = s->scale;
+	const unsigned gx = div_up(nh, SL_FW_MLA_HEADS);
+	int chunk = sl_fw_split_chunk(len, (int)gx), n_chunks = (len + chunk - 1) / chunk;
+	size_t qs_bytes = SL_ALIGN_UP((size_t)nh * (size_t)(lora + dr) * sizeof(float), (size_t)256);
+	size_t need = qs_bytes + (size_t)nh * (size_t)n_chunks * (size_t)(lora + 2) * sizeof(float);
+	int rc = grow(b, &c->mla_part, &c->mla_part_cap, need, "MLA decode partials");
+	if (rc)
+		return rc;
+	CUdeviceptr qs = c->mla_part, part = c->mla_part + qs_bytes;
+	void *pa[] = { &qs, &pq, &pk, &pf, &tk, &nh, &dn, &dr, &dv, &lora, &legacy, &pos0, &base };
+	if ((rc = launch(b, c->mla_q, "sl_mla_q", gx, 1, SL_FW_MLA_BLOCK, 1, pa)))
+		return rc;
+	void *pb[] = { &part, &qs, &pc, &nh, &dr, &lora, &len, &chunk, &scale };
+	if ((rc = launch(b, c->mla_split, "sl_mla_split", gx, (unsigned)n_chunks, SL_FW_MLA_BLOCK, 1, pb)))
+		return rc;
+	void *pcb[] = { &po, &part, &pv, &tv, &nh, &dn, &dv, &lora, &legacy, &n_chunks };
+	return launch(b, c->mla_combine, "sl_mla_combine", gx, 1, SL_FW_MLA_BLOCK, 1, pcb);
+}
+
+static int cuda_mla_attention(struct sl_backend *b, float *out, float *q, const float *cache, const void *wk,
+			      uint32_t wk_type, const void *wv, uint32_t wv_type, const struct sl_mla_shape *s, int pos0,
+			      int n)
+{
+	const int64_t kcols = s->legacy ? s->kv_lora : s->d_nope;
+	if (s->n_head <= 0 || s->d_nope <= 0 || s->d_rope < 0 || s->d_rope % 2 || s->d_v <= 0 || s->kv_lora <= 0 ||
+	    pos0 < 0 || n < 0 || n > 65535 || s->n_head > 65535)
+		return bad(b, "mla_attention", "bad size");
+	if (s->kv_lora > SL_FW_MLA_MAX_LORA || s->d_rope > SL_FW_MLA_MAX_ROPE)
+		return sl_errf(&b->err, ENOTSUP,
+			       "cuda backend: mla_attention: kv_lora %d / rope dims %d exceed the firmware's %d / %d",
+			       s->kv_lora, s->d_rope, SL_FW_MLA_MAX_LORA, SL_FW_MLA_MAX_ROPE);
+	if (!sl_cuda_fw_type(wk_type) || !sl_cuda_fw_type(wv_type) || !sl_row_size(wk_type, kcols) ||
+	    !sl_row_size(wv_type, s->kv_lora))
+		return sl_errf(&b->err, ENOTSUP, "cuda backend: mla_attention: weights of type %s / %s cannot be read",
+			       sl_type_name(wk_type), sl_type_name(wv_type));
+	written(b, q, (uint64_t)n * (uint64_t)s->n_head * (uint64_t)(s->d_nope + s->d_rope) * sizeof(float));
+	written(b, out, (uint64_t)n * (uint64_t)s->n_head * (uint64_t)s->d_v * sizeof(float));
+	CUdeviceptr po = DP(out), pq = DP(q), pc = DP(cache), pk = DP(wk), pv = DP(wv), pf = DP(s->ff);
+	int tk = (int)wk_type, tv = (int)wv_type, nh = s->n_head, dn = s->d_nope, dr = s->d_rope, dv = s->d_v;
+	int lora = s->kv_lora, legacy = s->legacy ? 1 : 0;
+	float base = s->freq_base, scale = s->scale;
+	if (n == 1)
+		return mla_decode(b, po, pq, pc, pk, pv, pf, tk, tv, s, pos0);
+	void *p[] = { &po, &pq, &pc, &pk, &pv, &pf, &tk, &tv, &nh, &dn, &dr, &dv, &lora, &legacy, &pos0, &n, &base, &scale };
+	return launch(b, C(b)->mla_attention, "sl_mla_attention", div_up(nh, SL_FW_MLA_HEADS), (unsigned)n, SL_FW_MLA_BLOCK,
+		      1, p);
+}
+
+static int cuda_add_rows(struct sl_backend *b, float *y, const float *x, const int32_t *ids, const float *scale,
+			 int64_t cols, int n)
+{
+	if (cols <= 0 || n < 0 || (n && (!ids || !scale)))
+		return bad(b, "add_rows", "bad size");
+	for (int i = 0; i < n; i++)
+		if (ids[i] < 0)
+			return bad(b, "add_rows", "negative row id");
+	if (!n)
+		return 0;
+	int rc = enter(b);
+	if (rc)
+		return rc;
+	/* the rows written are scattered: everything up to the last one */
+	int32_t top = 0;
+	for (int i = 0; i < n; i++)
+		top = ids[i] > top ? ids[i] : top;
+	written(b, y, ((uint64_t)top + 1) * (uint64_t)cols * sizeof(float));
+	struct cuda_ids_slot *s;
+	if ((rc = stage(b, ids, (size_t)n * sizeof(int32_t), scale, (size_t)n * sizeof(float), &s)))
+		return rc;
+	CUdeviceptr py = DP(y), px = DP(x), pi = s->dev, ps = s->dev + (size_t)n * sizeof(int32_t);
+	long long c_ll = cols;
+	void *p[] = { &py, &px, &pi, &ps, &c_ll, &n };
+	if ((rc = launch(b, C(b)->add_rows, "sl_add_rows", stride_grid(cols), 1, SL_FW_BLOCK, 1, p)))
+		return rc;
+	return cuda_fence(b, SL_Q_COMPUTE, &s->last);
+}
+
 /* Not host-visible: streamed weights are copied into device memory on the copy stream. */
 const struct sl_backend_ops sl_backend_cuda_ops = {
 	.name = "cuda",
@@ -597,4 +740,7 @@ const struct sl_backend_ops sl_backend_cuda_ops = {
 	.attention = cuda_attention,
 	.silu_mul = cuda_silu_mul,
 	.add = cuda_add,
+	.mla_kv = cuda_mla_kv,
+	.mla_attention = cuda_mla_attention,
+	.add_rows = cuda_add_rows,
 };

@@ -14,7 +14,7 @@
 #include "quant/quant.h"
 
 #define CUDA_N_EVENTS 1024 /* fences alive at once before the oldest is waited for and reused */
-#define CUDA_N_IDS 4       /* get_rows' pinned bounce slots */
+#define CUDA_N_IDS 4       /* pinned bounce slots of get_rows' ids and add_rows' ids and scales */
 
 struct cuda_event {
 	CUevent ev;    /* created on first use */
@@ -42,6 +42,9 @@ struct cuda {
 	CUfunction conv[SL_TYPE_COUNT]; /* by vec_dot_type */
 	CUfunction mmv[SL_TYPE_COUNT], get_rows[SL_TYPE_COUNT];
 	CUfunction rmsnorm, rope, attention, silu_mul, add;
+	CUfunction attn_split, attn_combine;       /* decode attention, split over the context */
+	CUfunction mla_kv, mla_attention, add_rows; /* deepseek2 */
+	CUfunction mla_q, mla_split, mla_combine;   /* deepseek2's decode, split over the context */
 	/* Fences. */
 	struct cuda_event events[CUDA_N_EVENTS];
 	uint64_t last_fence;
@@ -56,6 +59,12 @@ struct cuda {
 	int64_t xq_cols;
 	int xq_n;
 	uint32_t xq_vt;
+	/* Decode attention's per-chunk partials (sl_attention_split), grown as the context grows. */
+	CUdeviceptr attn_part;
+	size_t attn_part_cap;
+	/* MLA decode's q_lat / q_pe per head and per-chunk partials (sl_mla_q, sl_mla_split). */
+	CUdeviceptr mla_part;
+	size_t mla_part_cap;
 	struct cuda_ids_slot ids[CUDA_N_IDS];
 	unsigned ids_next;
 	struct cuda_trace *trace; /* device spans while tracing (cuda_trace.c); NULL until then */

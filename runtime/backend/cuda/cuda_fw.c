@@ -117,6 +117,22 @@ int sl_cuda_fw_load(struct sl_backend *b, struct sl_err *err)
 		rc = need_fn(b, "sl_silu_mul", &c->silu_mul, err);
 	if (!rc)
 		rc = need_fn(b, "sl_add", &c->add, err);
+	if (!rc)
+		rc = need_fn(b, "sl_attention_split", &c->attn_split, err);
+	if (!rc)
+		rc = need_fn(b, "sl_attention_combine", &c->attn_combine, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_kv", &c->mla_kv, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_attention", &c->mla_attention, err);
+	if (!rc)
+		rc = need_fn(b, "sl_add_rows", &c->add_rows, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_q", &c->mla_q, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_split", &c->mla_split, err);
+	if (!rc)
+		rc = need_fn(b, "sl_mla_combine", &c->mla_combine, err);
 	return rc;
 }
 
