@@ -51,7 +51,7 @@ streamed legacy-streamed "$L" -p "$P" -n 10 --vram 900K --host-cache 500K
 # auto: cuda has the ops now, so it runs deepseek2 there (-v states the cuda device's budget), with the same tokens
 cpu=$("$SLUICE_BIN" run -m "$S" --backend cpu --temp 0 --no-echo -p "$P" -n 4 2>/dev/null)
 gpu=$(fake_run -- run -m "$S" --backend auto --temp 0 --no-echo -p "$P" -n 4 -v 2>"$SLUICE_TMP/err"); rc=$?
-if [ $rc -ne 0 ] || [ -z "$cpu" ] || [ "$cpu" != "$gpu" ] || ! grep -q "cuda device: .* weights get at most" "$SLUICE_TMP/err"; then
+if [ $rc -ne 0 ] || [ -z "$cpu" ] || [ "$cpu" != "$gpu" ] || ! grep -qE "cuda device( [0-9]+)?: .* weights get at most" "$SLUICE_TMP/err"; then
     echo "FAIL (auto): exit $rc, tokens $([ "$cpu" = "$gpu" ] && echo equal || echo differ)"; tail -n 5 "$SLUICE_TMP/err"; fail=1
 else
     echo "ok (auto): on cuda"
