@@ -5,8 +5,10 @@
  * Tables are built once (pthread_once): the scalar reference kernels, always
  * present; an AVX2 table (scalar with its dots replaced by AVX2 versions) when
  * CPUID reports AVX2+FMA+F16C; an AVX-512 VNNI table (the AVX2 one with the
- * q4_K and q6_K dots replaced) when CPUID also reports AVX-512 F/BW/VL/VNNI
- * and XCR0 says the OS saves opmask and ZMM state.  The "best" table is the
+ * k-quant and i-quant dots that gain from 512-bit or VNNI replaced) when
+ * CPUID also reports AVX-512 F/BW/VL/VNNI and XCR0 says the OS saves opmask
+ * and ZMM state (kernels that need more — VBMI, BMI2 — check for it when they
+ * register and leave the AVX2 dot in place without it).  The "best" table is the
  * widest of these, unless sluice_set_cpu_features() caps it ("avx2",
  * "scalar"); the library reads no environment (the CLI maps SLUICE_SIMD and
  * SLUICE_NO_SIMD to that call).  The best table is a pointer to one of the
