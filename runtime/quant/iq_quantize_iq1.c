@@ -70,10 +70,9 @@ static float iq1s_block(const struct grid_tables *t, const float *xb, const floa
 	uint16_t index[BS / 8];
 	*shift = 1;
 	float max = 0;
-	for (int i = 0; i < BS; i++) {
-		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
+	sl_iq_weights(xb, qw, sigma2, 0, BS, weight, NULL);
+	for (int i = 0; i < BS; i++)
 		max = fabsf(xb[i]) > max ? fabsf(xb[i]) : max;
-	}
 	if (max < GROUP_MAX_EPS_IQ1_S)
 		return 0;
 	for (int j = 0; j < BS; j++)
@@ -159,10 +158,7 @@ static void iq1_s_from_float_w(const float *x, void *vy, int64_t n, const float 
 		memset(y[ibl].qh, 0, sizeof y[ibl].qh);
 		if (!t) /* out of memory building the tables */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = 2 * sumx2 / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 2);
 		for (int ib = 0; ib < QK_K / 32; ib++) {
 			scales[ib] = iq1s_block(t, x + 32 * ib, qw + 32 * ib, sigma2, y[ibl].qs + 4 * ib, &y[ibl].qh[ib],
 						&shifts[ib]);
@@ -293,12 +289,7 @@ static void iq1_m_from_float_w(const float *x, void *vy, int64_t n, const float 
 		memset(y[ibl].scales, 0, sizeof y[ibl].scales);
 		if (!t) /* out of memory building the tables */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = 2 * sumx2 / QK_K;
-		for (int i = 0; i < QK_K; i++)
-			weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+		sl_iq_weights(x, qw, sl_iq_sigma2(x, QK_K, 2), 0, QK_K, weight, NULL);
 		for (int ib = 0; ib < QK_K / 16; ib++) {
 			scales[ib] = iq1m_block(t, x + 16 * ib, weight + 16 * ib, y[ibl].qs + 2 * ib, &y[ibl].qh[ib],
 						&shifts[ib]);
