@@ -283,7 +283,8 @@ static void iq3_xxs_quantize(const float *x, void *vy, int64_t n, const float *q
 	struct block_iq3_xxs *y = vy;
 	const struct grid_tables *t = sl_iq_grid_tables(SL_TYPE_IQ3_XXS);
 	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw = qw ? qw + QK_K : NULL) {
-		uint8_t q3[QK_K / 4];
+		/* zeroed: an all-zero sub-block keeps grid index 0, as ggml's memset leaves it */
+		uint8_t q3[QK_K / 4] = { 0 };
 		uint32_t sas[QK_K / 32];
 		float scales[QK_K / 32], max_scale = 0;
 		y[ibl].d = sl_fp32_to_fp16(0.f);
