@@ -3,29 +3,34 @@
  * tools/sluice/quantize.c — `sluice quantize IN.gguf OUT.gguf --type MIX`:
  * rewrite a model's weights in another type, keeping all metadata.
  *
- * The per-tensor choice follows llama.cpp's llama_tensor_get_type for the
- * llama architecture without an importance matrix:
+ * The per-tensor choice follows llama.cpp's llama_tensor_get_type (the llama.cpp source vendored
+ * by llama-cpp-python 0.3.36) for the llama architecture:
  *   - only 2-D+ tensors named *.weight are quantized; norms and other 1-D
  *     tensors are copied as they are (F32);
- *   - output.weight becomes Q6_K (kept Q8_0 for q8_0, F16/BF16/F32 for those);
+ *   - output.weight (and token_embd when there is no output.weight: tied embeddings) becomes
+ *     q6_K (q8_0 kept; q5_K in the 1-3 bit i-quant mixes; q8_0 when its rows fit no block);
  *   - the _M / _S mixes give more bits to attn_v and ffn_down in the layers
  *     selected by use_more_bits (first and last eighth, every third between);
  *   - iq4_nl / iq4_xs: attn_v q5_K when n_head / n_head_kv >= 4, ffn_down
- *     q5_K in the first eighth of the layers;
- *   - iq2_xxs, iq2_xs, iq1_s, iq1_m (only with --imatrix): output q5_K, token_embd q2_K,
- *     attn_v q4_K when n_head / n_head_kv >= 4 (else q2_K), ffn_down q2_K in
- *     the first eighth of the layers; iq1_s, iq1_m: attn_output iq2_xxs;
+ *     q5_K in the first eighth of the layers (without an imatrix);
+ *   - iq2_xxs, iq2_xs, iq1_s, iq1_m, iq2_s, iq2_m (low_bit_rule), iq3_xxs, iq3_xs, iq3_s, iq3_m
+ *     (mix_rule): llama.cpp's rules for each (Documentation/quantization.md lists them);
+ *   - --pure: the mix's base type on every weight; --token-embedding-type / --output-tensor-type
+ *     override those two;
  *   - a row length that the chosen block size does not divide falls back
- *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs/iq2_xxs/iq2_xs/iq1_s/iq1_m -> iq4_nl,
- *     then f16).
- * Quantizers are ggml's reference ones, so a tensor comes out byte-identical
- * to llama-quantize's (without --imatrix).
+ *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs and the 1-3 bit i-quants
+ *     -> iq4_nl, then f16).
+ * Known differences from that llama.cpp, kept: q2_K/q3_K fall back to iq4_nl (it: q4_0), q2_K's
+ * attn_v is q3_K at any n_gqa, q5_K_S's early ffn_down q6_K, no q4_0/q5_0 imatrix ffn_down rule.
+ * Quantizers are ports of ggml's, so a tensor comes out byte-identical to llama-quantize's
+ * (bench/quantize-vs-llamacpp.sh).
  *
  * --imatrix FILE (`sluice imatrix`, or llama.cpp's imatrix.gguf / .dat): each tensor the matrix
  * names is quantized minimising an error weighted by its columns' mean square activations, as
  * llama-quantize --imatrix does (sl_quantize_rows_w; a 3-D expert tensor takes each expert's own
- * row of the matrix).  The 1-2 bit i-quants llama.cpp will not make without one are refused
- * without it, and refused for any tensor the matrix does not cover.  Rows are quantized by several
+ * row of the matrix).  The 1-3 bit i-quants llama.cpp will not make without one are refused
+ * without it, and refused for any tensor the matrix does not cover (but token_embd and output,
+ * which llama.cpp makes without, where the type has a quantizer that takes no weights).  Rows are quantized by several
  * threads; tensor data is read with pread in chunks, never all at once.
  */
 #include "cli.h"
@@ -81,6 +86,7 @@ struct model_shape {
 	bool tied;     /* no output.weight: token_embd is also the output, and quantized as it */
 	bool imatrix;  /* an importance matrix was given (the iq3_xxs mix uses other types without one) */
 	bool pure;     /* --pure: the mix's base type everywhere (still subject to the row-length fallback) */
+	int embd_type, output_type; /* --token-embedding-type / --output-tensor-type, or -1 */
 };
 
 static bool use_more_bits(int i, int n)
@@ -233,6 +239,12 @@ static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, co
 	const uint32_t ft = m->ftype;
 	uint32_t type = m->base;
 	const int il = layer_of(name);
+	/* llama-quantize's overrides come first (there they skip the row-length fallback and fail
+	 * later; here a row the type cannot hold falls back as any other) */
+	if (ms->embd_type >= 0 && !strcmp(name, "token_embd.weight"))
+		return fallback(t, (uint32_t)ms->embd_type);
+	if (ms->output_type >= 0 && !strcmp(name, "output.weight"))
+		return fallback(t, (uint32_t)ms->output_type);
 	if (ms->pure || !sl_type_traits(type)->quantized)
 		return fallback(t, type);
 	if (!strcmp(name, "output.weight") || (ms->tied && !strcmp(name, "token_embd.weight"))) {
@@ -368,6 +380,8 @@ static void usage(FILE *o)
 		   "        (llama.cpp's mixes: iq2_s is mostly iq2_xs, iq2_m mostly iq2_s, iq3_xs/iq3_m iq3_s;\n"
 		   "        iq3_xs needs --imatrix for the iq3_xxs it puts in the middle layers)\n"
 		   "  --pure        the type itself on every quantized tensor (llama-quantize --pure)\n"
+		   "  --token-embedding-type T, --output-tensor-type T   that type (q8_0, f16, ...) for\n"
+		   "                token_embd.weight / output.weight, as llama-quantize's options\n"
 		   "  --imatrix FILE  an importance matrix (sluice imatrix; llama.cpp's .gguf or .dat): the\n"
 		   "                  k-quants and i-quants minimise the error it weights\n"
 		   "  --threads N   quantizing threads (default: online CPUs)\n"
@@ -380,12 +394,14 @@ int cmd_quantize(int argc, char **argv)
 		{ "type", required_argument, 0, 'T' }, { "threads", required_argument, 0, 't' },
 		{ "verbose", no_argument, 0, 'v' },    { "quiet", no_argument, 0, 'q' },
 		{ "imatrix", required_argument, 0, 'I' }, { "pure", no_argument, 0, 'P' },
+		{ "token-embedding-type", required_argument, 0, 'E' }, { "output-tensor-type", required_argument, 0, 'O' },
 		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
 	};
 	const struct mix *mix = NULL;
 	const char *imatrix_path = NULL;
 	long nth = sysconf(_SC_NPROCESSORS_ONLN);
 	bool verbose = false, quiet = false, pure = false;
+	int embd_type = -1, output_type = -1;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -403,6 +419,15 @@ int cmd_quantize(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'I': imatrix_path = optarg; break;
 		case 'P': pure = true; break;
+		case 'E':
+		case 'O': {
+			const int ty = sl_type_from_name(optarg);
+			if (ty < 0 || !sl_type_traits((uint32_t)ty)->to_float)
+				return cli_error("quantize", "--%s: unknown type '%s'",
+						 c == 'E' ? "token-embedding-type" : "output-tensor-type", optarg);
+			*(c == 'E' ? &embd_type : &output_type) = ty;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -442,7 +467,8 @@ int cmd_quantize(int argc, char **argv)
 		return cli_error("quantize", "%s", err.msg);
 	}
 
-	struct model_shape ms = { .n_gqa = 1, .tied = true, .imatrix = im != NULL, .pure = pure };
+	struct model_shape ms = { .n_gqa = 1, .tied = true, .imatrix = im != NULL, .pure = pure,
+				  .embd_type = embd_type, .output_type = output_type };
 	for (uint64_t i = 0; i < f->n_tensors; i++) {
 		if (layer_of(f->tensors[i].name.s) + 1 > ms.n_layer)
 			ms.n_layer = layer_of(f->tensors[i].name.s) + 1;
