@@ -5,8 +5,7 @@
  * An importance matrix gives each input column of a weight the mean square of the activations it
  * is multiplied by; errors in heavily used columns cost more, so each type's quantizer minimises
  * an error weighted by it, as ggml's quantize_* do when given quant_weights.  The types whose
- * ggml quantizer ignores quant_weights (the legacy q4_0..q8_0, the ternary ones) keep their
- * reference quantizer.
+ * ggml quantizer ignores quant_weights (q8_0, the ternary ones) keep their reference quantizer.
  */
 #include "quant/blocks.h"
 #include "quant/iq_blocks.h"
@@ -15,6 +14,8 @@
 sl_from_float_w_fn sl_quant_weighted(uint32_t type)
 {
 	sl_from_float_w_fn f = sl_quant_k_weighted(type);
+	if (!f)
+		f = sl_quant_legacy_weighted(type);
 	return f ? f : sl_iq_from_float_w(type);
 }
 

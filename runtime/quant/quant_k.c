@@ -282,6 +282,17 @@ static float make_qkx3_quants(int n, int nmax, const float *x, const float *weig
 	return scale;
 }
 
+float sl_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw)
+{
+	return make_qx_quants(n, nmax, x, L, rmse_type, qw);
+}
+
+float sl_make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+			  uint8_t *Laux, float rmin, float rdelta, int nstep)
+{
+	return make_qkx3_quants(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep);
+}
+
 /* Non-negative levels in [0, nmax] for the sub-block scales (or mins) x, weighted by qw: 8 trial scales
  * around max/nmax, then single levels moved while the weighted fit improves. */
 float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)

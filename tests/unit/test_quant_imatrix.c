@@ -25,7 +25,8 @@ static const struct {
 	{ SL_TYPE_Q2_K, 0.45 },   { SL_TYPE_Q3_K, 0.25 },   { SL_TYPE_Q4_K, 0.12 },   { SL_TYPE_Q5_K, 0.06 },
 	{ SL_TYPE_Q6_K, 0.03 },   { SL_TYPE_IQ4_NL, 0.12 }, { SL_TYPE_IQ4_XS, 0.12 }, { SL_TYPE_IQ2_XXS, 0.42 },
 	{ SL_TYPE_IQ2_XS, 0.37 }, { SL_TYPE_IQ1_S, 0.55 },  { SL_TYPE_IQ1_M, 0.52 },  { SL_TYPE_IQ3_XXS, 0.25 },
-	{ SL_TYPE_IQ2_S, 0.33 },  { SL_TYPE_IQ3_S, 0.22 },
+	{ SL_TYPE_IQ2_S, 0.33 },  { SL_TYPE_IQ3_S, 0.22 },  { SL_TYPE_Q4_0, 0.12 },   { SL_TYPE_Q4_1, 0.10 },
+	{ SL_TYPE_Q5_0, 0.06 },   { SL_TYPE_Q5_1, 0.05 },
 };
 
 static double weighted_err(const float *x, const float *y, const float *qw, double *plain)
