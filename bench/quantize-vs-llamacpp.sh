@@ -44,13 +44,26 @@ for spec in $pure; do
     done
 done
 # llama.cpp's mixes as they are (per-tensor types by llama_tensor_get_type), with the matrix
-for spec in IQ2_S:iq2_s IQ2_M:iq2_m IQ3_XXS:iq3_xxs IQ3_XS:iq3_xs IQ3_S:iq3_s IQ3_M:iq3_m IQ1_S:iq1_s Q4_K_M:q4_k_m; do
-    IFS=: read -r lt st <<<"$spec"
-    LQ --imatrix "$TMP/imx.gguf" "$TMP/m.gguf" "$TMP/l.gguf" "$lt" "$NTH" >"$TMP/l.log" 2>&1 ||
-        { echo "mix $st: llama-quantize failed: $(tail -3 "$TMP/l.log")"; continue; }
-    "$BIN" quantize -q --imatrix "$TMP/imx.gguf" -t "$NTH" "$TMP/m.gguf" "$TMP/s.gguf" --type "$st" >/dev/null ||
-        { echo "mix $st: sluice quantize failed"; continue; }
-    python3 bench/quantize_compare.py "$TMP/m.gguf" "$TMP/l.gguf" "$TMP/s.gguf" "mix:$st" | awk '
-        / type differs/ { print; next } { n += $4; s += $4 * $6 / 100 } END { if (n) printf "%-10s all tensors: blocks %d identical %.3f%%\n", "'"mix:$st"'", n, 100 * s / n }'
-done
+mixes() { # MODEL IMATRIX PREFIX SPECS...
+    local m=$1 imx=$2 pre=$3; shift 3
+    for spec in "$@"; do
+        IFS=: read -r lt st <<<"$spec"
+        LQ --imatrix "$imx" "$m" "$TMP/l.gguf" "$lt" "$NTH" >"$TMP/l.log" 2>&1 ||
+            { echo "$pre$st: llama-quantize failed: $(tail -3 "$TMP/l.log")"; continue; }
+        "$BIN" quantize -q --imatrix "$imx" -t "$NTH" "$m" "$TMP/s.gguf" --type "$st" >/dev/null ||
+            { echo "$pre$st: sluice quantize failed"; continue; }
+        python3 bench/quantize_compare.py "$m" "$TMP/l.gguf" "$TMP/s.gguf" "$pre$st" | awk '
+            / type differs/ { print; next } { n += $4; s += $4 * $6 / 100; t = t " " $2 }
+            END { if (n) printf "%-14s all tensors: blocks %d identical %.3f%% (%s )\n", "'"$pre$st"'", n, 100 * s / n, t }'
+    done
+}
+mixes "$TMP/m.gguf" "$TMP/imx.gguf" mix: IQ2_S:iq2_s IQ2_M:iq2_m IQ3_XXS:iq3_xxs IQ3_XS:iq3_xs IQ3_S:iq3_s IQ3_M:iq3_m \
+    IQ1_S:iq1_s IQ1_M:iq1_m IQ2_XXS:iq2_xxs IQ4_XS:iq4_xs Q2_K:q2_k Q3_K_M:q3_k_m Q4_K_M:q4_k_m Q4_0:q4_0
+# A trained model: stories260K (f32, dim 64, tied embeddings): every 256-block type falls back to
+# iq4_nl / q5_0 / q5_1 / q8_0, token_embd takes the output's rule.
+S260=${S260:-/work/shared/models/stories260K.gguf}
+if [ -f "$S260" ]; then
+    "$BIN" imatrix "$S260" -f "$TMP/text.txt" -o "$TMP/simx.gguf" --chunk 64 --chunks 4 -t "$NTH" >/dev/null 2>&1
+    mixes "$S260" "$TMP/simx.gguf" 260K: IQ2_M:iq2_m IQ3_XXS:iq3_xxs IQ3_S:iq3_s Q4_K_M:q4_k_m Q5_K_M:q5_k_m Q4_0:q4_0 Q4_1:q4_1
+fi
 [ -n "${TMP_DIR:-}" ] || rm -rf "$TMP"

@@ -44,7 +44,7 @@ def expected(mix, name, nx, n_layer, n_gqa):
         t = T.Q6_K
     elif ".attn_v." in name:
         if ft == 10:
-            t = T.Q3_K
+            t = T.Q4_K if n_gqa >= 4 else T.Q3_K
         elif n_gqa >= 4:
             t = T.Q5_K
     elif ".ffn_down" in name:

@@ -20,8 +20,8 @@
  *   - a row length that the chosen block size does not divide falls back
  *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs and the 1-3 bit i-quants
  *     -> iq4_nl, then f16).
- * Known differences from that llama.cpp, kept: q2_K/q3_K fall back to iq4_nl (it: q4_0), q2_K's
- * attn_v is q3_K at any n_gqa, q5_K_S's early ffn_down q6_K, no q4_0/q5_0 imatrix ffn_down rule.
+ * Known differences from that llama.cpp, kept: q2_K/q3_K fall back to iq4_nl (it: q4_0), q5_K_S's
+ * early ffn_down q6_K (it has no such rule).
  * Quantizers are ports of ggml's, so a tensor comes out byte-identical to llama-quantize's
  * (bench/quantize-vs-llamacpp.sh).
  *
@@ -72,6 +72,7 @@ static const struct mix mixes[] = {
 	{ "q4_k", 15, SL_TYPE_Q4_K },   { "q5_k", 17, SL_TYPE_Q5_K },   { "q3_k", 12, SL_TYPE_Q3_K },
 };
 
+enum { FT_Q4_0 = 2, FT_Q5_0 = 8 };
 enum { FT_Q2_K = 10, FT_Q3_K_S, FT_Q3_K_M, FT_Q3_K_L, FT_Q4_K_S, FT_Q4_K_M, FT_Q5_K_S, FT_Q5_K_M };
 enum {
 	FT_IQ2_XXS = 19, FT_IQ2_XS = 20, FT_IQ3_XS = 22, FT_IQ3_XXS = 23, FT_IQ1_S = 24, FT_IQ4_NL = 25,
@@ -157,7 +158,7 @@ static uint32_t mix_rule(uint32_t ft, const char *name, int il, const struct mod
 		return ft == FT_IQ3_XXS ? SL_TYPE_IQ3_S : type;
 	if (attn_v_like(name)) {
 		if (ft == FT_Q2_K)
-			type = SL_TYPE_Q3_K;
+			type = ms->n_gqa >= 4 ? SL_TYPE_Q4_K : SL_TYPE_Q3_K;
 		else if (ft == FT_IQ3_XXS)
 			type = ms->n_gqa >= 4 ? SL_TYPE_Q4_K : !ms->imatrix ? SL_TYPE_IQ3_S : SL_TYPE_IQ3_XXS;
 		else if ((ft == FT_IQ3_XS || ft == FT_IQ3_S) && ms->n_gqa >= 4)
@@ -196,6 +197,8 @@ static uint32_t mix_rule(uint32_t ft, const char *name, int il, const struct mod
 			return SL_TYPE_Q5_K;
 		if ((ft == FT_Q4_K_S || ft == FT_Q5_K_S) && il < n_layer / 8)
 			return ft == FT_Q4_K_S ? SL_TYPE_Q5_K : SL_TYPE_Q6_K;
+		if ((ft == FT_Q4_0 || ft == FT_Q5_0) && ms->imatrix && il < n_layer / 8) /* llama.cpp's guard */
+			return ft == FT_Q4_0 ? SL_TYPE_Q4_1 : SL_TYPE_Q5_1;
 		return type;
 	}
 	if (strstr(name, "attn_output.weight")) {
