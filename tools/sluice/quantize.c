@@ -183,6 +183,8 @@ static uint32_t mix_rule(uint32_t ft, const char *name, int il, const struct mod
 		return ft == FT_IQ3_XS ? SL_TYPE_IQ3_XXS : ft == FT_IQ3_XXS ? SL_TYPE_IQ2_S : type;
 	}
 	if (strstr(name, "ffn_down")) {
+		if (ft == FT_Q2_K)
+			return SL_TYPE_Q3_K;
 		if (ft == FT_IQ3_XXS && !ms->imatrix)
 			return il < n_layer / 8 ? SL_TYPE_Q4_K : SL_TYPE_Q3_K;
 		if (ft == FT_Q3_K_M)
@@ -375,18 +377,18 @@ static bool needs_imatrix(const struct gguf_tensor *t, uint32_t type)
 
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--threads N] [-v] [-q]\n"
+	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--pure] [--threads N] [-v] [-q]\n"
 		   "  TYPE: q4_k_m q4_k_s q5_k_m q5_k_s q6_k q8_0 q3_k_m q3_k_s q3_k_l q2_k\n"
 		   "        q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs f16 bf16 f32\n"
 		   "        iq3_s iq3_m iq3_xs\n"
 		   "        iq2_xxs iq2_xs iq2_s iq2_m iq3_xxs iq1_s iq1_m (need --imatrix)\n"
 		   "        (llama.cpp's mixes: iq2_s is mostly iq2_xs, iq2_m mostly iq2_s, iq3_xs/iq3_m iq3_s;\n"
-		   "        iq3_xs needs --imatrix for the iq3_xxs it puts in the middle layers)\n"
+		   "        iq3_xs needs --imatrix for the iq3_xxs it puts on attn_q/attn_k)\n"
 		   "  --pure        the type itself on every quantized tensor (llama-quantize --pure)\n"
 		   "  --token-embedding-type T, --output-tensor-type T   that type (q8_0, f16, ...) for\n"
 		   "                token_embd.weight / output.weight, as llama-quantize's options\n"
 		   "  --imatrix FILE  an importance matrix (sluice imatrix; llama.cpp's .gguf or .dat): the\n"
-		   "                  k-quants and i-quants minimise the error it weights\n"
+		   "                  k-quants, q4_0..q5_1 and i-quants minimise the error it weights\n"
 		   "  --threads N   quantizing threads (default: online CPUs)\n"
 		   "  -v            list each tensor's type;  -q  no progress bar\n");
 }
