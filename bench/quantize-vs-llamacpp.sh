@@ -43,6 +43,16 @@ for spec in $pure; do
         python3 bench/quantize_compare.py "$TMP/m.gguf" "$TMP/l.gguf" "$TMP/s.gguf" "$label/$im" | grep -v ' Q8_0 '
     done
 done
+# --pure without the q8_0 overrides, for the types llama.cpp also makes token_embd/output of without
+# importance data (no matrix entry for them): iq2_s and iq3_xxs through ggml's reference quantizers
+for spec in iq2_s:IQ2_M:iq2_m iq3_xxs:IQ3_XXS:iq3_xxs; do
+    IFS=: read -r label lt st <<<"$spec"
+    LQ --imatrix "$TMP/imx.gguf" --pure "$TMP/m.gguf" "$TMP/l.gguf" "$lt" "$NTH" >"$TMP/l.log" 2>&1 ||
+        { echo "$label: llama-quantize failed: $(tail -3 "$TMP/l.log")"; continue; }
+    "$BIN" quantize -q --imatrix "$TMP/imx.gguf" --pure -t "$NTH" "$TMP/m.gguf" "$TMP/s.gguf" --type "$st" >/dev/null ||
+        { echo "$label: sluice quantize failed"; continue; }
+    python3 bench/quantize_compare.py "$TMP/m.gguf" "$TMP/l.gguf" "$TMP/s.gguf" "$label/all"
+done
 # llama.cpp's mixes as they are (per-tensor types by llama_tensor_get_type), with the matrix
 mixes() { # MODEL IMATRIX PREFIX SPECS...
     local m=$1 imx=$2 pre=$3; shift 3

@@ -284,23 +284,28 @@ struct qjob {
 	int64_t cols, r0, r1;
 	size_t rs;
 	struct qweights w;
+	bool failed;   /* a row the type could not be made of */
 };
 
 static void *qworker(void *arg)
 {
 	struct qjob *j = arg;
-	if (!j->w.qw) {
-		sl_quantize_rows(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, j->r1 - j->r0, j->cols);
+	const int64_t n = j->r1 - j->r0;
+	if (!j->w.qw) { /* the _w form: iq2_s has a weightless quantizer only there (token_embd) */
+		j->failed = n && sl_quantize_rows_w(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, n,
+						     j->cols, NULL) != j->rs * (size_t)n;
 		return NULL;
 	}
-	for (int64_t r = j->r0; r < j->r1; r++) {
+	for (int64_t r = j->r0; r < j->r1 && !j->failed; r++) {
 		const float *qw = j->w.qw + (j->w.per ? (j->w.row0 + r) / j->w.per * j->cols : 0);
-		sl_quantize_rows_w(j->type, j->src + r * j->cols, j->dst + (size_t)r * j->rs, 1, j->cols, qw);
+		j->failed = sl_quantize_rows_w(j->type, j->src + r * j->cols, j->dst + (size_t)r * j->rs, 1, j->cols, qw) !=
+			    j->rs;
 	}
 	return NULL;
 }
 
-static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth,
+/* false when the type could not be made (no quantizer for it without weights). */
+static bool quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth,
 			      struct qweights w)
 {
 	pthread_t th[64];
@@ -309,14 +314,18 @@ static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_
 	if (nth > rows)
 		nth = (int)rows;
 	for (int i = 0; i < nth; i++) {
-		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs, w };
+		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs, w, false };
 		if (i && pthread_create(&th[i], NULL, qworker, &jobs[i]))
 			qworker(&jobs[i]), th[i] = 0;
 	}
 	qworker(&jobs[0]);
-	for (int i = 1; i < nth; i++)
+	bool ok = !jobs[0].failed;
+	for (int i = 1; i < nth; i++) {
 		if (th[i])
 			pthread_join(th[i], NULL);
+		ok = ok && !jobs[i].failed;
+	}
+	return ok;
 }
 
 static int read_at(int fd, void *p, size_t n, uint64_t off)
@@ -584,7 +593,11 @@ int cmd_quantize(int argc, char **argv)
 				else
 					sl_type_traits(t->type)->to_float(ibuf, fbuf, nr * cols);
 				qw.row0 = r;
-				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth, qw);
+				if (!quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth, qw)) {
+					rc = cli_error("quantize", "%s: cannot make %s here (no quantizer for it without "
+						       "importance data)", t->name.s, sl_type_name(types[i]));
+					break;
+				}
 				data = obuf;
 			}
 			if (sl_gguf_writer_write_data(w, fd, (int)i, (uint64_t)r * ors, data, ors * (size_t)nr, &err) < 0)
