@@ -149,6 +149,21 @@ sys.exit(1 if bad else 0)
 PY
     timeout 60 "$BIN" run -m "$TMP/m-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
 done
+# --pure: the type on every weight; token_embd/output (no matrix entry) made without weights where
+# ggml can (iq2_s), refused where it cannot (iq2_xxs; llama-quantize aborts there); the overrides.
+"$BIN" quantize -v -q --pure "$TMP/w.gguf" "$TMP/pure.gguf" --type iq2_m --imatrix "$TMP/imx.gguf" >"$TMP/v" ||
+    fail "--pure iq2_m"
+for w in "token_embd.weight .* iq2_s " "output.weight .* iq2_s " "blk.0.attn_v.weight .* iq2_s .* imatrix\$"; do
+    grep -q "^$w" "$TMP/v" || fail "--pure iq2_m: no line '$w' in: $(cat "$TMP/v")"
+done
+expect_fail "--pure iq2_xxs (token_embd without importance data)" "no entry for token_embd.weight" \
+    "$TMP/w.gguf" "$TMP/x.gguf" --pure --type iq2_xxs --imatrix "$TMP/imx.gguf"
+"$BIN" quantize -v -q --pure --token-embedding-type q8_0 --output-tensor-type f16 "$TMP/w.gguf" "$TMP/pure.gguf" \
+    --type iq2_xxs --imatrix "$TMP/imx.gguf" >"$TMP/v" || fail "--pure iq2_xxs with overrides"
+for w in "token_embd.weight .* q8_0 " "output.weight .* f16 " "blk.1.ffn_down.weight .* iq2_xxs "; do
+    grep -q "^$w" "$TMP/v" || fail "--pure iq2_xxs + overrides: no line '$w' in: $(cat "$TMP/v")"
+done
+expect_fail "--output-tensor-type bogus" "unknown type 'bogus'" "$TMP/w.gguf" "$TMP/x.gguf" --type q8_0 --output-tensor-type bogus
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/drop.gguf" --drop blk.1.ffn_up.weight || fail "imatrix_edit --drop"
 expect_fail "iq2_xxs, a tensor missing from the matrix" "no entry for blk.1.ffn_up.weight" \
     "$TMP/w.gguf" "$TMP/x.gguf" --type iq2_xxs --imatrix "$TMP/drop.gguf"
