@@ -95,6 +95,14 @@ sl_from_float_w_fn sl_quant_k_weighted(uint32_t type);
  * qw-weighted squared error; returns the scale.  The k-quants fit their sub-block scales with it,
  * the grid i-quants their first guess. */
 float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
+/* ggml's make_qx_quants (symmetric levels + nmax in [0, 2 nmax), weighted by qw) and
+ * make_qkx3_quants (levels in [0, nmax] with a min, weighted; *the_min gets -min), exported from
+ * quant_k.c for the weighted legacy quantizers (quant_legacy_w.c). */
+float sl_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw);
+float sl_make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+			  uint8_t *Laux, float rmin, float rdelta, int nstep);
+/* q4_0, q4_1, q5_0, q5_1 with an importance matrix (quant_legacy_w.c); NULL for other types. */
+sl_from_float_w_fn sl_quant_legacy_weighted(uint32_t type);
 
 /* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int). */
 static inline int sl_nearest_int(float f)

@@ -82,10 +82,14 @@ sl_to_float_fn sl_iq_to_float(uint32_t type);
 sl_vec_dot_fn sl_iq_vec_dot(uint32_t type);
 sl_from_float_fn sl_iq_from_float(uint32_t type);
 /* Quantizers with an importance matrix (NULL where none): iq4 in iq_quantize.c, the grid types
- * (iq2_xxs, iq2_xs, iq3_xxs in iq_quantize_lattice.c, iq1_s/iq1_m in iq_quantize_iq1.c). */
+ * (iq2_xxs, iq2_xs, iq3_xxs in iq_quantize_lattice.c, iq1_s/iq1_m in iq_quantize_iq1.c, iq2_s/iq3_s
+ * in iq_quantize_s.c). */
 sl_from_float_w_fn sl_iq_from_float_w(uint32_t type);
 sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type);
 /* iq3_xxs without an importance matrix (ggml's quantize_row_iq3_xxs_ref). */
 void sl_iq3_xxs_from_float(const float *x, void *y, int64_t n);
+/* iq3_s without one (ggml's quantize_row_iq3_s_ref; iq_quantize_s.c).  iq2_s has none, as
+ * llama-quantize refuses it without an importance matrix. */
+void sl_iq3_s_from_float(const float *x, void *y, int64_t n);
 
 #endif

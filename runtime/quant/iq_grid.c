@@ -3,9 +3,10 @@
  * runtime/quant/iq_grid.c — the search tables of the grid i-quants and the steps their quantizers
  * share (iq_grid.h).
  *
- * Grid types: iq2_xxs (256 patterns of 8, levels 0x08/0x19/0x2b -> 0..2), iq2_xs (512), iq1_s and
- * iq1_m (2048 ternary patterns, -1/0/+1 -> 0..2; lists of the three smallest distances, the others
- * two), iq3_xxs (256 patterns of 4 on the lattice 1..15, 3-bit keys).  The patterns come from the
+ * Grid types: iq2_xxs (256 patterns of 8, levels 0x08/0x19/0x2b -> 0..2), iq2_xs (512), iq2_s
+ * (1024), iq1_s and iq1_m (2048 ternary patterns, -1/0/+1 -> 0..2), iq3_xxs (256 patterns of 4 on
+ * the lattice 1..15, 3-bit keys), iq3_s (512 of 4).  Neighbour lists hold the three smallest
+ * distances for iq1_s/iq1_m and iq3_s, one for iq2_s, two for the others (ggml's nwant).  The patterns come from the
  * committed grids (iq_tables.c).  Each key's neighbour list is every pattern within the nwant
  * smallest squared distances, in order of (distance, index): what ggml gets by sorting all
  * patterns, found here with a histogram of the (small integer) distances.  Building takes up to a
@@ -16,6 +17,7 @@
 #include "quant/iq_grid.h"
 
 #include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -41,6 +43,17 @@ static int iq2xs_level(int j, int k)
 static int iq1s_level(int j, int k)
 {
 	return (int8_t)(uint8_t)(sl_iq1s_grid[j] >> 8 * k) + 1; /* -1, 0, +1 */
+}
+
+static int iq2s_level(int j, int k)
+{
+	const uint8_t b = (uint8_t)(sl_iq2s_grid[j] >> 8 * k);
+	return b == 0x08 ? 0 : b == 0x19 ? 1 : 2;
+}
+
+static int iq3s_level(int j, int k)
+{
+	return ((uint8_t)(sl_iq3s_grid[j] >> 8 * k) - 1) / 2; /* 1, 3, ..., 15 */
 }
 
 static int iq3xxs_level(int j, int k)
@@ -134,9 +147,10 @@ fail:
 	t->map = NULL;
 }
 
-static struct grid_tables g_iq2xxs, g_iq2xs, g_iq1s, g_iq3xxs;
+static struct grid_tables g_iq2xxs, g_iq2xs, g_iq2s, g_iq1s, g_iq3xxs, g_iq3s;
 static pthread_once_t g_iq2xxs_once = PTHREAD_ONCE_INIT, g_iq2xs_once = PTHREAD_ONCE_INIT,
-		      g_iq1s_once = PTHREAD_ONCE_INIT, g_iq3xxs_once = PTHREAD_ONCE_INIT;
+		      g_iq2s_once = PTHREAD_ONCE_INIT, g_iq1s_once = PTHREAD_ONCE_INIT,
+		      g_iq3xxs_once = PTHREAD_ONCE_INIT, g_iq3s_once = PTHREAD_ONCE_INIT;
 
 static void build_iq2xxs(void)
 {
@@ -146,6 +160,12 @@ static void build_iq2xxs(void)
 static void build_iq2xs(void)
 {
 	build_tables(&g_iq2xs, 512, 8, 2, 2, iq2xs_level);
+}
+
+/* iq2_s lists only the nearest distance (ggml's nwant 1): its 1024 patterns are dense enough. */
+static void build_iq2s(void)
+{
+	build_tables(&g_iq2s, 1024, 8, 2, 1, iq2s_level);
 }
 
 static void build_iq1s(void)
@@ -158,11 +178,19 @@ static void build_iq3xxs(void)
 	build_tables(&g_iq3xxs, 256, 4, 3, 2, iq3xxs_level);
 }
 
+/* iq3_s lists three distances (ggml's iq3xs_init_impl(512): nwant 3). */
+static void build_iq3s(void)
+{
+	build_tables(&g_iq3s, 512, 4, 3, 3, iq3s_level);
+}
+
 const struct grid_tables *sl_iq_grid_tables(uint32_t type)
 {
 	switch (type) {
 	case SL_TYPE_IQ2_XXS: pthread_once(&g_iq2xxs_once, build_iq2xxs); return g_iq2xxs.ok ? &g_iq2xxs : NULL;
 	case SL_TYPE_IQ2_XS: pthread_once(&g_iq2xs_once, build_iq2xs); return g_iq2xs.ok ? &g_iq2xs : NULL;
+	case SL_TYPE_IQ2_S: pthread_once(&g_iq2s_once, build_iq2s); return g_iq2s.ok ? &g_iq2s : NULL;
+	case SL_TYPE_IQ3_S: pthread_once(&g_iq3s_once, build_iq3s); return g_iq3s.ok ? &g_iq3s : NULL;
 	case SL_TYPE_IQ1_S:
 	case SL_TYPE_IQ1_M: pthread_once(&g_iq1s_once, build_iq1s); return g_iq1s.ok ? &g_iq1s : NULL;
 	case SL_TYPE_IQ3_XXS: pthread_once(&g_iq3xxs_once, build_iq3xxs); return g_iq3xxs.ok ? &g_iq3xxs : NULL;
@@ -197,6 +225,49 @@ int sl_iq_grid_index(const struct grid_tables *t, int8_t *L, const float *xval, 
 	for (int i = 0; i < t->width; i++)
 		L[i] = (int8_t)((t->grid[gi][i] - 1) / 2);
 	return gi;
+}
+
+float sl_iq_sigma2(const float *x, int n, float mult)
+{
+	float sumx2 = 0;
+	for (int i = 0; i < n; i++)
+		sumx2 += x[i] * x[i];
+	return mult * sumx2 / n;
+}
+
+float sl_iq_weights(const float *x, const float *qw, float sigma2, float wfloor, int n, float *weight, float *waux)
+{
+	float sum = 0;
+	for (int i = 0; i < n; i++) {
+		weight[i] = qw ? qw[i] * sqrtf(sigma2 + x[i] * x[i]) : wfloor + x[i] * x[i];
+		sum += weight[i];
+		if (waux)
+			waux[i] = sqrtf(weight[i]);
+	}
+	return sum;
+}
+
+float sl_iq_sub_setup(struct iq_sub *s, const float *xb, const float *qw, float sigma2, float wfloor, int n,
+		      bool even_parity)
+{
+	sl_iq_weights(xb, qw, sigma2, wfloor, n, s->weight, s->waux);
+	if (even_parity) {
+		sl_iq_take_signs(xb, s->weight, n / 8, s->xval, s->signs);
+	} else {
+		for (int k = 0; k < n / 8; k++) {
+			uint8_t sg = 0;
+			for (int i = 0; i < 8; i++) {
+				const float v = xb[8 * k + i];
+				s->xval[8 * k + i] = v >= 0 ? v : -v;
+				sg |= (uint8_t)((v < 0) << i);
+			}
+			s->signs[k] = sg;
+		}
+	}
+	float max = s->xval[0];
+	for (int i = 1; i < n; i++)
+		max = s->xval[i] > max ? s->xval[i] : max;
+	return max;
 }
 
 /* The magnitudes of ngroups groups of 8 into xval and their 7 stored sign bits into signs; a group

@@ -26,6 +26,26 @@ struct grid_tables {
  * process, thread-safe) and kept; NULL for another type or when building ran out of memory. */
 const struct grid_tables *sl_iq_grid_tables(uint32_t type);
 
+/*
+ * The importance-weight preamble every imatrix quantizer shares (the i-quants here, q2_K..q6_K in
+ * quant_k.c), as ggml writes it: sigma2 = mult * (sum of x^2) / n over a super-block (mult 1 or 2
+ * by type), then each element weighs qw * sqrt(sigma2 + x^2).  With qw NULL an element weighs
+ * wfloor + x^2 (ggml's no-imatrix fallbacks: wfloor 0, or 0.25 sigma2 for iq2_s).  Returns the sum
+ * of the weights; waux (may be NULL) gets their square roots, what the grid searches weigh by.
+ */
+float sl_iq_sigma2(const float *x, int n, float mult);
+float sl_iq_weights(const float *x, const float *qw, float sigma2, float wfloor, int n, float *weight, float *waux);
+
+/* The set-up of one sub-block's grid search (at most 32 elements, n a multiple of 8): weights as
+ * above, magnitudes and sign bytes (with even_parity the 7-bit form of sl_iq_take_signs, else all
+ * 8 signs kept, as iq2_s/iq3_s store them).  Returns the largest magnitude. */
+struct iq_sub {
+	float weight[32], waux[32], xval[32];
+	uint8_t signs[4];
+};
+float sl_iq_sub_setup(struct iq_sub *s, const float *xb, const float *qw, float sigma2, float wfloor, int n,
+		      bool even_parity);
+
 /* The grid index for the levels L[0..width): exact when on the grid, else the listed neighbour with
  * the least w-weighted error at this scale, whose levels are then written to L. */
 int sl_iq_grid_index(const struct grid_tables *t, int8_t *L, const float *xval, const float *w, float scale);
@@ -39,5 +59,7 @@ void sl_iq_fit_odd(const int8_t *L, const float *xval, const float *weight, int 
 
 /* iq1_s and iq1_m with an importance matrix (iq_quantize_iq1.c); NULL for other types. */
 sl_from_float_w_fn sl_iq1_from_float_w(uint32_t type);
+/* iq2_s and iq3_s (iq_quantize_s.c), qw NULL meaning no importance matrix; NULL for other types. */
+sl_from_float_w_fn sl_iq_s_from_float_w(uint32_t type);
 
 #endif

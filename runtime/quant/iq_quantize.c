@@ -242,6 +242,7 @@ sl_from_float_fn sl_iq_from_float(uint32_t type)
 	case SL_TYPE_TQ1_0: return tq1_0_from_float;
 	case SL_TYPE_TQ2_0: return tq2_0_from_float;
 	case SL_TYPE_IQ3_XXS: return sl_iq3_xxs_from_float;
+	case SL_TYPE_IQ3_S: return sl_iq3_s_from_float;
 	default: return NULL;
 	}
 }

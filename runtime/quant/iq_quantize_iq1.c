@@ -70,10 +70,9 @@ static float iq1s_block(const struct grid_tables *t, const float *xb, const floa
 	uint16_t index[BS / 8];
 	*shift = 1;
 	float max = 0;
-	for (int i = 0; i < BS; i++) {
-		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
+	sl_iq_weights(xb, qw, sigma2, 0, BS, weight, NULL);
+	for (int i = 0; i < BS; i++)
 		max = fabsf(xb[i]) > max ? fabsf(xb[i]) : max;
-	}
 	if (max < GROUP_MAX_EPS_IQ1_S)
 		return 0;
 	for (int j = 0; j < BS; j++)
@@ -159,10 +158,7 @@ static void iq1_s_from_float_w(const float *x, void *vy, int64_t n, const float 
 		memset(y[ibl].qh, 0, sizeof y[ibl].qh);
 		if (!t) /* out of memory building the tables */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = 2 * sumx2 / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 2);
 		for (int ib = 0; ib < QK_K / 32; ib++) {
 			scales[ib] = iq1s_block(t, x + 32 * ib, qw + 32 * ib, sigma2, y[ibl].qs + 4 * ib, &y[ibl].qh[ib],
 						&shifts[ib]);
@@ -195,7 +191,7 @@ static const float *iq1m_values(int k, int g)
 /*
  * One block of 16 (ggml's quantize_row_iq1_m_impl): as iq1_s, the exact three-run split of the
  * sorted values, but each group of 8 has its own delta sign, so the four sign combinations are
- * scored for every split.  Returns the scale; grid indices to qs[0..1], their high bits to *qh,
+ * scored for every split (from per-half prefix sums, as ggml now computes them).  Returns the scale; grid indices to qs[0..1], their high bits to *qh,
  * the combination to *shift.
  */
 static float iq1m_block(const struct grid_tables *t, const float *xb, const float *weight, uint8_t *qs, uint8_t *qh,
@@ -214,19 +210,44 @@ static float iq1m_block(const struct grid_tables *t, const float *xb, const floa
 	for (int j = 0; j < BS; j++)
 		sorted[j] = (struct xi){ xb[j], j };
 	qsort(sorted, BS, sizeof(*sorted), cmp_xi);
+	/* Prefix sums of w*x and w per half of the block (each half has its own delta sign): since
+	 * v[0]-v[1] = v[1]-v[2] = -1 for both value sets, a split's sums collapse to T*v[2] - px[i1] -
+	 * px[i2] — ggml's current formulation, kept operation for operation so the rounding (and so the
+	 * chosen split) is the same as llama.cpp's. */
+	const float *x_p = iq1m_values(0, 0), *x_m = iq1m_values(3, 0);
+	float px[2][BS + 1], pw[2][BS + 1];
+	px[0][0] = px[1][0] = pw[0][0] = pw[1][0] = 0;
+	for (int j = 0; j < BS; j++) {
+		const int i = sorted[j].i, h = i < BS / 2 ? 0 : 1;
+		px[h][j + 1] = px[h][j] + weight[i] * xb[i];
+		px[1 - h][j + 1] = px[1 - h][j];
+		pw[h][j + 1] = pw[h][j] + weight[i];
+		pw[1 - h][j + 1] = pw[1 - h][j];
+	}
+	const float txs[2] = { px[0][BS], px[1][BS] }, tws[2] = { pw[0][BS], pw[1][BS] };
+	const float p2 = x_p[2], m2 = x_m[2];
+	const float cp1 = x_p[0] * x_p[0] - x_p[1] * x_p[1], cp2 = x_p[1] * x_p[1] - x_p[2] * x_p[2];
+	const float cm1 = x_m[0] * x_m[0] - x_m[1] * x_m[1], cm2 = x_m[1] * x_m[1] - x_m[2] * x_m[2];
 	float best = -FLT_MAX, scale = max;
 	int besti1 = -1, besti2 = -1, best_k = -1;
 	for (int i1 = 0; i1 <= BS; i1++)
 		for (int i2 = i1; i2 <= BS; i2++) {
-			float sumqx[4] = { 0 }, sumq2[4] = { 0 };
-			for (int j = 0; j < BS; j++) {
-				const int i = sorted[j].i, v = j < i1 ? 0 : j < i2 ? 1 : 2;
-				for (int k = 0; k < 4; k++) {
-					const float q = iq1m_values(k, i >= BS / 2)[v];
-					sumqx[k] += weight[i] * q * xb[i];
-					sumq2[k] += weight[i] * q * q;
-				}
+			float qx_p[2], qx_m[2], q2_p[2], q2_m[2], sumqx[4], sumq2[4];
+			for (int h = 0; h < 2; h++) {
+				const float sx = px[h][i1] + px[h][i2];
+				qx_p[h] = txs[h] * p2 - sx;
+				qx_m[h] = txs[h] * m2 - sx;
+				q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + pw[h][i2] * cp2;
+				q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + pw[h][i2] * cm2;
 			}
+			sumqx[0] = qx_p[0] + qx_p[1];
+			sumqx[1] = qx_p[0] + qx_m[1];
+			sumqx[2] = qx_m[0] + qx_p[1];
+			sumqx[3] = qx_m[0] + qx_m[1];
+			sumq2[0] = q2_p[0] + q2_p[1];
+			sumq2[1] = q2_p[0] + q2_m[1];
+			sumq2[2] = q2_m[0] + q2_p[1];
+			sumq2[3] = q2_m[0] + q2_m[1];
 			for (int k = 0; k < 4; k++)
 				if (sumq2[k] > 0 && sumqx[k] * sumqx[k] > best * sumq2[k]) {
 					scale = sumqx[k] / sumq2[k];
@@ -293,12 +314,7 @@ static void iq1_m_from_float_w(const float *x, void *vy, int64_t n, const float 
 		memset(y[ibl].scales, 0, sizeof y[ibl].scales);
 		if (!t) /* out of memory building the tables */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = 2 * sumx2 / QK_K;
-		for (int i = 0; i < QK_K; i++)
-			weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+		sl_iq_weights(x, qw, sl_iq_sigma2(x, QK_K, 2), 0, QK_K, weight, NULL);
 		for (int ib = 0; ib < QK_K / 16; ib++) {
 			scales[ib] = iq1m_block(t, x + 16 * ib, weight + 16 * ib, y[ibl].qs + 2 * ib, &y[ibl].qh[ib],
 						&shifts[ib]);

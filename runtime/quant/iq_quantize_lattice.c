@@ -8,8 +8,6 @@
  */
 #include "quant/iq_grid.h"
 
-#include <math.h>
-
 #define GROUP_MAX_EPS 1e-15f
 #define GROUP_MAX_EPS_IQ3_XXS 1e-8f
 
@@ -22,17 +20,11 @@
 static float iq2xxs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint32_t *q2)
 {
 	enum { KMAXQ = 3 };
-	float weight[32], waux[32], xval[32];
+	struct iq_sub s;
+	float *weight = s.weight, *waux = s.waux, *xval = s.xval;
+	uint8_t *signs = s.signs;
 	int8_t L[32], Laux[32];
-	uint8_t signs[4];
-	for (int i = 0; i < 32; i++) {
-		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
-		waux[i] = sqrtf(weight[i]);
-	}
-	sl_iq_take_signs(xb, weight, 4, xval, signs);
-	float max = xval[0];
-	for (int i = 1; i < 32; i++)
-		max = xval[i] > max ? xval[i] : max;
+	const float max = sl_iq_sub_setup(&s, xb, qw, sigma2, 0, 32, true);
 	if (max < GROUP_MAX_EPS)
 		return 0;
 
@@ -100,10 +92,7 @@ static void iq2_xxs_from_float_w(const float *x, void *vy, int64_t n, const floa
 		memset(y[ibl].qs, 0, sizeof y[ibl].qs);
 		if (!t) /* out of memory building the tables: a zero block rather than garbage */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = sumx2 / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 1);
 		for (int ib = 0; ib < QK_K / 32; ib++) {
 			scales[ib] = iq2xxs_block(t, x + 32 * ib, qw + 32 * ib, sigma2, q2 + 2 * ib);
 			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
@@ -130,18 +119,12 @@ static void iq2_xxs_from_float_w(const float *x, void *vy, int64_t n, const floa
 static float iq2xs_block(const struct grid_tables *t, const float *xb, const float *qw, float sigma2, uint16_t *q2)
 {
 	enum { KMAXQ = 3 };
-	float weight[16], waux[16], xval[16], sumqx, sumq2;
+	struct iq_sub s;
+	float *weight = s.weight, *waux = s.waux, *xval = s.xval, sumqx, sumq2;
+	uint8_t *signs = s.signs;
 	int8_t L[16] = { 0 }, Laux[16];
-	uint8_t signs[2];
 	bool on_grid[2] = { true, true }, on_grid_aux[2];
-	for (int i = 0; i < 16; i++) {
-		weight[i] = qw[i] * sqrtf(sigma2 + xb[i] * xb[i]);
-		waux[i] = sqrtf(weight[i]);
-	}
-	sl_iq_take_signs(xb, weight, 2, xval, signs);
-	float max = xval[0];
-	for (int i = 1; i < 16; i++)
-		max = xval[i] > max ? xval[i] : max;
+	const float max = sl_iq_sub_setup(&s, xb, qw, sigma2, 0, 16, true);
 	if (max < GROUP_MAX_EPS)
 		return 0;
 	float best = 0, scale = max / (2 * KMAXQ - 1);
@@ -203,10 +186,7 @@ static void iq2_xs_from_float_w(const float *x, void *vy, int64_t n, const float
 		memset(y[ibl].scales, 0, sizeof y[ibl].scales);
 		if (!t) /* out of memory building the tables */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = sumx2 / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 1);
 		for (int ib = 0; ib < QK_K / 16; ib++) {
 			scales[ib] = iq2xs_block(t, x + 16 * ib, qw + 16 * ib, sigma2, q2 + 2 * ib);
 			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
@@ -237,19 +217,13 @@ static float iq3xxs_block(const struct grid_tables *t, const float *xb, const fl
 			  uint32_t *signs_word)
 {
 	enum { KMAXQ = 8 };
-	float weight[32], waux[32], xval[32], sumqx, sumq2;
+	struct iq_sub s;
+	float *weight = s.weight, *waux = s.waux, *xval = s.xval, sumqx, sumq2;
+	uint8_t *signs = s.signs;
 	int8_t L[32] = { 0 }, Laux[32];
-	uint8_t signs[4];
 	bool on_grid[8], on_grid_aux[8];
-	for (int i = 0; i < 32; i++) {
-		weight[i] = qw ? qw[i] * sqrtf(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
-		waux[i] = sqrtf(weight[i]);
-	}
-	sl_iq_take_signs(xb, weight, 4, xval, signs);
+	const float max = sl_iq_sub_setup(&s, xb, qw, sigma2, 0, 32, true);
 	*signs_word = 0;
-	float max = xval[0];
-	for (int i = 1; i < 32; i++)
-		max = xval[i] > max ? xval[i] : max;
 	if (max < GROUP_MAX_EPS_IQ3_XXS)
 		return 0;
 	float best = 0, scale = max / (2 * KMAXQ - 1);
@@ -309,17 +283,15 @@ static void iq3_xxs_quantize(const float *x, void *vy, int64_t n, const float *q
 	struct block_iq3_xxs *y = vy;
 	const struct grid_tables *t = sl_iq_grid_tables(SL_TYPE_IQ3_XXS);
 	for (int64_t ibl = 0; ibl < n / QK_K; ibl++, x += QK_K, qw = qw ? qw + QK_K : NULL) {
-		uint8_t q3[QK_K / 4];
+		/* zeroed: an all-zero sub-block keeps grid index 0, as ggml's memset leaves it */
+		uint8_t q3[QK_K / 4] = { 0 };
 		uint32_t sas[QK_K / 32];
 		float scales[QK_K / 32], max_scale = 0;
 		y[ibl].d = sl_fp32_to_fp16(0.f);
 		memset(y[ibl].qs, 0, sizeof y[ibl].qs);
 		if (!t) /* out of memory building the tables */
 			continue;
-		float sumx2 = 0;
-		for (int i = 0; i < QK_K; i++)
-			sumx2 += x[i] * x[i];
-		const float sigma2 = 2 * sumx2 / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 2);
 		for (int ib = 0; ib < QK_K / 32; ib++) {
 			scales[ib] = iq3xxs_block(t, x + 32 * ib, qw ? qw + 32 * ib : NULL, sigma2, q3 + 8 * ib, &sas[ib]);
 			max_scale = scales[ib] > max_scale ? scales[ib] : max_scale;
@@ -354,6 +326,8 @@ sl_from_float_w_fn sl_iq_grid_from_float_w(uint32_t type)
 	case SL_TYPE_IQ2_XXS: return iq2_xxs_from_float_w;
 	case SL_TYPE_IQ2_XS: return iq2_xs_from_float_w;
 	case SL_TYPE_IQ3_XXS: return iq3_xxs_from_float_w;
+	case SL_TYPE_IQ2_S:
+	case SL_TYPE_IQ3_S: return sl_iq_s_from_float_w(type);
 	default: return sl_iq1_from_float_w(type);
 	}
 }

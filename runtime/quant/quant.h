@@ -127,7 +127,8 @@ size_t sl_quantize_rows(uint32_t type, const float *src, void *dst, int64_t nrow
 
 /*
  * The same with an importance matrix: qw holds n_per_row weights, one per column, shared by every row
- * (ggml's quantize_* with quant_weights).  qw NULL is sl_quantize_rows.  Returns 0 where the type
+ * (ggml's quantize_* with quant_weights).  qw NULL is sl_quantize_rows, but for iq2_s, which has no
+ * from_float yet is made without weights by ggml's reference (llama.cpp's token_embd).  Returns 0 where the type
  * has no weighted quantizer (sl_quant_weighted(type) NULL and no reference one either).
  * sl_quant_weighted: the weighted quantizer of a type (q2_K..q6_K, iq4_nl, iq4_xs, and the 1-3 bit
  * i-quants that exist only with an importance matrix), NULL for the others, whose quantizers take

@@ -10,6 +10,7 @@
  * order as ggml, so files come out identical.
  */
 #include "quant/blocks.h"
+#include "quant/iq_grid.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -281,6 +282,17 @@ static float make_qkx3_quants(int n, int nmax, const float *x, const float *weig
 	return scale;
 }
 
+float sl_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw)
+{
+	return make_qx_quants(n, nmax, x, L, rmse_type, qw);
+}
+
+float sl_make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+			  uint8_t *Laux, float rmin, float rdelta, int nstep)
+{
+	return make_qkx3_quants(n, nmax, x, weights, L, the_min, Laux, rmin, rdelta, nstep);
+}
+
 /* Non-negative levels in [0, nmax] for the sub-block scales (or mins) x, weighted by qw: 8 trial scales
  * around max/nmax, then single levels moved while the weighted fit improves. */
 float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
@@ -343,23 +355,11 @@ float sl_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float
 	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-/* The importance weights of one sub-block: qw * sqrt(sigma2 + x^2), and their sum. */
+/* The importance weights of one sub-block, qw * sqrt(sigma2 + x^2), and their sum: the preamble
+ * shared with the i-quants (iq_grid.c). */
 static float imatrix_weights(int n, const float *x, const float *qw, float sigma2, float *w)
 {
-	float sum = 0;
-	for (int l = 0; l < n; l++) {
-		w[l] = qw[l] * sqrtf(sigma2 + x[l] * x[l]);
-		sum += w[l];
-	}
-	return sum;
-}
-
-static float sum_sq(const float *x, int n)
-{
-	float s = 0;
-	for (int i = 0; i < n; i++)
-		s += x[i] * x[i];
-	return s;
+	return sl_iq_weights(x, qw, sigma2, 0, n, w, NULL);
 }
 
 /* Pack levels L[0..255] (2 bits each) the way q2_K/q3_K store them: 4 groups of 32 per 128. */
@@ -435,7 +435,7 @@ static void q2_K_from_float_w(const float *x, void *vy, int64_t n, const float *
 	uint8_t L[QK_K], Laux[16], Ls[QK_K / 16], Lm[QK_K / 16];
 	float mins[QK_K / 16], scales[QK_K / 16], sw[QK_K / 16], weight[16];
 	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, qw += QK_K) {
-		const float sigma2 = sum_sq(x, QK_K) / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 1);
 		for (int j = 0; j < QK_K / 16; j++) {
 			sw[j] = imatrix_weights(16, x + 16 * j, qw + 16 * j, sigma2, weight);
 			scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36);
@@ -537,7 +537,7 @@ static void q3_K_from_float_w(const float *x, void *vy, int64_t n, const float *
 	int8_t L[QK_K], Ls[QK_K / 16];
 	float scales[QK_K / 16], weight[16], sw[QK_K / 16];
 	for (int64_t i = 0; i < n / QK_K; i++, x += QK_K, qw += QK_K) {
-		const float sigma2 = 2 * sum_sq(x, QK_K) / QK_K;
+		const float sigma2 = sl_iq_sigma2(x, QK_K, 2);
 		for (int j = 0; j < QK_K / 16; j++) {
 			sw[j] = imatrix_weights(16, x + 16 * j, qw + 16 * j, sigma2, weight);
 			scales[j] = make_qx_quants(16, 4, x + 16 * j, L + 16 * j, 1, weight);
@@ -656,7 +656,7 @@ static void k4_weighted(const float *x, const float *qw, int nmax, uint8_t *L, u
 {
 	uint8_t Laux[32], Ls[QK_K / 32], Lm[QK_K / 32];
 	float weights[32], sw[QK_K / 32], mins[QK_K / 32], scales[QK_K / 32];
-	const float sigma2 = 2 * sum_sq(x, QK_K) / QK_K;
+	const float sigma2 = sl_iq_sigma2(x, QK_K, 2);
 	for (int j = 0; j < QK_K / 32; j++) {
 		sw[j] = imatrix_weights(32, x + 32 * j, qw + 32 * j, sigma2, weights);
 		scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36);

@@ -6,8 +6,8 @@ iq4_xs / q2_k file from `sluice quantize` with the gguf package:
   * the package reads it, and general.file_type is llama.cpp's (25, 30, 10);
   * tensor types follow llama_tensor_get_type without an imatrix: norms stay
     f32; output.weight q6_K (q8_0 when the rows are not a multiple of 256);
-    attn_v q5_K when n_head/n_head_kv >= 4; ffn_down q5_K in the first eighth
-    of the layers; rows that no 256-block divides fall back to iq4_nl
+    attn_v q5_K when n_head/n_head_kv >= 4 (q2_k: q4_K, else q3_K); ffn_down q5_K in the first eighth
+    of the layers (q2_k: q3_K everywhere); rows that no 256-block divides fall back to iq4_nl
     (q2_K/q3_K/iq4_xs), q5_1 (q5_K), q8_0 (q6_K);
   * every quantized tensor dequantizes (with gguf's numpy code) close to SRC.
 Exit 0 ok, 1 mismatch, 77 if gguf/numpy are missing.
@@ -44,11 +44,13 @@ def expected(mix, name, nx, n_layer, n_gqa):
         t = T.Q6_K
     elif ".attn_v." in name:
         if ft == 10:
-            t = T.Q3_K
+            t = T.Q4_K if n_gqa >= 4 else T.Q3_K
         elif n_gqa >= 4:
             t = T.Q5_K
     elif ".ffn_down" in name:
-        if ft in (25, 30) and layer < n_layer // 8:
+        if ft == 10:
+            t = T.Q3_K
+        elif ft in (25, 30) and layer < n_layer // 8:
             t = T.Q5_K
     elif ".attn_output." in name and ft == 10:
         t = T.Q3_K

@@ -5,8 +5,9 @@
 # (tests/quant/imatrix_quant_check.py); iq2_xxs, iq2_xs, iq1_s and iq1_m (which exist only with a matrix)
 # likewise against a flat matrix (tests/quant/imatrix_edit.py), with llama.cpp's mixes around them; the legacy .dat
 # matrix gives the same file as the GGUF one; a matrix of another model, a file that is not one,
-# a matrix missing a tensor iq2_xxs needs, and the 1-2 bit i-quants without one are refused with
-# messages that say so.
+# a matrix missing a tensor iq2_xxs needs, and the 1-3 bit i-quants without one are refused with
+# messages that say so; the iq2_s, iq2_m, iq3_xxs, iq3_xs, iq3_s and iq3_m mixes pick llama.cpp's
+# per-tensor types and dequantize (gguf package) within their bit rate's error.
 # sluice-timeout: 600
 set -u
 cd "$(dirname "$0")/../.."
@@ -104,7 +105,65 @@ expect_fail "missing matrix" "no such file" "$TMP/w.gguf" "$TMP/x.gguf" --type q
 for t in iq1_s iq1_m iq2_xxs iq2_xs; do
     expect_fail "$t without a matrix" "need an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type $t
 done
-expect_fail "iq3_xxs (no mix yet)" "no such mix" "$TMP/w.gguf" "$TMP/x.gguf" --type iq3_xxs --imatrix "$TMP/imx.gguf"
+# llama-quantize wants a matrix for iq2_s (its mix is mostly iq2_xs), iq2_m and iq3_xxs, and for the
+# iq3_xxs that iq3_xs puts on attn_q/attn_k; iq3_s and iq3_m take none.
+for t in iq2_s iq2_m iq3_xxs; do
+    expect_fail "$t without a matrix" "need an importance matrix" "$TMP/w.gguf" "$TMP/x.gguf" --type $t
+done
+expect_fail "iq3_xs without a matrix" "attn_q.weight would be iq3_xxs, which needs an importance matrix" \
+    "$TMP/w.gguf" "$TMP/x.gguf" --type iq3_xs
+# The iq2_s / iq3 mixes: llama.cpp's per-tensor types (n_gqa 4 here: attn_v q4_K; 2 layers: no
+# ffn_down in the first eighth; iq3_xs: iq3_xxs on ffn_up/gate of layer 0 = [n/8, 7n/8)), readable by the gguf package
+# within the error of their bit rate, and sluice runs them.
+for spec in "iq2_s imx blk.1.ffn_up.weight .* iq2_xs |blk.0.ffn_down.weight .* iq2_xs |blk.0.attn_v.weight .* q4_K |blk.0.attn_output.weight .* iq3_s |token_embd.weight .* iq3_s |output.weight .* q5_K " \
+            "iq2_m imx blk.1.ffn_up.weight .* iq2_s .* imatrix\$|blk.0.attn_q.weight .* iq2_s " \
+            "iq3_xxs imx blk.1.ffn_up.weight .* iq3_xxs |blk.0.attn_q.weight .* iq2_s |blk.0.attn_v.weight .* q4_K |blk.0.attn_output.weight .* iq3_s |output.weight .* q5_K " \
+            "iq3_xs imx blk.0.ffn_up.weight .* iq3_xxs |blk.1.ffn_up.weight .* iq3_s |blk.0.attn_k.weight .* iq3_xxs |output.weight .* q6_K " \
+            "iq3_s none blk.1.ffn_up.weight .* iq3_s |blk.0.attn_v.weight .* q4_K |output.weight .* q6_K " \
+            "iq3_m none blk.0.attn_v.weight .* q4_K |blk.0.ffn_down.weight .* iq3_s |blk.0.attn_output.weight .* q4_K |blk.1.ffn_up.weight .* iq3_s "; do
+    read -r mix im wants <<<"$spec"
+    args=()
+    [ "$im" = imx ] && args=(--imatrix "$TMP/imx.gguf")
+    "$BIN" quantize -v -q "$TMP/w.gguf" "$TMP/m-$mix.gguf" --type $mix "${args[@]}" >"$TMP/v" ||
+        { fail "quantize $mix"; continue; }
+    IFS='|' read -ra want <<<"$wants"
+    for w in "${want[@]}"; do
+        grep -q "^$w" "$TMP/v" || fail "$mix mix: no line '$w' in: $(cat "$TMP/v")"
+    done
+    python3 - "$TMP/w.gguf" "$TMP/m-$mix.gguf" <<'PY' || fail "$mix dequantizes too far from the source"
+import sys, numpy as np, gguf
+from gguf.quants import dequantize
+T = gguf.GGMLQuantizationType
+LIMIT = {T.IQ2_XS: 0.37, T.IQ2_S: 0.33, T.IQ3_XXS: 0.25, T.IQ3_S: 0.22}
+src = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
+bad = 0
+for t in gguf.GGUFReader(sys.argv[2]).tensors:
+    if t.tensor_type not in LIMIT:
+        continue
+    a = np.asarray(src[t.name].data, dtype=np.float64).reshape(-1)
+    e = np.sqrt(np.mean((dequantize(t.data, t.tensor_type).reshape(-1) - a) ** 2) / np.mean(a * a))
+    if not e < LIMIT[t.tensor_type]:
+        print(f"{t.name} ({t.tensor_type.name}): relative RMS error {e:.3f}")
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+    timeout 60 "$BIN" run -m "$TMP/m-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
+done
+# --pure: the type on every weight; token_embd/output (no matrix entry) made without weights where
+# ggml can (iq2_s), refused where it cannot (iq2_xxs; llama-quantize aborts there); the overrides.
+"$BIN" quantize -v -q --pure "$TMP/w.gguf" "$TMP/pure.gguf" --type iq2_m --imatrix "$TMP/imx.gguf" >"$TMP/v" ||
+    fail "--pure iq2_m"
+for w in "token_embd.weight .* iq2_s " "output.weight .* iq2_s " "blk.0.attn_v.weight .* iq2_s .* imatrix\$"; do
+    grep -q "^$w" "$TMP/v" || fail "--pure iq2_m: no line '$w' in: $(cat "$TMP/v")"
+done
+expect_fail "--pure iq2_xxs (token_embd without importance data)" "no entry for token_embd.weight" \
+    "$TMP/w.gguf" "$TMP/x.gguf" --pure --type iq2_xxs --imatrix "$TMP/imx.gguf"
+"$BIN" quantize -v -q --pure --token-embedding-type q8_0 --output-tensor-type f16 "$TMP/w.gguf" "$TMP/pure.gguf" \
+    --type iq2_xxs --imatrix "$TMP/imx.gguf" >"$TMP/v" || fail "--pure iq2_xxs with overrides"
+for w in "token_embd.weight .* q8_0 " "output.weight .* f16 " "blk.1.ffn_down.weight .* iq2_xxs "; do
+    grep -q "^$w" "$TMP/v" || fail "--pure iq2_xxs + overrides: no line '$w' in: $(cat "$TMP/v")"
+done
+expect_fail "--output-tensor-type bogus" "unknown type 'bogus'" "$TMP/w.gguf" "$TMP/x.gguf" --type q8_0 --output-tensor-type bogus
 python3 tests/quant/imatrix_edit.py "$TMP/imx.gguf" "$TMP/drop.gguf" --drop blk.1.ffn_up.weight || fail "imatrix_edit --drop"
 expect_fail "iq2_xxs, a tensor missing from the matrix" "no entry for blk.1.ffn_up.weight" \
     "$TMP/w.gguf" "$TMP/x.gguf" --type iq2_xxs --imatrix "$TMP/drop.gguf"

@@ -8,7 +8,8 @@
  *     with flat weights (all 1); with flat weights the type dequantizes within a bound of the
  *     source set by its bit rate (no garbage blocks), and with the uneven ones within 1.4x that;
  *   - the types llama.cpp will not make without a matrix have no plain quantizer, and have a
- *     weighted one; iq3_xxs has both (ggml makes it either way);
+ *     weighted one; iq3_xxs has both (ggml has its reference, llama-quantize wants a matrix),
+ *     iq3_s has both and needs none;
  *   - all-zero rows and a zero-weight matrix give finite, zero blocks, never NaN.
  */
 #include "test_quant_util.h"
@@ -24,6 +25,8 @@ static const struct {
 	{ SL_TYPE_Q2_K, 0.45 },   { SL_TYPE_Q3_K, 0.25 },   { SL_TYPE_Q4_K, 0.12 },   { SL_TYPE_Q5_K, 0.06 },
 	{ SL_TYPE_Q6_K, 0.03 },   { SL_TYPE_IQ4_NL, 0.12 }, { SL_TYPE_IQ4_XS, 0.12 }, { SL_TYPE_IQ2_XXS, 0.42 },
 	{ SL_TYPE_IQ2_XS, 0.37 }, { SL_TYPE_IQ1_S, 0.55 },  { SL_TYPE_IQ1_M, 0.52 },  { SL_TYPE_IQ3_XXS, 0.25 },
+	{ SL_TYPE_IQ2_S, 0.33 },  { SL_TYPE_IQ3_S, 0.22 },  { SL_TYPE_Q4_0, 0.12 },   { SL_TYPE_Q4_1, 0.10 },
+	{ SL_TYPE_Q5_0, 0.06 },   { SL_TYPE_Q5_1, 0.05 },
 };
 
 static double weighted_err(const float *x, const float *y, const float *qw, double *plain)
@@ -101,11 +104,13 @@ int main(void)
 		CHECK_MSG(!bad, "%s: zero importance gives %d non-finite values", tt->name, bad);
 	}
 
-	static const uint32_t need[] = { SL_TYPE_IQ1_S, SL_TYPE_IQ1_M, SL_TYPE_IQ2_XXS, SL_TYPE_IQ2_XS };
+	static const uint32_t need[] = { SL_TYPE_IQ1_S, SL_TYPE_IQ1_M, SL_TYPE_IQ2_XXS, SL_TYPE_IQ2_XS, SL_TYPE_IQ2_S };
 	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
 		CHECK_MSG(sl_quant_needs_imatrix(need[i]) && !sl_type_traits(need[i])->from_float,
 			  "%s: should need an importance matrix and have no plain quantizer", sl_type_name(need[i]));
-	CHECK(!sl_quant_needs_imatrix(SL_TYPE_IQ3_XXS) && sl_type_traits(SL_TYPE_IQ3_XXS)->from_float);
+	/* llama-quantize refuses iq3_xxs without one, yet ggml has its reference quantizer; iq3_s needs none */
+	CHECK(sl_quant_needs_imatrix(SL_TYPE_IQ3_XXS) && sl_type_traits(SL_TYPE_IQ3_XXS)->from_float);
+	CHECK(!sl_quant_needs_imatrix(SL_TYPE_IQ3_S) && sl_type_traits(SL_TYPE_IQ3_S)->from_float);
 	CHECK(!sl_quant_needs_imatrix(SL_TYPE_Q4_K) && !sl_quant_weighted(SL_TYPE_Q8_0));
 
 	free(x), free(y), free(a), free(b);

@@ -3,29 +3,34 @@
  * tools/sluice/quantize.c — `sluice quantize IN.gguf OUT.gguf --type MIX`:
  * rewrite a model's weights in another type, keeping all metadata.
  *
- * The per-tensor choice follows llama.cpp's llama_tensor_get_type for the
- * llama architecture without an importance matrix:
+ * The per-tensor choice follows llama.cpp's llama_tensor_get_type (the llama.cpp source vendored
+ * by llama-cpp-python 0.3.36) for the llama architecture:
  *   - only 2-D+ tensors named *.weight are quantized; norms and other 1-D
  *     tensors are copied as they are (F32);
- *   - output.weight becomes Q6_K (kept Q8_0 for q8_0, F16/BF16/F32 for those);
+ *   - output.weight (and token_embd when there is no output.weight: tied embeddings) becomes
+ *     q6_K (q8_0 kept; q5_K in the 1-3 bit i-quant mixes; q8_0 when its rows fit no block);
  *   - the _M / _S mixes give more bits to attn_v and ffn_down in the layers
  *     selected by use_more_bits (first and last eighth, every third between);
  *   - iq4_nl / iq4_xs: attn_v q5_K when n_head / n_head_kv >= 4, ffn_down
- *     q5_K in the first eighth of the layers;
- *   - iq2_xxs, iq2_xs, iq1_s, iq1_m (only with --imatrix): output q5_K, token_embd q2_K,
- *     attn_v q4_K when n_head / n_head_kv >= 4 (else q2_K), ffn_down q2_K in
- *     the first eighth of the layers; iq1_s, iq1_m: attn_output iq2_xxs;
+ *     q5_K in the first eighth of the layers (without an imatrix);
+ *   - iq2_xxs, iq2_xs, iq1_s, iq1_m, iq2_s, iq2_m (low_bit_rule), iq3_xxs, iq3_xs, iq3_s, iq3_m
+ *     (mix_rule): llama.cpp's rules for each (Documentation/quantization.md lists them);
+ *   - --pure: the mix's base type on every weight; --token-embedding-type / --output-tensor-type
+ *     override those two;
  *   - a row length that the chosen block size does not divide falls back
- *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs/iq2_xxs/iq2_xs/iq1_s/iq1_m -> iq4_nl,
- *     then f16).
- * Quantizers are ggml's reference ones, so a tensor comes out byte-identical
- * to llama-quantize's (without --imatrix).
+ *     (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq4_xs and the 1-3 bit i-quants
+ *     -> iq4_nl, then f16).
+ * Known differences from that llama.cpp, kept: q2_K/q3_K fall back to iq4_nl (it: q4_0), q5_K_S's
+ * early ffn_down q6_K (it has no such rule).
+ * Quantizers are ports of ggml's, so a tensor comes out byte-identical to llama-quantize's
+ * (bench/quantize-vs-llamacpp.sh).
  *
  * --imatrix FILE (`sluice imatrix`, or llama.cpp's imatrix.gguf / .dat): each tensor the matrix
  * names is quantized minimising an error weighted by its columns' mean square activations, as
  * llama-quantize --imatrix does (sl_quantize_rows_w; a 3-D expert tensor takes each expert's own
- * row of the matrix).  The 1-2 bit i-quants llama.cpp will not make without one are refused
- * without it, and refused for any tensor the matrix does not cover.  Rows are quantized by several
+ * row of the matrix).  The 1-3 bit i-quants llama.cpp will not make without one are refused
+ * without it, and refused for any tensor the matrix does not cover (but token_embd and output,
+ * which llama.cpp makes without, where the type has a quantizer that takes no weights).  Rows are quantized by several
  * threads; tensor data is read with pread in chunks, never all at once.
  */
 #include "cli.h"
@@ -60,12 +65,30 @@ static const struct mix mixes[] = {
 	{ "q5_k_m", 17, SL_TYPE_Q5_K }, { "q6_k", 18, SL_TYPE_Q6_K },
 	{ "iq4_nl", 25, SL_TYPE_IQ4_NL }, { "iq4_xs", 30, SL_TYPE_IQ4_XS }, { "iq2_xxs", 19, SL_TYPE_IQ2_XXS },
 	{ "iq2_xs", 20, SL_TYPE_IQ2_XS },  { "iq1_s", 24, SL_TYPE_IQ1_S },     { "iq1_m", 31, SL_TYPE_IQ1_M },
+	/* as llama.cpp names them: the iq2_s mix is mostly iq2_xs, iq2_m mostly iq2_s, iq3_xs/iq3_m iq3_s */
+	{ "iq2_s", 28, SL_TYPE_IQ2_XS },   { "iq2_m", 29, SL_TYPE_IQ2_S },     { "iq3_xxs", 23, SL_TYPE_IQ3_XXS },
+	{ "iq3_xs", 22, SL_TYPE_IQ3_S },   { "iq3_s", 26, SL_TYPE_IQ3_S },     { "iq3_m", 27, SL_TYPE_IQ3_S },
 	/* aliases */
 	{ "q4_k", 15, SL_TYPE_Q4_K },   { "q5_k", 17, SL_TYPE_Q5_K },   { "q3_k", 12, SL_TYPE_Q3_K },
 };
 
+enum { FT_Q4_0 = 2, FT_Q5_0 = 8 };
 enum { FT_Q2_K = 10, FT_Q3_K_S, FT_Q3_K_M, FT_Q3_K_L, FT_Q4_K_S, FT_Q4_K_M, FT_Q5_K_S, FT_Q5_K_M };
-enum { FT_IQ2_XXS = 19, FT_IQ2_XS = 20, FT_IQ1_S = 24, FT_IQ4_NL = 25, FT_IQ4_XS = 30, FT_IQ1_M = 31 };
+enum {
+	FT_IQ2_XXS = 19, FT_IQ2_XS = 20, FT_IQ3_XS = 22, FT_IQ3_XXS = 23, FT_IQ1_S = 24, FT_IQ4_NL = 25,
+	FT_IQ3_S = 26, FT_IQ3_M = 27, FT_IQ2_S = 28, FT_IQ2_M = 29, FT_IQ4_XS = 30, FT_IQ1_M = 31,
+};
+
+/* What llama_tensor_get_type reads of the model besides the tensor itself. */
+struct model_shape {
+	int n_layer;   /* layers seen (blk.N.) */
+	int n_gqa;     /* attention heads per KV head (1 when the file does not say) */
+	int n_expert;  /* experts per layer (0 when none) */
+	bool tied;     /* no output.weight: token_embd is also the output, and quantized as it */
+	bool imatrix;  /* an importance matrix was given (the iq3_xxs mix uses other types without one) */
+	bool pure;     /* --pure: the mix's base type everywhere (still subject to the row-length fallback) */
+	int embd_type, output_type; /* --token-embedding-type / --output-tensor-type, or -1 */
+};
 
 static bool use_more_bits(int i, int n)
 {
@@ -92,84 +115,156 @@ static bool should_quantize(const struct gguf_tensor *t)
 	       !strstr(t->name.s, "rope_freqs") && !strstr(t->name.s, "position_embd");
 }
 
-/* llama_tensor_get_type, llama architecture, no imatrix. n_layer: number of layers seen;
- * n_gqa: attention heads per KV head. */
-static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, int n_layer, int n_gqa)
+/* The 1-2 bit i-quant mixes, which share their per-tensor rules. */
+static bool low_bit_mix(uint32_t ft)
 {
-	const char *name = t->name.s;
-	const uint32_t ft = m->ftype;
-	uint32_t type = m->base;
-	const int il = layer_of(name);
-	if (ft == FT_IQ2_XXS || ft == FT_IQ2_XS || ft == FT_IQ1_S || ft == FT_IQ1_M) {
-		/* llama.cpp's 1-2 bit i-quant mixes: more bits where errors cost most */
-		if (!strcmp(name, "output.weight"))
-			type = SL_TYPE_Q5_K;
-		else if (!strcmp(name, "token_embd.weight"))
-			type = SL_TYPE_Q2_K;
-		else if (strstr(name, "attn_v.weight"))
-			type = n_gqa >= 4 ? SL_TYPE_Q4_K : SL_TYPE_Q2_K;
-		else if (strstr(name, "ffn_down") && il < n_layer / 8)
-			type = SL_TYPE_Q2_K;
-		else if (strstr(name, "attn_output.weight") && (ft == FT_IQ1_S || ft == FT_IQ1_M))
-			type = SL_TYPE_IQ2_XXS;
-	} else if (!strcmp(name, "output.weight")) {
-		if (type != SL_TYPE_Q8_0 && sl_type_traits(type)->quantized)
-			type = SL_TYPE_Q6_K;
-	} else if (strstr(name, "attn_v.weight")) {
+	return ft == FT_IQ2_XXS || ft == FT_IQ2_XS || ft == FT_IQ1_S || ft == FT_IQ1_M || ft == FT_IQ2_S || ft == FT_IQ2_M;
+}
+
+/* attn_v and the tensors llama.cpp treats as it (category_is_attn_v). */
+static bool attn_v_like(const char *name)
+{
+	return strstr(name, "attn_v.weight") || strstr(name, "attn_qkv.weight") || strstr(name, "attn_kv_b.weight");
+}
+
+/* llama_tensor_get_type_impl's rules for the 1-2 bit i-quant mixes (the tensor is not the output). */
+static uint32_t low_bit_rule(uint32_t ft, const char *name, int il, const struct model_shape *ms, uint32_t type)
+{
+	const bool s_or_m = ft == FT_IQ2_S || ft == FT_IQ2_M; /* these spend more bits where it matters */
+	if (!strcmp(name, "token_embd.weight"))
+		return s_or_m ? SL_TYPE_IQ3_S : SL_TYPE_Q2_K;
+	if (attn_v_like(name))
+		return ms->n_gqa >= 4 || ms->n_expert >= 4 ? SL_TYPE_Q4_K : s_or_m ? SL_TYPE_IQ3_S : SL_TYPE_Q2_K;
+	if (ms->n_expert == 8 && strstr(name, "attn_k.weight"))
+		return SL_TYPE_Q4_K;
+	if (strstr(name, "ffn_down"))
+		return il < ms->n_layer / 8 ? (s_or_m ? SL_TYPE_IQ3_S : SL_TYPE_Q2_K) : type;
+	if (strstr(name, "attn_output.weight")) {
+		if (ms->n_expert == 8)
+			return SL_TYPE_Q5_K;
+		if (ft == FT_IQ1_S || ft == FT_IQ1_M)
+			return SL_TYPE_IQ2_XXS;
+		if (s_or_m)
+			return SL_TYPE_IQ3_S;
+	}
+	return type;
+}
+
+/* llama_tensor_get_type_impl's rules for the other mixes (the tensor is not the output). */
+static uint32_t mix_rule(uint32_t ft, const char *name, int il, const struct model_shape *ms, uint32_t type)
+{
+	const int n_layer = ms->n_layer;
+	if (!strcmp(name, "token_embd.weight"))
+		return ft == FT_IQ3_XXS ? SL_TYPE_IQ3_S : type;
+	if (attn_v_like(name)) {
 		if (ft == FT_Q2_K)
-			type = SL_TYPE_Q3_K;
+			type = ms->n_gqa >= 4 ? SL_TYPE_Q4_K : SL_TYPE_Q3_K;
+		else if (ft == FT_IQ3_XXS)
+			type = ms->n_gqa >= 4 ? SL_TYPE_Q4_K : !ms->imatrix ? SL_TYPE_IQ3_S : SL_TYPE_IQ3_XXS;
+		else if ((ft == FT_IQ3_XS || ft == FT_IQ3_S) && ms->n_gqa >= 4)
+			type = SL_TYPE_Q4_K;
+		else if (ft == FT_IQ3_M)
+			type = SL_TYPE_Q4_K;
 		else if (ft == FT_Q3_K_M)
 			type = il < 2 ? SL_TYPE_Q5_K : SL_TYPE_Q4_K;
 		else if (ft == FT_Q3_K_L)
+			type = SL_TYPE_Q5_K;
+		else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && ms->n_gqa >= 4)
 			type = SL_TYPE_Q5_K;
 		else if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(il, n_layer))
 			type = SL_TYPE_Q6_K;
 		else if (ft == FT_Q4_K_S && il < 4)
 			type = SL_TYPE_Q5_K;
-		else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && n_gqa >= 4)
-			type = SL_TYPE_Q5_K;
-	} else if (strstr(name, "ffn_down")) {
-		if (ft == FT_Q3_K_M)
-			type = il < n_layer / 16 ? SL_TYPE_Q5_K : SL_TYPE_Q4_K;
-		else if (ft == FT_Q3_K_L)
-			type = SL_TYPE_Q5_K;
-		else if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(il, n_layer))
-			type = SL_TYPE_Q6_K;
-		else if ((ft == FT_Q4_K_S || ft == FT_Q5_K_S) && il < n_layer / 8)
-			type = ft == FT_Q4_K_S ? SL_TYPE_Q5_K : SL_TYPE_Q6_K;
-		else if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && il < n_layer / 8)
-			type = SL_TYPE_Q5_K;
-	} else if (strstr(name, "attn_output.weight")) {
+		return ms->n_expert == 8 ? SL_TYPE_Q8_0 : type;
+	}
+	if (strstr(name, "attn_k.weight") || strstr(name, "attn_q.weight")) {
+		if (ms->n_expert == 8 && strstr(name, "attn_k.weight"))
+			return SL_TYPE_Q8_0;
+		return ft == FT_IQ3_XS ? SL_TYPE_IQ3_XXS : ft == FT_IQ3_XXS ? SL_TYPE_IQ2_S : type;
+	}
+	if (strstr(name, "ffn_down")) {
 		if (ft == FT_Q2_K)
-			type = SL_TYPE_Q3_K;
-		else if (ft == FT_Q3_K_M)
-			type = SL_TYPE_Q4_K;
-		else if (ft == FT_Q3_K_L)
-			type = SL_TYPE_Q5_K;
-	} else if (strstr(name, "attn_qkv.weight")) {
-		if (ft == FT_Q3_K_M || ft == FT_Q3_K_L)
-			type = SL_TYPE_Q4_K;
-		else if (ft == FT_Q4_K_M)
-			type = SL_TYPE_Q5_K;
-		else if (ft == FT_Q5_K_M)
-			type = SL_TYPE_Q6_K;
+			return SL_TYPE_Q3_K;
+		if (ft == FT_IQ3_XXS && !ms->imatrix)
+			return il < n_layer / 8 ? SL_TYPE_Q4_K : SL_TYPE_Q3_K;
+		if (ft == FT_Q3_K_M)
+			return il < n_layer / 16 ? SL_TYPE_Q5_K : SL_TYPE_Q4_K;
+		if (ft == FT_IQ3_M && (il < n_layer / 8 || (ms->n_expert == 8 && use_more_bits(il, n_layer))))
+			return SL_TYPE_Q4_K;
+		if (ft == FT_Q3_K_L)
+			return SL_TYPE_Q5_K;
+		if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(il, n_layer))
+			return SL_TYPE_Q6_K;
+		if ((ft == FT_IQ4_NL || ft == FT_IQ4_XS) && il < n_layer / 8 && !ms->imatrix)
+			return SL_TYPE_Q5_K;
+		if ((ft == FT_Q4_K_S || ft == FT_Q5_K_S) && il < n_layer / 8)
+			return ft == FT_Q4_K_S ? SL_TYPE_Q5_K : SL_TYPE_Q6_K;
+		if ((ft == FT_Q4_0 || ft == FT_Q5_0) && ms->imatrix && il < n_layer / 8) /* llama.cpp's guard */
+			return ft == FT_Q4_0 ? SL_TYPE_Q4_1 : SL_TYPE_Q5_1;
+		return type;
 	}
-	/* Row length must be a multiple of the block size. */
-	if (t->ne[0] % sl_type_traits(type)->block_size) {
-		switch (type) {
-		case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS:
-		case SL_TYPE_IQ2_XXS: case SL_TYPE_IQ2_XS: case SL_TYPE_IQ1_S: case SL_TYPE_IQ1_M:
-			type = SL_TYPE_IQ4_NL;
-			break;
-		case SL_TYPE_Q4_K: type = SL_TYPE_Q5_0; break;
-		case SL_TYPE_Q5_K: type = SL_TYPE_Q5_1; break;
-		case SL_TYPE_Q6_K: type = SL_TYPE_Q8_0; break;
-		default: break;
-		}
-		if (t->ne[0] % sl_type_traits(type)->block_size)
-			type = SL_TYPE_F16;
+	if (strstr(name, "attn_output.weight")) {
+		if (ms->n_expert == 8)
+			return ft == FT_Q2_K || ft == FT_IQ3_XS || ft == FT_IQ3_XXS || ft == FT_Q3_K_S || ft == FT_Q3_K_M ||
+					       ft == FT_IQ4_NL || ft == FT_Q4_K_S || ft == FT_Q4_K_M || ft == FT_IQ3_S ||
+					       ft == FT_IQ3_M || ft == FT_IQ4_XS
+				       ? SL_TYPE_Q5_K
+				       : type;
+		return ft == FT_Q2_K ? SL_TYPE_Q3_K : ft == FT_IQ3_XXS ? SL_TYPE_IQ3_S : ft == FT_Q3_K_M ? SL_TYPE_Q4_K
+		       : ft == FT_Q3_K_L ? SL_TYPE_Q5_K : ft == FT_IQ3_M ? SL_TYPE_Q4_K : type;
 	}
+	if ((strstr(name, "ffn_gate") || strstr(name, "ffn_up")) && ft == FT_IQ3_XS && il >= n_layer / 8 &&
+	    il < 7 * n_layer / 8)
+		return SL_TYPE_IQ3_XXS;
 	return type;
+}
+
+/* A row length the chosen block size does not divide (llama.cpp's tensor_type_fallback). */
+static uint32_t fallback(const struct gguf_tensor *t, uint32_t type)
+{
+	if (!(t->ne[0] % sl_type_traits(type)->block_size))
+		return type;
+	switch (type) {
+	case SL_TYPE_Q2_K: case SL_TYPE_Q3_K: case SL_TYPE_IQ4_XS: case SL_TYPE_IQ2_XXS: case SL_TYPE_IQ2_XS:
+	case SL_TYPE_IQ2_S: case SL_TYPE_IQ3_XXS: case SL_TYPE_IQ3_S: case SL_TYPE_IQ1_S: case SL_TYPE_IQ1_M:
+		type = SL_TYPE_IQ4_NL;
+		break;
+	case SL_TYPE_Q4_K: type = SL_TYPE_Q5_0; break;
+	case SL_TYPE_Q5_K: type = SL_TYPE_Q5_1; break;
+	case SL_TYPE_Q6_K: type = SL_TYPE_Q8_0; break;
+	default: break;
+	}
+	return t->ne[0] % sl_type_traits(type)->block_size ? SL_TYPE_F16 : type;
+}
+
+/* llama_tensor_get_type for the llama architecture. */
+static uint32_t choose_type(const struct mix *m, const struct gguf_tensor *t, const struct model_shape *ms)
+{
+	const char *name = t->name.s;
+	const uint32_t ft = m->ftype;
+	uint32_t type = m->base;
+	const int il = layer_of(name);
+	/* llama-quantize's overrides come first (there they skip the row-length fallback and fail
+	 * later; here a row the type cannot hold falls back as any other) */
+	if (ms->embd_type >= 0 && !strcmp(name, "token_embd.weight"))
+		return fallback(t, (uint32_t)ms->embd_type);
+	if (ms->output_type >= 0 && !strcmp(name, "output.weight"))
+		return fallback(t, (uint32_t)ms->output_type);
+	if (ms->pure || !sl_type_traits(type)->quantized)
+		return fallback(t, type);
+	if (!strcmp(name, "output.weight") || (ms->tied && !strcmp(name, "token_embd.weight"))) {
+		if (t->ne[0] % sl_type_traits(type)->block_size)
+			type = SL_TYPE_Q8_0;
+		else if (low_bit_mix(ft) || ft == FT_IQ3_XXS)
+			type = SL_TYPE_Q5_K;
+		else if (type != SL_TYPE_Q8_0)
+			type = SL_TYPE_Q6_K;
+	} else if (low_bit_mix(ft)) {
+		type = low_bit_rule(ft, name, il, ms, type);
+	} else {
+		type = mix_rule(ft, name, il, ms, type);
+	}
+	return fallback(t, type);
 }
 
 /* ---- parallel row quantization ---- */
@@ -189,23 +284,28 @@ struct qjob {
 	int64_t cols, r0, r1;
 	size_t rs;
 	struct qweights w;
+	bool failed;   /* a row the type could not be made of */
 };
 
 static void *qworker(void *arg)
 {
 	struct qjob *j = arg;
-	if (!j->w.qw) {
-		sl_quantize_rows(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, j->r1 - j->r0, j->cols);
+	const int64_t n = j->r1 - j->r0;
+	if (!j->w.qw) { /* the _w form: iq2_s has a weightless quantizer only there (token_embd) */
+		j->failed = n && sl_quantize_rows_w(j->type, j->src + j->r0 * j->cols, j->dst + (size_t)j->r0 * j->rs, n,
+						     j->cols, NULL) != j->rs * (size_t)n;
 		return NULL;
 	}
-	for (int64_t r = j->r0; r < j->r1; r++) {
+	for (int64_t r = j->r0; r < j->r1 && !j->failed; r++) {
 		const float *qw = j->w.qw + (j->w.per ? (j->w.row0 + r) / j->w.per * j->cols : 0);
-		sl_quantize_rows_w(j->type, j->src + r * j->cols, j->dst + (size_t)r * j->rs, 1, j->cols, qw);
+		j->failed = sl_quantize_rows_w(j->type, j->src + r * j->cols, j->dst + (size_t)r * j->rs, 1, j->cols, qw) !=
+			    j->rs;
 	}
 	return NULL;
 }
 
-static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth,
+/* false when the type could not be made (no quantizer for it without weights). */
+static bool quantize_parallel(uint32_t type, const float *src, void *dst, int64_t rows, int64_t cols, int nth,
 			      struct qweights w)
 {
 	pthread_t th[64];
@@ -214,14 +314,18 @@ static void quantize_parallel(uint32_t type, const float *src, void *dst, int64_
 	if (nth > rows)
 		nth = (int)rows;
 	for (int i = 0; i < nth; i++) {
-		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs, w };
+		jobs[i] = (struct qjob){ type, src, dst, cols, rows * i / nth, rows * (i + 1) / nth, rs, w, false };
 		if (i && pthread_create(&th[i], NULL, qworker, &jobs[i]))
 			qworker(&jobs[i]), th[i] = 0;
 	}
 	qworker(&jobs[0]);
-	for (int i = 1; i < nth; i++)
+	bool ok = !jobs[0].failed;
+	for (int i = 1; i < nth; i++) {
 		if (th[i])
 			pthread_join(th[i], NULL);
+		ok = ok && !jobs[i].failed;
+	}
+	return ok;
 }
 
 static int read_at(int fd, void *p, size_t n, uint64_t off)
@@ -268,15 +372,32 @@ static int tensor_weights(const struct imx *m, const struct gguf_tensor *t, floa
 	return 0;
 }
 
+/* llama.cpp's tensor_requires_imatrix: the type needs one, except on token_embd and output, which
+ * are quantized without it when the matrix has no entry (as ggml's reference quantizers do; the
+ * types with none, iq2_xxs/iq2_xs/iq1_s/iq1_m, are refused there too). */
+static bool needs_imatrix(const struct gguf_tensor *t, uint32_t type)
+{
+	if (!sl_quant_needs_imatrix(type))
+		return false;
+	if (strcmp(t->name.s, "token_embd.weight") && strcmp(t->name.s, "output.weight"))
+		return true;
+	return !sl_type_traits(type)->from_float && type != SL_TYPE_IQ2_S;
+}
+
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--threads N] [-v] [-q]\n"
+	fprintf(o, "usage: sluice quantize IN.gguf OUT.gguf --type TYPE [--imatrix FILE] [--pure] [--threads N] [-v] [-q]\n"
 		   "  TYPE: q4_k_m q4_k_s q5_k_m q5_k_s q6_k q8_0 q3_k_m q3_k_s q3_k_l q2_k\n"
 		   "        q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs f16 bf16 f32\n"
-		   "        iq2_xxs iq2_xs iq1_s iq1_m (need --imatrix)\n"
-		   "        (llama.cpp's mixes)\n"
+		   "        iq3_s iq3_m iq3_xs\n"
+		   "        iq2_xxs iq2_xs iq2_s iq2_m iq3_xxs iq1_s iq1_m (need --imatrix)\n"
+		   "        (llama.cpp's mixes: iq2_s is mostly iq2_xs, iq2_m mostly iq2_s, iq3_xs/iq3_m iq3_s;\n"
+		   "        iq3_xs needs --imatrix for the iq3_xxs it puts on attn_q/attn_k)\n"
+		   "  --pure        the type itself on every quantized tensor (llama-quantize --pure)\n"
+		   "  --token-embedding-type T, --output-tensor-type T   that type (q8_0, f16, ...) for\n"
+		   "                token_embd.weight / output.weight, as llama-quantize's options\n"
 		   "  --imatrix FILE  an importance matrix (sluice imatrix; llama.cpp's .gguf or .dat): the\n"
-		   "                  k-quants and i-quants minimise the error it weights\n"
+		   "                  k-quants, q4_0..q5_1 and i-quants minimise the error it weights\n"
 		   "  --threads N   quantizing threads (default: online CPUs)\n"
 		   "  -v            list each tensor's type;  -q  no progress bar\n");
 }
@@ -286,13 +407,15 @@ int cmd_quantize(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "type", required_argument, 0, 'T' }, { "threads", required_argument, 0, 't' },
 		{ "verbose", no_argument, 0, 'v' },    { "quiet", no_argument, 0, 'q' },
-		{ "imatrix", required_argument, 0, 'I' },
+		{ "imatrix", required_argument, 0, 'I' }, { "pure", no_argument, 0, 'P' },
+		{ "token-embedding-type", required_argument, 0, 'E' }, { "output-tensor-type", required_argument, 0, 'O' },
 		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
 	};
 	const struct mix *mix = NULL;
 	const char *imatrix_path = NULL;
 	long nth = sysconf(_SC_NPROCESSORS_ONLN);
-	bool verbose = false, quiet = false;
+	bool verbose = false, quiet = false, pure = false;
+	int embd_type = -1, output_type = -1;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -302,11 +425,6 @@ int cmd_quantize(int argc, char **argv)
 			for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
 				if (!strcasecmp(mixes[i].name, optarg))
 					mix = &mixes[i];
-			if (!mix && (!strncasecmp(optarg, "iq1", 3) || !strncasecmp(optarg, "iq2", 3) ||
-				     !strncasecmp(optarg, "iq3", 3)))
-				return cli_error("quantize", "--type %s: no such mix in sluice quantize yet: the i-quant "
-					       "mixes not implemented (iq2_s, iq3_xxs, iq3_s and their _m variants) put "
-					       "tensors in types sluice cannot quantize yet (iq2_s, iq3_s)", optarg);
 			if (!mix)
 				return cli_error("quantize", "--type: unknown type '%s' (see --help)", optarg);
 			break;
@@ -314,12 +432,22 @@ int cmd_quantize(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
 		case 'I': imatrix_path = optarg; break;
+		case 'P': pure = true; break;
+		case 'E':
+		case 'O': {
+			const int ty = sl_type_from_name(optarg);
+			if (ty < 0 || !sl_type_traits((uint32_t)ty)->to_float)
+				return cli_error("quantize", "--%s: unknown type '%s'",
+						 c == 'E' ? "token-embedding-type" : "output-tensor-type", optarg);
+			*(c == 'E' ? &embd_type : &output_type) = ty;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
 	if (mix && sl_quant_needs_imatrix(mix->base) && !imatrix_path)
-		return cli_error("quantize", "--type %s: the 1-2 bit i-quants need an importance matrix: make one with "
+		return cli_error("quantize", "--type %s: the 1-3 bit i-quants need an importance matrix: make one with "
 			       "sluice imatrix MODEL -f TEXT, then pass it with --imatrix FILE", mix->name);
 	if (argc - optind != 2 || !mix) {
 		usage(stderr);
@@ -353,23 +481,29 @@ int cmd_quantize(int argc, char **argv)
 		return cli_error("quantize", "%s", err.msg);
 	}
 
-	int n_layer = 0;
-	for (uint64_t i = 0; i < f->n_tensors; i++)
-		if (layer_of(f->tensors[i].name.s) + 1 > n_layer)
-			n_layer = layer_of(f->tensors[i].name.s) + 1;
+	struct model_shape ms = { .n_gqa = 1, .tied = true, .imatrix = im != NULL, .pure = pure,
+				  .embd_type = embd_type, .output_type = output_type };
+	for (uint64_t i = 0; i < f->n_tensors; i++) {
+		if (layer_of(f->tensors[i].name.s) + 1 > ms.n_layer)
+			ms.n_layer = layer_of(f->tensors[i].name.s) + 1;
+		if (!strcmp(f->tensors[i].name.s, "output.weight"))
+			ms.tied = false;
+	}
 
-	/* n_head / n_head_kv, for the iq4 mixes' attn_v rule (1 when the file does not say). */
-	int n_gqa = 1;
+	/* n_head / n_head_kv for the attn_v rules (1 when the file does not say), and the expert count. */
 	const char *arch = NULL;
 	if (sl_gguf_get_str(f, "general.architecture", &arch, &err) == 0) {
 		char key[256];
-		uint32_t nh = 0, nkv = 0;
+		uint32_t nh = 0, nkv = 0, nexp = 0;
 		snprintf(key, sizeof key, "%.100s.attention.head_count", arch);
 		if (sl_gguf_get_u32(f, key, &nh, &err) == 0) {
 			snprintf(key, sizeof key, "%.100s.attention.head_count_kv", arch);
 			if (sl_gguf_get_u32(f, key, &nkv, &err) == 0 && nkv && nh % nkv == 0)
-				n_gqa = (int)(nh / nkv);
+				ms.n_gqa = (int)(nh / nkv);
 		}
+		snprintf(key, sizeof key, "%.100s.expert_count", arch);
+		if (sl_gguf_get_u32(f, key, &nexp, &err) == 0 && nexp < 1u << 16)
+			ms.n_expert = (int)nexp;
 	}
 	err = (struct sl_err){ { 0 } };
 
@@ -398,9 +532,15 @@ int cmd_quantize(int argc, char **argv)
 	for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
 		const struct gguf_tensor *t = &f->tensors[i];
 		const struct sl_type_traits *tt = sl_type_traits(t->type);
-		types[i] = should_quantize(t) ? choose_type(mix, t, n_layer, n_gqa) : t->type;
+		types[i] = should_quantize(t) ? choose_type(mix, t, &ms) : t->type;
 		if (types[i] != t->type && (!tt || !tt->to_float)) {
 			rc = cli_error("quantize", "%s: cannot convert from type %s", t->name.s, sl_type_name(t->type));
+			break;
+		}
+		if (types[i] != t->type && !im && needs_imatrix(t, types[i])) {
+			rc = cli_error("quantize", "--type %s: %s would be %s, which needs an importance matrix: make one "
+				       "with sluice imatrix MODEL -f TEXT, then pass it with --imatrix FILE",
+				       mix->name, t->name.s, sl_type_name(types[i]));
 			break;
 		}
 		if (sl_gguf_writer_add_tensor(w, t->name.s, types[i], t->n_dims, t->ne) < 0)
@@ -435,7 +575,7 @@ int cmd_quantize(int argc, char **argv)
 		if (!rc && types[i] != t->type && (sl_quant_weighted(types[i]) || sl_quant_needs_imatrix(types[i]))) {
 			if (tensor_weights(im, t, &qwbuf, &qw.per) < 0)
 				rc = 1;
-			else if (!qwbuf && sl_quant_needs_imatrix(types[i]))
+			else if (!qwbuf && needs_imatrix(t, types[i]))
 				rc = cli_error("quantize", "--imatrix %s has no entry for %s, which %s cannot be made without",
 					       imatrix_path ? imatrix_path : "(none)", t->name.s, sl_type_name(types[i]));
 			qw.qw = qwbuf;
@@ -453,7 +593,11 @@ int cmd_quantize(int argc, char **argv)
 				else
 					sl_type_traits(t->type)->to_float(ibuf, fbuf, nr * cols);
 				qw.row0 = r;
-				quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth, qw);
+				if (!quantize_parallel(types[i], fbuf, obuf, nr, cols, (int)nth, qw)) {
+					rc = cli_error("quantize", "%s: cannot make %s here (no quantizer for it without "
+						       "importance data)", t->name.s, sl_type_name(types[i]));
+					break;
+				}
 				data = obuf;
 			}
 			if (sl_gguf_writer_write_data(w, fd, (int)i, (uint64_t)r * ors, data, ors * (size_t)nr, &err) < 0)
