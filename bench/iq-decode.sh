@@ -4,7 +4,7 @@
 #
 #   bench/iq-decode.sh [TYPE ...]        (default: q4_K iq4_xs iq3_xxs iq2_xxs iq1_s)
 #   env: SIZE=400M (the f32 model generated once; quantized files are ~1/8-1/20 of it)
-#        DIM=1024 TOKENS=32 RUNS=3 THREADS=1 DIR=/var/tmp/sluice-iq
+#        DIM=1024 FF=2816 (a multiple of 256, so every matrix can take the type) TOKENS=32 RUNS=3 THREADS=1 DIR=/var/tmp/sluice-iq
 #        LLAMA_BENCH=/var/tmp/llamacpp/build-0.3.36/bin/llama-bench (bench/llamacpp.sh builds it)
 #
 # Each TYPE file is made by `sluice quantize --type TYPE --imatrix` (llama.cpp's mix for the type:
@@ -15,7 +15,7 @@
 # i-quants anyway).  Prints the medians and the ratio sluice / llama.cpp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZE=${SIZE:-400M}; DIM=${DIM:-1024}; TOKENS=${TOKENS:-32}; RUNS=${RUNS:-3}; THREADS=${THREADS:-1}
+SIZE=${SIZE:-400M}; DIM=${DIM:-1024}; FF=${FF:-2816}; TOKENS=${TOKENS:-32}; RUNS=${RUNS:-3}; THREADS=${THREADS:-1}
 DIR=${DIR:-/var/tmp/sluice-iq}
 LLAMA_BENCH=${LLAMA_BENCH:-/var/tmp/llamacpp/build-0.3.36/bin/llama-bench}
 BIN=build/sluice
@@ -24,9 +24,9 @@ make -s -j"$(nproc)" cli >/dev/null
 TYPES=("$@")
 [ ${#TYPES[@]} -gt 0 ] || TYPES=(q4_K iq4_xs iq3_xxs iq2_xxs iq1_s)
 mkdir -p "$DIR"
-F32=$DIR/f32-$SIZE-d$DIM.gguf
-[ -s "$F32" ] || "$BIN" gen-model --size "$SIZE" --type f32 --dim "$DIM" --seed 13 -q -o "$F32" >&2
-IMX=$DIR/f32-$SIZE-d$DIM.imatrix.gguf
+F32=$DIR/f32-$SIZE-d$DIM-f$FF.gguf
+[ -s "$F32" ] || "$BIN" gen-model --size "$SIZE" --type f32 --dim "$DIM" --ff "$FF" --seed 13 -q -o "$F32" >&2
+IMX=$DIR/f32-$SIZE-d$DIM-f$FF.imatrix.gguf
 if [ ! -s "$IMX" ]; then
     head -c 40000 README.md >"$DIR/text.txt"
     "$BIN" imatrix "$F32" -f "$DIR/text.txt" -o "$IMX" --chunk 128 --chunks 2 >/dev/null 2>&1
@@ -36,7 +36,7 @@ echo "# $(date -u '+%F %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/
 echo "# $("$LLAMA_BENCH" --version 2>&1 | head -1)"
 printf '%-8s %7s %8s %10s %6s   (decode tok/s)\n' type MB sluice llama.cpp ratio
 for t in "${TYPES[@]}"; do
-    M=$DIR/$t-$SIZE-d$DIM.gguf
+    M=$DIR/$t-$SIZE-d$DIM-f$FF.gguf
     [ -s "$M" ] || "$BIN" quantize -q "$F32" "$M" --type "$t" --imatrix "$IMX" >/dev/null
     cat "$M" >/dev/null # into the page cache
     s=(); l=()
