@@ -88,7 +88,11 @@ static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 
 /*
  * iq1_m: per 32, four 8-element grid entries (11-bit indices), a 3-bit scale per 16 and a delta
- * sign per 8.  The grid bytes are -1/0/+1, so one sign gives grid * q8, and maddubs multiplies it
+ * sign per 8.  The 32 indices of a block are built in SIMD (qs bytes interleaved with the qh
+ * nibbles & 7) and stored to a small buffer one block ahead of their use, then read back as 16-bit
+ * loads to address the grid: a fifth of the scalar work of building each index apart (llama.cpp
+ * uses pdep, microcoded on Zen 1/2, so not here).  One block ahead matters: read back in the same
+ * block, the loads wait on the stores and the dot ran at 0.92-0.96x llama.cpp's, against 1.03-1.05x.  The grid bytes are -1/0/+1, so one sign gives grid * q8, and maddubs multiplies it
  * by the scale bytes (unsigned, 1..15) into int16 pairs of at most 2 * 15 * 128 = 3840: eight
  * sub-blocks of them still fit in int16, so one madd per block widens them.  The same for the
  * delta signs.  The 16 scales are unpacked at once (llama.cpp's 64-bit variable shifts: the low
@@ -98,18 +102,29 @@ static void tq1_0_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
  * sumi1 + sumi2 / 8 is (8 * sumi1 + sumi2) / 8: one exact int32 vector per block, and the 1/8 is
  * applied once, to the row's sum.
  */
-static inline __m256i iq1m_grid(const uint8_t *qs, const uint8_t *qh)
+/* The block's 32 11-bit grid indices: qs byte j, and 3 bits of qh nibble j (low nibble first). */
+static inline void iq1m_indices(const struct block_iq1_m *x, uint16_t idx[32])
 {
-	return _mm256_set_epi64x((long long)sl_iq1s_grid[qs[3] | ((qh[1] << 4) & 0x700)],
-				 (long long)sl_iq1s_grid[qs[2] | ((qh[1] << 8) & 0x700)],
-				 (long long)sl_iq1s_grid[qs[1] | ((qh[0] << 4) & 0x700)],
-				 (long long)sl_iq1s_grid[qs[0] | ((qh[0] << 8) & 0x700)]);
+	const __m128i qh = _mm_loadu_si128((const __m128i *)x->qh), m7 = _mm_set1_epi8(7);
+	const __m128i lo = _mm_and_si128(qh, m7), hi = _mm_and_si128(_mm_srli_epi16(qh, 4), m7);
+	const __m128i na = _mm_unpacklo_epi8(lo, hi), nb = _mm_unpackhi_epi8(lo, hi);
+	const __m128i qa = _mm_loadu_si128((const __m128i *)x->qs), qb = _mm_loadu_si128((const __m128i *)(x->qs + 16));
+	_mm_storeu_si128((__m128i *)idx, _mm_unpacklo_epi8(qa, na));
+	_mm_storeu_si128((__m128i *)(idx + 8), _mm_unpackhi_epi8(qa, na));
+	_mm_storeu_si128((__m128i *)(idx + 16), _mm_unpacklo_epi8(qb, nb));
+	_mm_storeu_si128((__m128i *)(idx + 24), _mm_unpackhi_epi8(qb, nb));
+}
+
+static inline __m256i iq1m_grid(const uint16_t *idx)
+{
+	return _mm256_set_epi64x((long long)sl_iq1s_grid[idx[3]], (long long)sl_iq1s_grid[idx[2]],
+				 (long long)sl_iq1s_grid[idx[1]], (long long)sl_iq1s_grid[idx[0]]);
 }
 
 /* Sub-blocks 2k and 2k+1 of a block (k a constant: called written out, so the pshufb patterns fold):
  * scale words k and 4 + k; delta bytes of qh 4k .. 4k+3 at 4k mod 8 in dq. */
-static inline void iq1m_pair(__m256i *g, __m256i *d, __m256i sc, __m256i dq, const uint8_t *qs, const uint8_t *qh,
-			     const int8_t *q8, const int k)
+static inline void iq1m_pair(__m256i *g, __m256i *d, __m256i sc, __m256i dq, const uint16_t *idx, const int8_t *q8,
+			     const int k)
 {
 	const char o = (char)(4 * (k & 1));
 	const __m256i sel0 = _mm256_setr_epi8(o, o, o, o, o, o, o, o, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8, o + 8,
@@ -120,8 +135,8 @@ static inline void iq1m_pair(__m256i *g, __m256i *d, __m256i sc, __m256i dq, con
 	const __m256i ls1 = _mm256_shuffle_epi8(sc, _mm256_set1_epi8((char)(8 + 2 * k)));
 	const __m256i y0 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * k));
 	const __m256i y1 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * k + 32));
-	const __m256i g0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, iq1m_grid(qs + 8 * k, qh + 4 * k)));
-	const __m256i g1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, iq1m_grid(qs + 8 * k + 4, qh + 4 * k + 2)));
+	const __m256i g0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, iq1m_grid(idx + 8 * k)));
+	const __m256i g1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, iq1m_grid(idx + 8 * k + 4)));
 	const __m256i d0 = _mm256_maddubs_epi16(ls0, _mm256_sign_epi8(y0, _mm256_shuffle_epi8(dq, sel0)));
 	const __m256i d1 = _mm256_maddubs_epi16(ls1, _mm256_sign_epi8(y1, _mm256_shuffle_epi8(dq, sel1)));
 	*g = _mm256_add_epi16(*g, _mm256_add_epi16(g0, g1));
@@ -133,8 +148,15 @@ static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	const struct block_iq1_m *x = vx;
 	const struct block_q8_K *y = vy;
 	const __m256i shift_sc = _mm256_setr_epi64x(0, 6, 3, 9);
+	const int64_t nb = n / QK_K;
 	__m256 acc = _mm256_setzero_ps();
-	for (int64_t i = 0; i < n / QK_K; ++i) {
+	uint16_t idx[2][32];
+	if (nb > 0)
+		iq1m_indices(&x[0], idx[0]);
+	for (int64_t i = 0; i < nb; ++i) {
+		const uint16_t *ix = idx[i & 1];
+		if (i + 1 < nb)
+			iq1m_indices(&x[i + 1], idx[(i + 1) & 1]);
 		uint64_t sc64;
 		memcpy(&sc64, x[i].scales, sizeof sc64);
 		/* int16 words, low lane: first scales of sub-blocks 0 2 4 6 1 3 5 7; high lane: second */
@@ -148,10 +170,10 @@ static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 		const __m256i dq0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(qb, qa));
 		const __m256i dq1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(qb, qa));
 		__m256i g = _mm256_setzero_si256(), d = g;
-		iq1m_pair(&g, &d, sc, dq0, x[i].qs, x[i].qh, y[i].qs, 0);
-		iq1m_pair(&g, &d, sc, dq0, x[i].qs, x[i].qh, y[i].qs, 1);
-		iq1m_pair(&g, &d, sc, dq1, x[i].qs, x[i].qh, y[i].qs, 2);
-		iq1m_pair(&g, &d, sc, dq1, x[i].qs, x[i].qh, y[i].qs, 3);
+		iq1m_pair(&g, &d, sc, dq0, ix, y[i].qs, 0);
+		iq1m_pair(&g, &d, sc, dq0, ix, y[i].qs, 1);
+		iq1m_pair(&g, &d, sc, dq1, ix, y[i].qs, 2);
+		iq1m_pair(&g, &d, sc, dq1, ix, y[i].qs, 3);
 		const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(g, _mm256_set1_epi16(8)), _mm256_madd_epi16(d, _mm256_set1_epi16(1)));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(sl_iq1m_d(&x[i])) * y[i].d), _mm256_cvtepi32_ps(S), acc);
 	}
