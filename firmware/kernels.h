@@ -61,8 +61,10 @@
  * sl_rmsnorm(float *y, const float *x, const float *w, long long dim, int n, float eps)
  *   y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w; y may equal x.  grid (n, 1, 1), block (256, 1, 1).
  *
- * sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox)
- *   as backend.h's rope (neox 0: adjacent pairs, 1: halves).  grid (n_head, n, 1), block (64, 1, 1).
+ * sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox,
+ *         const float *ff)
+ *   as backend.h's rope (neox 0: adjacent pairs, 1: halves), or its rope_ff where ff (n_rot / 2
+ *   per-pair frequency factors, device memory) is not NULL.  grid (n_head, n, 1), block (64, 1, 1).
  *
  * sl_attention(float *out, const float *q, const float *kc, const float *vc, int n_head, int n_head_kv,
  *              int head_dim, int pos0, int n, float scale)

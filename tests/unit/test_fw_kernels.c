@@ -481,33 +481,48 @@ static void test_norm_rope(void)
 			free(ref);
 		}
 
+	/* rope and rope_ff (one kernel, ff NULL or not): odd head counts, partial rotation, both pairings. */
 	static const struct { int n_head, hd, n_rot, pos0, n; } rs[] = {
 		{ 8, 64, 64, 0, 3 }, { 4, 128, 128, 299, 1 }, { 2, 128, 64, 17, 7 }, { 3, 256, 256, 4000, 2 },
+		{ 5, 64, 32, 1000, 3 }, { 1, 8, 8, 131071, 1 }, { 7, 96, 96, 12, 5 },
 	};
 	for (size_t c = 0; c < sizeof rs / sizeof rs[0]; c++)
-		for (int neox = 0; neox < 2; neox++) {
-			const long long len = (long long)rs[c].n * rs[c].n_head * rs[c].hd;
-			float *x = malloc(len * 4), *ref = malloc(len * 4);
-			for (long long i = 0; i < len; i++)
-				x[i] = ref[i] = tq_normal();
-			CHECK(be->ops->rope(be, ref, rs[c].n_head, rs[c].hd, rs[c].n_rot, rs[c].pos0, rs[c].n, 10000.0f,
-					    neox) == 0);
-			struct pk p = { .o = 0 };
-			pk_ptr(&p, x);
-			pk_int(&p, rs[c].n_head);
-			pk_int(&p, rs[c].hd);
-			pk_int(&p, rs[c].n_rot);
-			pk_int(&p, rs[c].pos0);
-			pk_int(&p, rs[c].n);
-			pk_f(&p, 10000.0f);
-			pk_int(&p, neox);
-			launch("sl_rope", rs[c].n_head, rs[c].n, SL_FW_ROPE_BLOCK, 1, &p);
-			for (long long i = 0; i < len; i++)
-				CHECK_MSG(fabsf(x[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "rope case %zu neox %d [%lld] %g vs %g",
-					  c, neox, i, x[i], ref[i]);
-			free(x);
-			free(ref);
-		}
+		for (int neox = 0; neox < 2; neox++)
+			for (int with_ff = 0; with_ff < 2; with_ff++) {
+				const long long len = (long long)rs[c].n * rs[c].n_head * rs[c].hd;
+				float *x = malloc(len * 4), *ref = malloc(len * 4), *ff = NULL;
+				/* the rest of each row (past n_rot) must stay as it was: poison is no use in an in-place op */
+				for (long long i = 0; i < len; i++)
+					x[i] = ref[i] = tq_normal();
+				if (with_ff) {
+					/* Llama-3.1's factors are 1 for high frequencies and up to 8 for low ones */
+					ff = malloc(rs[c].n_rot / 2 * sizeof *ff);
+					for (int d = 0; d < rs[c].n_rot / 2; d++)
+						ff[d] = 1.0f + 7.0f * (float)d / (float)(rs[c].n_rot / 2) + tq_normal() * 0.1f;
+					CHECK(be->ops->rope_ff(be, ref, rs[c].n_head, rs[c].hd, rs[c].n_rot, rs[c].pos0, rs[c].n,
+							       500000.0f, neox, ff) == 0);
+				} else {
+					CHECK(be->ops->rope(be, ref, rs[c].n_head, rs[c].hd, rs[c].n_rot, rs[c].pos0, rs[c].n,
+							    10000.0f, neox) == 0);
+				}
+				struct pk p = { .o = 0 };
+				pk_ptr(&p, x);
+				pk_int(&p, rs[c].n_head);
+				pk_int(&p, rs[c].hd);
+				pk_int(&p, rs[c].n_rot);
+				pk_int(&p, rs[c].pos0);
+				pk_int(&p, rs[c].n);
+				pk_f(&p, with_ff ? 500000.0f : 10000.0f);
+				pk_int(&p, neox);
+				pk_ptr(&p, ff);
+				launch("sl_rope", rs[c].n_head, rs[c].n, SL_FW_ROPE_BLOCK, 1, &p);
+				for (long long i = 0; i < len; i++)
+					CHECK_MSG(fabsf(x[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])),
+						  "rope case %zu neox %d ff %d [%lld] %g vs %g", c, neox, with_ff, i, x[i], ref[i]);
+				free(x);
+				free(ref);
+				free(ff);
+			}
 }
 
 /* ---- attention ---- */

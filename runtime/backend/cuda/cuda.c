@@ -536,16 +536,31 @@ static int cuda_rmsnorm(struct sl_backend *b, float *y, const float *x, const fl
 	return launch(b, C(b)->rmsnorm, "sl_rmsnorm", (unsigned)n, 1, SL_FW_BLOCK, 1, p);
 }
 
+/* rope and rope_ff are one kernel: ff NULL leaves the angle as is (firmware/fw_norm_rope.cu). */
+static int rope_launch(struct sl_backend *b, const char *op, float *x, int n_head, int head_dim, int n_rot,
+		       int pos0, int n, float freq_base, bool neox, const float *ff)
+{
+	if (n_head < 0 || n < 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || n > 65535)
+		return bad(b, op, "bad size (n_rot must be even and at most head_dim)");
+	written(b, x, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
+	CUdeviceptr px = DP(x), pf = DP(ff);
+	int nx = neox ? 1 : 0;
+	void *p[] = { &px, &n_head, &head_dim, &n_rot, &pos0, &n, &freq_base, &nx, &pf };
+	return launch(b, C(b)->rope, "sl_rope", (unsigned)n_head, (unsigned)n, SL_FW_ROPE_BLOCK, 1, p);
+}
+
 static int cuda_rope(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
 		     float freq_base, bool neox)
 {
-	if (n_head < 0 || n < 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || n > 65535)
-		return bad(b, "rope", "bad size (n_rot must be even and at most head_dim)");
-	written(b, x, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
-	CUdeviceptr px = DP(x);
-	int nx = neox ? 1 : 0;
-	void *p[] = { &px, &n_head, &head_dim, &n_rot, &pos0, &n, &freq_base, &nx };
-	return launch(b, C(b)->rope, "sl_rope", (unsigned)n_head, (unsigned)n, SL_FW_ROPE_BLOCK, 1, p);
+	return rope_launch(b, "rope", x, n_head, head_dim, n_rot, pos0, n, freq_base, neox, NULL);
+}
+
+static int cuda_rope_ff(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
+			float freq_base, bool neox, const float *ff)
+{
+	if (!ff)
+		return bad(b, "rope_ff", "no frequency factors");
+	return rope_launch(b, "rope_ff", x, n_head, head_dim, n_rot, pos0, n, freq_base, neox, ff);
 }
 
 /* Decode (one query token) at context len: the context cut into chunks over enough blocks to fill
@@ -737,6 +752,7 @@ const struct sl_backend_ops sl_backend_cuda_ops = {
 	.get_rows = cuda_get_rows,
 	.rmsnorm = cuda_rmsnorm,
 	.rope = cuda_rope,
+	.rope_ff = cuda_rope_ff,
 	.attention = cuda_attention,
 	.silu_mul = cuda_silu_mul,
 	.add = cuda_add,
