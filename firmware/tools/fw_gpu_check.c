@@ -234,24 +234,34 @@ static void check_misc(void)
 		free(ref);
 		free(y);
 	}
-	/* rope, both pairings, large positions: device powf/cosf are not glibc's */
-	for (int neox = 0; neox < 2; neox++) {
+	/* rope and rope_ff, both pairings, large positions: device powf/cosf are not glibc's */
+	for (int c = 0; c < 4; c++) {
+		int neox = c & 1, with_ff = c >> 1;
 		int nh = 32, hd = 128, nr = 128, pos0 = 4000, n = 3;
-		float base = 500000.0f;
+		float base = 500000.0f, ff[64];
+		for (int d = 0; d < nr / 2; d++)
+			ff[d] = 1.0f + 7.0f * (float)d / (float)(nr / 2);
 		long long len = (long long)n * nh * hd;
 		float *x = malloc(len * 4), *ref = malloc(len * 4);
 		for (long long i = 0; i < len; i++)
 			x[i] = ref[i] = normal();
-		be->ops->rope(be, ref, nh, hd, nr, pos0, n, base, neox);
-		CUdeviceptr dx = up(x, len * 4);
-		void *args[] = { &dx, &nh, &hd, &nr, &pos0, &n, &base, &neox };
+		if (with_ff)
+			be->ops->rope_ff(be, ref, nh, hd, nr, pos0, n, base, neox, ff);
+		else
+			be->ops->rope(be, ref, nh, hd, nr, pos0, n, base, neox);
+		CUdeviceptr dx = up(x, len * 4), dff = with_ff ? up(ff, sizeof ff) : 0;
+		void *args[] = { &dx, &nh, &hd, &nr, &pos0, &n, &base, &neox, &dff };
 		launch("sl_rope", nh, n, 64, 1, args);
 		down(x, dx, len * 4);
 		double e = 0;
 		for (long long i = 0; i < len; i++)
 			e = fmax(e, fabs(x[i] - ref[i]) / (1 + fabs(ref[i])));
-		report(neox ? "sl_rope neox pos 4000" : "sl_rope adjacent pos 4000", e, 1e-4);
+		static const char *const names[] = { "sl_rope adjacent pos 4000", "sl_rope neox pos 4000",
+						     "sl_rope ff adjacent pos 4000", "sl_rope ff neox pos 4000" };
+		report(names[c], e, 1e-4);
 		cuMemFree(dx);
+		if (dff)
+			cuMemFree(dff);
 		free(x);
 		free(ref);
 	}
