@@ -119,6 +119,9 @@ static int cuda_init(struct sl_backend *b, const struct sl_backend_config *cfg, 
 		rc = sl_cuda_fail(cu, r, err, "cuDeviceGetAttribute(compute capability, device %d)", c->ordinal);
 		goto fail;
 	}
+	/* Only a grid cap of the matmul with folded conversion depends on it: unknown is no error. */
+	if (cu->cuDeviceGetAttribute(&c->n_sm, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, c->dev) || c->n_sm < 0)
+		c->n_sm = 0;
 	if ((r = cu->cuDevicePrimaryCtxRetain(&c->ctx, c->dev))) {
 		c->ctx = NULL;
 		rc = sl_cuda_fail(cu, r, err, "cuDevicePrimaryCtxRetain(device %d)", c->ordinal);
@@ -428,10 +431,23 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 	const uint32_t vt = sl_type_traits(wtype)->vec_dot_type;
 	CUdeviceptr xa = DP(x), pw = DP(w), py = DP(y);
 	long long r_ll = rows, c_ll = cols;
+	char name[32];
 	if (vt != SL_TYPE_F32) {
 		size_t row = sl_row_size(vt, cols);
 		if (!row)
 			return bad(b, "matmul", "columns not a multiple of the activation type's block");
+		/* Small activations (decode, short prompts): the mmv kernel converts x itself, one launch
+		 * (launches, ~7 us each, bound decode: Documentation/performance.md's GPU section).  Each
+		 * block converts x again, so this is for what fits its shared memory. */
+		if (c->mmv_conv[wtype] && row * (size_t)n <= SL_FW_MMV_XS_BYTES) {
+			written(b, y, (uint64_t)rows * (uint64_t)n * sizeof(float));
+			unsigned g = div_up(rows, SL_FW_MMV_WARPS);
+			if (c->n_sm > 0 && g > (unsigned)c->n_sm * SL_FW_MMV_CONV_BLOCKS_PER_SM)
+				g = (unsigned)c->n_sm * SL_FW_MMV_CONV_BLOCKS_PER_SM;
+			snprintf(name, sizeof(name), "sl_mmv_conv_%s", sl_cuda_fw_type(wtype));
+			void *p[] = { &pw, &xa, &py, &r_ll, &c_ll, &n };
+			return launch_named(b, c->mmv_conv[wtype], name, "sl_mmv", g, 1, 32, SL_FW_MMV_WARPS, p);
+		}
 		bool same = c->xq_valid && c->xq_src == DP(x) && c->xq_cols == cols && c->xq_n == n && c->xq_vt == vt;
 		if (!same) {
 			c->xq_valid = false;
@@ -447,7 +463,6 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 		xa = c->xq;
 	}
 	written(b, y, (uint64_t)rows * (uint64_t)n * sizeof(float));
-	char name[32];
 	snprintf(name, sizeof(name), "sl_mmv_%s", sl_cuda_fw_type(wtype));
 	void *p[] = { &pw, &xa, &py, &r_ll, &c_ll, &n };
 	return launch_named(b, c->mmv[wtype], name, "sl_mmv", div_up(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, p);
