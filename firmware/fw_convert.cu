@@ -9,20 +9,15 @@
  */
 #include "firmware/fw_common.h"
 
-FW_FN void fw_quant_q8_32(const float *x, void *y, long long cols, int with_sum, int bbytes)
+/* One 32-element block of q8_0 (bbytes 34: d, qs[32]) or q8_1 (36: d, s, qs[32]) at b, by a full
+ * warp: lane holds element lane, v.  Shared by the conversion kernels and the mmv kernels that
+ * convert their own activations (fw_mmv.cu), so both write the same bytes. */
+FW_FN void fw_q8_32_block(float v, fw_u8 *b, int lane, int with_sum)
 {
-	const long long row = blockIdx.y;
-	const long long e = (long long)blockIdx.x * 256 + threadIdx.x;
-	const int lane = threadIdx.x & 31;
-	/* cols is a multiple of 32, so a warp is wholly inside or wholly outside the row */
-	if (e >= cols)
-		return;
-	const float v = x[row * cols + e];
 	const float amax = fw_warp_max(fabsf(v));
 	const float d = amax / 127;
 	const float id = d != 0.0f ? 1.0f / d : 0.0f;
 	const int q = (int)roundf(v * id);
-	fw_u8 *b = (fw_u8 *)y + row * (cols / 32) * bbytes + (e / 32) * bbytes;
 	b[(with_sum ? 4 : 2) + lane] = (fw_u8)(fw_i8)q;
 	if (with_sum) {
 		const int s = fw_warp_sum_i((int)(fw_i8)q);
@@ -33,6 +28,17 @@ FW_FN void fw_quant_q8_32(const float *x, void *y, long long cols, int with_sum,
 	} else if (lane == 0) {
 		fw_st16(b, fw_f2h(d));
 	}
+}
+
+FW_FN void fw_quant_q8_32(const float *x, void *y, long long cols, int with_sum, int bbytes)
+{
+	const long long row = blockIdx.y;
+	const long long e = (long long)blockIdx.x * 256 + threadIdx.x;
+	/* cols is a multiple of 32, so a warp is wholly inside or wholly outside the row */
+	if (e >= cols)
+		return;
+	fw_u8 *b = (fw_u8 *)y + row * (cols / 32) * bbytes + (e / 32) * bbytes;
+	fw_q8_32_block(x[row * cols + e], b, threadIdx.x & 31, with_sum);
 }
 
 FW_KERNEL sl_quantize_q8_0(const float *x, void *y, long long cols, int n)
@@ -125,4 +131,88 @@ FW_KERNEL sl_convert_bf16(const float *x, void *y, long long cols, int n)
 	const long long row = blockIdx.y, e = (long long)blockIdx.x * 256 + threadIdx.x;
 	if (e < cols)
 		((fw_u16 *)y)[row * cols + e] = fw_f2bf(x[row * cols + e]);
+}
+
+/*
+ * The same conversions by one warp at a time, for the mmv kernels that convert their own activations
+ * (fw_mmv.cu's sl_mmv_conv_T): x is n * cols floats (rows packed), y gets the packed converted rows;
+ * the block's warps (warp w of nw, lane) share the work, and the caller syncs after.  The bytes are
+ * those of the kernels above (the same rounding, the same tie rules).
+ */
+FW_FN void fw_conv_q8_32_warps(const float *x, fw_u8 *y, long long elems, int with_sum, int w, int nw, int lane)
+{
+	const int bbytes = with_sum ? 36 : 34;
+	for (long long k = w; k < elems / 32; k += nw)
+		fw_q8_32_block(x[k * 32 + lane], y + k * bbytes, lane, with_sum);
+}
+
+/* q8_K by a warp per 256-element block: lane takes elements 8 lane .. 8 lane + 7, so the per-16 sums
+ * are lane pairs.  The scale is the element of largest magnitude, the first on ties, as
+ * sl_quantize_q8_K (and the CPU's strict > scan). */
+FW_FN void fw_conv_q8_K_warps(const float *x, fw_u8 *y, long long elems, int w, int nw, int lane)
+{
+	for (long long k = w; k < elems / 256; k += nw) {
+		const float *xk = x + k * 256 + 8 * lane;
+		fw_u8 *b = y + k * 292;
+		float v[8];
+		FW_UNROLL
+		for (int j = 0; j < 8; j++)
+			v[j] = xk[j];
+		float bv = v[0];
+		int bi = 8 * lane;
+		FW_UNROLL
+		for (int j = 1; j < 8; j++)
+			if (fabsf(v[j]) > fabsf(bv)) {
+				bv = v[j];
+				bi = 8 * lane + j;
+			}
+		FW_UNROLL
+		for (int m = 16; m > 0; m >>= 1) {
+			const float ov = __shfl_xor_sync(0xffffffffu, bv, m);
+			const int oi = __shfl_xor_sync(0xffffffffu, bi, m);
+			if (fabsf(ov) > fabsf(bv) || (fabsf(ov) == fabsf(bv) && oi < bi)) {
+				bv = ov;
+				bi = oi;
+			}
+		}
+		int s = 0;
+		float d = 0.0f;
+		if (bv != 0.0f) {
+			const float iscale = -127.f / bv;
+			FW_UNROLL
+			for (int j = 0; j < 8; j++) {
+				int q = (int)rintf(iscale * v[j]); /* nearest_int: round half to even */
+				if (q > 127)
+					q = 127;
+				b[4 + 8 * lane + j] = (fw_u8)(fw_i8)q;
+				s += q;
+			}
+			d = 1 / iscale;
+		} else {
+			FW_UNROLL
+			for (int j = 0; j < 8; j++)
+				b[4 + 8 * lane + j] = 0;
+		}
+		s += __shfl_xor_sync(0xffffffffu, s, 1);
+		if (!(lane & 1))
+			fw_st16(b + 260 + lane, (fw_u16)(short)s);
+		if (lane == 0) {
+			const unsigned du = fw_f2u(d);
+			fw_st16(b, (fw_u16)(du & 0xffffu));
+			fw_st16(b + 2, (fw_u16)(du >> 16));
+		}
+	}
+}
+
+/* f16 / bf16: element by element over the block's threads (t of nt). */
+FW_FN void fw_conv_f16_threads(const float *x, fw_u8 *y, long long elems, int t, int nt)
+{
+	for (long long i = t; i < elems; i += nt)
+		((fw_u16 *)y)[i] = fw_f2h(x[i]);
+}
+
+FW_FN void fw_conv_bf16_threads(const float *x, fw_u8 *y, long long elems, int t, int nt)
+{
+	for (long long i = t; i < elems; i += nt)
+		((fw_u16 *)y)[i] = fw_f2bf(x[i]);
 }

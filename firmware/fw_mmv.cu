@@ -207,18 +207,17 @@ FW_FN float fw_vdot_q6_K(const fw_u8 *w, const fw_u8 *a, int p)
 }
 
 /*
- * The kernel of one quantized type: QK elements in WB weight bytes per block, AB activation bytes
- * per block, PARTS lanes per block.
+ * The kernels of one quantized type: QK elements in WB weight bytes per block, AB activation bytes
+ * per block, PARTS lanes per block.  fw_mmv_row_T is one warp's work, weight row r against the n
+ * activation rows at xb; sl_mmv_T reads converted activations (xa), sl_mmv_conv_T converts its own
+ * into shared memory first (FW_MMV_CONV below).
  */
 #define FW_MMV_Q(T, QK, WB, AB, PARTS)                                                                        \
-	FW_KERNEL sl_mmv_##T(const void *w, const void *xa, float *y, long long rows, long long cols, int n)  \
+	FW_FN void fw_mmv_row_##T(const void *w, const fw_u8 *FW_RESTRICT xb, float *y, long long r,           \
+				  long long rows, long long cols, int n)                                      \
 	{                                                                                                     \
-		const long long r = (long long)blockIdx.x * blockDim.y + threadIdx.y;                         \
-		if (r >= rows)                                                                                \
-			return; /* the whole warp: no collective is left waiting */                           \
 		const long long nb = cols / (QK);                                                             \
 		const fw_u8 *FW_RESTRICT wr = (const fw_u8 *)w + r * nb * (WB);                               \
-		const fw_u8 *FW_RESTRICT xb = (const fw_u8 *)xa;                                              \
 		const int lane = threadIdx.x, part = lane % (PARTS);                                          \
 		if (n == 1) {                                                                                 \
 			/* decode: unrolled so several blocks' loads are in flight per lane (HBM latency) */   \
@@ -250,6 +249,13 @@ FW_FN float fw_vdot_q6_K(const fw_u8 *w, const fw_u8 *a, int p)
 					y[(long long)(b0 + j) * rows + r] = s;                                \
 			}                                                                                     \
 		}                                                                                             \
+	}                                                                                                     \
+	FW_KERNEL sl_mmv_##T(const void *w, const void *xa, float *y, long long rows, long long cols, int n)  \
+	{                                                                                                     \
+		const long long r = (long long)blockIdx.x * blockDim.y + threadIdx.y;                         \
+		if (r >= rows)                                                                                \
+			return; /* the whole warp: no collective is left waiting */                           \
+		fw_mmv_row_##T(w, (const fw_u8 *)xa, y, r, rows, cols, n);                                    \
 	}
 
 FW_MMV_Q(q8_0, 32, 34, 34, 4)
@@ -270,11 +276,9 @@ FW_MMV_Q(q6_K, 256, 210, 292, 16)
  * rounding of cols terms).
  */
 #define FW_MMV_PLAIN(T, ETYPE, LOAD, DOT4)                                                                    \
-	FW_KERNEL sl_mmv_##T(const void *w, const void *xa, float *y, long long rows, long long cols, int n)  \
+	FW_FN void fw_mmv_row_##T(const void *w, const fw_u8 *xa, float *y, long long r, long long rows,       \
+				  long long cols, int n)                                                      \
 	{                                                                                                     \
-		const long long r = (long long)blockIdx.x * blockDim.y + threadIdx.y;                         \
-		if (r >= rows)                                                                                \
-			return;                                                                               \
 		const ETYPE *wr = (const ETYPE *)w + r * cols;                                                \
 		const ETYPE *xb = (const ETYPE *)xa;                                                          \
 		const int lane = threadIdx.x;                                                                 \
@@ -309,6 +313,13 @@ FW_MMV_Q(q6_K, 256, 210, 292, 16)
 					y[(long long)(b0 + j) * rows + r] = s;                                \
 			}                                                                                     \
 		}                                                                                             \
+	}                                                                                                     \
+	FW_KERNEL sl_mmv_##T(const void *w, const void *xa, float *y, long long rows, long long cols, int n)  \
+	{                                                                                                     \
+		const long long r = (long long)blockIdx.x * blockDim.y + threadIdx.y;                         \
+		if (r >= rows)                                                                                \
+			return;                                                                               \
+		fw_mmv_row_##T(w, (const fw_u8 *)xa, y, r, rows, cols, n);                                    \
 	}
 
 #define FW_LOAD_F32(v) (v)
@@ -325,3 +336,55 @@ FW_MMV_Q(q6_K, 256, 210, 292, 16)
 FW_MMV_PLAIN(f32, float, FW_LOAD_F32, FW_DOT4_F32)
 FW_MMV_PLAIN(f16, fw_u16, FW_LOAD_F16, FW_DOT4_F16)
 FW_MMV_PLAIN(bf16, fw_u16, FW_LOAD_BF16, FW_DOT4_BF16)
+
+/*
+ * One launch per matrix product where the activations are small (decode, short prompts): each
+ * block converts all n rows of x into shared memory itself (fw_convert.cu's warp converters, the
+ * same bytes as the conversion kernels) and then takes its rows, grid-stride, so the conversion is
+ * paid once per block, not once per row.  Valid where n * sl_row_size(vec_dot_type, cols) <=
+ * SL_FW_MMV_XS_BYTES; larger activations take the two-launch path (the launcher checks; the kernel
+ * writes nothing rather than overrun).  f32 weights read x as it is: one launch already.
+ *   CONV: the converter call, given x, the shared bytes and the element count.  AB / QK: bytes per
+ *   QK activation elements.
+ */
+#define FW_MMV_CONV(T, QK, AB, CONV)                                                                          \
+	FW_KERNEL_MMV_CONV sl_mmv_conv_##T(const void *w, const float *x, float *y, long long rows, long long cols, int n) \
+	{                                                                                                     \
+		__shared__ unsigned xs_words[SL_FW_MMV_XS_BYTES / 4];                                         \
+		fw_u8 *xs = (fw_u8 *)xs_words;                                                                \
+		if ((long long)n * (cols / (QK)) * (AB) > SL_FW_MMV_XS_BYTES)                                 \
+			return;                                                                               \
+		const int lane = threadIdx.x, warp = threadIdx.y, nw = blockDim.y;                            \
+		const long long elems = (long long)n * cols;                                                  \
+		CONV;                                                                                         \
+		__syncthreads();                                                                              \
+		for (long long r = (long long)blockIdx.x * nw + warp; r < rows; r += (long long)gridDim.x * nw) \
+			fw_mmv_row_##T(w, xs, y, r, rows, cols, n);                                           \
+	}
+
+/* Register bound: SL_FW_MMV_CONV_BLOCKS_PER_SM blocks of 128 threads resident per SM (64 registers a
+ * thread; their 16 KiB of shared memory each fit too).  Unbounded, ptxas gave the K-quant variants
+ * 125-160 registers (the grid-stride loop around the row's unrolled dots), i.e. 3 blocks per SM; at
+ * 64 it still spills nothing (tests/build/test_ptxas.sh). */
+#ifdef __CUDACC__
+#define FW_KERNEL_MMV_CONV extern "C" __global__ void __launch_bounds__(32 * SL_FW_MMV_WARPS, SL_FW_MMV_CONV_BLOCKS_PER_SM)
+#else
+#define FW_KERNEL_MMV_CONV FW_KERNEL
+#endif
+#define FW_CONV_Q8_0 fw_conv_q8_32_warps(x, xs, elems, 0, warp, nw, lane)
+#define FW_CONV_Q8_1 fw_conv_q8_32_warps(x, xs, elems, 1, warp, nw, lane)
+#define FW_CONV_Q8_K fw_conv_q8_K_warps(x, xs, elems, warp, nw, lane)
+#define FW_CONV_F16 fw_conv_f16_threads(x, xs, elems, warp * 32 + lane, nw * 32)
+#define FW_CONV_BF16 fw_conv_bf16_threads(x, xs, elems, warp * 32 + lane, nw * 32)
+FW_MMV_CONV(q8_0, 32, 34, FW_CONV_Q8_0)
+FW_MMV_CONV(q4_0, 32, 34, FW_CONV_Q8_0)
+FW_MMV_CONV(q4_1, 32, 36, FW_CONV_Q8_1)
+FW_MMV_CONV(q5_0, 32, 34, FW_CONV_Q8_0)
+FW_MMV_CONV(q5_1, 32, 36, FW_CONV_Q8_1)
+FW_MMV_CONV(q2_K, 256, 292, FW_CONV_Q8_K)
+FW_MMV_CONV(q3_K, 256, 292, FW_CONV_Q8_K)
+FW_MMV_CONV(q4_K, 256, 292, FW_CONV_Q8_K)
+FW_MMV_CONV(q5_K, 256, 292, FW_CONV_Q8_K)
+FW_MMV_CONV(q6_K, 256, 292, FW_CONV_Q8_K)
+FW_MMV_CONV(f16, 1, 2, FW_CONV_F16)
+FW_MMV_CONV(bf16, 1, 2, FW_CONV_BF16)

@@ -29,14 +29,19 @@ FW_KERNEL sl_rmsnorm(float *y, const float *x, const float *w, long long dim, in
 		yi[j] = xi[j] * scale * w[j];
 }
 
-/* grid (n_head, n), block 64: head blockIdx.x of token blockIdx.y; a thread per rotated pair. */
-FW_KERNEL sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox)
+/* grid (n_head, n), block 64: head blockIdx.x of token blockIdx.y; a thread per rotated pair.  ff is
+ * NULL or n_rot / 2 per-pair frequency factors (Llama-3.1's rope_freqs): the angle is divided by
+ * ff[d] after it is formed, as the CPU does, so both round alike. */
+FW_KERNEL sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox,
+		  const float *ff)
 {
 	const int h = blockIdx.x, i = blockIdx.y;
 	const float pos = (float)(pos0 + i);
 	float *v = x + ((long long)i * n_head + h) * head_dim;
 	for (int d = threadIdx.x; d < n_rot / 2; d += blockDim.x) {
-		const float theta = pos * powf(freq_base, -2.0f * (float)d / (float)n_rot);
+		float theta = pos * powf(freq_base, -2.0f * (float)d / (float)n_rot);
+		if (ff)
+			theta /= ff[d];
 		const float cs = cosf(theta), sn = sinf(theta);
 		const int i0 = neox ? d : 2 * d;
 		const int i1 = neox ? d + n_rot / 2 : 2 * d + 1;

@@ -29,6 +29,8 @@
 /* Block sizes the launcher uses (threads per block). */
 #define SL_FW_BLOCK 256        /* every 1-D kernel */
 #define SL_FW_MMV_WARPS 4      /* sl_mmv_T: blockDim = (32, SL_FW_MMV_WARPS, 1) */
+#define SL_FW_MMV_XS_BYTES 16384 /* sl_mmv_conv_T: shared memory for the converted activations */
+#define SL_FW_MMV_CONV_BLOCKS_PER_SM 8 /* sl_mmv_conv_T's grid cap, per SM (untuned: no GPU yet) */
 #define SL_FW_ROPE_BLOCK 64
 #define SL_FW_ATTN_BLOCK 128
 #define SL_FW_MAX_HEAD_DIM 256 /* attention's head_dim limit (the backend refuses larger) */
@@ -53,6 +55,15 @@
  *   y[b * rows + r] = dot(row r of w, activation row b), b < n.
  *   grid (ceil(rows / SL_FW_MMV_WARPS), 1, 1), block (32, SL_FW_MMV_WARPS, 1): one warp per row.
  *
+ * The same with the conversion folded in (one launch instead of two), one per weight type T but f32:
+ *   sl_mmv_conv_T(const void *w, const float *x, float *y, long long rows, long long cols, int n)
+ *   x: n rows of cols floats, converted by each block into shared memory (the bytes of the
+ *   conversion kernels above), where n * sl_row_size(vec_dot_type, cols) <= SL_FW_MMV_XS_BYTES
+ *   (else it writes nothing: the launcher takes the two-launch path).  y as sl_mmv_T, bit for bit.
+ *   grid (any g >= 1, 1, 1): the rows grid-stride, so g = min(ceil(rows / SL_FW_MMV_WARPS),
+ *   SMs * SL_FW_MMV_CONV_BLOCKS_PER_SM) converts x g times, not once per row group;
+ *   block (32, SL_FW_MMV_WARPS, 1).
+ *
  * Embedding rows, one per weight type T:
  *   sl_get_rows_T(const void *w, const int *ids, float *y, long long cols, int n)
  *   y[i][:] = row ids[i] of w as floats (ggml's dequantization, bit-exact); ids in device memory.
@@ -61,8 +72,10 @@
  * sl_rmsnorm(float *y, const float *x, const float *w, long long dim, int n, float eps)
  *   y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w; y may equal x.  grid (n, 1, 1), block (256, 1, 1).
  *
- * sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox)
- *   as backend.h's rope (neox 0: adjacent pairs, 1: halves).  grid (n_head, n, 1), block (64, 1, 1).
+ * sl_rope(float *x, int n_head, int head_dim, int n_rot, int pos0, int n, float freq_base, int neox,
+ *         const float *ff)
+ *   as backend.h's rope (neox 0: adjacent pairs, 1: halves), or its rope_ff where ff (n_rot / 2
+ *   per-pair frequency factors, device memory) is not NULL.  grid (n_head, n, 1), block (64, 1, 1).
  *
  * sl_attention(float *out, const float *q, const float *kc, const float *vc, int n_head, int n_head_kv,
  *              int head_dim, int pos0, int n, float scale)

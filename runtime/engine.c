@@ -169,9 +169,26 @@ static bool ctx_bytes(const struct sl_hparams *hp, uint64_t n_ctx, uint64_t *kv_
 	       sl_mul_overflow_u64(*kv_layer, hp->n_layer, kv_total);
 }
 
+/* The MLA attention weights (deepseek2's attn_k_b / attn_v_b, or the legacy attn_kv_b) are no matmul
+ * operands: the backend's mla_attention reads their rows inside the attention kernels, dequantized as
+ * get_rows does, so get_rows is the question to ask of their types. */
+static bool is_mla_weight(const char *name)
+{
+	static const char *const roles[] = { ".attn_k_b.weight", ".attn_v_b.weight", ".attn_kv_b.weight" };
+	const size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+		const size_t r = strlen(roles[i]);
+		if (n > r && !strcmp(name + n - r, roles[i]))
+			return true;
+	}
+	return false;
+}
+
 /* Every matrix must have kernels on this backend: a GPU's firmware may lack a type the CPU reads.
- * Refused at load, by tensor and type, rather than failing at the first token.  (The CPU backends
- * — no device memory of their own, no mem_info — keep their own checks, where the types are read.) */
+ * Refused at load, by tensor and type, rather than failing at the first token.  3-D tensors are
+ * matrices too: stacked experts (ffn_*_exps, one matmul per expert slice) and the MLA weights above.
+ * (The CPU backends — no device memory of their own, no mem_info — keep their own checks, where the
+ * types are read.) */
 static int check_backend_types(struct sluice_model *m, const char *path, struct sl_err *err)
 {
 	struct sl_backend *be = m->be;
@@ -179,11 +196,11 @@ static int check_backend_types(struct sluice_model *m, const char *path, struct 
 		return 0;
 	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
 		const struct gguf_tensor *t = &m->gguf->tensors[i];
-		if (t->n_dims != 2)
+		if (t->n_dims < 2)
 			continue; /* vectors (norms, biases) are f32 and read by every backend */
-		bool emb = !strcmp(t->name.s, "token_embd.weight");
-		if ((emb && !be->ops->supports_op(be, SL_OP_GET_ROWS, t->type)) ||
-		    (!emb && !be->ops->supports_op(be, SL_OP_MATMUL, t->type)))
+		const bool rows = !strcmp(t->name.s, "token_embd.weight") || is_mla_weight(t->name.s);
+		if ((rows && !be->ops->supports_op(be, SL_OP_GET_ROWS, t->type)) ||
+		    (!rows && !be->ops->supports_op(be, SL_OP_MATMUL, t->type)))
 			return sl_errf(err, ENOTSUP,
 				       "%s: tensor '%s' has type %s, which the %s backend has no kernels for (use --backend "
 				       "cpu, or a model of another type)",

@@ -119,7 +119,7 @@ static void check_mmv(uint32_t type, long long rows, long long cols, int n)
 	CUdeviceptr dw = up(w, wrs * rows), dx = up(x, n * cols * 4), dy = nan_buf(rows * n * 4), da = dx;
 	long long c = cols;
 	int nn = n;
-	char what[64];
+	char what[128];
 	if (at != SL_TYPE_F32) {
 		const size_t ars = sl_row_size(at, cols);
 		da = nan_buf(ars * n + 4);
@@ -158,6 +158,26 @@ static void check_mmv(uint32_t type, long long rows, long long cols, int n)
 	}
 	snprintf(what, sizeof what, "%s %lldx%lld n=%d (err/S)", name, rows, cols, n);
 	report(what, worst, 1e-5); /* activations quantized on both sides; 1e-6 on identical bytes */
+	/* the conversion folded in (sl_mmv_conv_T): the same bits, with the full grid and a grid of 7
+	 * (rows grid-strided) */
+	if (at != SL_TYPE_F32 && sl_row_size(at, cols) * (size_t)n <= SL_FW_MMV_XS_BYTES)
+		for (int g = 0; g < 2; g++) {
+			CUdeviceptr dy2 = nan_buf(rows * n * 4);
+			void *cargs[] = { &dw, &dx, &dy2, &r, &c, &nn };
+			char cname[40];
+			snprintf(cname, sizeof cname, "sl_mmv_conv_%s", tt->name);
+			launch(cname, g ? 7 : cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, cargs);
+			float *y2 = malloc(rows * n * 4);
+			down(y2, dy2, rows * n * 4);
+			size_t bad = 0;
+			for (long long i = 0; i < rows * n; i++)
+				bad += memcmp(&y2[i], &y[i], 4) != 0;
+			snprintf(what, sizeof what, "%s %lldx%lld n=%d grid %s (elements != sl_mmv)", cname, rows, cols, n,
+				 g ? "7" : "full");
+			report(what, (double)bad, 0);
+			free(y2);
+			cuMemFree(dy2);
+		}
 	cuMemFree(dw);
 	cuMemFree(dx);
 	cuMemFree(dy);
@@ -234,24 +254,34 @@ static void check_misc(void)
 		free(ref);
 		free(y);
 	}
-	/* rope, both pairings, large positions: device powf/cosf are not glibc's */
-	for (int neox = 0; neox < 2; neox++) {
+	/* rope and rope_ff, both pairings, large positions: device powf/cosf are not glibc's */
+	for (int c = 0; c < 4; c++) {
+		int neox = c & 1, with_ff = c >> 1;
 		int nh = 32, hd = 128, nr = 128, pos0 = 4000, n = 3;
-		float base = 500000.0f;
+		float base = 500000.0f, ff[64];
+		for (int d = 0; d < nr / 2; d++)
+			ff[d] = 1.0f + 7.0f * (float)d / (float)(nr / 2);
 		long long len = (long long)n * nh * hd;
 		float *x = malloc(len * 4), *ref = malloc(len * 4);
 		for (long long i = 0; i < len; i++)
 			x[i] = ref[i] = normal();
-		be->ops->rope(be, ref, nh, hd, nr, pos0, n, base, neox);
-		CUdeviceptr dx = up(x, len * 4);
-		void *args[] = { &dx, &nh, &hd, &nr, &pos0, &n, &base, &neox };
+		if (with_ff)
+			be->ops->rope_ff(be, ref, nh, hd, nr, pos0, n, base, neox, ff);
+		else
+			be->ops->rope(be, ref, nh, hd, nr, pos0, n, base, neox);
+		CUdeviceptr dx = up(x, len * 4), dff = with_ff ? up(ff, sizeof ff) : 0;
+		void *args[] = { &dx, &nh, &hd, &nr, &pos0, &n, &base, &neox, &dff };
 		launch("sl_rope", nh, n, 64, 1, args);
 		down(x, dx, len * 4);
 		double e = 0;
 		for (long long i = 0; i < len; i++)
 			e = fmax(e, fabs(x[i] - ref[i]) / (1 + fabs(ref[i])));
-		report(neox ? "sl_rope neox pos 4000" : "sl_rope adjacent pos 4000", e, 1e-4);
+		static const char *const names[] = { "sl_rope adjacent pos 4000", "sl_rope neox pos 4000",
+						     "sl_rope ff adjacent pos 4000", "sl_rope ff neox pos 4000" };
+		report(names[c], e, 1e-4);
 		cuMemFree(dx);
+		if (dff)
+			cuMemFree(dff);
 		free(x);
 		free(ref);
 	}
@@ -615,6 +645,30 @@ static void perf(void)
 			char shp[32];
 			snprintf(shp, sizeof shp, "%lldx%lld", rows, cols);
 			printf("%-14s %-12s %9.1f %9.0f %7.2fx\n", name, shp, us, gbs, gbs / bw);
+			/* the same product with the conversion folded in (x as floats), at the launcher's grid */
+			snprintf(name, sizeof name, "sl_mmv_conv_%s", tt->name);
+			int n_sm = 0;
+			CUdevice dev;
+			CK(cuCtxGetDevice(&dev));
+			CK(cuDeviceGetAttribute(&n_sm, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
+			unsigned g = cdiv(rows, SL_FW_MMV_WARPS);
+			if (n_sm > 0 && g > (unsigned)n_sm * SL_FW_MMV_CONV_BLOCKS_PER_SM)
+				g = (unsigned)n_sm * SL_FW_MMV_CONV_BLOCKS_PER_SM;
+			CUdeviceptr xf;
+			CK(cuMemAlloc(&xf, cols * 4));
+			CK(cuMemsetD32(xf, 0x3f800000u, cols)); /* 1.0f */
+			for (int k = 0; k < 8; k++)
+				args[k][1] = &xf;
+			CK(cuModuleGetFunction(&f, mod, name));
+			CK(cuEventRecord(e0, 0));
+			for (int i = 0; i < reps; i++)
+				CK(cuLaunchKernel(f, g, 1, 1, 32, 4, 1, 0, 0, args[i % 8], NULL));
+			CK(cuEventRecord(e1, 0));
+			CK(cuEventSynchronize(e1));
+			CK(cuEventElapsedTime(&ms, e0, e1));
+			const double us2 = ms * 1e3 / reps, gbs2 = wbytes / (us2 * 1e-6) / 1e9;
+			printf("%-14s %-12s %9.1f %9.0f %7.2fx  (grid %u)\n", name, shp, us2, gbs2, gbs2 / bw, g);
+			cuMemFree(xf);
 			for (int k = 0; k < 8; k++)
 				cuMemFree(w[k]);
 			cuMemFree(xa);

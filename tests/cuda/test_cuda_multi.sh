@@ -64,8 +64,8 @@ same q4_k_m-streamed-list "$M" -- --gpus 0,1 --vram 600K,700K
 same q4_k_m-streamed-cpu-async "$M" -- --backend cpu-async --gpus 0,1 --vram 600K
 out=$(fake_run FAKECUDA_DEVICES=2 -- run -m "$M" --temp 0 --no-echo -p hi -n 4 --gpus 0,1 --vram 600K --stats 2>&1)
 grep -qE "misses [1-9]" <<<"$out" || { echo "FAIL: the --vram 600K pipeline did not stream: $out"; fail=1; }
-# qwen2 (q/k/v biases, NeoX rope).  (Llama-3.1's rope_freqs: the CUDA backend has no rope_ff op yet,
-# so the pipeline's re-acquired rope factors are checked on cpu-async in unit/test_multi_device.)
+# qwen2 (q/k/v biases, NeoX rope).  (Llama-3.1's rope_freqs over two devices, each stage with its
+# own copy of the factors: tests/cuda/test_cuda_rope_ff.sh.)
 "$SLUICE_BIN" gen-model --size 1M --type f16 --layers 3 --arch qwen2 -q -o "$SLUICE_TMP/qw.gguf" >/dev/null ||
     { echo "FAIL: making the qwen2 model"; exit 1; }
 RUN_ARGS=(-p "hello world" -n 8)

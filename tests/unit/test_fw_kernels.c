@@ -75,7 +75,7 @@ static void test_registry(void)
 			CHECK_MSG(strcmp(simt_kernel(j, NULL), name), "%s listed twice", name);
 		n++;
 	}
-	CHECK_MSG(n == 45, "%d kernels", n);
+	CHECK_MSG(n == 57, "%d kernels", n);
 	for (int i = 0; (name = simt_kernel(i, &sz)); i++) {
 		if (!strcmp(name, "sl_mmv_q4_K"))
 			CHECK_MSG(sz == 44, "mmv params %zu", sz); /* 3 pointers, 2 long long, int */
@@ -412,6 +412,94 @@ static void test_mmv(void)
 	}
 }
 
+/* sl_mmv_conv_T (the conversion folded into the product, one launch): bit for bit sl_mmv_T's result
+ * on the reference-converted activations (which the two checks above tie to the CPU), for n = 1, 3
+ * and 7, odd row counts, the full grid and a grid of 3 blocks (rows grid-strided), and x as large as
+ * the shared memory takes; one block more and the kernel writes nothing (the launcher's two-launch
+ * case). */
+static void test_mmv_conv(void)
+{
+	for (size_t t = 0; t < TQ_NW; t++) {
+		const uint32_t type = tq_wtypes[t];
+		const struct sl_type_traits *tt = sl_type_traits(type);
+		const uint32_t at = tt->vec_dot_type;
+		if (at == SL_TYPE_F32)
+			continue; /* f32 reads x as it is: no conv variant */
+		/* the widest row of x (a multiple of the weight's block) that fits SL_FW_MMV_XS_BYTES */
+		long long wide = tt->block_size;
+		while (sl_row_size(at, wide + tt->block_size) <= SL_FW_MMV_XS_BYTES)
+			wide += tt->block_size;
+		const struct { long long rows, cols; int n; } cs[] = {
+			{ 5, 768 + (tt->block_size == 1 ? 3 : 0), 1 }, { 997, 512, 3 }, { 37, 256, 7 },
+			{ 9, wide, 1 }, { 3, wide + tt->block_size, 1 },
+		};
+		for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++)
+			for (int small_grid = 0; small_grid < 2; small_grid++) {
+				const long long rows = cs[c].rows, cols = cs[c].cols;
+				const int n = cs[c].n;
+				const bool fits = sl_row_size(at, cols) * (size_t)n <= SL_FW_MMV_XS_BYTES;
+				float *wf = malloc(rows * cols * 4), *x = malloc(n * cols * 4);
+				for (long long i = 0; i < rows * cols; i++)
+					wf[i] = tq_normal() * 0.05f;
+				for (long long i = 0; i < n * cols; i++)
+					x[i] = tq_normal() * (i % 97 == 0 ? 8 : 1);
+				if (n == 7) {
+					/* an all-zero row (zero scales), and a row whose largest magnitude is a tie of
+					 * opposite signs (the first wins, as on the CPU; the other would flip d and every q alike) */
+					memset(x + cols, 0, cols * 4);
+					x[2 * cols + 5] = 50.0f;
+					x[2 * cols + 200] = -50.0f;
+					/* exact halves after scaling (127 leads every 32: scale 1), where q8_0's roundf
+					 * and q8_K's round-half-to-even part */
+					for (long long i = 0; i < cols; i++)
+						x[3 * cols + i] = i % 32 ? (float)(i % 41) - 20.5f : 127.0f;
+				}
+				const size_t wrs = sl_row_size(type, cols), ars = sl_row_size(at, cols);
+				void *w = malloc(wrs * rows), *xa = malloc(ars * n);
+				sl_quantize_rows(type, wf, w, rows, cols);
+				for (int b = 0; b < n; b++)
+					sl_type_traits(at)->from_float(x + b * cols, (char *)xa + b * ars, cols);
+				float *ref = poisoned(rows * n * 4), *y = poisoned(rows * n * 4);
+				char name[40];
+				struct pk p = { .o = 0 };
+				pk_ptr(&p, w);
+				pk_ptr(&p, xa);
+				pk_ptr(&p, ref);
+				pk_ll(&p, rows);
+				pk_ll(&p, cols);
+				pk_int(&p, n);
+				snprintf(name, sizeof name, "sl_mmv_%s", tt->name);
+				launch(name, cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &p);
+				struct pk q = { .o = 0 };
+				pk_ptr(&q, w);
+				pk_ptr(&q, x);
+				pk_ptr(&q, y);
+				pk_ll(&q, rows);
+				pk_ll(&q, cols);
+				pk_int(&q, n);
+				snprintf(name, sizeof name, "sl_mmv_conv_%s", tt->name);
+				launch(name, small_grid ? 3 : cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &q);
+				if (fits) {
+					CHECK_MSG(!memcmp(y, ref, rows * n * 4), "%s %lldx%lld n=%d grid %s: not sl_mmv_%s's bits",
+						  name, rows, cols, n, small_grid ? "3" : "full", tt->name);
+				} else {
+					bool untouched = true;
+					for (long long i = 0; i < rows * n; i++)
+						untouched &= isnan(y[i]);
+					CHECK_MSG(untouched, "%s %lldx%lld n=%d: wrote past its shared memory's limit", name, rows,
+						  cols, n);
+				}
+				free(wf);
+				free(x);
+				free(w);
+				free(xa);
+				free(ref);
+				free(y);
+			}
+		printf("mmv_conv %-5s bit-exact with sl_mmv_%s (widest x %lld)\n", tt->name, tt->name, wide);
+	}
+}
+
 /* ---- embedding rows: bit-exact dequantization ---- */
 
 static void test_get_rows(void)
@@ -481,33 +569,48 @@ static void test_norm_rope(void)
 			free(ref);
 		}
 
+	/* rope and rope_ff (one kernel, ff NULL or not): odd head counts, partial rotation, both pairings. */
 	static const struct { int n_head, hd, n_rot, pos0, n; } rs[] = {
 		{ 8, 64, 64, 0, 3 }, { 4, 128, 128, 299, 1 }, { 2, 128, 64, 17, 7 }, { 3, 256, 256, 4000, 2 },
+		{ 5, 64, 32, 1000, 3 }, { 1, 8, 8, 131071, 1 }, { 7, 96, 96, 12, 5 },
 	};
 	for (size_t c = 0; c < sizeof rs / sizeof rs[0]; c++)
-		for (int neox = 0; neox < 2; neox++) {
-			const long long len = (long long)rs[c].n * rs[c].n_head * rs[c].hd;
-			float *x = malloc(len * 4), *ref = malloc(len * 4);
-			for (long long i = 0; i < len; i++)
-				x[i] = ref[i] = tq_normal();
-			CHECK(be->ops->rope(be, ref, rs[c].n_head, rs[c].hd, rs[c].n_rot, rs[c].pos0, rs[c].n, 10000.0f,
-					    neox) == 0);
-			struct pk p = { .o = 0 };
-			pk_ptr(&p, x);
-			pk_int(&p, rs[c].n_head);
-			pk_int(&p, rs[c].hd);
-			pk_int(&p, rs[c].n_rot);
-			pk_int(&p, rs[c].pos0);
-			pk_int(&p, rs[c].n);
-			pk_f(&p, 10000.0f);
-			pk_int(&p, neox);
-			launch("sl_rope", rs[c].n_head, rs[c].n, SL_FW_ROPE_BLOCK, 1, &p);
-			for (long long i = 0; i < len; i++)
-				CHECK_MSG(fabsf(x[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "rope case %zu neox %d [%lld] %g vs %g",
-					  c, neox, i, x[i], ref[i]);
-			free(x);
-			free(ref);
-		}
+		for (int neox = 0; neox < 2; neox++)
+			for (int with_ff = 0; with_ff < 2; with_ff++) {
+				const long long len = (long long)rs[c].n * rs[c].n_head * rs[c].hd;
+				float *x = malloc(len * 4), *ref = malloc(len * 4), *ff = NULL;
+				/* the rest of each row (past n_rot) must stay as it was: poison is no use in an in-place op */
+				for (long long i = 0; i < len; i++)
+					x[i] = ref[i] = tq_normal();
+				if (with_ff) {
+					/* Llama-3.1's factors are 1 for high frequencies and up to 8 for low ones */
+					ff = malloc(rs[c].n_rot / 2 * sizeof *ff);
+					for (int d = 0; d < rs[c].n_rot / 2; d++)
+						ff[d] = 1.0f + 7.0f * (float)d / (float)(rs[c].n_rot / 2) + tq_normal() * 0.1f;
+					CHECK(be->ops->rope_ff(be, ref, rs[c].n_head, rs[c].hd, rs[c].n_rot, rs[c].pos0, rs[c].n,
+							       500000.0f, neox, ff) == 0);
+				} else {
+					CHECK(be->ops->rope(be, ref, rs[c].n_head, rs[c].hd, rs[c].n_rot, rs[c].pos0, rs[c].n,
+							    10000.0f, neox) == 0);
+				}
+				struct pk p = { .o = 0 };
+				pk_ptr(&p, x);
+				pk_int(&p, rs[c].n_head);
+				pk_int(&p, rs[c].hd);
+				pk_int(&p, rs[c].n_rot);
+				pk_int(&p, rs[c].pos0);
+				pk_int(&p, rs[c].n);
+				pk_f(&p, with_ff ? 500000.0f : 10000.0f);
+				pk_int(&p, neox);
+				pk_ptr(&p, ff);
+				launch("sl_rope", rs[c].n_head, rs[c].n, SL_FW_ROPE_BLOCK, 1, &p);
+				for (long long i = 0; i < len; i++)
+					CHECK_MSG(fabsf(x[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])),
+						  "rope case %zu neox %d ff %d [%lld] %g vs %g", c, neox, with_ff, i, x[i], ref[i]);
+				free(x);
+				free(ref);
+				free(ff);
+			}
 }
 
 /* ---- attention ---- */
@@ -583,6 +686,7 @@ int main(void)
 	test_elementwise();
 	test_convert();
 	test_get_rows();
+	test_mmv_conv();
 	test_norm_rope();
 	test_attention();
 	test_mmv();

@@ -119,6 +119,9 @@ static int cuda_init(struct sl_backend *b, const struct sl_backend_config *cfg, 
 		rc = sl_cuda_fail(cu, r, err, "cuDeviceGetAttribute(compute capability, device %d)", c->ordinal);
 		goto fail;
 	}
+	/* Only a grid cap of the matmul with folded conversion depends on it: unknown is no error. */
+	if (cu->cuDeviceGetAttribute(&c->n_sm, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, c->dev) || c->n_sm < 0)
+		c->n_sm = 0;
 	if ((r = cu->cuDevicePrimaryCtxRetain(&c->ctx, c->dev))) {
 		c->ctx = NULL;
 		rc = sl_cuda_fail(cu, r, err, "cuDevicePrimaryCtxRetain(device %d)", c->ordinal);
@@ -428,10 +431,23 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 	const uint32_t vt = sl_type_traits(wtype)->vec_dot_type;
 	CUdeviceptr xa = DP(x), pw = DP(w), py = DP(y);
 	long long r_ll = rows, c_ll = cols;
+	char name[32];
 	if (vt != SL_TYPE_F32) {
 		size_t row = sl_row_size(vt, cols);
 		if (!row)
 			return bad(b, "matmul", "columns not a multiple of the activation type's block");
+		/* Small activations (decode, short prompts): the mmv kernel converts x itself, one launch
+		 * (launches, ~7 us each, bound decode: Documentation/performance.md's GPU section).  Each
+		 * block converts x again, so this is for what fits its shared memory. */
+		if (c->mmv_conv[wtype] && row * (size_t)n <= SL_FW_MMV_XS_BYTES) {
+			written(b, y, (uint64_t)rows * (uint64_t)n * sizeof(float));
+			unsigned g = div_up(rows, SL_FW_MMV_WARPS);
+			if (c->n_sm > 0 && g > (unsigned)c->n_sm * SL_FW_MMV_CONV_BLOCKS_PER_SM)
+				g = (unsigned)c->n_sm * SL_FW_MMV_CONV_BLOCKS_PER_SM;
+			snprintf(name, sizeof(name), "sl_mmv_conv_%s", sl_cuda_fw_type(wtype));
+			void *p[] = { &pw, &xa, &py, &r_ll, &c_ll, &n };
+			return launch_named(b, c->mmv_conv[wtype], name, "sl_mmv", g, 1, 32, SL_FW_MMV_WARPS, p);
+		}
 		bool same = c->xq_valid && c->xq_src == DP(x) && c->xq_cols == cols && c->xq_n == n && c->xq_vt == vt;
 		if (!same) {
 			c->xq_valid = false;
@@ -447,7 +463,6 @@ static int cuda_matmul(struct sl_backend *b, float *y, const void *w, uint32_t w
 		xa = c->xq;
 	}
 	written(b, y, (uint64_t)rows * (uint64_t)n * sizeof(float));
-	char name[32];
 	snprintf(name, sizeof(name), "sl_mmv_%s", sl_cuda_fw_type(wtype));
 	void *p[] = { &pw, &xa, &py, &r_ll, &c_ll, &n };
 	return launch_named(b, c->mmv[wtype], name, "sl_mmv", div_up(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, p);
@@ -536,16 +551,31 @@ static int cuda_rmsnorm(struct sl_backend *b, float *y, const float *x, const fl
 	return launch(b, C(b)->rmsnorm, "sl_rmsnorm", (unsigned)n, 1, SL_FW_BLOCK, 1, p);
 }
 
+/* rope and rope_ff are one kernel: ff NULL leaves the angle as is (firmware/fw_norm_rope.cu). */
+static int rope_launch(struct sl_backend *b, const char *op, float *x, int n_head, int head_dim, int n_rot,
+		       int pos0, int n, float freq_base, bool neox, const float *ff)
+{
+	if (n_head < 0 || n < 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || n > 65535)
+		return bad(b, op, "bad size (n_rot must be even and at most head_dim)");
+	written(b, x, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
+	CUdeviceptr px = DP(x), pf = DP(ff);
+	int nx = neox ? 1 : 0;
+	void *p[] = { &px, &n_head, &head_dim, &n_rot, &pos0, &n, &freq_base, &nx, &pf };
+	return launch(b, C(b)->rope, "sl_rope", (unsigned)n_head, (unsigned)n, SL_FW_ROPE_BLOCK, 1, p);
+}
+
 static int cuda_rope(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
 		     float freq_base, bool neox)
 {
-	if (n_head < 0 || n < 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || n > 65535)
-		return bad(b, "rope", "bad size (n_rot must be even and at most head_dim)");
-	written(b, x, (uint64_t)n * (uint64_t)n_head * (uint64_t)head_dim * sizeof(float));
-	CUdeviceptr px = DP(x);
-	int nx = neox ? 1 : 0;
-	void *p[] = { &px, &n_head, &head_dim, &n_rot, &pos0, &n, &freq_base, &nx };
-	return launch(b, C(b)->rope, "sl_rope", (unsigned)n_head, (unsigned)n, SL_FW_ROPE_BLOCK, 1, p);
+	return rope_launch(b, "rope", x, n_head, head_dim, n_rot, pos0, n, freq_base, neox, NULL);
+}
+
+static int cuda_rope_ff(struct sl_backend *b, float *x, int n_head, int head_dim, int n_rot, int pos0, int n,
+			float freq_base, bool neox, const float *ff)
+{
+	if (!ff)
+		return bad(b, "rope_ff", "no frequency factors");
+	return rope_launch(b, "rope_ff", x, n_head, head_dim, n_rot, pos0, n, freq_base, neox, ff);
 }
 
 /* Decode (one query token) at context len: the context cut into chunks over enough blocks to fill
@@ -737,6 +767,7 @@ const struct sl_backend_ops sl_backend_cuda_ops = {
 	.get_rows = cuda_get_rows,
 	.rmsnorm = cuda_rmsnorm,
 	.rope = cuda_rope,
+	.rope_ff = cuda_rope_ff,
 	.attention = cuda_attention,
 	.silu_mul = cuda_silu_mul,
 	.add = cuda_add,

@@ -35,12 +35,16 @@ struct cuda {
 	CUdevice dev;
 	CUcontext ctx;
 	int cc_major, cc_minor;
+	int n_sm; /* multiprocessors (0: unknown): sl_mmv_conv_T's grid cap */
 	char dev_name[96];
 	CUstream s[SL_Q_COUNT];
 	CUmodule mod;
 	/* Kernels; a NULL mmv/get_rows entry means the firmware has no kernel for that type. */
 	CUfunction conv[SL_TYPE_COUNT]; /* by vec_dot_type */
 	CUfunction mmv[SL_TYPE_COUNT], get_rows[SL_TYPE_COUNT];
+	/* mmv with the activation conversion folded in (sl_mmv_conv_T: one launch, not two, for small
+	 * activations); NULL where the firmware has none (f32, which needs no conversion). */
+	CUfunction mmv_conv[SL_TYPE_COUNT];
 	CUfunction rmsnorm, rope, attention, silu_mul, add;
 	CUfunction attn_split, attn_combine;       /* decode attention, split over the context */
 	CUfunction mla_kv, mla_attention, add_rows; /* deepseek2 */

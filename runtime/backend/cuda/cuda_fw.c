@@ -103,6 +103,9 @@ int sl_cuda_fw_load(struct sl_backend *b, struct sl_err *err)
 		char name[64];
 		snprintf(name, sizeof(name), "sl_mmv_%s", fw_types[i].name);
 		rc = get_fn(b, name, &c->mmv[fw_types[i].type], err);
+		snprintf(name, sizeof(name), "sl_mmv_conv_%s", fw_types[i].name);
+		if (!rc)
+			rc = get_fn(b, name, &c->mmv_conv[fw_types[i].type], err);
 		snprintf(name, sizeof(name), "sl_get_rows_%s", fw_types[i].name);
 		if (!rc)
 			rc = get_fn(b, name, &c->get_rows[fw_types[i].type], err);
