@@ -38,17 +38,8 @@ echo "$out" | grep -q "no GPU" || fail "empty tree output: $out"
 
 # A fake tree: root port -> switch -> {nvme, gpu}; a second nvme on node 1.
 R=$TMP/fakesys
-dev() {  # dev RELPATH CLASS NODE DRIVER
-    local d=$R/devices/$1 bdf=${1##*/}
-    mkdir -p "$d" "$R/bus/pci/devices"
-    echo "$2" > "$d/class"; echo 0x1b36 > "$d/vendor"; echo 0x0010 > "$d/device"
-    echo 0x1af4 > "$d/subsystem_vendor"; echo 0x1100 > "$d/subsystem_device"; echo "$3" > "$d/numa_node"
-    echo "8.0 GT/s PCIe" > "$d/current_link_speed"; echo "16.0 GT/s PCIe" > "$d/max_link_speed"
-    echo 4 > "$d/current_link_width"; echo 4 > "$d/max_link_width"
-    printf '0x00000000fe000000 0x00000000fe003fff 0x0000000000140204\n' > "$d/resource"
-    if [ -n "$4" ]; then mkdir -p "$R/bus/pci/drivers/$4"; ln -s "$R/bus/pci/drivers/$4" "$d/driver"; fi
-    ln -s "../../../devices/$1" "$R/bus/pci/devices/$bdf"
-}
+. "$(dirname "$0")/fake_sysfs.sh"
+dev() { fake_pci_dev "$R" "$@"; }  # dev RELPATH CLASS NODE DRIVER
 dev pci0000:40/0000:40:00.0 0x060400 0 pcieport
 dev pci0000:40/0000:40:00.0/0000:41:00.0 0x060400 0 pcieport
 dev pci0000:40/0000:40:00.0/0000:41:00.0/0000:42:00.0 0x060400 0 pcieport

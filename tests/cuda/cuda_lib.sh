@@ -22,3 +22,14 @@ skip_without_firmware() {
         exit 77
     fi
 }
+# expect NAME PATTERN CMD...: CMD exits 1 with a message matching PATTERN (grep -E); else FAIL and
+# fail=1 (the caller's variable).  CMD is usually fake_run ENV=VAL... -- ARGS...
+expect() {
+    local name=$1 pat=$2 out rc; shift 2
+    out=$("$@" 2>&1); rc=$?
+    if [ $rc -ne 1 ] || ! grep -qE -- "$pat" <<<"$out"; then
+        echo "FAIL ($name): exit $rc, expected 1 and /$pat/"; echo "$out"; fail=1
+    else
+        echo "ok ($name): $(grep -E -- "$pat" <<<"$out" | head -1)"
+    fi
+}

@@ -6,15 +6,6 @@ set -uo pipefail
 . "$(dirname "$0")/cuda_lib.sh"
 M=$SLUICE_MODELS/stories260K.gguf
 fail=0
-expect() { # expect NAME PATTERN [ENV=VAL...] -- ARGS...
-    local name=$1 pat=$2; shift 2
-    out=$("$@" 2>&1); rc=$?
-    if [ $rc -ne 1 ] || ! grep -qE -- "$pat" <<<"$out"; then
-        echo "FAIL ($name): exit $rc, expected 1 and /$pat/"; echo "$out"; fail=1
-    else
-        echo "ok ($name): $(grep -E -- "$pat" <<<"$out" | head -1)"
-    fi
-}
 RUN=(run -m "$M" -p "Once upon a time" -n 12 --temp 0 --no-echo)
 expect no-device '^sluice run: no CUDA device' fake_run FAKECUDA_DEVICES=0 -- "${RUN[@]}" --backend cuda
 # auto with a driver but no device: the CPU's tokens

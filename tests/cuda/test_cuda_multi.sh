@@ -26,15 +26,6 @@ same() { # same NAME MODEL [ENV=VAL...] -- ARGS...: the pipeline's tokens are th
         echo "ok ($name): $out"
     fi
 }
-expect() { # expect NAME PATTERN [ENV=VAL...] -- ARGS...: exit 1 with a message matching PATTERN
-    local name=$1 pat=$2; shift 2
-    out=$("$@" 2>&1); rc=$?
-    if [ $rc -ne 1 ] || ! grep -qE -- "$pat" <<<"$out"; then
-        echo "FAIL ($name): exit $rc, expected 1 and /$pat/"; echo "$out"; fail=1
-    else
-        echo "ok ($name): $(grep -E -- "$pat" <<<"$out" | head -1)"
-    fi
-}
 
 RUN_ARGS=(-p "Once upon a time" -n 16)
 same stories260K "$S" -- --gpus 0,1

@@ -9,17 +9,8 @@ bad() { echo "FAIL: $*"; fail=1; }
 
 # Node 0: root port -> switch -> {nvme 43, gpu 44}; node 1: root port -> {nvme 81}, root port -> {gpu 82}.
 R=$SLUICE_TMP/fakesys
-dev() {  # dev RELPATH CLASS NODE DRIVER
-    local d=$R/devices/$1 bdf=${1##*/}
-    mkdir -p "$d" "$R/bus/pci/devices"
-    echo "$2" > "$d/class"; echo 0x10de > "$d/vendor"; echo 0x2335 > "$d/device"
-    echo 0x10de > "$d/subsystem_vendor"; echo 0x18be > "$d/subsystem_device"; echo "$3" > "$d/numa_node"
-    echo "32.0 GT/s PCIe" > "$d/current_link_speed"; echo "32.0 GT/s PCIe" > "$d/max_link_speed"
-    echo 16 > "$d/current_link_width"; echo 16 > "$d/max_link_width"
-    printf '0x00000000fe000000 0x00000000fe003fff 0x0000000000140204\n' > "$d/resource"
-    if [ -n "$4" ]; then mkdir -p "$R/bus/pci/drivers/$4"; ln -s "$R/bus/pci/drivers/$4" "$d/driver"; fi
-    ln -s "../../../devices/$1" "$R/bus/pci/devices/$bdf"
-}
+. "$(dirname "$0")/../cli/fake_sysfs.sh"
+dev() { FAKE_PCI_IDS="0x10de 0x2335 0x10de 0x18be" FAKE_PCI_LINK="32.0 32.0 16" fake_pci_dev "$R" "$@"; }  # dev RELPATH CLASS NODE DRIVER
 dev pci0000:40/0000:40:00.0 0x060400 0 pcieport
 dev pci0000:40/0000:40:00.0/0000:41:00.0 0x060400 0 pcieport
 dev pci0000:40/0000:40:00.0/0000:41:00.0/0000:42:00.0 0x060400 0 pcieport

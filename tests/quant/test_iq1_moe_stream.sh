@@ -28,17 +28,6 @@ print("gguf package: %d tensors, %s is %s" % (len(r.tensors), ex[0].name, ex[0].
 PY
 fi
 ARGS=(-m "$M" -p "Once upon a time" -n 12 --temp 0 -c 64 --stats -t 1)
-"$BIN" run "${ARGS[@]}" >"$TMP/full.out" 2>"$TMP/full.err"
-for b in cpu cpu-async cpu-async-zc; do
-    "$BIN" run "${ARGS[@]}" --vram 900K --host-cache 900K --backend "$b" >"$TMP/$b.out" 2>"$TMP/$b.err" ||
-        { cat "$TMP/$b.err"; echo "FAIL: --backend $b under budgets"; exit 1; }
-    cmp "$TMP/full.out" "$TMP/$b.out" || { echo "FAIL: --backend $b: streamed output differs"; exit 1; }
-    read_mib=$(sed -n 's/.*weights read \([0-9.]*\) MiB.*/\1/p' "$TMP/$b.err")
-    experts=$(grep -o 'experts: [0-9]* routed' "$TMP/$b.err" || true)
-    echo "$b: weights read ${read_mib} MiB, $experts"
-    [ -n "$experts" ] || { cat "$TMP/$b.err"; echo "FAIL: $b: no expert statistics"; exit 1; }
-    # It really streamed: more than twice the bytes the model holds were read.
-    awk -v r="$read_mib" -v m="$model_mib" 'BEGIN{exit !(r > 2 * m)}' ||
-        { echo "FAIL: $b: only ${read_mib} MiB read for a ${model_mib} MiB model"; exit 1; }
-done
+. "$(dirname "$0")/stream_lib.sh"
+same_when_streamed 900K 900K experts
 echo ok

@@ -21,15 +21,6 @@ for t in iq1_s iq2_xxs q5_K q2_K; do
     case "$types" in *"$t"*) ;; *) echo "FAIL: no $t tensors in the iq1_s mix"; exit 1 ;; esac
 done
 ARGS=(-m "$M" -p "Once upon a time" -n 6 --temp 0 -c 64 --stats -t 1)
-"$BIN" run "${ARGS[@]}" >"$TMP/full.out" 2>"$TMP/full.err"
-for b in cpu cpu-async cpu-async-zc; do
-    "$BIN" run "${ARGS[@]}" --vram 800K --host-cache 1M --backend "$b" >"$TMP/$b.out" 2>"$TMP/$b.err" ||
-        { cat "$TMP/$b.err"; echo "FAIL: --backend $b under budgets"; exit 1; }
-    cmp "$TMP/full.out" "$TMP/$b.out" || { echo "FAIL: --backend $b: streamed output differs"; exit 1; }
-    read_mib=$(sed -n 's/.*weights read \([0-9.]*\) MiB.*/\1/p' "$TMP/$b.err")
-    echo "$b: weights read ${read_mib} MiB"
-    # It really streamed: more than twice the bytes the model holds were read.
-    awk -v r="$read_mib" -v m="$model_mib" 'BEGIN{exit !(r > 2 * m)}' ||
-        { echo "FAIL: $b: only ${read_mib} MiB read for a ${model_mib} MiB model"; exit 1; }
-done
+. "$(dirname "$0")/stream_lib.sh"
+same_when_streamed 800K 1M
 echo ok

@@ -55,23 +55,8 @@ for mix in iq2_xxs iq2_xs iq1_s iq1_m; do
     python3 tests/quant/imatrix_quant_check.py "$TMP/w.gguf" "$TMP/f-$mix.gguf" "$TMP/w-$mix.gguf" "$TMP/imx.gguf" \
         >"$TMP/check" || fail "check $mix: $(cat "$TMP/check")"
     tail -1 "$TMP/check" | sed "s/^/$mix: /"
-    python3 - "$TMP/w.gguf" "$TMP/w-$mix.gguf" <<'PY' || fail "$mix dequantizes too far from the source"
-import sys, numpy as np, gguf
-from gguf.quants import dequantize
-T = gguf.GGMLQuantizationType
-LIMIT = {T.IQ2_XXS: 0.4, T.IQ2_XS: 0.37, T.IQ1_S: 0.48, T.IQ1_M: 0.46}
-src = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
-bad = 0
-for t in gguf.GGUFReader(sys.argv[2]).tensors:
-    if t.tensor_type not in LIMIT:
-        continue
-    a = np.asarray(src[t.name].data, dtype=np.float64).reshape(-1)
-    e = np.sqrt(np.mean((dequantize(t.data, t.tensor_type).reshape(-1) - a) ** 2) / np.mean(a * a))
-    if not e < LIMIT[t.tensor_type]:
-        print(f"{t.name} ({t.tensor_type.name}): relative RMS error {e:.3f}")
-        bad += 1
-sys.exit(1 if bad else 0)
-PY
+    python3 tests/quant/dequant_error_check.py "$TMP/w.gguf" "$TMP/w-$mix.gguf" iq2_xxs=0.4 iq2_xs=0.37 iq1_s=0.48 iq1_m=0.46 ||
+        fail "$mix dequantizes too far from the source"
     timeout 60 "$BIN" run -m "$TMP/w-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
 done
 
@@ -130,23 +115,8 @@ for spec in "iq2_s imx blk.1.ffn_up.weight .* iq2_xs |blk.0.ffn_down.weight .* i
     for w in "${want[@]}"; do
         grep -q "^$w" "$TMP/v" || fail "$mix mix: no line '$w' in: $(cat "$TMP/v")"
     done
-    python3 - "$TMP/w.gguf" "$TMP/m-$mix.gguf" <<'PY' || fail "$mix dequantizes too far from the source"
-import sys, numpy as np, gguf
-from gguf.quants import dequantize
-T = gguf.GGMLQuantizationType
-LIMIT = {T.IQ2_XS: 0.37, T.IQ2_S: 0.33, T.IQ3_XXS: 0.25, T.IQ3_S: 0.22}
-src = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
-bad = 0
-for t in gguf.GGUFReader(sys.argv[2]).tensors:
-    if t.tensor_type not in LIMIT:
-        continue
-    a = np.asarray(src[t.name].data, dtype=np.float64).reshape(-1)
-    e = np.sqrt(np.mean((dequantize(t.data, t.tensor_type).reshape(-1) - a) ** 2) / np.mean(a * a))
-    if not e < LIMIT[t.tensor_type]:
-        print(f"{t.name} ({t.tensor_type.name}): relative RMS error {e:.3f}")
-        bad += 1
-sys.exit(1 if bad else 0)
-PY
+    python3 tests/quant/dequant_error_check.py "$TMP/w.gguf" "$TMP/m-$mix.gguf" iq2_xs=0.37 iq2_s=0.33 iq3_xxs=0.25 iq3_s=0.22 ||
+        fail "$mix dequantizes too far from the source"
     timeout 60 "$BIN" run -m "$TMP/m-$mix.gguf" -p "hello" -n 4 --temp 0 -t 1 >/dev/null 2>&1 || fail "sluice run $mix"
 done
 # --pure: the type on every weight; token_embd/output (no matrix entry) made without weights where
