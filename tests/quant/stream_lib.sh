@@ -21,3 +21,15 @@ same_when_streamed() {
             { echo "FAIL: $b: only ${read_mib} MiB read for a ${model_mib} MiB model"; exit 1; }
     done
 }
+
+#   has_types MODEL TYPE...
+# Sets model_mib (the model's tensor bytes in MiB) and checks that MODEL has tensors of every TYPE.
+has_types() {
+    local m=$1 types t; shift
+    types=$("$BIN" info "$m" | sed -n 's/^types: *//p')
+    model_mib=$("$BIN" info "$m" | awk '/^tensor bytes:/ {printf "%.2f", $3 / 1048576}')
+    echo "types: $types ($model_mib MiB)"
+    for t in "$@"; do
+        case "$types" in *"$t"*) ;; *) echo "FAIL: no $t tensors in $m"; exit 1 ;; esac
+    done
+}

@@ -9,15 +9,11 @@
 set -euo pipefail
 BIN=${SLUICE_BIN:-build/sluice}
 TMP=${SLUICE_TMP:-$(mktemp -d)}
+. "$(dirname "$0")/stream_lib.sh"
 M=$TMP/r1moe.gguf
 "$BIN" gen-model --arch deepseek2 --mix r1 --size 8M --dim 256 --layers 5 --experts 8 --experts-used 2 --seed 5 \
     -q -o "$M"
-types=$("$BIN" info "$M" | sed -n 's/^types: *//p')
-model_mib=$("$BIN" info "$M" | awk '/^tensor bytes:/ {printf "%.2f", $3 / 1048576}')
-echo "types: $types ($model_mib MiB)"
-for t in iq1_s iq2_xxs q4_K q6_K; do
-    case "$types" in *"$t"*) ;; *) echo "FAIL: no $t tensors in the deepseek2 r1 mix"; exit 1 ;; esac
-done
+has_types "$M" iq1_s iq2_xxs q4_K q6_K
 if python3 -c 'import gguf' 2>/dev/null; then
     python3 - "$M" <<'PY' || { echo "FAIL: the gguf package cannot read the model"; exit 1; }
 import sys, gguf
@@ -28,6 +24,5 @@ print("gguf package: %d tensors, %s is %s" % (len(r.tensors), ex[0].name, ex[0].
 PY
 fi
 ARGS=(-m "$M" -p "Once upon a time" -n 12 --temp 0 -c 64 --stats -t 1)
-. "$(dirname "$0")/stream_lib.sh"
 same_when_streamed 900K 900K experts
 echo ok

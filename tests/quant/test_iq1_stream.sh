@@ -9,18 +9,13 @@
 set -euo pipefail
 BIN=${SLUICE_BIN:-build/sluice}
 TMP=${SLUICE_TMP:-$(mktemp -d)}
+. "$(dirname "$0")/stream_lib.sh"
 "$BIN" gen-model --size 12M --type f32 --dim 512 --ff 1024 --layers 4 --seed 11 -q -o "$TMP/f32.gguf" >/dev/null 2>&1
 head -c 20000 README.md >"$TMP/text.txt"
 "$BIN" imatrix "$TMP/f32.gguf" -f "$TMP/text.txt" -o "$TMP/imx.gguf" --chunk 64 --chunks 2 -t 1 >/dev/null
 M=$TMP/iq1s.gguf
 "$BIN" quantize -q "$TMP/f32.gguf" "$M" --type iq1_s --imatrix "$TMP/imx.gguf" >/dev/null
-types=$("$BIN" info "$M" | sed -n 's/^types: *//p')
-model_mib=$("$BIN" info "$M" | awk '/^tensor bytes:/ {printf "%.2f", $3 / 1048576}')
-echo "types: $types ($model_mib MiB)"
-for t in iq1_s iq2_xxs q5_K q2_K; do
-    case "$types" in *"$t"*) ;; *) echo "FAIL: no $t tensors in the iq1_s mix"; exit 1 ;; esac
-done
+has_types "$M" iq1_s iq2_xxs q5_K q2_K
 ARGS=(-m "$M" -p "Once upon a time" -n 6 --temp 0 -c 64 --stats -t 1)
-. "$(dirname "$0")/stream_lib.sh"
 same_when_streamed 800K 1M
 echo ok

@@ -8,15 +8,10 @@
 set -euo pipefail
 BIN=${SLUICE_BIN:-build/sluice}
 TMP=${SLUICE_TMP:-$(mktemp -d)}
+. "$(dirname "$0")/stream_lib.sh"
 M=$TMP/r1mix.gguf
 "$BIN" gen-model --size 24M --mix r1 --dim 512 --seed 7 -q -o "$M"
-types=$("$BIN" info "$M" | sed -n 's/^types: *//p')
-model_mib=$("$BIN" info "$M" | awk '/^tensor bytes:/ {printf "%.1f", $3 / 1048576}')
-echo "types: $types"
-for t in iq4_xs q4_K q6_K; do
-    case "$types" in *"$t"*) ;; *) echo "FAIL: no $t tensors in the r1 mix"; exit 1 ;; esac
-done
+has_types "$M" iq4_xs q4_K q6_K
 ARGS=(-m "$M" -p "Once upon a time" -n 6 --temp 0 -c 64 --stats -t 1)
-. "$(dirname "$0")/stream_lib.sh"
 same_when_streamed 4M 8M
 echo ok

@@ -27,14 +27,6 @@ struct task {
 	int n_out, slot; /* slot -1: waiting or done */
 };
 
-static int32_t greedy(const float *lg, uint32_t n_vocab)
-{
-	int32_t best = 0;
-	for (uint32_t v = 1; v < n_vocab; v++)
-		if (lg[v] > lg[best])
-			best = (int32_t)v;
-	return best;
-}
 
 static void make_tasks(struct task *t, uint32_t n_vocab)
 {
@@ -64,7 +56,7 @@ static int run_alone(struct sluice_model *m, struct task *t)
 		sluice_ctx_reset(c);
 		rc = sluice_decode(c, t[k].prompt, (size_t)t[k].np, &lg);
 		for (int i = 0; i < N_GEN && !rc; i++) {
-			t[k].ref[i] = greedy(lg, m->hp.n_vocab);
+			t[k].ref[i] = t_argmax(lg, m->hp.n_vocab);
 			rc = sluice_decode(c, &t[k].ref[i], 1, &lg);
 		}
 		CHECK_MSG(rc == 0, "alone, task %d: %s", k, sluice_ctx_error(c));
@@ -127,7 +119,7 @@ static int run_batched(struct sluice_model *m, struct task *t)
 			CHECK_MSG(rc == 0, "logits: %s", sluice_ctx_error(c));
 			if (rc)
 				break;
-			t[k].out[t[k].n_out++] = greedy(lg, m->hp.n_vocab);
+			t[k].out[t[k].n_out++] = t_argmax(lg, m->hp.n_vocab);
 			if (t[k].n_out == N_GEN) {
 				CHECK(sluice_seq_remove(c, t[k].slot) == 0);
 				used[t[k].slot] = false;

@@ -42,14 +42,6 @@ static struct sluice_model *load(const char *path, const int32_t *dev, uint32_t 
 	return m;
 }
 
-static int32_t greedy(const float *lg, uint32_t n)
-{
-	int32_t best = 0;
-	for (uint32_t v = 1; v < n; v++)
-		if (lg[v] > lg[best])
-			best = (int32_t)v;
-	return best;
-}
 
 static bool run(const char *path, const int32_t *dev, uint32_t n_dev, uint64_t vram, struct run *r)
 {
@@ -75,7 +67,7 @@ static bool run(const char *path, const int32_t *dev, uint32_t n_dev, uint64_t v
 	rc = rc ? rc : sluice_decode(c, toks, N_PROMPT, &lg);
 	for (int g = 0; !rc && g <= N_GEN; g++) {
 		memcpy(r->logits + (size_t)g * info.n_vocab, lg, info.n_vocab * sizeof(float));
-		int32_t t = greedy(lg, info.n_vocab);
+		int32_t t = t_argmax(lg, info.n_vocab);
 		if (g < N_GEN)
 			rc = sluice_decode(c, &t, 1, &lg);
 	}
