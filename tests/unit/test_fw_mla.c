@@ -346,12 +346,9 @@ static void test_attention_split(void)
 
 int main(void)
 {
-	struct sl_backend_config cfg = { .n_threads = 1 };
-	struct sl_err err;
-	if (sl_backend_new("cpu", &cfg, &be, &err)) {
-		fprintf(stderr, "cpu backend: %s\n", err.msg);
+	be = fw_cpu_backend();
+	if (!be)
 		return 1;
-	}
 	test_mla_kv();
 	test_add_rows();
 	test_mla_attention();

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/helpers/fw_testutil.h — what the firmware kernel tests (test_fw_*.c) share: the kernel
- * parameter buffer as the device lays it out, a launch through the SIMT shim, NaN-poisoned outputs.
+ * parameter buffer as the device lays it out, a launch through the SIMT shim, NaN-poisoned outputs,
+ * the cpu backend as the reference.
  * Header-only on purpose: every .c under helpers/ is linked into every unit test, and these need
  * the SIMT shim (simt_launch), which only the firmware tests link.
  */
@@ -9,6 +10,7 @@
 #define SLUICE_FW_TESTUTIL_H
 
 #include "testutil.h"
+#include "backend/backend.h"
 #include "firmware/simt/simt.h"
 
 #include <math.h>
@@ -49,6 +51,20 @@ static inline void *poisoned(size_t bytes)
 	for (size_t i = 0; i < (bytes + 4) / 4; i++)
 		p[i] = NAN;
 	return p;
+}
+
+/* The cpu backend on one thread: the reference the kernels are checked against.  NULL, having said
+ * why on stderr, when it cannot start. */
+static inline struct sl_backend *fw_cpu_backend(void)
+{
+	struct sl_backend_config cfg = { .n_threads = 1 };
+	struct sl_backend *be;
+	struct sl_err err;
+	if (sl_backend_new("cpu", &cfg, &be, &err)) {
+		fprintf(stderr, "cpu backend: %s\n", err.msg);
+		return NULL;
+	}
+	return be;
 }
 
 #endif
