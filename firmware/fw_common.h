@@ -163,6 +163,18 @@ FW_FN float fw_block_sum(float v, float *red)
 	v = lane < (int)(blockDim.x >> 5) ? red[lane] : 0.0f;
 	return fw_warp_sum(v);
 }
+/* fw_block_sum in double, for the rmsnorms' sums of squares (red: __shared__ double[32]).  No
+ * barrier before red is written: every caller reduces once per kernel, so nothing can still read it. */
+FW_FN double fw_block_sum_d(double v, double *red)
+{
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	v = fw_warp_sum_d(v);
+	if (lane == 0)
+		red[warp] = v;
+	__syncthreads();
+	v = lane < (int)(blockDim.x >> 5) ? red[lane] : 0.0;
+	return fw_warp_sum_d(v);
+}
 FW_FN float fw_block_max(float v, float *red)
 {
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;

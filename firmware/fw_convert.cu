@@ -51,6 +51,21 @@ FW_KERNEL sl_quantize_q8_1(const float *x, void *y, long long cols, int n)
 	fw_quant_q8_32(x, y, cols, 1, 36);
 }
 
+/* Warp argmax of |v|, the lowest index on ties (as the reference quantizer's first maximum): every
+ * lane ends with the winning value in *bv and its index in *bi. */
+FW_FN void fw_warp_absmax(float *bv, int *bi)
+{
+	FW_UNROLL
+	for (int m = 16; m > 0; m >>= 1) {
+		const float ov = __shfl_xor_sync(0xffffffffu, *bv, m);
+		const int oi = __shfl_xor_sync(0xffffffffu, *bi, m);
+		if (fabsf(ov) > fabsf(*bv) || (fabsf(ov) == fabsf(*bv) && oi < *bi)) {
+			*bv = ov;
+			*bi = oi;
+		}
+	}
+}
+
 /* q8_K: d (float), qs[256], bsums[16] (int16) = 292 bytes.  The scale comes from the element of
  * largest magnitude, the first one on ties (the CPU's strict > scan), with its sign. */
 FW_KERNEL sl_quantize_q8_K(const float *x, void *y, long long cols, int n)
@@ -64,15 +79,7 @@ FW_KERNEL sl_quantize_q8_K(const float *x, void *y, long long cols, int n)
 	const float v = x[row * cols + e]; /* cols is a multiple of 256: every thread is in range */
 	float bv = v;
 	int bi = t;
-	FW_UNROLL
-	for (int m = 16; m > 0; m >>= 1) {
-		const float ov = __shfl_xor_sync(0xffffffffu, bv, m);
-		const int oi = __shfl_xor_sync(0xffffffffu, bi, m);
-		if (fabsf(ov) > fabsf(bv) || (fabsf(ov) == fabsf(bv) && oi < bi)) {
-			bv = ov;
-			bi = oi;
-		}
-	}
+	fw_warp_absmax(&bv, &bi);
 	if (lane == 0) {
 		s_v[warp] = bv;
 		s_i[warp] = bi;
@@ -166,15 +173,7 @@ FW_FN void fw_conv_q8_K_warps(const float *x, fw_u8 *y, long long elems, int w, 
 				bv = v[j];
 				bi = 8 * lane + j;
 			}
-		FW_UNROLL
-		for (int m = 16; m > 0; m >>= 1) {
-			const float ov = __shfl_xor_sync(0xffffffffu, bv, m);
-			const int oi = __shfl_xor_sync(0xffffffffu, bi, m);
-			if (fabsf(ov) > fabsf(bv) || (fabsf(ov) == fabsf(bv) && oi < bi)) {
-				bv = ov;
-				bi = oi;
-			}
-		}
+		fw_warp_absmax(&bv, &bi);
 		int s = 0;
 		float d = 0.0f;
 		if (bv != 0.0f) {

@@ -70,17 +70,12 @@ FW_KERNEL sl_mla_kv(float *rows, const float *w, const float *ff, int kv_lora, i
 		    float eps, float freq_base)
 {
 	__shared__ double red[32];
-	const int i = blockIdx.x, t = threadIdx.x, lane = t & 31, warp = t >> 5;
+	const int i = blockIdx.x, t = threadIdx.x;
 	float *r = rows + (long long)i * (kv_lora + d_rope);
 	double ss = 0;
 	for (int j = t; j < kv_lora; j += blockDim.x)
 		ss += (double)r[j] * r[j];
-	ss = fw_warp_sum_d(ss);
-	if (lane == 0)
-		red[warp] = ss;
-	__syncthreads();
-	ss = lane < (int)(blockDim.x >> 5) ? red[lane] : 0.0;
-	ss = fw_warp_sum_d(ss);
+	ss = fw_block_sum_d(ss, red);
 	const float scale = 1.0f / sqrtf((float)(ss / kv_lora) + eps);
 	for (int j = t; j < kv_lora; j += blockDim.x)
 		r[j] = r[j] * scale * w[j];

@@ -14,16 +14,11 @@ FW_KERNEL sl_rmsnorm(float *y, const float *x, const float *w, long long dim, in
 	const long long i = blockIdx.x;
 	const float *xi = x + i * dim;
 	float *yi = y + i * dim;
-	const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+	const int t = threadIdx.x;
 	double ss = 0;
 	for (long long j = t; j < dim; j += blockDim.x)
 		ss += (double)xi[j] * xi[j];
-	ss = fw_warp_sum_d(ss);
-	if (lane == 0)
-		red[warp] = ss;
-	__syncthreads();
-	ss = lane < (int)(blockDim.x >> 5) ? red[lane] : 0.0;
-	ss = fw_warp_sum_d(ss);
+	ss = fw_block_sum_d(ss, red);
 	const float scale = 1.0f / sqrtf((float)(ss / dim) + eps);
 	for (long long j = t; j < dim; j += blockDim.x)
 		yi[j] = xi[j] * scale * w[j];

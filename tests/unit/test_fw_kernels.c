@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "firmware/kernels.h"
 #include "firmware/simt/simt.h"
+#include "helpers/fw_testutil.h"
 #include "firmware/simt/simt_internal.h"
 
 #include <errno.h>
@@ -28,40 +29,20 @@
 
 static struct sl_backend *be;
 
-/* ---- the parameter buffer, as the device lays it out ---- */
-struct pk {
-	_Alignas(16) unsigned char b[128];
-	size_t o;
-};
-static void pk_put(struct pk *p, const void *v, size_t n)
-{
-	p->o = (p->o + n - 1) & ~(n - 1);
-	memcpy(p->b + p->o, v, n);
-	p->o += n;
-}
-static void pk_ptr(struct pk *p, const void *v) { pk_put(p, &v, sizeof v); }
-static void pk_ll(struct pk *p, long long v) { pk_put(p, &v, sizeof v); }
-static void pk_int(struct pk *p, int v) { pk_put(p, &v, sizeof v); }
-static void pk_f(struct pk *p, float v) { pk_put(p, &v, sizeof v); }
+static unsigned cdiv(long long a, long long b) { return (unsigned)((a + b - 1) / b); }
 
-static int launch(const char *name, unsigned gx, unsigned gy, unsigned bx, unsigned by, struct pk *p)
+/* The parameters of every sl_mmv_* and sl_mmv_conv_* kernel: y[n][rows] = w[rows][cols] . x[n][cols]. */
+static struct pk mmv_params(const void *w, const void *x, void *y, long long rows, long long cols, int n)
 {
-	char err[256];
-	struct simt_dim3 g = { gx, gy, 1 }, b = { bx, by, 1 };
-	int rc = simt_launch(name, g, b, 0, p->b, p->o, err, sizeof err);
-	CHECK_MSG(rc == 0, "%s: simt_launch %d: %s", name, rc, err);
-	return rc;
-}
-
-static void *poisoned(size_t bytes)
-{
-	float *p = malloc(bytes + 4);
-	for (size_t i = 0; i < (bytes + 4) / 4; i++)
-		p[i] = NAN;
+	struct pk p = { .o = 0 };
+	pk_ptr(&p, w);
+	pk_ptr(&p, x);
+	pk_ptr(&p, y);
+	pk_ll(&p, rows);
+	pk_ll(&p, cols);
+	pk_int(&p, n);
 	return p;
 }
-
-static unsigned cdiv(long long a, long long b) { return (unsigned)((a + b - 1) / b); }
 
 /* ---- the shim itself ---- */
 
@@ -111,7 +92,7 @@ static void test_elementwise(void)
 	pk_ptr(&p, g);
 	pk_ptr(&p, u);
 	pk_ll(&p, n);
-	launch("sl_silu_mul", 3, 1, SL_FW_BLOCK, 1, &p); /* 3 blocks: each thread loops */
+	fw_launch("sl_silu_mul", 3, 1, SL_FW_BLOCK, 1, &p); /* 3 blocks: each thread loops */
 	for (long long i = 0; i < n; i++)
 		CHECK_MSG(fabsf(g[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "silu_mul[%lld] %g vs %g", i, g[i], ref[i]);
 
@@ -127,7 +108,7 @@ static void test_elementwise(void)
 		pk_ptr(&p, x);
 		pk_ll(&p, m);
 		pk_ll(&p, mx);
-		launch("sl_add", cdiv(m, SL_FW_BLOCK) < SL_FW_GRID_CAP ? cdiv(m, SL_FW_BLOCK) : SL_FW_GRID_CAP, 1,
+		fw_launch("sl_add", cdiv(m, SL_FW_BLOCK) < SL_FW_GRID_CAP ? cdiv(m, SL_FW_BLOCK) : SL_FW_GRID_CAP, 1,
 		       SL_FW_BLOCK, 1, &p);
 		for (long long i = 0; i < m; i++)
 			CHECK_MSG(g[i] == ref[i], "add %lld/%lld [%lld] %g vs %g", m, mx, i, g[i], ref[i]);
@@ -146,7 +127,7 @@ static void test_elementwise(void)
 		pk_ptr(&p, y);
 		pk_ll(&p, cols);
 		pk_int(&p, rows);
-		launch("sl_softmax", rows, 1, SL_FW_BLOCK, 1, &p);
+		fw_launch("sl_softmax", rows, 1, SL_FW_BLOCK, 1, &p);
 		for (int r = 0; r < rows; r++) {
 			double mx = -INFINITY, sum = 0;
 			for (long long j = 0; j < cols; j++)
@@ -318,7 +299,7 @@ static void test_convert(void)
 			pk_ptr(&p, y);
 			pk_ll(&p, cols);
 			pk_int(&p, n);
-			launch(cv[c].k, cdiv(cols, 256), n, 256, 1, &p);
+			fw_launch(cv[c].k, cdiv(cols, 256), n, 256, 1, &p);
 			size_t bad = 0;
 			for (size_t i = 0; i < rs * n; i++)
 				bad += y[i] != ref[i];
@@ -369,16 +350,10 @@ static void test_mmv(void)
 						sl_type_traits(at)->from_float(x + b * cols, (char *)xa + b * ars, cols);
 				float *ref = malloc(rows * n * 4), *y = poisoned(rows * n * 4);
 				CHECK(be->ops->matmul(be, ref, w, type, rows, cols, x, n) == 0);
-				struct pk p = { .o = 0 };
-				pk_ptr(&p, w);
-				pk_ptr(&p, xa);
-				pk_ptr(&p, y);
-				pk_ll(&p, rows);
-				pk_ll(&p, cols);
-				pk_int(&p, n);
+				struct pk p = mmv_params(w, xa, y, rows, cols, n);
 				char name[32];
 				snprintf(name, sizeof name, "sl_mmv_%s", tt->name);
-				launch(name, cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &p);
+				fw_launch(name, cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &p);
 				for (int b = 0; b < n; b++) {
 					if (at == SL_TYPE_F32)
 						memcpy(xd, x + b * cols, cols * 4);
@@ -461,24 +436,12 @@ static void test_mmv_conv(void)
 					sl_type_traits(at)->from_float(x + b * cols, (char *)xa + b * ars, cols);
 				float *ref = poisoned(rows * n * 4), *y = poisoned(rows * n * 4);
 				char name[40];
-				struct pk p = { .o = 0 };
-				pk_ptr(&p, w);
-				pk_ptr(&p, xa);
-				pk_ptr(&p, ref);
-				pk_ll(&p, rows);
-				pk_ll(&p, cols);
-				pk_int(&p, n);
+				struct pk p = mmv_params(w, xa, ref, rows, cols, n);
 				snprintf(name, sizeof name, "sl_mmv_%s", tt->name);
-				launch(name, cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &p);
-				struct pk q = { .o = 0 };
-				pk_ptr(&q, w);
-				pk_ptr(&q, x);
-				pk_ptr(&q, y);
-				pk_ll(&q, rows);
-				pk_ll(&q, cols);
-				pk_int(&q, n);
+				fw_launch(name, cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &p);
+				struct pk q = mmv_params(w, x, y, rows, cols, n);
 				snprintf(name, sizeof name, "sl_mmv_conv_%s", tt->name);
-				launch(name, small_grid ? 3 : cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &q);
+				fw_launch(name, small_grid ? 3 : cdiv(rows, SL_FW_MMV_WARPS), 1, 32, SL_FW_MMV_WARPS, &q);
 				if (fits) {
 					CHECK_MSG(!memcmp(y, ref, rows * n * 4), "%s %lldx%lld n=%d grid %s: not sl_mmv_%s's bits",
 						  name, rows, cols, n, small_grid ? "3" : "full", tt->name);
@@ -526,7 +489,7 @@ static void test_get_rows(void)
 		pk_int(&p, n);
 		char name[32];
 		snprintf(name, sizeof name, "sl_get_rows_%s", tt->name);
-		launch(name, n, 1, SL_FW_BLOCK, 1, &p);
+		fw_launch(name, n, 1, SL_FW_BLOCK, 1, &p);
 		CHECK_MSG(!memcmp(y, ref, n * cols * 4), "%s: not bit-exact", name);
 		free(wf);
 		free(w);
@@ -558,7 +521,7 @@ static void test_norm_rope(void)
 			pk_ll(&p, dim);
 			pk_int(&p, n);
 			pk_f(&p, 1e-5f);
-			launch("sl_rmsnorm", n, 1, SL_FW_BLOCK, 1, &p);
+			fw_launch("sl_rmsnorm", n, 1, SL_FW_BLOCK, 1, &p);
 			for (long long i = 0; i < dim * n; i++)
 				CHECK_MSG(fabsf(y[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "rmsnorm %lld [%lld] %g vs %g",
 					  dim, i, y[i], ref[i]);
@@ -603,7 +566,7 @@ static void test_norm_rope(void)
 				pk_f(&p, with_ff ? 500000.0f : 10000.0f);
 				pk_int(&p, neox);
 				pk_ptr(&p, ff);
-				launch("sl_rope", rs[c].n_head, rs[c].n, SL_FW_ROPE_BLOCK, 1, &p);
+				fw_launch("sl_rope", rs[c].n_head, rs[c].n, SL_FW_ROPE_BLOCK, 1, &p);
 				for (long long i = 0; i < len; i++)
 					CHECK_MSG(fabsf(x[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])),
 						  "rope case %zu neox %d ff %d [%lld] %g vs %g", c, neox, with_ff, i, x[i], ref[i]);
@@ -652,7 +615,7 @@ static void test_attention(void)
 		pk_int(&p, pos0);
 		pk_int(&p, n);
 		pk_f(&p, scale);
-		launch("sl_attention", nh, n, SL_FW_ATTN_BLOCK, 1, &p);
+		fw_launch("sl_attention", nh, n, SL_FW_ATTN_BLOCK, 1, &p);
 		double worst = 0;
 		for (long long i = 0; i < qn; i++) {
 			const double e = fabs((double)o[i] - ref[i]);
@@ -674,12 +637,9 @@ static void test_attention(void)
 
 int main(void)
 {
-	struct sl_backend_config cfg = { .n_threads = 1 };
-	struct sl_err err;
-	if (sl_backend_new("cpu", &cfg, &be, &err)) {
-		fprintf(stderr, "cpu backend: %s\n", err.msg);
+	be = fw_cpu_backend();
+	if (!be)
 		return 1;
-	}
 	test_registry();
 	test_shim();
 	test_threads();

@@ -23,42 +23,11 @@
 #include "backend/backend.h"
 #include "firmware/kernels.h"
 #include "firmware/simt/simt.h"
+#include "helpers/fw_testutil.h"
 
 #include <string.h>
 
 static struct sl_backend *be;
-
-/* ---- the parameter buffer, as the device lays it out ---- */
-struct pk {
-	_Alignas(16) unsigned char b[160];
-	size_t o;
-};
-static void pk_put(struct pk *p, const void *v, size_t n)
-{
-	p->o = (p->o + n - 1) & ~(n - 1);
-	memcpy(p->b + p->o, v, n);
-	p->o += n;
-}
-static void pk_ptr(struct pk *p, const void *v) { pk_put(p, &v, sizeof v); }
-static void pk_ll(struct pk *p, long long v) { pk_put(p, &v, sizeof v); }
-static void pk_int(struct pk *p, int v) { pk_put(p, &v, sizeof v); }
-static void pk_f(struct pk *p, float v) { pk_put(p, &v, sizeof v); }
-
-static void launch(const char *name, unsigned gx, unsigned gy, unsigned bx, struct pk *p)
-{
-	char err[256];
-	struct simt_dim3 g = { gx, gy, 1 }, b = { bx, 1, 1 };
-	int rc = simt_launch(name, g, b, 0, p->b, p->o, err, sizeof err);
-	CHECK_MSG(rc == 0, "%s: simt_launch %d: %s", name, rc, err);
-}
-
-static float *poisoned(size_t n)
-{
-	float *p = malloc((n + 1) * sizeof(float));
-	for (size_t i = 0; i <= n; i++)
-		p[i] = NAN;
-	return p;
-}
 
 static float *randn(size_t n, float s)
 {
@@ -98,7 +67,7 @@ static void test_mla_kv(void)
 		pk_int(&p, n);
 		pk_f(&p, 1e-6f);
 		pk_f(&p, 10000.0f);
-		launch("sl_mla_kv", n, 1, SL_FW_BLOCK, &p);
+		fw_launch("sl_mla_kv", n, 1, SL_FW_BLOCK, 1, &p);
 		for (size_t i = 0; i < len; i++)
 			CHECK_MSG(fabsf(x[i] - ref[i]) <= 1e-6f * (1 + fabsf(ref[i])), "mla_kv case %zu [%zu] %g vs %g", c, i,
 				  x[i], ref[i]);
@@ -130,7 +99,7 @@ static void test_add_rows(void)
 		pk_ll(&p, cols);
 		pk_int(&p, n);
 		unsigned g = (unsigned)((cols + SL_FW_BLOCK - 1) / SL_FW_BLOCK);
-		launch("sl_add_rows", g > 2 ? 2 : g, 1, SL_FW_BLOCK, &p); /* 2 blocks at most: the grid-stride loop */
+		fw_launch("sl_add_rows", g > 2 ? 2 : g, 1, SL_FW_BLOCK, 1, &p); /* 2 blocks at most: the grid-stride loop */
 		CHECK_MSG(!memcmp(y, ref, rows * cols * 4), "add_rows cols %lld: not the CPU's bits", cols);
 		free(y);
 		free(ref);
@@ -155,8 +124,8 @@ static void mla_decode_split(const struct mla_case *k, const void *wk, const voi
 	const int H = k->H, Dn = k->Dn, Dr = k->Dr, Dv = k->Dv, L = k->L, len = k->pos0 + 1;
 	const int nc = (len + chunk - 1) / chunk, nb = (H + SL_FW_MLA_HEADS - 1) / SL_FW_MLA_HEADS;
 	const size_t qn = (size_t)H * (Dn + Dr);
-	float *q = malloc(qn * 4), *qs = poisoned((size_t)H * (L + Dr)), *part = poisoned((size_t)H * nc * (L + 2));
-	float *o = poisoned((size_t)H * Dv);
+	float *q = malloc(qn * 4), *qs = poisoned((size_t)H * (L + Dr) * 4), *part = poisoned((size_t)H * nc * (L + 2) * 4);
+	float *o = poisoned((size_t)H * Dv * 4);
 	memcpy(q, g_q0, qn * 4);
 	const float scale = 1.0f / sqrtf((float)(Dn + Dr));
 	struct pk p = { .o = 0 };
@@ -173,7 +142,7 @@ static void mla_decode_split(const struct mla_case *k, const void *wk, const voi
 	pk_int(&p, k->legacy);
 	pk_int(&p, k->pos0);
 	pk_f(&p, 10000.0f);
-	launch("sl_mla_q", nb, 1, SL_FW_MLA_BLOCK, &p);
+	fw_launch("sl_mla_q", nb, 1, SL_FW_MLA_BLOCK, 1, &p);
 	p.o = 0;
 	pk_ptr(&p, part);
 	pk_ptr(&p, qs);
@@ -184,7 +153,7 @@ static void mla_decode_split(const struct mla_case *k, const void *wk, const voi
 	pk_int(&p, len);
 	pk_int(&p, chunk);
 	pk_f(&p, scale);
-	launch("sl_mla_split", nb, nc, SL_FW_MLA_BLOCK, &p);
+	fw_launch("sl_mla_split", nb, nc, SL_FW_MLA_BLOCK, 1, &p);
 	p.o = 0;
 	pk_ptr(&p, o);
 	pk_ptr(&p, part);
@@ -196,7 +165,7 @@ static void mla_decode_split(const struct mla_case *k, const void *wk, const voi
 	pk_int(&p, L);
 	pk_int(&p, k->legacy);
 	pk_int(&p, nc);
-	launch("sl_mla_combine", nb, 1, SL_FW_MLA_BLOCK, &p);
+	fw_launch("sl_mla_combine", nb, 1, SL_FW_MLA_BLOCK, 1, &p);
 	for (size_t i = 0; i < qn; i++)
 		CHECK_MSG(fabsf(q[i] - qref[i]) <= 1e-6f * (1 + fabsf(qref[i])), "mla split-K q[%zu] %g vs %g", i, q[i], qref[i]);
 	double worst = 0;
@@ -247,7 +216,7 @@ static void test_mla_attention(void)
 		const uint32_t tv = cs[c].legacy ? cs[c].tk : cs[c].tv;
 		const size_t qn = (size_t)n * H * (Dn + Dr), cn = (size_t)ctx * (L + Dr), on = (size_t)n * H * Dv;
 		float *q = randn(qn, 1), *qref = malloc(qn * 4), *cache = randn(cn, 1), *ref = malloc(on * 4);
-		float *o = poisoned(on), *ff = NULL;
+		float *o = poisoned(on * 4), *ff = NULL;
 		memcpy(qref, q, qn * 4);
 		g_q0 = realloc(g_q0, qn * 4);
 		memcpy(g_q0, q, qn * 4);
@@ -278,7 +247,7 @@ static void test_mla_attention(void)
 		pk_int(&p, n);
 		pk_f(&p, 10000.0f);
 		pk_f(&p, scale);
-		launch("sl_mla_attention", (H + SL_FW_MLA_HEADS - 1) / SL_FW_MLA_HEADS, n, SL_FW_MLA_BLOCK, &p);
+		fw_launch("sl_mla_attention", (H + SL_FW_MLA_HEADS - 1) / SL_FW_MLA_HEADS, n, SL_FW_MLA_BLOCK, 1, &p);
 		for (size_t i = 0; i < qn; i++)
 			CHECK_MSG(fabsf(q[i] - qref[i]) <= 1e-6f * (1 + fabsf(qref[i])), "mla case %zu q[%zu] %g vs %g", c, i,
 				  q[i], qref[i]);
@@ -330,8 +299,8 @@ static void test_attention_split(void)
 		const int n_chunks = (ctx + chunk - 1) / chunk;
 		const int B = (nh / nkv + SL_FW_SPLIT_HEADS - 1) / SL_FW_SPLIT_HEADS;
 		const size_t qn = (size_t)nh * hd, kn = (size_t)ctx * nkv * hd;
-		float *q = randn(qn, 1), *k = randn(kn, 1), *v = randn(kn, 1), *ref = malloc(qn * 4), *o = poisoned(qn);
-		float *part = poisoned((size_t)nh * n_chunks * (hd + 2));
+		float *q = randn(qn, 1), *k = randn(kn, 1), *v = randn(kn, 1), *ref = malloc(qn * 4), *o = poisoned(qn * 4);
+		float *part = poisoned((size_t)nh * n_chunks * (hd + 2) * 4);
 		float vmax = 0;
 		for (size_t i = 0; i < kn; i++)
 			vmax = fmaxf(vmax, fabsf(v[i]));
@@ -348,14 +317,14 @@ static void test_attention_split(void)
 		pk_int(&p, ctx);
 		pk_int(&p, chunk);
 		pk_f(&p, scale);
-		launch("sl_attention_split", nkv * B, n_chunks, SL_FW_ATTN_BLOCK, &p);
+		fw_launch("sl_attention_split", nkv * B, n_chunks, SL_FW_ATTN_BLOCK, 1, &p);
 		p.o = 0;
 		pk_ptr(&p, o);
 		pk_ptr(&p, part);
 		pk_int(&p, nh);
 		pk_int(&p, hd);
 		pk_int(&p, n_chunks);
-		launch("sl_attention_combine", nh, 1, SL_FW_ATTN_BLOCK, &p);
+		fw_launch("sl_attention_combine", nh, 1, SL_FW_ATTN_BLOCK, 1, &p);
 		double worst = 0;
 		for (size_t i = 0; i < qn; i++) {
 			const double e = fabs((double)o[i] - ref[i]);
@@ -377,12 +346,9 @@ static void test_attention_split(void)
 
 int main(void)
 {
-	struct sl_backend_config cfg = { .n_threads = 1 };
-	struct sl_err err;
-	if (sl_backend_new("cpu", &cfg, &be, &err)) {
-		fprintf(stderr, "cpu backend: %s\n", err.msg);
+	be = fw_cpu_backend();
+	if (!be)
 		return 1;
-	}
 	test_mla_kv();
 	test_add_rows();
 	test_mla_attention();
