@@ -74,6 +74,16 @@ static inline __m512i apply_signs(__m512i q8, __mmask64 neg)
 	return _mm512_mask_sub_epi8(q8, neg, _mm512_setzero_si512(), q8);
 }
 
+/*
+ * sumi + the 64-element grid x q8 dot (q8 negated where neg is set: the grid bytes stay unsigned
+ * for vpmaddubsw), its int16 pairs weighted by the scale words sc.
+ */
+static inline __m512i signed_grid_dot(__m512i sumi, __m512i grid, const int8_t *q8, __mmask64 neg, __m512i sc)
+{
+	const __m512i dot = _mm512_maddubs_epi16(grid, apply_signs(_mm512_loadu_si512(q8), neg));
+	return _mm512_dpwssd_epi32(sumi, dot, sc);
+}
+
 /* vpermw index: words 0-15 take word a, words 16-31 word b (one scale per sub-block). */
 static inline __m512i words_pair(int a, int b)
 {
@@ -109,9 +119,7 @@ static VBMI void iq2_xxs_dot_avx512(int64_t n, float *s, const void *vx, const v
 		__m512i sumi = _mm512_setzero_si512();
 		for (int p = 0; p < 4; ++p, q2 += 16, q8 += 64) {
 			const __m512i grid = grid8_bytes(sl_iq2xxs_grid, q2, q2 + 8);
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls2));
+			sumi = signed_grid_dot(sumi, grid, q8, _cvtu64_mask64(neg[p]), _mm512_permutexvar_epi16(sc_idx[p], ls2));
 		}
 		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 	}
@@ -156,9 +164,7 @@ static VBMI void iq3_xxs_dot_avx512(int64_t n, float *s, const void *vx, const v
 		__m512i sumi = _mm512_setzero_si512();
 		for (int p = 0; p < 4; ++p, q3 += 16, q8 += 64) {
 			const __m512i grid = grid16_bytes(sl_iq3xxs_grid, q3);
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls2));
+			sumi = signed_grid_dot(sumi, grid, q8, _cvtu64_mask64(neg[p]), _mm512_permutexvar_epi16(sc_idx[p], ls2));
 		}
 		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 	}
@@ -214,9 +220,7 @@ static VBMI void iq2_xs_dot_avx512(int64_t n, float *s, const void *vx, const vo
 			memcpy(&b, x[i].qs + 8 * p + 4, 8);
 			const __m512i grid = grid8_u64(sl_iq2xs_grid, a & 511, (a >> 16) & 511, (a >> 32) & 511, (a >> 48) & 511,
 						       b & 511, (b >> 16) & 511, (b >> 32) & 511, (b >> 48) & 511);
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+			sumi = signed_grid_dot(sumi, grid, q8, _cvtu64_mask64(neg[p]), _mm512_permutexvar_epi16(sc_idx[p], ls));
 		}
 		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 	}
@@ -255,9 +259,7 @@ static VBMI void iq2_s_dot_avx512(int64_t n, float *s, const void *vx, const voi
 			__m512i sumi = _mm512_setzero_si512();
 			for (int p = 0; p < 4; ++p, q8 += 64, signs += 8, ix += 8) {
 				const __m512i grid = grid8_u64(sl_iq2s_grid, ix[0], ix[1], ix[2], ix[3], ix[4], ix[5], ix[6], ix[7]);
-				const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), load_mask64(signs));
-				const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-				sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+				sumi = signed_grid_dot(sumi, grid, q8, load_mask64(signs), _mm512_permutexvar_epi16(sc_idx[p], ls));
 			}
 			acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 		}
@@ -307,9 +309,7 @@ static VBMI void iq3_s_dot_avx512(int64_t n, float *s, const void *vx, const voi
 				const __m256i hi = _mm256_setr_epi32((int)g[ix[8]], (int)g[ix[9]], (int)g[ix[10]], (int)g[ix[11]], (int)g[ix[12]],
 								     (int)g[ix[13]], (int)g[ix[14]], (int)g[ix[15]]);
 				const __m512i grid = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-				const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), load_mask64(signs));
-				const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-				sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+				sumi = signed_grid_dot(sumi, grid, q8, load_mask64(signs), _mm512_permutexvar_epi16(sc_idx[p], ls));
 			}
 			acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 		}
