@@ -15,16 +15,9 @@
  * test_quant_iq_simd checks it).
  */
 #include "quant/iq_blocks.h"
+#include "quant/iq_simd.h"
 
 #include <immintrin.h>
-
-static inline float hsum_ps8(__m256 x)
-{
-	__m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-	r = _mm_add_ss(r, _mm_movehdup_ps(r));
-	return _mm_cvtss_f32(r);
-}
 
 /* Signed x signed bytes, adjacent pairs summed to int16 (|x|, |y| <= 127). */
 static inline __m256i mul_add_epi8(__m256i x, __m256i y)
@@ -466,15 +459,8 @@ static void iq1_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 	const struct block_q8_K *y = vy;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
-		/* scales 2 * ls + 1 as words (byte 2ib is sub-block ib's), in both lanes */
-		__m128i lsw = _mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7));
-		lsw = _mm_add_epi16(_mm_add_epi16(lsw, lsw), _mm_set1_epi16(1));
-		const __m256i ls8 = _mm256_broadcastsi128_si256(lsw);
-		/* delta: scale, negated where qh bit 15 is set, times each of the sub-block's two bsums */
-		const __m128i w = _mm_sign_epi16(lsw, _mm_or_si128(qh, _mm_set1_epi16(1)));
-		const __m256i w16 = _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
-		const __m256i delta = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), w16);
+		__m256i delta;
+		const __m256i ls8 = iq1s_scales_delta(&x[i], &y[i], &delta);
 		const int8_t *q8 = y[i].qs;
 		__m256i g0 = _mm256_setzero_si256(), g1 = g0;
 		iq1s_sub(&g0, &x[i], q8, ls8, 0);

@@ -14,6 +14,7 @@
  * tq1_0's trits come from tq1_simd.h (shared with iq_avx512.c's dot).
  */
 #include "quant/iq_blocks.h"
+#include "quant/iq_simd.h"
 #include "quant/simd_x86.h"
 #include "quant/tq1_simd.h"
 
@@ -147,7 +148,6 @@ static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const struct block_iq1_m *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m256i shift_sc = _mm256_setr_epi64x(0, 6, 3, 9);
 	const int64_t nb = n / QK_K;
 	__m256 acc = _mm256_setzero_ps();
 	uint16_t idx[2][32];
@@ -157,18 +157,9 @@ static void iq1_m_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 		const uint16_t *ix = idx[i & 1];
 		if (i + 1 < nb)
 			iq1m_indices(&x[i + 1], idx[(i + 1) & 1]);
-		uint64_t sc64;
-		memcpy(&sc64, x[i].scales, sizeof sc64);
-		/* int16 words, low lane: first scales of sub-blocks 0 2 4 6 1 3 5 7; high lane: second */
-		__m256i sc = _mm256_srlv_epi64(_mm256_set1_epi64x((long long)sc64), shift_sc);
-		sc = _mm256_and_si256(sc, _mm256_set1_epi16(7));
-		sc = _mm256_add_epi16(_mm256_add_epi16(sc, sc), _mm256_set1_epi16(1));
-		/* dq0 = b[0..7] a[0..7] in both lanes (sub-blocks 0-3), dq1 = b[8..15] a[8..15] (4-7) */
-		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
-		const __m128i qa = _mm_or_si128(qh, _mm_set1_epi8(1));
-		const __m128i qb = _mm_or_si128(_mm_slli_epi16(qh, 4), _mm_set1_epi8(1));
-		const __m256i dq0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(qb, qa));
-		const __m256i dq1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(qb, qa));
+		const __m256i sc = iq1m_scales(&x[i]);
+		__m256i dq0, dq1;
+		iq1m_delta_signs(&x[i], &dq0, &dq1);
 		__m256i g = _mm256_setzero_si256(), d = g;
 		iq1m_pair(&g, &d, sc, dq0, ix, y[i].qs, 0);
 		iq1m_pair(&g, &d, sc, dq0, ix, y[i].qs, 1);

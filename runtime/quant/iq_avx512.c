@@ -17,6 +17,7 @@
  * equals the scalar dot's bit for bit (test_quant_iq_simd requires it).
  */
 #include "quant/iq_blocks.h"
+#include "quant/iq_simd.h"
 #include "quant/tq1_simd.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
@@ -38,14 +39,6 @@ static inline void hsum2_epi32(__m256i a, __m256i b, int32_t *sa, int32_t *sb)
 	r = _mm_hadd_epi32(r, r); /* a b a b */
 	*sa = _mm_cvtsi128_si32(r);
 	*sb = _mm_extract_epi32(r, 1);
-}
-
-static inline float hsum_ps8(__m256 x)
-{
-	__m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-	r = _mm_add_ss(r, _mm_movehdup_ps(r));
-	return _mm_cvtss_f32(r);
 }
 
 /* The dot of one iq4_xs sub-block (16 bytes: low nibbles elements 0-15, high 16-31) with its 32 q8,

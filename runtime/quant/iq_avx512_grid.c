@@ -74,6 +74,31 @@ static inline __m512i apply_signs(__m512i q8, __mmask64 neg)
 	return _mm512_mask_sub_epi8(q8, neg, _mm512_setzero_si512(), q8);
 }
 
+/*
+ * sumi + the 64-element grid x q8 dot (q8 negated where neg is set: the grid bytes stay unsigned
+ * for vpmaddubsw), its int16 pairs weighted by the scale words sc.
+ */
+static inline __m512i signed_grid_dot(__m512i sumi, __m512i grid, const int8_t *q8, __mmask64 neg, __m512i sc)
+{
+	const __m512i dot = _mm512_maddubs_epi16(grid, apply_signs(_mm512_loadu_si512(q8), neg));
+	return _mm512_dpwssd_epi32(sumi, dot, sc);
+}
+
+/*
+ * iq2_xxs / iq3_xxs: from a block's 8 sign|scale words sw, neg[p] = the sign opmask of sub-blocks
+ * 2p and 2p+1 (7-bit groups split by vpmultishiftqb, made sign bytes by vpermi2b on the ksigns
+ * table ks_lo:ks_hi); returns the scales 2 * (sw >> 28) + 1 as int32 (word 2k: sub-block k's).
+ */
+static VBMI inline __m512i xxs_signs_scales(__m256i sw, __m512i ks_lo, __m512i ks_hi, uint64_t neg[4])
+{
+	/* bytes 0-3 of a qword from bits 0, 7, 14, 21 of its low dword, 4-7 likewise of its high one */
+	const __m256i split7 = _mm256_set1_epi64x(0x352e2720150e0700);
+	const __m512i sbytes = _mm512_permutex2var_epi8(ks_lo, _mm512_zextsi256_si512(_mm256_multishift_epi64_epi8(split7, sw)), ks_hi);
+	_mm256_storeu_si256((__m256i *)neg, _mm512_castsi512_si256(sbytes));
+	const __m256i ls = _mm256_srli_epi32(sw, 28);
+	return _mm512_zextsi256_si512(_mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)));
+}
+
 /* vpermw index: words 0-15 take word a, words 16-31 word b (one scale per sub-block). */
 static inline __m512i words_pair(int a, int b)
 {
@@ -92,26 +117,18 @@ static VBMI void iq2_xxs_dot_avx512(int64_t n, float *s, const void *vx, const v
 	const struct block_q8_K *y = vy;
 	const __m512i ks_lo = _mm512_loadu_si512(sl_ksigns_iq2xs), ks_hi = _mm512_loadu_si512(sl_ksigns_iq2xs + 64);
 	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
-	/* bytes 0-3 of a qword from bits 0, 7, 14, 21 of its low dword, 4-7 likewise of its high one */
-	const __m256i split7 = _mm256_set1_epi64x(0x352e2720150e0700);
 	const __m512i sc_idx[4] = { words_pair(0, 2), words_pair(4, 6), words_pair(8, 10), words_pair(12, 14) };
 	__m512 acc = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint8_t *q2 = (const uint8_t *)x[i].qs;
 		const int8_t *q8 = y[i].qs;
 		const __m256i sw = _mm512_castsi512_si256(_mm512_permutexvar_epi32(odd, _mm512_loadu_si512(q2)));
-		const __m512i sbytes = _mm512_permutex2var_epi8(ks_lo, _mm512_zextsi256_si512(_mm256_multishift_epi64_epi8(split7, sw)), ks_hi);
 		uint64_t neg[4];
-		_mm256_storeu_si256((__m256i *)neg, _mm512_castsi512_si256(sbytes));
-		/* 2 * (sw >> 28) + 1 as int32: word 2k is sub-block k's scale */
-		const __m256i ls = _mm256_srli_epi32(sw, 28);
-		const __m512i ls2 = _mm512_zextsi256_si512(_mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)));
+		const __m512i ls2 = xxs_signs_scales(sw, ks_lo, ks_hi, neg);
 		__m512i sumi = _mm512_setzero_si512();
 		for (int p = 0; p < 4; ++p, q2 += 16, q8 += 64) {
 			const __m512i grid = grid8_bytes(sl_iq2xxs_grid, q2, q2 + 8);
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls2));
+			sumi = signed_grid_dot(sumi, grid, q8, _cvtu64_mask64(neg[p]), _mm512_permutexvar_epi16(sc_idx[p], ls2));
 		}
 		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 	}
@@ -141,24 +158,18 @@ static VBMI void iq3_xxs_dot_avx512(int64_t n, float *s, const void *vx, const v
 	const struct block_iq3_xxs *x = vx;
 	const struct block_q8_K *y = vy;
 	const __m512i ks_lo = _mm512_loadu_si512(sl_ksigns_iq2xs), ks_hi = _mm512_loadu_si512(sl_ksigns_iq2xs + 64);
-	const __m256i split7 = _mm256_set1_epi64x(0x352e2720150e0700);
 	const __m512i sc_idx[4] = { words_pair(0, 2), words_pair(4, 6), words_pair(8, 10), words_pair(12, 14) };
 	__m512 acc = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
 		const uint8_t *q3 = x[i].qs;
 		const int8_t *q8 = y[i].qs;
 		const __m256i sw = _mm256_loadu_si256((const __m256i *)(x[i].qs + QK_K / 4));
-		const __m512i sbytes = _mm512_permutex2var_epi8(ks_lo, _mm512_zextsi256_si512(_mm256_multishift_epi64_epi8(split7, sw)), ks_hi);
 		uint64_t neg[4];
-		_mm256_storeu_si256((__m256i *)neg, _mm512_castsi512_si256(sbytes));
-		const __m256i ls = _mm256_srli_epi32(sw, 28);
-		const __m512i ls2 = _mm512_zextsi256_si512(_mm256_add_epi32(_mm256_add_epi32(ls, ls), _mm256_set1_epi32(1)));
+		const __m512i ls2 = xxs_signs_scales(sw, ks_lo, ks_hi, neg);
 		__m512i sumi = _mm512_setzero_si512();
 		for (int p = 0; p < 4; ++p, q3 += 16, q8 += 64) {
 			const __m512i grid = grid16_bytes(sl_iq3xxs_grid, q3);
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls2));
+			sumi = signed_grid_dot(sumi, grid, q8, _cvtu64_mask64(neg[p]), _mm512_permutexvar_epi16(sc_idx[p], ls2));
 		}
 		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 	}
@@ -214,9 +225,7 @@ static VBMI void iq2_xs_dot_avx512(int64_t n, float *s, const void *vx, const vo
 			memcpy(&b, x[i].qs + 8 * p + 4, 8);
 			const __m512i grid = grid8_u64(sl_iq2xs_grid, a & 511, (a >> 16) & 511, (a >> 32) & 511, (a >> 48) & 511,
 						       b & 511, (b >> 16) & 511, (b >> 32) & 511, (b >> 48) & 511);
-			const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), _cvtu64_mask64(neg[p]));
-			const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-			sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+			sumi = signed_grid_dot(sumi, grid, q8, _cvtu64_mask64(neg[p]), _mm512_permutexvar_epi16(sc_idx[p], ls));
 		}
 		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 	}
@@ -255,9 +264,7 @@ static VBMI void iq2_s_dot_avx512(int64_t n, float *s, const void *vx, const voi
 			__m512i sumi = _mm512_setzero_si512();
 			for (int p = 0; p < 4; ++p, q8 += 64, signs += 8, ix += 8) {
 				const __m512i grid = grid8_u64(sl_iq2s_grid, ix[0], ix[1], ix[2], ix[3], ix[4], ix[5], ix[6], ix[7]);
-				const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), load_mask64(signs));
-				const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-				sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+				sumi = signed_grid_dot(sumi, grid, q8, load_mask64(signs), _mm512_permutexvar_epi16(sc_idx[p], ls));
 			}
 			acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 		}
@@ -307,9 +314,7 @@ static VBMI void iq3_s_dot_avx512(int64_t n, float *s, const void *vx, const voi
 				const __m256i hi = _mm256_setr_epi32((int)g[ix[8]], (int)g[ix[9]], (int)g[ix[10]], (int)g[ix[11]], (int)g[ix[12]],
 								     (int)g[ix[13]], (int)g[ix[14]], (int)g[ix[15]]);
 				const __m512i grid = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-				const __m512i q8s = apply_signs(_mm512_loadu_si512(q8), load_mask64(signs));
-				const __m512i dot = _mm512_maddubs_epi16(grid, q8s);
-				sumi = _mm512_dpwssd_epi32(sumi, dot, _mm512_permutexvar_epi16(sc_idx[p], ls));
+				sumi = signed_grid_dot(sumi, grid, q8, load_mask64(signs), _mm512_permutexvar_epi16(sc_idx[p], ls));
 			}
 			acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(x[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
 		}

@@ -17,17 +17,10 @@
  * the bound).  BMI2 is checked at run time with the rest (sl_quant_iq_avx512_iq1_kernels).
  */
 #include "quant/iq_blocks.h"
+#include "quant/iq_simd.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
-
-static inline float hsum_ps8(__m256 x)
-{
-	__m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-	r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-	r = _mm_add_ss(r, _mm_movehdup_ps(r));
-	return _mm_cvtss_f32(r);
-}
 
 /* The four grid entries whose 11-bit indices are the 16-bit fields of p. */
 static inline __m256i iq1_grid_packed(uint64_t p)
@@ -85,26 +78,10 @@ __attribute__((target("bmi2"))) static void iq1_m_dot_vnni(int64_t n, float *s, 
 {
 	const struct block_iq1_m *x = vx;
 	const struct block_q8_K *y = vy;
-	const __m256i shift_sc = _mm256_setr_epi64x(0, 6, 3, 9);
 	__m256 accf = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		uint64_t sc64;
-		memcpy(&sc64, x[i].scales, sizeof sc64);
-		/* int16 words, low lane: first scales of sub-blocks 0 2 4 6 1 3 5 7; high lane: second */
-		__m256i sc = _mm256_srlv_epi64(_mm256_set1_epi64x((long long)sc64), shift_sc);
-		sc = _mm256_and_si256(sc, _mm256_set1_epi16(7));
-		sc = _mm256_add_epi16(_mm256_add_epi16(sc, sc), _mm256_set1_epi16(1));
-		/* qh bytes with the low nibble's delta bit moved to bit 7 (b) and as they are (a), | 1;
-		 * dq0 = b[0..7] a[0..7] in both lanes (sub-blocks 0-3), dq1 = b[8..15] a[8..15] (4-7) */
-		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
-		const __m128i qa = _mm_or_si128(qh, _mm_set1_epi8(1));
-		const __m128i qb = _mm_or_si128(_mm_slli_epi16(qh, 4), _mm_set1_epi8(1));
-		struct iq1m_acc a = {
-			.sc = sc,
-			.dq0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(qb, qa)),
-			.dq1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(qb, qa)),
-			.q8 = (const __m256i *)y[i].qs,
-		};
+		struct iq1m_acc a = { .sc = iq1m_scales(&x[i]), .q8 = (const __m256i *)y[i].qs };
+		iq1m_delta_signs(&x[i], &a.dq0, &a.dq1);
 		a.g0 = a.g1 = a.d0 = a.d1 = _mm256_setzero_si256();
 		a.qs = x[i].qs;
 		a.qh = x[i].qh;
@@ -141,15 +118,8 @@ __attribute__((target("bmi2"))) static void iq1_s_dot_vnni(int64_t n, float *s, 
 	const struct block_q8_K *y = vy;
 	__m256 accf = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / QK_K; ++i) {
-		const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
-		/* scales 2 * ls + 1 as words (byte 2ib is sub-block ib's), in both lanes */
-		__m128i lsw = _mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7));
-		lsw = _mm_add_epi16(_mm_add_epi16(lsw, lsw), _mm_set1_epi16(1));
-		const __m256i ls8 = _mm256_broadcastsi128_si256(lsw);
-		/* delta: scale, negated where qh bit 15 is set, times each of the sub-block's two bsums */
-		const __m128i w = _mm_sign_epi16(lsw, _mm_or_si128(qh, _mm_set1_epi16(1)));
-		const __m256i w16 = _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
-		const __m256i delta = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), w16);
+		__m256i delta;
+		const __m256i ls8 = iq1s_scales_delta(&x[i], &y[i], &delta);
 		const int8_t *q8 = y[i].qs;
 		__m256i a0 = _mm256_setzero_si256(), a1 = a0;
 		iq1s_sub(&a0, &x[i], q8, ls8, 0);
