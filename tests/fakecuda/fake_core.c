@@ -117,7 +117,7 @@ FK_API CUresult cuInit(unsigned flags)
 			if (len && len < sizeof fk.dev[i].pci)
 				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "%.*s", (int)len, pci);
 			else
-				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "0000:%02X:00.0", (unsigned)i);
+				snprintf(fk.dev[i].pci, sizeof fk.dev[i].pci, "0000:%02X:00.0", (unsigned)i & 0xffu);
 			pci = pci && pci[len] ? pci + len + 1 : NULL;
 			dev_mem = parse_size(mem, dev_mem); /* this device's entry of the list, else the last */
 			mem = mem ? strchr(mem, ',') : NULL;
