@@ -7,7 +7,8 @@
 # and exits 0 (pass), 77 (skip; first output line says why) or anything else (fail).
 #   tests/*/suite_*.sh         a suite: prints lines "PASS: name", "FAIL: name: why", "SKIP: name: why",
 #                              each counted on its own (the VM harness is one).
-# Each gets a timeout: 120 s, or what a "# sluice-timeout: N" line in the script says.
+# Each gets a timeout: 120 s, or what a "sluice-timeout: N" line in the script (a unit test: its
+# source) says.
 # Environment given to tests: SLUICE_BUILD, SLUICE_BIN (the CLI), SLUICE_MODELS (../shared/models),
 # SLUICE_TMP (a scratch folder removed afterwards).
 #
@@ -95,7 +96,7 @@ for t in "$SLUICE_BUILD"/tests/unit/test_*; do
     [ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
     name=unit/$(basename "$t")
     wanted "$name" || continue
-    run_one "$name" 120 "$t"
+    run_one "$name" "$(timeout_of "tests/unit/$(basename "$t").c")" "$t"
 done
 
 for t in tests/*/test_*.sh; do

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* sluice-timeout: 900 (ThreadSanitizer follows every SIMT fiber switch and access: minutes there) */
 /*
  * test_fw_kernels — every firmware kernel (firmware/), compiled for the CPU against the SIMT
  * shim and launched through simt_launch with the device's parameter layout and the launch shapes of

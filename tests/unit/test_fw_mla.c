@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* sluice-timeout: 900 (ThreadSanitizer follows every SIMT fiber switch and access: minutes there) */
 /*
  * test_fw_mla — the firmware's deepseek2 kernels (sl_mla_kv, sl_mla_attention, sl_add_rows) and the
  * split-K decode attention (sl_attention_split + sl_attention_combine), compiled for the CPU against
