@@ -16,7 +16,7 @@ FUZZ_BINS    := $(FUZZ_SRCS:%.c=$(BUILD)/%) $(BUILD)/tests/fuzz/mkseeds
 fuzz-build: $(FUZZ_BINS)
 
 # The harness of the CLI's parsers links the CLI's option helpers (not its main).
-$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tools/sluice/cli.o $(LIB_A)
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tools/sluice/cli.o $(BUILD)/tools/sluice/gpus.o $(LIB_A)
 	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/fuzz/mkseeds: $(BUILD)/tests/fuzz/mkseeds.o $(LIB_A)
