@@ -13,6 +13,7 @@
  * Included by firmware.cu after fw_get_rows.cu, whose fw_deq_* it uses.
  */
 #include "firmware/fw_common.h"
+#include "firmware/rope_pairs.h"
 
 #define FW_MLA_WARPS (SL_FW_MLA_BLOCK / 32)
 #define FW_MLA_PL (SL_FW_MLA_MAX_LORA / 32) /* latent dims per lane */
@@ -50,20 +51,6 @@ FW_FN long long fw_row_bytes(int type, long long cols)
 	return 0;
 }
 
-/* Rotate adjacent pairs of v[0, d_rope) to position pos, angles divided by ff[d] when ff; thread t0
- * of step takes pairs t0, t0 + step, ... (cpu_ops.c's rope_pairs). */
-FW_FN void fw_rope_pairs(float *v, int d_rope, float pos, float freq_base, const float *ff, int t0, int step)
-{
-	for (int d = t0; d < d_rope / 2; d += step) {
-		float theta = pos * powf(freq_base, -2.0f * (float)d / (float)d_rope);
-		if (ff)
-			theta /= ff[d];
-		const float cs = cosf(theta), sn = sinf(theta), a = v[2 * d], b = v[2 * d + 1];
-		v[2 * d] = a * cs - b * sn;
-		v[2 * d + 1] = a * sn + b * cs;
-	}
-}
-
 /* grid (n), block 256: row i's latent part RMS-normalized (sum of squares in double, as the CPU),
  * its rope part rotated to position pos0 + i. */
 FW_KERNEL sl_mla_kv(float *rows, const float *w, const float *ff, int kv_lora, int d_rope, int pos0, int n,
@@ -79,7 +66,7 @@ FW_KERNEL sl_mla_kv(float *rows, const float *w, const float *ff, int kv_lora, i
 	const float scale = 1.0f / sqrtf((float)(ss / kv_lora) + eps);
 	for (int j = t; j < kv_lora; j += blockDim.x)
 		r[j] = r[j] * scale * w[j];
-	fw_rope_pairs(r + kv_lora, d_rope, (float)(pos0 + i), freq_base, ff, t, blockDim.x);
+	sl_rope_pairs(r + kv_lora, d_rope, (float)(pos0 + i), freq_base, ff, t, blockDim.x);
 }
 
 /*

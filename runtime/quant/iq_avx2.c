@@ -463,14 +463,7 @@ static void iq1_s_dot_avx2(int64_t n, float *s, const void *vx, const void *vy)
 		const __m256i ls8 = iq1s_scales_delta(&x[i], &y[i], &delta);
 		const int8_t *q8 = y[i].qs;
 		__m256i g0 = _mm256_setzero_si256(), g1 = g0;
-		iq1s_sub(&g0, &x[i], q8, ls8, 0);
-		iq1s_sub(&g1, &x[i], q8, ls8, 1);
-		iq1s_sub(&g0, &x[i], q8, ls8, 2);
-		iq1s_sub(&g1, &x[i], q8, ls8, 3);
-		iq1s_sub(&g0, &x[i], q8, ls8, 4);
-		iq1s_sub(&g1, &x[i], q8, ls8, 5);
-		iq1s_sub(&g0, &x[i], q8, ls8, 6);
-		iq1s_sub(&g1, &x[i], q8, ls8, 7);
+		IQ1S_SUBS8(iq1s_sub, g0, g1, &x[i], q8, ls8);
 		const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(g0, g1), _mm256_set1_epi16(8)), delta);
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(S), acc);
 	}

@@ -122,14 +122,7 @@ __attribute__((target("bmi2"))) static void iq1_s_dot_vnni(int64_t n, float *s, 
 		const __m256i ls8 = iq1s_scales_delta(&x[i], &y[i], &delta);
 		const int8_t *q8 = y[i].qs;
 		__m256i a0 = _mm256_setzero_si256(), a1 = a0;
-		iq1s_sub(&a0, &x[i], q8, ls8, 0);
-		iq1s_sub(&a1, &x[i], q8, ls8, 1);
-		iq1s_sub(&a0, &x[i], q8, ls8, 2);
-		iq1s_sub(&a1, &x[i], q8, ls8, 3);
-		iq1s_sub(&a0, &x[i], q8, ls8, 4);
-		iq1s_sub(&a1, &x[i], q8, ls8, 5);
-		iq1s_sub(&a0, &x[i], q8, ls8, 6);
-		iq1s_sub(&a1, &x[i], q8, ls8, 7);
+		IQ1S_SUBS8(iq1s_sub, a0, a1, &x[i], q8, ls8);
 		const __m256i S = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(a0, a1), 3), delta);
 		accf = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(S), accf);
 	}

@@ -41,6 +41,23 @@ static inline __m256i iq1s_scales_delta(const struct block_iq1_s *x, const struc
 }
 
 /*
+ * The eight sub-blocks of an iq1_s block, sub(acc, x, q8, ls8, ib) each, alternating between two
+ * accumulators so consecutive sub-blocks do not wait on each other.  Written out rather than looped,
+ * so the schedule the kernels were measured with does not depend on the compiler's unrolling.
+ */
+#define IQ1S_SUBS8(sub, a0, a1, x, q8, ls8) \
+	do {                                  \
+		sub(&(a0), x, q8, ls8, 0);    \
+		sub(&(a1), x, q8, ls8, 1);    \
+		sub(&(a0), x, q8, ls8, 2);    \
+		sub(&(a1), x, q8, ls8, 3);    \
+		sub(&(a0), x, q8, ls8, 4);    \
+		sub(&(a1), x, q8, ls8, 5);    \
+		sub(&(a0), x, q8, ls8, 6);    \
+		sub(&(a1), x, q8, ls8, 7);    \
+	} while (0)
+
+/*
  * iq1_m scales 2 * s + 1 as int16 words; low lane: the first scales of sub-blocks 0 2 4 6 1 3 5 7,
  * high lane: the second.
  */

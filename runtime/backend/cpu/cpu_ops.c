@@ -10,6 +10,7 @@
  */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/threadpool.h"
+#include "firmware/rope_pairs.h"
 #include "quant/quant.h"
 
 #include <math.h>
@@ -368,19 +369,6 @@ static void cpu_add(float *y, const float *x, int64_t n, int64_t n_x)
 
 /* ---- MLA (deepseek2) ---- */
 
-/* Rotate adjacent pairs of v[0..d_rope) to position pos (llama.cpp's NORM rope), angles divided by ff. */
-static void rope_pairs(float *v, int d_rope, float pos, float freq_base, const float *ff)
-{
-	for (int d = 0; d < d_rope / 2; d++) {
-		float theta = pos * powf(freq_base, -2.0f * (float)d / (float)d_rope);
-		if (ff)
-			theta /= ff[d];
-		const float cs = cosf(theta), sn = sinf(theta), a = v[2 * d], b = v[2 * d + 1];
-		v[2 * d] = a * cs - b * sn;
-		v[2 * d + 1] = a * sn + b * cs;
-	}
-}
-
 static void cpu_mla_kv(float *rows, const float *w, int kv_lora, int d_rope, int pos0, int n, float eps,
 		       float freq_base, const float *ff)
 {
@@ -388,7 +376,7 @@ static void cpu_mla_kv(float *rows, const float *w, int kv_lora, int d_rope, int
 	for (int i = 0; i < n; i++) {
 		float *r = rows + (size_t)i * stride;
 		cpu_rmsnorm(r, r, w, kv_lora, 1, eps);
-		rope_pairs(r + kv_lora, d_rope, (float)(pos0 + i), freq_base, ff);
+		sl_rope_pairs(r + kv_lora, d_rope, (float)(pos0 + i), freq_base, ff, 0, 1);
 	}
 }
 
@@ -493,8 +481,8 @@ static int cpu_mla_attention(struct cpu *c, const struct cpu_job *j, struct sl_e
 	const size_t qrow = (size_t)s->n_head * (size_t)(s->d_nope + s->d_rope);
 	for (int i = 0; i < n; i++)
 		for (int h = 0; h < s->n_head; h++)
-			rope_pairs(j->mla.q + (size_t)i * qrow + (size_t)h * (s->d_nope + s->d_rope) + s->d_nope, s->d_rope,
-				   (float)(j->mla.pos0 + i), s->freq_base, s->ff);
+			sl_rope_pairs(j->mla.q + (size_t)i * qrow + (size_t)h * (s->d_nope + s->d_rope) + s->d_nope,
+				      s->d_rope, (float)(j->mla.pos0 + i), s->freq_base, s->ff, 0, 1);
 	const int nth = sl_threadpool_size(c->pool);
 	size_t stride = (size_t)s->kv_lora * (size_t)(s->d_nope + s->d_v + 2) + (size_t)(j->mla.pos0 + n);
 	stride = SL_ALIGN_UP(stride, 16);
