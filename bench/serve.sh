@@ -3,17 +3,20 @@
 #
 #   bench/serve.sh [--size 2G] [--parallel "1 4 16"] [--seconds 60] [--tokens 64]
 #                  [--vram 256M] [--host-cache 512M] [--model FILE] [--dir DIR] [--threads N]
+#                  [--io ENGINE]
 #
 # A generated model (cached in DIR, default /var/tmp/sluice-bench) is served streamed under
 # --vram/--host-cache (for the issue's set-up: a model larger than the memory cgroup, e.g. under
 # `systemd-run --user --scope -p MemoryMax=1G bench/serve.sh`).  For each --parallel P, P clients
 # stream greedy completions of --tokens tokens back to back for --seconds; reported: aggregate
 # generated tokens/s, p50/p99 time to first token and p50/p99 inter-token latency (client side),
-# and the server's mean batch (decode rows per step).  Expect tokens/s at 16 well above 1: the
-# weights are read once per step for all sequences.  Run it on an otherwise idle machine.
+# the server's mean batch (decode rows per step, prompt rows included) and the weight bytes it
+# read per generated token (its /metrics counters: prompt tokens' reads included, so a fair
+# per-point figure, not a per-decode-step one).  Expect tokens/s at 16 well above 1: the weights
+# are read once per step for all sequences.  Run it on an otherwise idle machine.
 set -eu
 cd "$(dirname "$0")/.."
-SIZE=2G; PARS="1 4 16"; SECS=60; TOK=64; VRAM=256M; HC=512M; MODEL=; DIR=/var/tmp/sluice-bench; THREADS=0
+SIZE=2G; PARS="1 4 16"; SECS=60; TOK=64; VRAM=256M; HC=512M; MODEL=; DIR=/var/tmp/sluice-bench; THREADS=0; IO=auto
 while [ $# -gt 0 ]; do
     case "$1" in
         --size) SIZE=$2; shift 2 ;;
@@ -25,7 +28,8 @@ while [ $# -gt 0 ]; do
         --model) MODEL=$2; shift 2 ;;
         --dir) DIR=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --io) IO=$2; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -36,12 +40,12 @@ if [ -z "$MODEL" ]; then
     MODEL=$DIR/serve-$SIZE.gguf
     [ -f "$MODEL" ] || "$BIN" gen-model --size "$SIZE" --seed 7 -q -o "$MODEL"
 fi
-echo "# $(date -u +%F) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $MODEL ($(du -h "$MODEL" | cut -f1)), --vram $VRAM --host-cache $HC, $TOK tokens per request, $SECS s per point"
-printf '%-9s %10s %10s %10s %10s %10s %9s\n' parallel "tok/s" "ttft p50" "ttft p99" "itl p50" "itl p99" "batch"
+echo "# $(date -u +%F) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); $MODEL ($(du -h "$MODEL" | cut -f1)), --vram $VRAM --host-cache $HC --io $IO, $TOK tokens per request, $SECS s per point"
+printf '%-9s %10s %10s %10s %10s %10s %9s %12s\n' parallel "tok/s" "ttft p50" "ttft p99" "itl p50" "itl p99" "batch" "MiB read/tok"
 for P in $PARS; do
     LOG=$(mktemp)
     tflag=(); [ "$THREADS" != 0 ] && tflag=(-t "$THREADS")
-    "$BIN" serve --port 0 -m "$MODEL" --parallel "$P" --ctx $((TOK + 64)) --vram "$VRAM" --host-cache "$HC" "${tflag[@]}" >"$LOG" 2>&1 &
+    "$BIN" serve --port 0 -m "$MODEL" --parallel "$P" --ctx $((TOK + 64)) --vram "$VRAM" --host-cache "$HC" --io "$IO" "${tflag[@]}" >"$LOG" 2>&1 &
     PID=$!
     PORT=
     for _ in $(seq 6000); do
@@ -96,7 +100,10 @@ PY
     m=$(curl -s "http://127.0.0.1:$PORT/metrics")
     rows=$(echo "$m" | sed -n 's/^sluice_server_decode_rows_total \([0-9]*\)/\1/p')
     steps=$(echo "$m" | sed -n 's/^sluice_server_decode_steps_total \([0-9]*\)/\1/p')
-    awk -v r="$rows" -v s="$steps" 'BEGIN { printf " %9.1f\n", (s > 0 ? r / s : 0) }'
+    rd=$(echo "$m" | sed -n 's/^sluice_weight_read_bytes_total \([0-9]*\)/\1/p')
+    gen=$(echo "$m" | sed -n 's/^sluice_server_generated_tokens_total \([0-9]*\)/\1/p')
+    awk -v r="$rows" -v s="$steps" -v b="${rd:-0}" -v g="${gen:-0}" \
+        'BEGIN { printf " %9.1f %12.1f\n", (s > 0 ? r / s : 0), (g > 0 ? b / g / 1048576 : 0) }'
     kill -TERM $PID; wait $PID || true
     rm -f "$LOG"
 done
