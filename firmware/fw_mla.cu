@@ -86,16 +86,6 @@ FW_KERNEL sl_mla_kv(float *rows, const float *w, const float *ff, int kv_lora, i
  * sl_mla_split (a block per 4 heads and chunk: (max, sum, o_lat) per head and chunk), and
  * sl_mla_combine (the chunks merged, then out).
  */
-FW_FN void fw_rope_pair(float *v, int d, int d_rope, float pos, float freq_base, const float *ff)
-{
-	float theta = pos * powf(freq_base, -2.0f * (float)d / (float)d_rope);
-	if (ff)
-		theta /= ff[d];
-	const float cs = cosf(theta), sn = sinf(theta), a = v[2 * d], b = v[2 * d + 1];
-	v[2 * d] = a * cs - b * sn;
-	v[2 * d + 1] = a * sn + b * cs;
-}
-
 #define FW_MLA_H SL_FW_MLA_HEADS
 #define FW_MLA_LS SL_FW_MLA_MAX_LORA /* row stride of the shared q_lat / o_lat arrays */
 #define FW_MLA_RS SL_FW_MLA_MAX_ROPE
@@ -107,7 +97,7 @@ FW_FN void fw_mla_prep(float *s_q, float *s_r, float *qb, const void *wk, const 
 {
 	const int t = threadIdx.x, lane = t & 31, warp = t >> 5, half = Dr / 2;
 	for (int e = t; e < nh * half; e += blockDim.x)
-		fw_rope_pair(qb + (e / half) * (Dn + Dr) + Dn, e % half, Dr, pos, freq_base, ff);
+		sl_rope_pair(qb + (e / half) * (Dn + Dr) + Dn, e % half, Dr, pos, freq_base, ff);
 	for (int e = t; e < FW_MLA_H * L; e += blockDim.x)
 		s_q[(e / L) * FW_MLA_LS + e % L] = 0.0f;
 	__syncthreads(); /* the roped q_pe, written to global memory, is read by other threads below */
